@@ -1,0 +1,81 @@
+# opdomain: the common targets. Tools are pinned and installed into ./bin.
+SHELL := /usr/bin/env bash -o pipefail
+.SHELLFLAGS := -ec
+
+LOCALBIN ?= $(CURDIR)/bin
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+GOLANGCI_LINT_VERSION ?= v2.15.0
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
+GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
+GO_TEST_FLAGS ?=
+BENCH_FLAGS ?= -benchtime=5x -count=5
+
+.PHONY: all
+all: generate manifests fmt vet build
+
+##@ Development
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC; copy the CRDs into the chart.
+	$(CONTROLLER_GEN) rbac:roleName=opdomain-manager crd paths="./..." output:crd:artifacts:config=config/crd/bases
+	mkdir -p charts/opdomain/crds
+	cp config/crd/bases/*.yaml charts/opdomain/crds/
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate deepcopy functions.
+	$(CONTROLLER_GEN) object paths="./api/..."
+
+.PHONY: fmt
+fmt: ## go fmt.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## go vet.
+	go vet ./...
+
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## golangci-lint.
+	$(GOLANGCI_LINT) run ./...
+
+.PHONY: verify
+verify: generate manifests ## Regenerate and fail if generated files drifted from the types.
+	git diff --exit-code -- api config charts
+
+.PHONY: control-plane
+control-plane: ## Build (or reuse) kube-apiserver, kube-controller-manager and etcd.
+	hack/setup-control-plane.sh
+
+.PHONY: test
+test: generate manifests vet ## Run every test against a real control plane.
+	KUBEBUILDER_ASSETS="$$(hack/setup-control-plane.sh)" go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: bench
+bench: ## Run the benchmarks against a real control plane.
+	KUBEBUILDER_ASSETS="$$(hack/setup-control-plane.sh)" go test -run '^$$' -bench . $(BENCH_FLAGS) ./...
+
+.PHONY: demo
+demo: manifests ## Start a local control plane, the operator and the samples; Ctrl-C stops it all.
+	KUBEBUILDER_ASSETS="$$(hack/setup-control-plane.sh)" go run ./hack/demo
+
+##@ Build
+
+.PHONY: build
+build: ## Build the manager binary.
+	go build -o $(LOCALBIN)/manager .
+
+.PHONY: run
+run: manifests ## Run the manager against the cluster in $KUBECONFIG.
+	go run . 
+
+$(LOCALBIN):
+	mkdir -p $(LOCALBIN)
+
+$(CONTROLLER_GEN): | $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
+
+$(GOLANGCI_LINT): | $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*?##/ { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)

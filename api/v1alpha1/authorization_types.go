@@ -1,0 +1,239 @@
+package v1alpha1
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// Role is the kind of party an agreement authorizes.
+// +kubebuilder:validation:Enum=Operator;Developer
+type Role string
+
+const (
+	// RoleOperator is the operator entity (运营主体), authorized by the data authority.
+	RoleOperator Role = "Operator"
+	// RoleDeveloper is a developer entity (开发主体), authorized by an operator entity.
+	RoleDeveloper Role = "Developer"
+)
+
+// AuthorizationPhase is where an agreement stands in its lifecycle.
+// +kubebuilder:validation:Enum=Pending;Active;Suspended;Expired;Terminated
+type AuthorizationPhase string
+
+const (
+	PhasePending    AuthorizationPhase = "Pending"
+	PhaseActive     AuthorizationPhase = "Active"
+	PhaseSuspended  AuthorizationPhase = "Suspended"
+	PhaseExpired    AuthorizationPhase = "Expired"
+	PhaseTerminated AuthorizationPhase = "Terminated"
+)
+
+// Ended reports whether the phase is final.
+func (p AuthorizationPhase) Ended() bool { return p == PhaseExpired || p == PhaseTerminated }
+
+// EndReason is why an agreement ended: the closed list of JS art. 28 and YC art. 23.
+// +kubebuilder:validation:Enum=TermExpired;VoluntaryRequest;Breach;EvaluationFailed;SecurityIncident;PolicyChange;LawViolation;ParentEnded
+type EndReason string
+
+const (
+	EndTermExpired      EndReason = "TermExpired"
+	EndVoluntaryRequest EndReason = "VoluntaryRequest"
+	EndBreach           EndReason = "Breach"
+	EndEvaluationFailed EndReason = "EvaluationFailed"
+	EndSecurityIncident EndReason = "SecurityIncident"
+	EndPolicyChange     EndReason = "PolicyChange"
+	EndLawViolation     EndReason = "LawViolation"
+	EndParentEnded      EndReason = "ParentEnded"
+)
+
+// SuspensionReason is why an agreement is suspended.
+// +kubebuilder:validation:Enum=RegulatorOrder;EvaluationRectification;SecurityRisk
+type SuspensionReason string
+
+// Party is the legal entity an agreement authorizes.
+type Party struct {
+	// name is the entity's registered name.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +required
+	Name string `json:"name"`
+	// creditCode is the entity's 18-character unified social credit code (统一社会信用代码).
+	// +kubebuilder:validation:Pattern=`^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$`
+	// +required
+	CreditCode string `json:"creditCode"`
+	// securityOfficer is the person responsible for data security at the entity.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	SecurityOfficer string `json:"securityOfficer,omitempty"`
+}
+
+// Scope is what an agreement covers.
+type Scope struct {
+	// resources names the DataResources the agreement covers.
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=253
+	// +listType=set
+	// +optional
+	Resources []string `json:"resources,omitempty"`
+	// scenarios names the application scenarios the agreement covers.
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=256
+	// +listType=set
+	// +optional
+	Scenarios []string `json:"scenarios,omitempty"`
+}
+
+// Person is a real-name person of the party, mapped to a cluster identity (R3).
+type Person struct {
+	// name is the person's real name.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +required
+	Name string `json:"name"`
+	// user is the person's cluster identity, as the cluster's authenticator names it.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	User string `json:"user"`
+	// trainedAt is when the person completed security and compliance training (NJ 6);
+	// a person without it gets no access.
+	// +optional
+	TrainedAt *metav1.Time `json:"trainedAt,omitempty"`
+}
+
+// AgreementDocument points at the signed agreement.
+type AgreementDocument struct {
+	// uri is where the signed agreement is kept.
+	// +kubebuilder:validation:MaxLength=2048
+	// +required
+	URI string `json:"uri"`
+	// sha256 is the hex SHA-256 digest of the signed document.
+	// +kubebuilder:validation:Pattern=`^[a-f0-9]{64}$`
+	// +required
+	SHA256 string `json:"sha256"`
+}
+
+// Suspension cuts access under an agreement while keeping its data.
+type Suspension struct {
+	// reason is RegulatorOrder, EvaluationRectification or SecurityRisk.
+	// +required
+	Reason SuspensionReason `json:"reason"`
+	// note explains the suspension.
+	// +kubebuilder:validation:MaxLength=4096
+	// +optional
+	Note string `json:"note,omitempty"`
+}
+
+// Termination ends an agreement for good.
+type Termination struct {
+	// reason is one of the closed list of end reasons.
+	// +required
+	Reason EndReason `json:"reason"`
+	// note explains the termination.
+	// +kubebuilder:validation:MaxLength=4096
+	// +optional
+	Note string `json:"note,omitempty"`
+}
+
+// AuthorizationSpec is an agreement with a scope and a term (R2).
+// +kubebuilder:validation:XValidation:rule="self.role == 'Developer' ? has(self.parent) : !has(self.parent)",message="spec.parent is required for a Developer agreement and forbidden for an Operator agreement"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.termination) || (has(self.termination) && self.termination == oldSelf.termination)",message="spec.termination is one-way: once set it can be neither removed nor changed"
+type AuthorizationSpec struct {
+	// role is Operator or Developer.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.role is immutable"
+	// +required
+	Role Role `json:"role"`
+	// parent names the Operator agreement a Developer agreement hangs under.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.parent is immutable"
+	// +optional
+	Parent string `json:"parent,omitempty"`
+	// party is the entity authorized.
+	// +required
+	Party Party `json:"party"`
+	// term is when the agreement is in force.
+	// +required
+	Term Term `json:"term"`
+	// scope is what data and scenarios the agreement covers.
+	// +optional
+	Scope Scope `json:"scope,omitempty"`
+	// persons are the real-name people of the party who may process data.
+	// +kubebuilder:validation:MaxItems=256
+	// +listType=map
+	// +listMapKey=user
+	// +optional
+	Persons []Person `json:"persons,omitempty"`
+	// agreement points at the signed document.
+	// +optional
+	Agreement *AgreementDocument `json:"agreement,omitempty"`
+	// suspension, while set, cuts all access under the agreement and keeps its data.
+	// +optional
+	Suspension *Suspension `json:"suspension,omitempty"`
+	// termination ends the agreement early; it is one-way.
+	// +optional
+	Termination *Termination `json:"termination,omitempty"`
+}
+
+// AuthorizationStatus is where the agreement stands.
+type AuthorizationStatus struct {
+	// phase is Pending, Active, Suspended, Expired or Terminated.
+	// +optional
+	Phase AuthorizationPhase `json:"phase,omitempty"`
+	// endReason says why an ended agreement ended.
+	// +optional
+	EndReason EndReason `json:"endReason,omitempty"`
+	// endedAt is when the agreement ended.
+	// +optional
+	EndedAt *metav1.Time `json:"endedAt,omitempty"`
+	// nextTransition is the next instant the phase may change on its own.
+	// +optional
+	NextTransition *metav1.Time `json:"nextTransition,omitempty"`
+	// conditions: Ready, Reconciling, Stalled, TermValid.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// observedGeneration is the generation last reconciled successfully.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+}
+
+// Authorization is an agreement between the authority, the operator entity or a developer
+// entity: a party, a scope, a term and the people who act under it (R2).
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=authz,categories=opdomain
+// +kubebuilder:printcolumn:name="Role",type=string,JSONPath=`.spec.role`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Party",type=string,JSONPath=`.spec.party.name`
+// +kubebuilder:printcolumn:name="Start",type=date,JSONPath=`.spec.term.start`
+// +kubebuilder:printcolumn:name="End",type=string,JSONPath=`.spec.term.end`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Authorization struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec AuthorizationSpec `json:"spec"`
+	// +optional
+	Status AuthorizationStatus `json:"status,omitempty"`
+}
+
+// PersonByUser returns the agreement's person with the given cluster identity.
+func (a *Authorization) PersonByUser(user string) (Person, bool) {
+	for _, p := range a.Spec.Persons {
+		if p.User == user {
+			return p, true
+		}
+	}
+	return Person{}, false
+}
+
+// AuthorizationList is a list of Authorizations.
+// +kubebuilder:object:root=true
+type AuthorizationList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Authorization `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Authorization{}, &AuthorizationList{})
+}

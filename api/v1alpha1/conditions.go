@@ -1,0 +1,56 @@
+package v1alpha1
+
+// Condition types. Ready, Reconciling and Stalled follow kstatus, so `kubectl wait
+// --for=condition=Ready`, Flux and Argo CD read every opdomain object the same way.
+const (
+	ConditionReady       = "Ready"
+	ConditionReconciling = "Reconciling"
+	ConditionStalled     = "Stalled"
+
+	// ConditionNetworkIsolated says the deny-by-default policies are in place.
+	ConditionNetworkIsolated = "NetworkIsolated"
+	// ConditionAccessGranted says members hold working credentials and RBAC right now.
+	ConditionAccessGranted = "AccessGranted"
+	// ConditionEmergencyStop is True on every object cut off by the domain's emergency stop (R7).
+	ConditionEmergencyStop = "EmergencyStop"
+	// ConditionDeletionBlocked says why a domain being deleted is still there.
+	ConditionDeletionBlocked = "DeletionBlocked"
+	// ConditionTermValid is False when an agreement's term breaks the domain's agreement policy.
+	ConditionTermValid = "TermValid"
+)
+
+// Condition reasons.
+const (
+	ReasonReconciled            = "Reconciled"
+	ReasonProgressing           = "Progressing"
+	ReasonDomainNotFound        = "DomainNotFound"
+	ReasonAuthorizationNotFound = "AuthorizationNotFound"
+	ReasonAuthorizationInactive = "AuthorizationInactive"
+	ReasonMemberNotEligible     = "MemberNotEligible"
+	ReasonEmergencyStop         = "EmergencyStopActive"
+	ReasonAgreementsRemain      = "AgreementsRemain"
+	ReasonTearingDown           = "TearingDown"
+	ReasonTornDown              = "TornDown"
+	ReasonNamespaceConflict     = "NamespaceConflict"
+	ReasonTermExceedsPolicy     = "TermExceedsPolicy"
+	ReasonParentNotFound        = "ParentNotFound"
+	ReasonParentInactive        = "ParentInactive"
+	ReasonApplyFailed           = "ApplyFailed"
+	ReasonPhase                 = "Phase"
+)
+
+// Labels and annotations every opdomain child carries.
+const (
+	LabelDomain         = "opdomain.io/domain"
+	LabelOwnerKind      = "opdomain.io/owner-kind"
+	LabelOwnerName      = "opdomain.io/owner-name"
+	LabelOwnerNamespace = "opdomain.io/owner-namespace"
+	LabelMember         = "opdomain.io/member"
+	LabelComponent      = "opdomain.io/component"
+
+	AnnotationMemberUser = "opdomain.io/member-user"
+	AnnotationExpiresAt  = "opdomain.io/expires-at"
+
+	// Finalizer is held by domains and workspaces until their teardown is complete.
+	Finalizer = "opdomain.io/teardown"
+)

@@ -1,0 +1,160 @@
+package v1alpha1
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// DataForm is the form in which granted data is delivered.
+// +kubebuilder:validation:Enum=Raw;Desensitized;Sample
+type DataForm string
+
+const (
+	FormRaw          DataForm = "Raw"
+	FormDesensitized DataForm = "Desensitized"
+	FormSample       DataForm = "Sample"
+)
+
+// Scenario is the one application scenario a grant serves.
+type Scenario struct {
+	// name is the scenario's name.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +required
+	Name string `json:"name"`
+	// purpose is what the data is used for.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=4096
+	// +required
+	Purpose string `json:"purpose"`
+}
+
+// GrantItem is one resource, the fields of it and the form it is delivered in.
+type GrantItem struct {
+	// resource names a DataResource in the same namespace.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	Resource string `json:"resource"`
+	// fields are the resource's fields granted, on the minimum-necessary principle.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=512
+	// +kubebuilder:validation:items:MaxLength=128
+	// +listType=set
+	// +required
+	Fields []string `json:"fields"`
+	// form is Raw, Desensitized or Sample.
+	// +required
+	Form DataForm `json:"form"`
+}
+
+// Consent records the consent of the persons or firms a resource concerns (NJ 7).
+type Consent struct {
+	// reference identifies the consent evidence.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Reference string `json:"reference,omitempty"`
+}
+
+// DataGrantSpec is one scenario, one list, one review (一场景一清单一审核, R4).
+type DataGrantSpec struct {
+	// authorization names the agreement the grant is made under.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	Authorization string `json:"authorization"`
+	// workspace names the DeveloperWorkspace that receives the data.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	Workspace string `json:"workspace"`
+	// scenario is the one scenario the grant serves.
+	// +required
+	Scenario Scenario `json:"scenario"`
+	// items is the one list of resources, fields and forms.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=map
+	// +listMapKey=resource
+	// +required
+	Items []GrantItem `json:"items"`
+	// term is when the grant is in force; never beyond its agreement's term.
+	// +required
+	Term Term `json:"term"`
+	// measures are the protective measures promised for the scenario.
+	// +kubebuilder:validation:MaxLength=4096
+	// +optional
+	Measures string `json:"measures,omitempty"`
+	// consent is required when a resource holds personal information or trade secrets.
+	// +optional
+	Consent Consent `json:"consent,omitempty"`
+	// requestedBy is the cluster identity of the person who applied.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	RequestedBy string `json:"requestedBy"`
+	// review is the one review; the grant is inert until it is Approved.
+	// +optional
+	Review *Review `json:"review,omitempty"`
+}
+
+// GrantPhase is where a grant stands.
+// +kubebuilder:validation:Enum=Pending;Active;Revoked;Expired
+type GrantPhase string
+
+const (
+	GrantPending GrantPhase = "Pending"
+	GrantActive  GrantPhase = "Active"
+	GrantRevoked GrantPhase = "Revoked"
+	GrantExpired GrantPhase = "Expired"
+)
+
+// DataGrantStatus says what the grant opened.
+type DataGrantStatus struct {
+	// phase is Pending, Active, Revoked or Expired.
+	// +optional
+	Phase GrantPhase `json:"phase,omitempty"`
+	// opened names the objects that make the grant's data path.
+	// +listType=atomic
+	// +optional
+	Opened []ObjectRecord `json:"opened,omitempty"`
+	// expiresAt is when the grant's path closes on its own.
+	// +optional
+	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+	// conditions: Ready, Reconciling, Stalled.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// observedGeneration is the generation last reconciled successfully.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+}
+
+// DataGrant opens one reviewed data path from the catalog to one workspace for one scenario (R4).
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=dgrant,categories=opdomain
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Workspace",type=string,JSONPath=`.spec.workspace`
+// +kubebuilder:printcolumn:name="Scenario",type=string,JSONPath=`.spec.scenario.name`
+// +kubebuilder:printcolumn:name="End",type=string,JSONPath=`.spec.term.end`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type DataGrant struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec DataGrantSpec `json:"spec"`
+	// +optional
+	Status DataGrantStatus `json:"status,omitempty"`
+}
+
+// DataGrantList is a list of DataGrants.
+// +kubebuilder:object:root=true
+type DataGrantList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []DataGrant `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&DataGrant{}, &DataGrantList{})
+}

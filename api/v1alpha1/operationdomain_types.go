@@ -1,0 +1,258 @@
+package v1alpha1
+
+import (
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// NetworkPolicyMode says which policy API renders the domain's isolation.
+// +kubebuilder:validation:Enum=Kubernetes;Cilium;Both
+type NetworkPolicyMode string
+
+const (
+	NetworkPolicyKubernetes NetworkPolicyMode = "Kubernetes"
+	NetworkPolicyCilium     NetworkPolicyMode = "Cilium"
+	NetworkPolicyBoth       NetworkPolicyMode = "Both"
+)
+
+// Kubernetes reports whether Kubernetes NetworkPolicies are rendered.
+func (m NetworkPolicyMode) Kubernetes() bool { return m != NetworkPolicyCilium }
+
+// Cilium reports whether CiliumNetworkPolicies are rendered.
+func (m NetworkPolicyMode) Cilium() bool { return m == NetworkPolicyCilium || m == NetworkPolicyBoth }
+
+// Authority is the data authority that grants the domain (数据主管部门).
+type Authority struct {
+	// name is the authority's official name.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +required
+	Name string `json:"name"`
+	// contact is how to reach the authority's responsible office.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Contact string `json:"contact,omitempty"`
+}
+
+// AgreementPolicy bounds every agreement in the domain (R2).
+type AgreementPolicy struct {
+	// maxOperatorTermYears is the longest term of an Operator agreement, in calendar years.
+	// Three in most regions, at most five where a region allows it (YN art. 11(2)).
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=5
+	// +kubebuilder:default=3
+	// +optional
+	MaxOperatorTermYears int32 `json:"maxOperatorTermYears,omitempty"`
+	// maxDeveloperTermYears is the longest term of a Developer agreement, in calendar years
+	// (at most three: JS art. 8, YN art. 13, YC art. 6).
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=3
+	// +kubebuilder:default=3
+	// +optional
+	MaxDeveloperTermYears int32 `json:"maxDeveloperTermYears,omitempty"`
+	// rectificationDays is how long a suspended agreement has to be remedied before it is
+	// terminated (YN art. 26).
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=365
+	// +kubebuilder:default=30
+	// +optional
+	RectificationDays int32 `json:"rectificationDays,omitempty"`
+}
+
+// WorkspaceQuota is the compute and storage a workspace may use.
+type WorkspaceQuota struct {
+	// cpu is the total CPU that the workspace's pods may request and be limited to.
+	// +optional
+	CPU *resource.Quantity `json:"cpu,omitempty"`
+	// memory is the total memory that the workspace's pods may request and be limited to.
+	// +optional
+	Memory *resource.Quantity `json:"memory,omitempty"`
+	// storage is the total storage that the workspace's PersistentVolumeClaims may request.
+	// +optional
+	Storage *resource.Quantity `json:"storage,omitempty"`
+	// pods is the number of pods the workspace may run at once.
+	// +optional
+	Pods *resource.Quantity `json:"pods,omitempty"`
+}
+
+// ContainerDefaults are the requests and limits given to a container that sets none.
+type ContainerDefaults struct {
+	// cpu is the default CPU request and limit of a container.
+	// +kubebuilder:default="500m"
+	// +optional
+	CPU *resource.Quantity `json:"cpu,omitempty"`
+	// memory is the default memory request and limit of a container.
+	// +kubebuilder:default="512Mi"
+	// +optional
+	Memory *resource.Quantity `json:"memory,omitempty"`
+}
+
+// WorkspaceDefaults apply to every workspace that does not say otherwise.
+type WorkspaceDefaults struct {
+	// credentialTTL is how long a member's credential lives before it is rotated; 10m to 24h.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10m') && duration(self) <= duration('24h')",message="credentialTTL must be between 10m and 24h"
+	// +kubebuilder:default="8h"
+	// +optional
+	CredentialTTL *metav1.Duration `json:"credentialTTL,omitempty"`
+	// quota is the ResourceQuota of a workspace that sets no resources of its own.
+	// +optional
+	Quota WorkspaceQuota `json:"quota,omitempty"`
+	// containerDefaults feed the workspace LimitRange.
+	// +kubebuilder:default={}
+	// +optional
+	ContainerDefaults ContainerDefaults `json:"containerDefaults,omitempty"`
+	// storageClassName is the StorageClass workspace volumes are expected to use.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	StorageClassName string `json:"storageClassName,omitempty"`
+}
+
+// BlacklistEntry bars a party from new agreements in the domain (YN art. 21).
+type BlacklistEntry struct {
+	// creditCode is the party's unified social credit code.
+	// +kubebuilder:validation:Pattern=`^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$`
+	// +required
+	CreditCode string `json:"creditCode"`
+	// name is the party's registered name.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Name string `json:"name,omitempty"`
+	// reason says why the party is barred.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	// +required
+	Reason string `json:"reason"`
+	// since is when the bar began.
+	// +optional
+	Since *metav1.Time `json:"since,omitempty"`
+}
+
+// EmergencyStop cuts every data path and credential in the domain at once, keeping all data (R7).
+type EmergencyStop struct {
+	// active cuts all access in the domain while true.
+	// +optional
+	Active bool `json:"active"`
+	// reason says why the stop was pulled; it shows on every affected object.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Reason string `json:"reason,omitempty"`
+}
+
+// OperationDomainSpec describes the isolated area where public data is operated (R1).
+type OperationDomainSpec struct {
+	// controlNamespace holds the domain's agreements, catalog, grants, workspaces and evidence.
+	// It is created, or adopted if it exists. Developers get no rights in it.
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="controlNamespace is immutable"
+	// +required
+	ControlNamespace string `json:"controlNamespace"`
+	// dataZoneNamespace is where the domain's data services run. Created, or adopted if it exists.
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="dataZoneNamespace is immutable"
+	// +required
+	DataZoneNamespace string `json:"dataZoneNamespace"`
+	// authority is the data authority that grants the domain.
+	// +required
+	Authority Authority `json:"authority"`
+	// agreementPolicy bounds the terms of every agreement in the domain.
+	// +kubebuilder:default={}
+	// +optional
+	AgreementPolicy AgreementPolicy `json:"agreementPolicy,omitempty"`
+	// logRetentionDays is how long teardown evidence and logs are kept; at least 180 days
+	// (YC plan 九(一)3).
+	// +kubebuilder:validation:Minimum=180
+	// +kubebuilder:default=180
+	// +optional
+	LogRetentionDays int32 `json:"logRetentionDays,omitempty"`
+	// networkPolicy says which policy API enforces isolation: Kubernetes, Cilium or Both.
+	// +kubebuilder:default=Kubernetes
+	// +optional
+	NetworkPolicy NetworkPolicyMode `json:"networkPolicy,omitempty"`
+	// workspaceDefaults apply to workspaces that do not set their own values.
+	// +kubebuilder:default={}
+	// +optional
+	WorkspaceDefaults WorkspaceDefaults `json:"workspaceDefaults,omitempty"`
+	// negativeList names DataResources that may never be authorized (YN art. 15).
+	// +kubebuilder:validation:MaxItems=1024
+	// +kubebuilder:validation:items:MaxLength=253
+	// +listType=set
+	// +optional
+	NegativeList []string `json:"negativeList,omitempty"`
+	// blacklist bars parties from new agreements.
+	// +kubebuilder:validation:MaxItems=1024
+	// +listType=map
+	// +listMapKey=creditCode
+	// +optional
+	Blacklist []BlacklistEntry `json:"blacklist,omitempty"`
+	// emergencyStop cuts every data path and credential in the domain at once.
+	// +optional
+	EmergencyStop EmergencyStop `json:"emergencyStop,omitempty"`
+}
+
+// OwnedNamespace is a namespace the domain manages.
+type OwnedNamespace struct {
+	// name is the namespace's name.
+	// +required
+	Name string `json:"name"`
+	// adopted is true when the namespace existed before the domain; adopted namespaces are
+	// released, not deleted, when the domain goes.
+	// +optional
+	Adopted bool `json:"adopted,omitempty"`
+}
+
+// OperationDomainStatus is what the operator observed of a domain.
+type OperationDomainStatus struct {
+	// conditions: Ready, Reconciling, Stalled, NetworkIsolated, EmergencyStop, DeletionBlocked.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// observedGeneration is the generation last reconciled successfully.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// namespaces is the inventory of namespaces the domain manages.
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Namespaces []OwnedNamespace `json:"namespaces,omitempty"`
+	// emergencyStopSince is when the current emergency stop took effect.
+	// +optional
+	EmergencyStopSince *metav1.Time `json:"emergencyStopSince,omitempty"`
+}
+
+// OperationDomain is the one isolated area where public data is operated (R1).
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=od,categories=opdomain
+// +kubebuilder:validation:XValidation:rule="self.spec.controlNamespace != self.spec.dataZoneNamespace",message="spec.dataZoneNamespace must differ from spec.controlNamespace"
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Control",type=string,JSONPath=`.spec.controlNamespace`
+// +kubebuilder:printcolumn:name="Data zone",type=string,JSONPath=`.spec.dataZoneNamespace`
+// +kubebuilder:printcolumn:name="Policy",type=string,JSONPath=`.spec.networkPolicy`
+// +kubebuilder:printcolumn:name="Stop",type=boolean,JSONPath=`.spec.emergencyStop.active`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type OperationDomain struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec OperationDomainSpec `json:"spec"`
+	// +optional
+	Status OperationDomainStatus `json:"status,omitempty"`
+}
+
+// OperationDomainList is a list of OperationDomains.
+// +kubebuilder:object:root=true
+type OperationDomainList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []OperationDomain `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&OperationDomain{}, &OperationDomainList{})
+}

@@ -1,0 +1,79 @@
+package v1alpha1
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// TeardownStep is one step of a teardown and what it acted on.
+type TeardownStep struct {
+	// name is the step: paths, identities, compute, data, namespace.
+	// +kubebuilder:validation:MaxLength=63
+	// +required
+	Name string `json:"name"`
+	// completedAt is when the step finished.
+	// +required
+	CompletedAt metav1.Time `json:"completedAt"`
+	// objects are what the step revoked or destroyed.
+	// +listType=atomic
+	// +optional
+	Objects []ObjectRecord `json:"objects,omitempty"`
+}
+
+// TeardownRecordSpec is the evidence of one teardown (R6). It is immutable once written.
+type TeardownRecordSpec struct {
+	// domain is the OperationDomain the teardown happened in.
+	// +required
+	Domain string `json:"domain"`
+	// subject is the object torn down.
+	// +required
+	Subject ObjectRecord `json:"subject"`
+	// authorization is the agreement the subject worked under.
+	// +optional
+	Authorization string `json:"authorization,omitempty"`
+	// reason says why: the agreement's end reason, or the subject's deletion.
+	// +kubebuilder:validation:MaxLength=1024
+	// +required
+	Reason string `json:"reason"`
+	// endedBy says who or what ended it: a user who deleted the object, or the operator on an
+	// agreement's end.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	EndedBy string `json:"endedBy,omitempty"`
+	// startedAt is when the teardown began.
+	// +required
+	StartedAt metav1.Time `json:"startedAt"`
+	// completedAt is when the last step finished.
+	// +required
+	CompletedAt metav1.Time `json:"completedAt"`
+	// steps are the ordered steps and what each revoked or destroyed.
+	// +listType=atomic
+	// +optional
+	Steps []TeardownStep `json:"steps,omitempty"`
+}
+
+// TeardownRecord is the immutable evidence of what was revoked and destroyed, when and why (R6).
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:shortName=tdr,categories=opdomain
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.spec) || self.spec == oldSelf.spec",message="a TeardownRecord is immutable once written"
+// +kubebuilder:printcolumn:name="Domain",type=string,JSONPath=`.spec.domain`
+// +kubebuilder:printcolumn:name="Kind",type=string,JSONPath=`.spec.subject.kind`
+// +kubebuilder:printcolumn:name="Subject",type=string,JSONPath=`.spec.subject.name`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.spec.reason`
+// +kubebuilder:printcolumn:name="Completed",type=date,JSONPath=`.spec.completedAt`
+type TeardownRecord struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec TeardownRecordSpec `json:"spec"`
+}
+
+// TeardownRecordList is a list of TeardownRecords.
+// +kubebuilder:object:root=true
+type TeardownRecordList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []TeardownRecord `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&TeardownRecord{}, &TeardownRecordList{})
+}
