@@ -59,7 +59,8 @@ go build -trimpath -ldflags "$ldflags" -o "$BIN_DIR.tmp/" \
   k8s.io/kubernetes/cmd/kube-apiserver \
   k8s.io/kubernetes/cmd/kube-controller-manager \
   go.etcd.io/etcd/server/v3 >&2
-mv "$BIN_DIR.tmp/v3" "$BIN_DIR.tmp/etcd"
+# go names a binary after its package path without the major-version suffix: etcd/server/v3 -> server.
+mv "$BIN_DIR.tmp/server" "$BIN_DIR.tmp/etcd"
 rm -rf "$BIN_DIR"
 mv "$BIN_DIR.tmp" "$BIN_DIR"
 

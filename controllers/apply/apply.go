@@ -1,0 +1,47 @@
+// Package apply writes children with server-side apply under opdomain's own field owner, so that
+// every reconcile states the whole desired object, drift is overwritten, and fields other
+// managers own are left alone.
+package apply
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+)
+
+// FieldOwner is the field manager of everything opdomain writes.
+const FieldOwner = client.FieldOwner("opdomain")
+
+// Object applies obj as opdomain's desired state and forces ownership of its fields.
+func Object(ctx context.Context, c client.Client, obj client.Object) error {
+	u, err := ToUnstructured(c.Scheme(), obj)
+	if err != nil {
+		return err
+	}
+	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), FieldOwner, client.ForceOwnership); err != nil {
+		return fmt.Errorf("applying %s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+	}
+	return nil
+}
+
+// ToUnstructured converts a typed object into the apply form: apiVersion and kind set, and no
+// status or server-set metadata, which an apply must not claim.
+func ToUnstructured(scheme *runtime.Scheme, obj client.Object) (*unstructured.Unstructured, error) {
+	gvk, err := apiutil.GVKForObject(obj, scheme)
+	if err != nil {
+		return nil, err
+	}
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{Object: content}
+	u.SetGroupVersionKind(gvk)
+	delete(u.Object, "status")
+	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+	return u, nil
+}

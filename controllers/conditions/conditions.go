@@ -1,0 +1,47 @@
+// Package conditions keeps Ready, Reconciling and Stalled consistent the way kstatus reads them,
+// so `kubectl wait --for=condition=Ready`, Flux and Argo CD understand every opdomain object.
+package conditions
+
+import (
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+)
+
+// Summary is the outcome of one reconcile.
+type Summary struct {
+	Ready   bool
+	Reason  string
+	Message string
+	// Progressing: the operator is still working towards the desired state.
+	Progressing bool
+	// Stalled: the operator cannot make progress until someone changes something.
+	Stalled bool
+}
+
+// Apply writes the summary into conds for an object at generation.
+func Apply(conds *[]metav1.Condition, generation int64, s Summary) {
+	Set(conds, generation, opv1.ConditionReady, s.Ready, s.Reason, s.Message)
+	if s.Progressing {
+		Set(conds, generation, opv1.ConditionReconciling, true, opv1.ReasonProgressing, s.Message)
+	} else {
+		meta.RemoveStatusCondition(conds, opv1.ConditionReconciling)
+	}
+	if s.Stalled {
+		Set(conds, generation, opv1.ConditionStalled, true, s.Reason, s.Message)
+	} else {
+		meta.RemoveStatusCondition(conds, opv1.ConditionStalled)
+	}
+}
+
+// Set sets one condition.
+func Set(conds *[]metav1.Condition, generation int64, condType string, status bool, reason, message string) {
+	s := metav1.ConditionFalse
+	if status {
+		s = metav1.ConditionTrue
+	}
+	meta.SetStatusCondition(conds, metav1.Condition{
+		Type: condType, Status: s, Reason: reason, Message: message, ObservedGeneration: generation,
+	})
+}

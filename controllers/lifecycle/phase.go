@@ -1,0 +1,100 @@
+// Package lifecycle computes an agreement's phase (R2) as a pure function of its spec, its last
+// status, its parent and the clock, and the next instant at which the answer may change.
+package lifecycle
+
+import (
+	"fmt"
+	"time"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+)
+
+// Inputs is everything the phase depends on.
+type Inputs struct {
+	Spec     opv1.AuthorizationSpec
+	Previous opv1.AuthorizationStatus
+	// Parent is the Operator agreement a Developer agreement hangs under; nil when not found.
+	Parent *opv1.Authorization
+	// Policy is the domain's agreement policy; nil when the domain is not found.
+	Policy *opv1.AgreementPolicy
+	Now    time.Time
+}
+
+// Outcome is the phase and why.
+type Outcome struct {
+	Phase     opv1.AuthorizationPhase
+	EndReason opv1.EndReason
+	EndedAt   time.Time
+	// Next is when the outcome may change by the clock alone; zero when never.
+	Next time.Time
+	// Reason and Message explain a phase other than Active.
+	Reason, Message string
+}
+
+// Evaluate computes the phase. An ended agreement stays ended.
+func Evaluate(in Inputs) Outcome {
+	if in.Previous.Phase.Ended() {
+		out := Outcome{Phase: in.Previous.Phase, EndReason: in.Previous.EndReason, Reason: string(in.Previous.EndReason)}
+		if in.Previous.EndedAt != nil {
+			out.EndedAt = in.Previous.EndedAt.Time
+		}
+		return out
+	}
+	term := in.Spec.Term
+	if t := in.Spec.Termination; t != nil {
+		return ended(opv1.PhaseTerminated, t.Reason, in.Now, "terminated: "+string(t.Reason))
+	}
+	if !in.Now.Before(term.End.Time) {
+		return ended(opv1.PhaseExpired, opv1.EndTermExpired, term.End.Time, "term ended at "+term.End.UTC().Format(time.RFC3339))
+	}
+	if in.Spec.Role == opv1.RoleDeveloper && in.Parent != nil && in.Parent.Status.Phase.Ended() {
+		return ended(opv1.PhaseTerminated, opv1.EndParentEnded, in.Now, fmt.Sprintf("parent agreement %s ended", in.Parent.Name))
+	}
+	// From here on the term's end is the next boundary.
+	if in.Now.Before(term.Start.Time) {
+		return Outcome{Phase: opv1.PhasePending, Next: term.Start.Time, Reason: string(opv1.PhasePending),
+			Message: "term starts at " + term.Start.UTC().Format(time.RFC3339)}
+	}
+	pending := func(reason, msg string) Outcome {
+		return Outcome{Phase: opv1.PhasePending, Next: term.End.Time, Reason: reason, Message: msg}
+	}
+	if in.Policy == nil {
+		return pending(opv1.ReasonDomainNotFound, "no OperationDomain has this namespace as its control namespace")
+	}
+	if max := MaxTermYears(in.Spec.Role, *in.Policy); term.End.After(term.Start.AddDate(int(max), 0, 0)) {
+		return pending(opv1.ReasonTermExceedsPolicy,
+			fmt.Sprintf("spec.term is longer than the domain's maximum of %d years for a %s agreement", max, in.Spec.Role))
+	}
+	if in.Spec.Role == opv1.RoleDeveloper {
+		if in.Parent == nil {
+			return pending(opv1.ReasonParentNotFound, fmt.Sprintf("parent agreement %q not found", in.Spec.Parent))
+		}
+		if in.Parent.Spec.Role != opv1.RoleOperator {
+			return pending(opv1.ReasonParentNotFound, fmt.Sprintf("parent %q is not an Operator agreement", in.Spec.Parent))
+		}
+		switch in.Parent.Status.Phase {
+		case opv1.PhaseActive:
+		case opv1.PhaseSuspended:
+			return Outcome{Phase: opv1.PhaseSuspended, Next: term.End.Time, Reason: opv1.ReasonParentInactive,
+				Message: fmt.Sprintf("parent agreement %s is suspended", in.Parent.Name)}
+		default:
+			return pending(opv1.ReasonParentInactive, fmt.Sprintf("parent agreement %s is not active", in.Parent.Name))
+		}
+	}
+	if s := in.Spec.Suspension; s != nil {
+		return Outcome{Phase: opv1.PhaseSuspended, Next: term.End.Time, Reason: string(s.Reason), Message: s.Note}
+	}
+	return Outcome{Phase: opv1.PhaseActive, Next: term.End.Time}
+}
+
+func ended(phase opv1.AuthorizationPhase, reason opv1.EndReason, at time.Time, msg string) Outcome {
+	return Outcome{Phase: phase, EndReason: reason, EndedAt: at, Reason: string(reason), Message: msg}
+}
+
+// MaxTermYears is the domain's longest term for a role.
+func MaxTermYears(role opv1.Role, p opv1.AgreementPolicy) int32 {
+	if role == opv1.RoleOperator {
+		return p.MaxOperatorTermYears
+	}
+	return p.MaxDeveloperTermYears
+}

@@ -1,0 +1,160 @@
+// Package policy renders the network isolation of a domain namespace (R1) as Kubernetes
+// NetworkPolicies and CiliumNetworkPolicies: two renderings of one model, built by pure functions.
+package policy
+
+import (
+	slim_metav1 "github.com/cilium/cilium/pkg/k8s/slim/k8s/apis/meta/v1"
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	"github.com/cilium/cilium/pkg/policy/api"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// Names of the policies every domain namespace carries.
+const (
+	DefaultDeny        = "opdomain-default-deny"
+	AllowDNS           = "opdomain-allow-dns"
+	AllowSameNamespace = "opdomain-allow-same-namespace"
+)
+
+// DNS says where the cluster's DNS servers run; the one destination outside its own namespace
+// a domain pod may always reach.
+type DNS struct {
+	Namespace string
+	PodLabels map[string]string
+}
+
+// KubeDNS is the DNS of a standard cluster: kube-system pods labelled k8s-app=kube-dns.
+var KubeDNS = DNS{Namespace: "kube-system", PodLabels: map[string]string{"k8s-app": "kube-dns"}}
+
+// Isolation is the network model of one domain namespace: everything denied, and, while Open,
+// DNS and traffic between the namespace's own pods allowed. A closed namespace keeps only the
+// deny, so access is cut and nothing else changes.
+type Isolation struct {
+	Namespace string
+	// Labels are stamped on every rendered policy.
+	Labels map[string]string
+	Open   bool
+	DNS    DNS
+}
+
+// Names returns the names of the policies the model renders, in both renderings.
+func (iso Isolation) Names() []string {
+	if !iso.Open {
+		return []string{DefaultDeny}
+	}
+	return []string{DefaultDeny, AllowDNS, AllowSameNamespace}
+}
+
+// Withdrawn returns the names of policies that exist only while open and must go when closed.
+func (iso Isolation) Withdrawn() []string {
+	if iso.Open {
+		return nil
+	}
+	return []string{AllowDNS, AllowSameNamespace}
+}
+
+func (iso Isolation) meta(name string) metav1.ObjectMeta {
+	labels := make(map[string]string, len(iso.Labels))
+	for k, v := range iso.Labels {
+		labels[k] = v
+	}
+	return metav1.ObjectMeta{Name: name, Namespace: iso.Namespace, Labels: labels}
+}
+
+// Kubernetes renders the model as NetworkPolicies.
+func (iso Isolation) Kubernetes() []*networkingv1.NetworkPolicy {
+	both := []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}
+	out := []*networkingv1.NetworkPolicy{{
+		ObjectMeta: iso.meta(DefaultDeny),
+		Spec:       networkingv1.NetworkPolicySpec{PolicyTypes: both},
+	}}
+	if !iso.Open {
+		return out
+	}
+	udp, tcp := corev1.ProtocolUDP, corev1.ProtocolTCP
+	dnsPort := intstr.FromInt32(53)
+	samePods := []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}
+	return append(out,
+		&networkingv1.NetworkPolicy{
+			ObjectMeta: iso.meta(AllowDNS),
+			Spec: networkingv1.NetworkPolicySpec{
+				PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+				Egress: []networkingv1.NetworkPolicyEgressRule{{
+					To: []networkingv1.NetworkPolicyPeer{{
+						NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: iso.DNS.Namespace}},
+						PodSelector:       &metav1.LabelSelector{MatchLabels: iso.DNS.PodLabels},
+					}},
+					Ports: []networkingv1.NetworkPolicyPort{{Protocol: &udp, Port: &dnsPort}, {Protocol: &tcp, Port: &dnsPort}},
+				}},
+			},
+		},
+		&networkingv1.NetworkPolicy{
+			ObjectMeta: iso.meta(AllowSameNamespace),
+			Spec: networkingv1.NetworkPolicySpec{
+				PolicyTypes: both,
+				Ingress:     []networkingv1.NetworkPolicyIngressRule{{From: samePods}},
+				Egress:      []networkingv1.NetworkPolicyEgressRule{{To: samePods}},
+			},
+		},
+	)
+}
+
+// Cilium renders the model as CiliumNetworkPolicies. Cilium restricts an empty endpoint selector
+// in a namespaced policy to that namespace.
+func (iso Isolation) Cilium() []*ciliumv2.CiliumNetworkPolicy {
+	enabled := true
+	all := api.NewESFromK8sLabelSelector("", &slim_metav1.LabelSelector{})
+	out := []*ciliumv2.CiliumNetworkPolicy{{
+		ObjectMeta: iso.meta(DefaultDeny),
+		Spec: &api.Rule{
+			EndpointSelector:  all,
+			EnableDefaultDeny: api.DefaultDenyConfig{Ingress: &enabled, Egress: &enabled},
+			// One empty rule each way: selects the endpoints into default deny and allows nothing.
+			// An empty list would be dropped by omitempty and the deny with it.
+			Ingress: []api.IngressRule{{}},
+			Egress:  []api.EgressRule{{}},
+		},
+	}}
+	if !iso.Open {
+		return out
+	}
+	dnsLabels := map[string]string{"k8s:" + podNamespaceLabel: iso.DNS.Namespace}
+	for k, v := range iso.DNS.PodLabels {
+		dnsLabels["k8s:"+k] = v
+	}
+	dnsPorts := api.PortRules{{Ports: []api.PortProtocol{
+		{Port: "53", Protocol: api.ProtoUDP}, {Port: "53", Protocol: api.ProtoTCP},
+	}}}
+	return append(out,
+		&ciliumv2.CiliumNetworkPolicy{
+			ObjectMeta: iso.meta(AllowDNS),
+			Spec: &api.Rule{
+				EndpointSelector: all,
+				Egress: []api.EgressRule{{
+					EgressCommonRule: api.EgressCommonRule{
+						ToEndpoints: []api.EndpointSelector{api.NewESFromK8sLabelSelector("", &slim_metav1.LabelSelector{MatchLabels: dnsLabels})},
+					},
+					ToPorts: dnsPorts,
+				}},
+			},
+		},
+		&ciliumv2.CiliumNetworkPolicy{
+			ObjectMeta: iso.meta(AllowSameNamespace),
+			Spec: &api.Rule{
+				EndpointSelector: all,
+				Ingress: []api.IngressRule{{IngressCommonRule: api.IngressCommonRule{
+					FromEndpoints: []api.EndpointSelector{all},
+				}}},
+				Egress: []api.EgressRule{{EgressCommonRule: api.EgressCommonRule{
+					ToEndpoints: []api.EndpointSelector{all},
+				}}},
+			},
+		},
+	)
+}
+
+// podNamespaceLabel is the label Cilium gives every endpoint with its pod's namespace.
+const podNamespaceLabel = "io.kubernetes.pod.namespace"

@@ -1,0 +1,207 @@
+// Package controlplane starts a real Kubernetes control plane for tests and the demo:
+// kube-apiserver and etcd through envtest, kube-controller-manager beside them so that namespaces
+// really finalize and garbage collection really runs, with opdomain's CRDs and Cilium's
+// CiliumNetworkPolicy CRD installed. The binaries come from hack/setup-control-plane.sh through
+// KUBEBUILDER_ASSETS.
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+// controllers are the kube-controller-manager loops opdomain relies on: namespace deletion,
+// owner-reference garbage collection, service account tokens, and the PVC/PV protection
+// finalizers that would otherwise hold deleted volumes forever.
+var controllers = []string{
+	"namespace", "garbagecollector", "serviceaccount-token", "serviceaccount",
+	"root-ca-cert-publisher", "pvc-protection", "pv-protection",
+}
+
+// ControlPlane is a running kube-apiserver, etcd and kube-controller-manager.
+type ControlPlane struct {
+	Env *envtest.Environment
+	// Config is a system:masters client configuration.
+	Config *rest.Config
+	// Client is a client with the scheme given to Start.
+	Client client.Client
+
+	kcm    *exec.Cmd
+	kcmLog string
+	dir    string
+}
+
+// Start brings the control plane up and installs the CRDs. On error nothing is left running.
+func Start(scheme *runtime.Scheme) (*ControlPlane, error) {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		return nil, errors.New("KUBEBUILDER_ASSETS is not set: run `make test`, or export KUBEBUILDER_ASSETS=$(hack/setup-control-plane.sh)")
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	ciliumCRD, err := ciliumNetworkPolicyCRD(root)
+	if err != nil {
+		return nil, err
+	}
+	env := &envtest.Environment{
+		Scheme:                scheme,
+		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases"), ciliumCRD},
+		ErrorIfCRDPathMissing: true,
+	}
+	cp := &ControlPlane{Env: env}
+	cfg, err := env.Start()
+	if err != nil {
+		// Stop even when Start failed: it may have left an apiserver or etcd running.
+		_ = env.Stop()
+		return nil, fmt.Errorf("starting kube-apiserver and etcd: %w", err)
+	}
+	cp.Config = cfg
+	if cp.Client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		_ = cp.Stop()
+		return nil, err
+	}
+	// Started after the CRDs are installed: started earlier, its garbage collector discovers
+	// custom resources late and collects their dependants tens of seconds after the owner went.
+	if err := cp.startControllerManager(); err != nil {
+		_ = cp.Stop()
+		return nil, err
+	}
+	return cp, nil
+}
+
+func (cp *ControlPlane) startControllerManager() error {
+	var err error
+	if cp.dir, err = os.MkdirTemp("", "opdomain-kcm-"); err != nil {
+		return err
+	}
+	user, err := cp.Env.AddUser(envtest.User{Name: "kube-controller-manager", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return err
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		return err
+	}
+	kubeconfigPath := filepath.Join(cp.dir, "kubeconfig")
+	if err := os.WriteFile(kubeconfigPath, kubeconfig, 0o600); err != nil {
+		return err
+	}
+	certDir := cp.Env.ControlPlane.APIServer.CertDir
+	cp.kcmLog = filepath.Join(cp.dir, "kube-controller-manager.log")
+	logFile, err := os.Create(cp.kcmLog)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	bin := filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kube-controller-manager")
+	cp.kcm = exec.Command(bin,
+		"--kubeconfig="+kubeconfigPath,
+		"--controllers="+strings.Join(controllers, ","),
+		"--use-service-account-credentials=false",
+		"--leader-elect=false",
+		"--secure-port=0",
+		"--service-account-private-key-file="+filepath.Join(certDir, "sa-signer.key"),
+		"--root-ca-file="+filepath.Join(certDir, "apiserver.crt"),
+	)
+	cp.kcm.Stdout, cp.kcm.Stderr = logFile, logFile
+	if err := cp.kcm.Start(); err != nil {
+		return fmt.Errorf("starting kube-controller-manager: %w", err)
+	}
+	return cp.waitForControllerManager()
+}
+
+// waitForControllerManager waits until the service account controller has made the default
+// namespace's ServiceAccount: proof that kube-controller-manager is up and reconciling.
+func (cp *ControlPlane) waitForControllerManager() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for {
+		var sa corev1.ServiceAccount
+		if err := cp.Client.Get(ctx, types.NamespacedName{Namespace: "default", Name: "default"}, &sa); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			out, _ := os.ReadFile(cp.kcmLog)
+			return fmt.Errorf("kube-controller-manager did not come up in 60s; its log:\n%s", tail(string(out), 4000))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Stop stops kube-controller-manager, then the apiserver and etcd, and removes temporary files.
+func (cp *ControlPlane) Stop() error {
+	if cp.kcm != nil && cp.kcm.Process != nil {
+		_ = cp.kcm.Process.Kill()
+		_ = cp.kcm.Wait()
+	}
+	err := cp.Env.Stop()
+	if cp.dir != "" {
+		_ = os.RemoveAll(cp.dir)
+	}
+	return err
+}
+
+// KubeConfig returns a kubeconfig for a system:masters user, for kubectl.
+func (cp *ControlPlane) KubeConfig() ([]byte, error) {
+	user, err := cp.Env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return user.KubeConfig()
+}
+
+// RepoRoot finds the module root by walking up from the working directory to go.mod.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// ciliumNetworkPolicyCRD returns the path of the CiliumNetworkPolicy CRD shipped in the Cilium
+// module that go.mod pins, so the CRD always matches the Go types we render.
+func ciliumNetworkPolicyCRD(root string) (string, error) {
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/cilium/cilium")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("locating the cilium module: %w", err)
+	}
+	path := filepath.Join(strings.TrimSpace(string(out)), "pkg", "k8s", "apis", "cilium.io", "client", "crds", "v2", "ciliumnetworkpolicies.yaml")
+	if _, err := os.Stat(path); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}
