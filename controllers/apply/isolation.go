@@ -1,0 +1,77 @@
+package apply
+
+import (
+	"context"
+	"errors"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/policy"
+)
+
+// Isolation applies the model in the renderings mode asks for and deletes every policy the
+// model or mode no longer wants. Withdrawn allows go first and a rendering being switched off
+// goes last, so a failure half-way leaves the namespace more closed, never more open.
+func Isolation(ctx context.Context, c client.Client, iso policy.Isolation, mode opv1.NetworkPolicyMode) error {
+	var errs []error
+	for _, name := range iso.Withdrawn() {
+		errs = append(errs, deletePolicies(ctx, c, iso.Namespace, name, true, true))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if mode.Kubernetes() {
+		for _, np := range iso.Kubernetes() {
+			if err := Object(ctx, c, np); err != nil {
+				return err
+			}
+		}
+	}
+	if mode.Cilium() {
+		for _, cnp := range iso.Cilium() {
+			if err := Object(ctx, c, cnp); err != nil {
+				return err
+			}
+		}
+	}
+	for _, name := range iso.Names() {
+		errs = append(errs, deletePolicies(ctx, c, iso.Namespace, name, !mode.Kubernetes(), !mode.Cilium()))
+	}
+	return errors.Join(errs...)
+}
+
+// RemoveIsolation deletes every policy of the model in both renderings.
+func RemoveIsolation(ctx context.Context, c client.Client, namespace string) error {
+	var errs []error
+	for _, name := range []string{policy.AllowDNS, policy.AllowSameNamespace, policy.DefaultDeny} {
+		errs = append(errs, deletePolicies(ctx, c, namespace, name, true, true))
+	}
+	return errors.Join(errs...)
+}
+
+func deletePolicies(ctx context.Context, c client.Client, namespace, name string, kubernetes, cilium bool) error {
+	meta := metav1.ObjectMeta{Namespace: namespace, Name: name}
+	var errs []error
+	if kubernetes {
+		errs = append(errs, Delete(ctx, c, &networkingv1.NetworkPolicy{ObjectMeta: meta}))
+	}
+	if cilium {
+		errs = append(errs, Delete(ctx, c, &ciliumv2.CiliumNetworkPolicy{ObjectMeta: meta}))
+	}
+	return errors.Join(errs...)
+}
+
+// Delete deletes obj; an object or a whole API that is not there counts as deleted.
+func Delete(ctx context.Context, c client.Client, obj client.Object, opts ...client.DeleteOption) error {
+	err := c.Delete(ctx, obj, opts...)
+	if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+		return nil
+	}
+	return err
+}

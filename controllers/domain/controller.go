@@ -1,0 +1,132 @@
+// Package domain reconciles OperationDomains (R1): the control and data-zone namespaces, their
+// default-deny policies, and the admission policy that refuses what RBAC cannot express.
+package domain
+
+import (
+	"context"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/conditions"
+	"github.com/opdomain/opdomain/controllers/policy"
+	"github.com/opdomain/opdomain/controllers/wakeup"
+)
+
+// Reconciler reconciles OperationDomains.
+type Reconciler struct {
+	client.Client
+	// APIReader reads past the cache, for namespaces that do not carry the domain label yet.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Clock     wakeup.Clock
+	DNS       policy.DNS
+	// Cilium says whether the CiliumNetworkPolicy API is served; without it a domain asking
+	// for Cilium isolation stalls instead of pretending to be isolated.
+	Cilium bool
+}
+
+// +kubebuilder:rbac:groups=opdomain.io,resources=operationdomains,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=opdomain.io,resources=operationdomains/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=opdomain.io,resources=operationdomains/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=cilium.io,resources=ciliumnetworkpolicies,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingadmissionpolicies;validatingadmissionpolicybindings,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile brings one domain to its desired state.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+	var d opv1.OperationDomain
+	if err := r.Get(ctx, req.NamespacedName, &d); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if d.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(&d, opv1.Finalizer) {
+		patch := client.MergeFrom(d.DeepCopy())
+		controllerutil.AddFinalizer(&d, opv1.Finalizer)
+		return ctrl.Result{}, r.Patch(ctx, &d, patch)
+	}
+
+	s := &scope{domain: &d, orig: d.DeepCopy()}
+	defer func() {
+		if err := r.patchStatus(ctx, s, retErr); err != nil && !apierrors.IsNotFound(err) {
+			retErr = err
+		}
+	}()
+	if !d.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, s)
+	}
+	return r.reconcileNormal(ctx, s)
+}
+
+// SetupWithManager watches domains, the namespaces and policies they own, and the shared
+// admission policy, so drift is healed as soon as it happens.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	toDomain := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+		if name := o.GetLabels()[opv1.LabelDomain]; name != "" && o.GetLabels()[opv1.LabelOwnerKind] == kind {
+			return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: name}}}
+		}
+		return nil
+	})
+	toAllDomains := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
+		var list opv1.OperationDomainList
+		if err := mgr.GetClient().List(ctx, &list); err != nil {
+			return nil
+		}
+		reqs := make([]reconcile.Request, 0, len(list.Items))
+		for _, d := range list.Items {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Name: d.Name}})
+		}
+		return reqs
+	})
+	b := ctrl.NewControllerManagedBy(mgr).
+		For(&opv1.OperationDomain{}).
+		Watches(&corev1.Namespace{}, toDomain).
+		Watches(&networkingv1.NetworkPolicy{}, toDomain).
+		Watches(&admissionregistrationv1.ValidatingAdmissionPolicy{}, toAllDomains).
+		Watches(&admissionregistrationv1.ValidatingAdmissionPolicyBinding{}, toAllDomains).
+		// Workspaces and agreements going away may unblock a domain's deletion.
+		Watches(&opv1.Authorization{}, toAllDomains, builder.WithPredicates(deletionOnly())).
+		Watches(&opv1.DeveloperWorkspace{}, toAllDomains, builder.WithPredicates(deletionOnly())).
+		Named("operationdomain")
+	if r.Cilium {
+		b = b.Watches(&ciliumv2.CiliumNetworkPolicy{}, toDomain)
+	}
+	return b.Complete(r)
+}
+
+// deletionOnly passes deletes and status changes that may end an agreement or a workspace.
+func deletionOnly() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc:  func(event.TypedCreateEvent[client.Object]) bool { return false },
+		GenericFunc: func(event.TypedGenericEvent[client.Object]) bool { return false },
+	}
+}
+
+const kind = "OperationDomain"
+
+func (r *Reconciler) patchStatus(ctx context.Context, s *scope, reconcileErr error) error {
+	d := s.domain
+	sum := s.summary
+	if reconcileErr != nil && !sum.Stalled {
+		sum = conditions.Summary{Reason: opv1.ReasonApplyFailed, Message: reconcileErr.Error(), Progressing: true}
+	}
+	conditions.Apply(&d.Status.Conditions, d.Generation, sum)
+	if reconcileErr == nil && sum.Ready {
+		d.Status.ObservedGeneration = d.Generation
+	}
+	return r.Status().Patch(ctx, d, client.MergeFrom(s.orig))
+}

@@ -1,0 +1,172 @@
+package domain
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/admission"
+	"github.com/opdomain/opdomain/controllers/apply"
+	"github.com/opdomain/opdomain/controllers/conditions"
+	"github.com/opdomain/opdomain/controllers/policy"
+	"github.com/opdomain/opdomain/controllers/tenancy"
+)
+
+// AnnotationCreatedBy marks a namespace the domain created, as opposed to one it adopted; the
+// mark lives on the namespace itself so it survives any restart.
+const AnnotationCreatedBy = "opdomain.io/created-by"
+
+type scope struct {
+	domain  *opv1.OperationDomain
+	orig    *opv1.OperationDomain
+	summary conditions.Summary
+}
+
+func (s *scope) namespaces() []string {
+	return []string{s.domain.Spec.ControlNamespace, s.domain.Spec.DataZoneNamespace}
+}
+
+func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result, error) {
+	steps := []func(context.Context, *scope) (bool, error){
+		r.checkConflicts,
+		r.checkPolicyAPI,
+		r.ensureNamespaces,
+		r.ensureIsolation,
+		r.ensureAdmissionPolicy,
+		r.observeEmergencyStop,
+	}
+	for _, step := range steps {
+		if proceed, err := step(ctx, s); err != nil || !proceed {
+			return ctrl.Result{}, err
+		}
+	}
+	s.summary = conditions.Summary{Ready: true, Reason: opv1.ReasonReconciled, Message: "namespaces isolated"}
+	return ctrl.Result{}, nil
+}
+
+// checkConflicts refuses to touch a namespace another domain already claims: one domain per
+// scope (R1).
+func (r *Reconciler) checkConflicts(ctx context.Context, s *scope) (bool, error) {
+	var all opv1.OperationDomainList
+	if err := r.List(ctx, &all); err != nil {
+		return false, err
+	}
+	mine := s.namespaces()
+	for _, other := range all.Items {
+		if other.Name == s.domain.Name || other.CreationTimestamp.After(s.domain.CreationTimestamp.Time) ||
+			(other.CreationTimestamp.Equal(&s.domain.CreationTimestamp) && other.Name > s.domain.Name) {
+			continue // the older claim wins
+		}
+		for _, ns := range []string{other.Spec.ControlNamespace, other.Spec.DataZoneNamespace} {
+			if slices.Contains(mine, ns) {
+				s.summary = conditions.Summary{Stalled: true, Reason: opv1.ReasonNamespaceConflict,
+					Message: fmt.Sprintf("namespace %q already belongs to OperationDomain %s", ns, other.Name)}
+				return false, nil
+			}
+		}
+	}
+	return true, nil
+}
+
+func (r *Reconciler) checkPolicyAPI(_ context.Context, s *scope) (bool, error) {
+	if s.domain.Spec.NetworkPolicy.Cilium() && !r.Cilium {
+		s.summary = conditions.Summary{Stalled: true, Reason: opv1.ReasonApplyFailed,
+			Message: "spec.networkPolicy asks for Cilium but the cluster does not serve CiliumNetworkPolicy"}
+		return false, nil
+	}
+	return true, nil
+}
+
+// ensureNamespaces creates the domain's namespaces, or adopts those that exist, and labels them.
+func (r *Reconciler) ensureNamespaces(ctx context.Context, s *scope) (bool, error) {
+	d := s.domain
+	inventory := make([]opv1.OwnedNamespace, 0, 2)
+	for _, name := range s.namespaces() {
+		var existing corev1.Namespace
+		err := r.APIReader.Get(ctx, client.ObjectKey{Name: name}, &existing)
+		created := apierrors.IsNotFound(err) || existing.Annotations[AnnotationCreatedBy] == d.Name
+		switch {
+		case apierrors.IsNotFound(err):
+			ns := tenancy.Namespace(name, r.labels(d, name))
+			ns.Annotations = map[string]string{AnnotationCreatedBy: d.Name}
+			if err := r.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+				return false, err
+			}
+			r.Recorder.Eventf(d, nil, corev1.EventTypeNormal, "NamespaceCreated", "Create", "created namespace %s", name)
+		case err != nil:
+			return false, err
+		case !existing.DeletionTimestamp.IsZero():
+			return false, fmt.Errorf("namespace %s is being deleted; waiting for it to go before recreating it", name)
+		case existing.Labels[opv1.LabelDomain] != "" && existing.Labels[opv1.LabelDomain] != d.Name:
+			s.summary = conditions.Summary{Stalled: true, Reason: opv1.ReasonNamespaceConflict,
+				Message: fmt.Sprintf("namespace %q is labelled for domain %s", name, existing.Labels[opv1.LabelDomain])}
+			return false, nil
+		}
+		if err := apply.Object(ctx, r.Client, tenancy.Namespace(name, r.labels(d, name))); err != nil {
+			return false, err
+		}
+		inventory = append(inventory, opv1.OwnedNamespace{Name: name, Adopted: !created})
+	}
+	d.Status.Namespaces = inventory
+	return true, nil
+}
+
+func (r *Reconciler) ensureIsolation(ctx context.Context, s *scope) (bool, error) {
+	for _, ns := range s.namespaces() {
+		iso := policy.Isolation{Namespace: ns, Labels: r.labels(s.domain, ns), Open: true, DNS: r.DNS}
+		if err := apply.Isolation(ctx, r.Client, iso, s.domain.Spec.NetworkPolicy); err != nil {
+			return false, err
+		}
+	}
+	conditions.Set(&s.domain.Status.Conditions, s.domain.Generation, opv1.ConditionNetworkIsolated, true, opv1.ReasonReconciled,
+		"default-deny with DNS in "+strings.Join(s.namespaces(), ", ")+" as "+string(s.domain.Spec.NetworkPolicy))
+	return true, nil
+}
+
+// ensureAdmissionPolicy keeps the cluster-wide admission policy installed; every domain
+// reconciles the same object, which server-side apply makes harmless.
+func (r *Reconciler) ensureAdmissionPolicy(ctx context.Context, _ *scope) (bool, error) {
+	labels := map[string]string{opv1.LabelComponent: "admission"}
+	if err := apply.Object(ctx, r.Client, admission.Policy(labels)); err != nil {
+		return false, err
+	}
+	return true, apply.Object(ctx, r.Client, admission.Binding(labels))
+}
+
+// observeEmergencyStop records when the stop took effect; the workspaces do the cutting.
+func (r *Reconciler) observeEmergencyStop(_ context.Context, s *scope) (bool, error) {
+	d := s.domain
+	stop := d.Spec.EmergencyStop
+	switch {
+	case stop.Active && d.Status.EmergencyStopSince == nil:
+		now := metav1.NewTime(r.Clock.Now())
+		d.Status.EmergencyStopSince = &now
+		r.Recorder.Eventf(d, nil, corev1.EventTypeWarning, "EmergencyStop", "Stop", "emergency stop: %s", stop.Reason)
+	case !stop.Active && d.Status.EmergencyStopSince != nil:
+		d.Status.EmergencyStopSince = nil
+		r.Recorder.Eventf(d, nil, corev1.EventTypeNormal, "EmergencyStopLifted", "Resume", "emergency stop lifted")
+	}
+	conditions.Set(&d.Status.Conditions, d.Generation, opv1.ConditionEmergencyStop, stop.Active, opv1.ReasonEmergencyStop, stop.Reason)
+	return true, nil
+}
+
+func (r *Reconciler) labels(d *opv1.OperationDomain, namespace string) map[string]string {
+	component := "data-zone"
+	if namespace == d.Spec.ControlNamespace {
+		component = "control"
+	}
+	return map[string]string{
+		opv1.LabelDomain:    d.Name,
+		opv1.LabelOwnerKind: kind,
+		opv1.LabelOwnerName: d.Name,
+		opv1.LabelComponent: component,
+	}
+}
