@@ -67,14 +67,13 @@ type TeardownProgress struct {
 	// reason says why the teardown began.
 	// +required
 	Reason string `json:"reason"`
+	// endedBy says who or what began it.
+	// +optional
+	EndedBy string `json:"endedBy,omitempty"`
 	// startedAt is when the teardown began.
 	// +required
 	StartedAt metav1.Time `json:"startedAt"`
-	// completedSteps lists the finished steps, in order.
-	// +listType=atomic
-	// +optional
-	CompletedSteps []string `json:"completedSteps,omitempty"`
-	// steps holds what each step revoked and destroyed, for the evidence record.
+	// steps holds, in order, each step begun and what it revoked and destroyed.
 	// +listType=atomic
 	// +optional
 	Steps []TeardownStep `json:"steps,omitempty"`
@@ -139,4 +138,15 @@ type DeveloperWorkspaceList struct {
 
 func init() {
 	SchemeBuilder.Register(&DeveloperWorkspace{}, &DeveloperWorkspaceList{})
+}
+
+// Step returns the teardown step with the given name, adding it when it is not there yet.
+func (t *TeardownProgress) Step(name string) *TeardownStep {
+	for i := range t.Steps {
+		if t.Steps[i].Name == name {
+			return &t.Steps[i]
+		}
+	}
+	t.Steps = append(t.Steps, TeardownStep{Name: name})
+	return &t.Steps[len(t.Steps)-1]
 }

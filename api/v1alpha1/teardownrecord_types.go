@@ -8,10 +8,11 @@ type TeardownStep struct {
 	// +kubebuilder:validation:MaxLength=63
 	// +required
 	Name string `json:"name"`
-	// completedAt is when the step finished.
-	// +required
-	CompletedAt metav1.Time `json:"completedAt"`
-	// objects are what the step revoked or destroyed.
+	// completedAt is when the step finished; unset while it runs.
+	// +optional
+	CompletedAt *metav1.Time `json:"completedAt,omitempty"`
+	// objects are what the step revoked or destroyed. They are written down before they are
+	// acted on, so a restart in the middle of a step loses nothing from the evidence.
 	// +listType=atomic
 	// +optional
 	Objects []ObjectRecord `json:"objects,omitempty"`

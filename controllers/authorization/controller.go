@@ -1,0 +1,144 @@
+// Package authorization reconciles agreements (R2): it computes each one's phase from its term,
+// suspension, termination and parent, and wakes up at the next boundary on the injected clock.
+package authorization
+
+import (
+	"context"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/conditions"
+	"github.com/opdomain/opdomain/controllers/index"
+	"github.com/opdomain/opdomain/controllers/lifecycle"
+	"github.com/opdomain/opdomain/controllers/wakeup"
+)
+
+// Reconciler reconciles Authorizations.
+type Reconciler struct {
+	client.Client
+	Recorder events.EventRecorder
+	Clock    wakeup.Clock
+	Wakeups  *wakeup.Scheduler
+}
+
+// +kubebuilder:rbac:groups=opdomain.io,resources=authorizations,verbs=get;list;watch
+// +kubebuilder:rbac:groups=opdomain.io,resources=authorizations/status,verbs=get;update;patch
+
+// Reconcile computes one agreement's phase.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	log := ctrl.LoggerFrom(ctx)
+	var a opv1.Authorization
+	if err := r.Get(ctx, req.NamespacedName, &a); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Wakeups.At(&opv1.Authorization{ObjectMeta: metav1.ObjectMeta{Name: req.Name, Namespace: req.Namespace}}, time.Time{})
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	orig := a.DeepCopy()
+
+	in := lifecycle.Inputs{Spec: a.Spec, Previous: a.Status, Now: r.Clock.Now()}
+	domain, err := index.DomainFor(ctx, r.Client, a.Namespace)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if domain != nil {
+		in.Policy = &domain.Spec.AgreementPolicy
+	}
+	if a.Spec.Parent != "" {
+		var parent opv1.Authorization
+		if err := r.Get(ctx, client.ObjectKey{Namespace: a.Namespace, Name: a.Spec.Parent}, &parent); err == nil {
+			in.Parent = &parent
+		} else if !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, err
+		}
+	}
+	out := lifecycle.Evaluate(in)
+
+	a.Status.Phase = out.Phase
+	a.Status.EndReason = out.EndReason
+	a.Status.EndedAt = nil
+	if !out.EndedAt.IsZero() {
+		a.Status.EndedAt = &metav1.Time{Time: out.EndedAt}
+	}
+	a.Status.NextTransition = nil
+	if !out.Next.IsZero() {
+		a.Status.NextTransition = &metav1.Time{Time: out.Next}
+	}
+	termValid := out.Reason != opv1.ReasonTermExceedsPolicy
+	conditions.Set(&a.Status.Conditions, a.Generation, opv1.ConditionTermValid, termValid, reasonOr(out.Reason, opv1.ReasonReconciled), msgIf(!termValid, out.Message))
+	sum := conditions.Summary{Ready: out.Phase == opv1.PhaseActive, Reason: reasonOr(out.Reason, opv1.ReasonReconciled), Message: out.Message}
+	sum.Stalled = out.Reason == opv1.ReasonTermExceedsPolicy
+	conditions.Apply(&a.Status.Conditions, a.Generation, sum)
+	a.Status.ObservedGeneration = a.Generation
+
+	if orig.Status.Phase != a.Status.Phase {
+		log.Info("agreement phase changed", "from", orig.Status.Phase, "to", a.Status.Phase, "reason", out.Reason)
+		eventType := corev1.EventTypeNormal
+		if a.Status.Phase != opv1.PhaseActive && a.Status.Phase != opv1.PhasePending {
+			eventType = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(&a, nil, eventType, string(a.Status.Phase), "PhaseChange", "agreement is %s: %s", a.Status.Phase, reasonOr(out.Message, out.Reason))
+	}
+	if err := r.Status().Patch(ctx, &a, client.MergeFrom(orig)); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	r.Wakeups.At(&a, out.Next)
+	return ctrl.Result{}, nil
+}
+
+// SetupWithManager watches agreements, their parents and the domains that bound their terms.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	children := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		var list opv1.AuthorizationList
+		if err := mgr.GetClient().List(ctx, &list, client.InNamespace(o.GetNamespace()),
+			client.MatchingFields{index.AuthorizationParent: o.GetName()}); err != nil {
+			return nil
+		}
+		return requests(list.Items)
+	})
+	inDomain := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		var list opv1.AuthorizationList
+		if err := mgr.GetClient().List(ctx, &list, client.InNamespace(o.(*opv1.OperationDomain).Spec.ControlNamespace)); err != nil {
+			return nil
+		}
+		return requests(list.Items)
+	})
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&opv1.Authorization{}).
+		Watches(&opv1.Authorization{}, children).
+		Watches(&opv1.OperationDomain{}, inDomain).
+		WatchesRawSource(r.Wakeups.Source()).
+		Named("authorization").
+		Complete(r)
+}
+
+func requests(items []opv1.Authorization) []reconcile.Request {
+	out := make([]reconcile.Request, 0, len(items))
+	for _, a := range items {
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&a)})
+	}
+	return out
+}
+
+func reasonOr(reason, fallback string) string {
+	if reason == "" {
+		return fallback
+	}
+	return reason
+}
+
+func msgIf(cond bool, msg string) string {
+	if cond {
+		return msg
+	}
+	return ""
+}

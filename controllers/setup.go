@@ -1,0 +1,128 @@
+// Package controllers wires opdomain's reconcilers into a manager. main.go, the integration
+// tests and the demo all go through Setup, so they run the same operator.
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/authorization"
+	"github.com/opdomain/opdomain/controllers/domain"
+	"github.com/opdomain/opdomain/controllers/index"
+	"github.com/opdomain/opdomain/controllers/policy"
+	"github.com/opdomain/opdomain/controllers/wakeup"
+	"github.com/opdomain/opdomain/controllers/workspace"
+)
+
+// Scheme holds every kind the operator reads or writes.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, opv1.AddToScheme, ciliumv2.AddToScheme} {
+		if err := add(s); err != nil {
+			panic(err)
+		}
+	}
+	return s
+}
+
+// CacheOptions limits the cache of the children kinds to objects labelled with a domain, so the
+// operator neither holds every Secret of the cluster in memory nor needs to.
+func CacheOptions() cache.Options {
+	req, err := labels.NewRequirement(opv1.LabelDomain, selection.Exists, nil)
+	if err != nil {
+		panic(err)
+	}
+	inDomain := cache.ByObject{Label: labels.NewSelector().Add(*req)}
+	byObject := map[client.Object]cache.ByObject{}
+	for _, o := range []client.Object{
+		&corev1.Namespace{}, &corev1.Secret{}, &corev1.ServiceAccount{}, &corev1.ResourceQuota{},
+		&corev1.LimitRange{}, &networkingv1.NetworkPolicy{}, &ciliumv2.CiliumNetworkPolicy{},
+		&rbacv1.Role{}, &rbacv1.RoleBinding{},
+	} {
+		byObject[o] = inDomain
+	}
+	return cache.Options{ByObject: byObject}
+}
+
+// Options configure the reconcilers.
+type Options struct {
+	Clock wakeup.Clock
+	DNS   policy.DNS
+	// Kubeconfig is the API server that member kubeconfigs point at.
+	Kubeconfig workspace.KubeconfigTarget
+}
+
+// Setup registers the indexes and reconcilers with mgr.
+func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
+	if err := index.Register(ctx, mgr); err != nil {
+		return err
+	}
+	cilium, err := servesCilium(mgr.GetRESTMapper())
+	if err != nil {
+		return err
+	}
+	wakeups := func() *wakeup.Scheduler { return wakeup.New(opts.Clock) }
+	reconcilers := []interface{ SetupWithManager(manager.Manager) error }{
+		&domain.Reconciler{
+			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-domain"),
+			Clock: opts.Clock, DNS: opts.DNS, Cilium: cilium,
+		},
+		&authorization.Reconciler{
+			Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("opdomain-authorization"),
+			Clock: opts.Clock, Wakeups: wakeups(),
+		},
+		&workspace.Reconciler{
+			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-workspace"),
+			Clock: opts.Clock, Wakeups: wakeups(), DNS: opts.DNS, Cilium: cilium, Kubeconfig: opts.Kubeconfig,
+		},
+	}
+	for _, r := range reconcilers {
+		if err := r.SetupWithManager(mgr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func servesCilium(mapper meta.RESTMapper) (bool, error) {
+	_, err := mapper.RESTMapping(ciliumv2.SchemeGroupVersion.WithKind("CiliumNetworkPolicy").GroupKind(), "v2")
+	switch {
+	case err == nil:
+		return true, nil
+	case meta.IsNoMatchError(err):
+		return false, nil
+	}
+	return false, fmt.Errorf("discovering CiliumNetworkPolicy: %w", err)
+}
+
+// KubeconfigTargetFor points member kubeconfigs at server, or at the API server the operator
+// itself talks to when server is empty.
+func KubeconfigTargetFor(cfg *rest.Config, server string) (workspace.KubeconfigTarget, error) {
+	if server == "" {
+		server = cfg.Host
+	}
+	ca := cfg.CAData
+	if len(ca) == 0 && cfg.CAFile != "" {
+		var err error
+		if ca, err = os.ReadFile(cfg.CAFile); err != nil {
+			return workspace.KubeconfigTarget{}, err
+		}
+	}
+	return workspace.KubeconfigTarget{Server: server, CAData: ca}, nil
+}

@@ -1,0 +1,292 @@
+package workspace
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/apply"
+	"github.com/opdomain/opdomain/controllers/conditions"
+	"github.com/opdomain/opdomain/controllers/index"
+	"github.com/opdomain/opdomain/controllers/policy"
+	"github.com/opdomain/opdomain/controllers/rbac"
+	"github.com/opdomain/opdomain/controllers/tenancy"
+)
+
+// scope is one reconcile's view of a workspace and what it hangs under.
+type scope struct {
+	ws      *opv1.DeveloperWorkspace
+	orig    *opv1.DeveloperWorkspace
+	now     time.Time
+	domain  *opv1.OperationDomain
+	authz   *opv1.Authorization
+	summary conditions.Summary
+	// next is the earliest instant the workspace must be looked at again.
+	next time.Time
+}
+
+func (s *scope) wakeAt(t time.Time) {
+	if !t.IsZero() && (s.next.IsZero() || t.Before(s.next)) {
+		s.next = t
+	}
+}
+
+// resolve finds the workspace's domain and agreement.
+func (r *Reconciler) resolve(ctx context.Context, s *scope) error {
+	d, err := index.DomainFor(ctx, r.Client, s.ws.Namespace)
+	if err != nil {
+		return err
+	}
+	s.domain = d
+	var a opv1.Authorization
+	switch err := r.Get(ctx, client.ObjectKey{Namespace: s.ws.Namespace, Name: s.ws.Spec.Authorization}, &a); {
+	case err == nil:
+		s.authz = &a
+	case !apierrors.IsNotFound(err):
+		return err
+	}
+	if s.domain != nil && s.ws.Status.Namespace == "" {
+		s.ws.Status.Namespace = NamespaceName(s.domain.Name, s.ws.Name)
+	}
+	return nil
+}
+
+// teardownCause says whether the workspace must be torn down: it is being deleted, or its
+// agreement has ended for good, or a teardown already began (a teardown is never undone).
+func (s *scope) teardownCause() (reason, endedBy string, ok bool) {
+	switch {
+	case s.ws.Status.Teardown != nil:
+		return s.ws.Status.Teardown.Reason, s.ws.Status.Teardown.EndedBy, true
+	case !s.ws.DeletionTimestamp.IsZero():
+		return "WorkspaceDeleted", "deletion of DeveloperWorkspace " + s.ws.Name, true
+	case s.authz != nil && s.authz.Status.Phase.Ended():
+		return string(s.authz.Status.EndReason), fmt.Sprintf("end of Authorization %s (%s)", s.authz.Name, s.authz.Status.Phase), true
+	}
+	return "", "", false
+}
+
+// access says whether members may have access now, and if not, why.
+func (s *scope) access() (open bool, reason, message string) {
+	switch {
+	case s.domain.Spec.EmergencyStop.Active:
+		return false, opv1.ReasonEmergencyStop, "domain emergency stop: " + s.domain.Spec.EmergencyStop.Reason
+	case s.authz == nil:
+		return false, opv1.ReasonAuthorizationNotFound, fmt.Sprintf("Authorization %q not found in %s", s.ws.Spec.Authorization, s.ws.Namespace)
+	case s.authz.Status.Phase != opv1.PhaseActive:
+		return false, opv1.ReasonAuthorizationInactive, fmt.Sprintf("Authorization %s is %s", s.authz.Name, phaseOrUnknown(s.authz.Status.Phase))
+	}
+	return true, "", ""
+}
+
+func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if s.domain == nil {
+		s.summary = conditions.Summary{Reason: opv1.ReasonDomainNotFound, Stalled: true,
+			Message: "no OperationDomain has " + s.ws.Namespace + " as its control namespace"}
+		s.ws.Status.Phase = opv1.WorkspaceProvisioning
+		return ctrl.Result{}, nil
+	}
+	open, reason, message := s.access()
+	if s.domain.Spec.NetworkPolicy.Cilium() && !r.Cilium {
+		open, reason, message = false, opv1.ReasonApplyFailed, "the domain asks for Cilium but the cluster does not serve CiliumNetworkPolicy"
+	}
+	eligible, refused := s.members()
+	steps := []func(context.Context, *scope, bool) error{
+		r.ensureNamespace,
+		r.ensureIsolation,
+		r.ensureLimits,
+		r.stopCompute,
+		r.ensureRBAC,
+	}
+	for _, step := range steps {
+		if err := step(ctx, s, open); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if err := r.ensureCredentials(ctx, s, open, eligible); err != nil {
+		return ctrl.Result{}, err
+	}
+	if s.authz != nil && s.authz.Status.NextTransition != nil {
+		s.wakeAt(s.authz.Status.NextTransition.Time)
+	}
+
+	ws := s.ws
+	conditions.Set(&ws.Status.Conditions, ws.Generation, opv1.ConditionEmergencyStop, s.domain.Spec.EmergencyStop.Active,
+		opv1.ReasonEmergencyStop, s.domain.Spec.EmergencyStop.Reason)
+	switch {
+	case !open:
+		ws.Status.Phase = opv1.WorkspaceSuspended
+		conditions.Set(&ws.Status.Conditions, ws.Generation, opv1.ConditionAccessGranted, false, reason, message+"; access cut, data kept")
+		s.summary = conditions.Summary{Reason: reason, Message: message + "; access cut, data kept"}
+	case len(refused) > 0:
+		ws.Status.Phase = opv1.WorkspaceReady
+		msg := "no credential for " + strings.Join(refused, ", ") + ": not a person of the agreement with trainedAt set"
+		conditions.Set(&ws.Status.Conditions, ws.Generation, opv1.ConditionAccessGranted, len(eligible) > 0, opv1.ReasonMemberNotEligible, msg)
+		s.summary = conditions.Summary{Reason: opv1.ReasonMemberNotEligible, Message: msg}
+	default:
+		ws.Status.Phase = opv1.WorkspaceReady
+		conditions.Set(&ws.Status.Conditions, ws.Generation, opv1.ConditionAccessGranted, true, opv1.ReasonReconciled,
+			fmt.Sprintf("%d member(s) hold credentials", len(eligible)))
+		s.summary = conditions.Summary{Ready: true, Reason: opv1.ReasonReconciled, Message: "workspace " + ws.Status.Namespace + " is ready"}
+	}
+	return ctrl.Result{}, nil
+}
+
+// members splits the spec's members into those who may have access (persons of the agreement
+// who have been trained, NJ 6) and those refused.
+func (s *scope) members() (eligible []opv1.Person, refused []string) {
+	for _, m := range s.ws.Spec.Members {
+		var p opv1.Person
+		ok := s.authz != nil
+		if ok {
+			p, ok = s.authz.PersonByUser(m)
+		}
+		if ok && p.TrainedAt != nil && !p.TrainedAt.Time.After(s.now) {
+			eligible = append(eligible, p)
+		} else {
+			refused = append(refused, m)
+		}
+	}
+	return eligible, refused
+}
+
+func (r *Reconciler) ensureNamespace(ctx context.Context, s *scope, _ bool) error {
+	return apply.Object(ctx, r.Client, tenancy.WorkspaceNamespace(s.ws.Status.Namespace, s.labels()))
+}
+
+func (r *Reconciler) ensureIsolation(ctx context.Context, s *scope, open bool) error {
+	iso := policy.Isolation{Namespace: s.ws.Status.Namespace, Labels: s.labels(), Open: open, DNS: r.DNS}
+	if err := apply.Isolation(ctx, r.Client, iso, s.domain.Spec.NetworkPolicy); err != nil {
+		return err
+	}
+	msg := "deny all; DNS and same-namespace traffic allowed"
+	if !open {
+		msg = "deny all: access is cut"
+	}
+	conditions.Set(&s.ws.Status.Conditions, s.ws.Generation, opv1.ConditionNetworkIsolated, true, opv1.ReasonReconciled, msg)
+	return nil
+}
+
+func (r *Reconciler) ensureLimits(ctx context.Context, s *scope, open bool) error {
+	defaults := s.domain.Spec.WorkspaceDefaults
+	quota := tenancy.EffectiveQuota(s.ws.Spec.Resources, defaults.Quota)
+	if err := apply.Object(ctx, r.Client, tenancy.ResourceQuota(s.ws.Status.Namespace, quota, !open, s.labels())); err != nil {
+		return err
+	}
+	return apply.Object(ctx, r.Client, tenancy.LimitRange(s.ws.Status.Namespace, defaults.ContainerDefaults, s.labels()))
+}
+
+// stopCompute deletes every pod while access is cut; the zero-pod quota keeps workload
+// controllers from bringing them back, and their specs and volumes are kept for the return.
+func (r *Reconciler) stopCompute(ctx context.Context, s *scope, open bool) error {
+	if open {
+		return nil
+	}
+	return client.IgnoreNotFound(r.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(s.ws.Status.Namespace)))
+}
+
+// ensureRBAC keeps the member Role and one RoleBinding per eligible member while access is
+// open, and removes every binding otherwise: the cut that takes effect at once.
+func (r *Reconciler) ensureRBAC(ctx context.Context, s *scope, open bool) error {
+	ns := s.ws.Status.Namespace
+	if err := apply.Object(ctx, r.Client, rbac.Role(ns, s.labels())); err != nil {
+		return err
+	}
+	eligible, _ := s.members()
+	want := map[string]bool{}
+	if open {
+		for _, p := range eligible {
+			name := bindingName(p.User)
+			want[name] = true
+			m := rbac.Member{User: p.User, ServiceAccountNamespace: s.ws.Namespace, ServiceAccountName: serviceAccountName(s.ws.Name, p.User)}
+			if err := apply.Object(ctx, r.Client, rbac.RoleBinding(ns, name, m, s.memberLabels(p.User))); err != nil {
+				return err
+			}
+		}
+	}
+	var bindings rbacv1.RoleBindingList
+	if err := r.List(ctx, &bindings, client.InNamespace(ns), s.ownedBy()); err != nil {
+		return err
+	}
+	for i := range bindings.Items {
+		if !want[bindings.Items[i].Name] {
+			if err := apply.Delete(ctx, r.Client, &bindings.Items[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *scope) labels() map[string]string {
+	return map[string]string{
+		opv1.LabelDomain:         s.domain.Name,
+		opv1.LabelOwnerKind:      kind,
+		opv1.LabelOwnerName:      s.ws.Name,
+		opv1.LabelOwnerNamespace: s.ws.Namespace,
+	}
+}
+
+func (s *scope) memberLabels(user string) map[string]string {
+	l := s.labels()
+	l[opv1.LabelMember] = slug(user, 63)
+	return l
+}
+
+func (s *scope) ownedBy() client.MatchingLabels {
+	return client.MatchingLabels{opv1.LabelOwnerKind: kind, opv1.LabelOwnerName: s.ws.Name, opv1.LabelOwnerNamespace: s.ws.Namespace}
+}
+
+// NamespaceName is the workspace namespace: <domain>-ws-<workspace>, shortened with a hash
+// when that would pass the 63 characters a namespace name may have.
+func NamespaceName(domain, workspace string) string {
+	name := domain + "-ws-" + workspace
+	if len(name) <= 63 {
+		return name
+	}
+	return strings.TrimRight(name[:56], "-") + "-" + shortHash(name)
+}
+
+func serviceAccountName(workspace, user string) string {
+	return slug(workspace+"-"+user, 63)
+}
+
+func bindingName(user string) string {
+	return slug(rbac.MemberRole+"-"+user, 63)
+}
+
+var notDNS = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// slug turns an identity into a DNS label: lower case, other characters folded to '-', and a
+// hash of the original so that different identities never share a name.
+func slug(s string, max int) string {
+	h := shortHash(s)
+	base := strings.Trim(notDNS.ReplaceAllString(strings.ToLower(s), "-"), "-")
+	if limit := max - len(h) - 1; len(base) > limit {
+		base = strings.TrimRight(base[:limit], "-")
+	}
+	return base + "-" + h
+}
+
+func shortHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])[:6]
+}
+
+func phaseOrUnknown(p opv1.AuthorizationPhase) string {
+	if p == "" {
+		return "not yet evaluated"
+	}
+	return string(p)
+}
+

@@ -1,0 +1,79 @@
+// Command manager runs the opdomain operator.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/opdomain/opdomain/controllers"
+	"github.com/opdomain/opdomain/controllers/policy"
+)
+
+func main() {
+	var (
+		metricsAddr, probeAddr, kubeconfigServer, dnsNamespace, dnsLabels string
+		leaderElect                                                        bool
+	)
+	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address the metrics endpoint binds to; 0 disables it")
+	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address the health probes bind to")
+	flag.BoolVar(&leaderElect, "leader-elect", false, "elect a leader so that only one replica reconciles")
+	flag.StringVar(&kubeconfigServer, "kubeconfig-server", "", "API server URL written into member kubeconfigs (default: the URL the operator uses)")
+	flag.StringVar(&dnsNamespace, "dns-namespace", policy.KubeDNS.Namespace, "namespace of the cluster DNS pods that domain pods may reach")
+	flag.StringVar(&dnsLabels, "dns-pod-labels", "k8s-app=kube-dns", "comma-separated key=value labels of the cluster DNS pods")
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	log := ctrl.Log.WithName("setup")
+
+	if err := run(metricsAddr, probeAddr, kubeconfigServer, dnsNamespace, dnsLabels, leaderElect); err != nil {
+		log.Error(err, "manager stopped")
+		os.Exit(1)
+	}
+}
+
+func run(metricsAddr, probeAddr, kubeconfigServer, dnsNamespace, dnsLabels string, leaderElect bool) error {
+	dns := policy.DNS{Namespace: dnsNamespace, PodLabels: map[string]string{}}
+	for _, kv := range strings.Split(dnsLabels, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fmt.Errorf("--dns-pod-labels: %q is not key=value", kv)
+		}
+		dns.PodLabels[k] = v
+	}
+	cfg := ctrl.GetConfigOrDie()
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 controllers.Scheme(),
+		Cache:                  controllers.CacheOptions(),
+		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
+		HealthProbeBindAddress: probeAddr,
+		LeaderElection:         leaderElect,
+		LeaderElectionID:       "opdomain.io",
+	})
+	if err != nil {
+		return err
+	}
+	target, err := controllers.KubeconfigTargetFor(cfg, kubeconfigServer)
+	if err != nil {
+		return err
+	}
+	ctx := ctrl.SetupSignalHandler()
+	if err := controllers.Setup(ctx, mgr, controllers.Options{Clock: clock.RealClock{}, DNS: dns, Kubeconfig: target}); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return err
+	}
+	return mgr.Start(ctx)
+}
