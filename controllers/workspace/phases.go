@@ -289,4 +289,3 @@ func phaseOrUnknown(p opv1.AuthorizationPhase) string {
 	}
 	return string(p)
 }
-
