@@ -44,7 +44,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 	r.Recorder.Eventf(d, nil, corev1.EventTypeNormal, "TornDown", "Delete", "domain released its namespaces")
 	patch := client.MergeFrom(d.DeepCopy())
 	controllerutil.RemoveFinalizer(d, opv1.Finalizer)
-	return ctrl.Result{}, r.Patch(ctx, d, patch)
+	return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, d, patch))
 }
 
 func (r *Reconciler) blockers(ctx context.Context, d *opv1.OperationDomain) ([]string, error) {

@@ -24,11 +24,12 @@ import (
 )
 
 // controllers are the kube-controller-manager loops opdomain relies on: namespace deletion,
-// owner-reference garbage collection, service account tokens, and the PVC/PV protection
-// finalizers that would otherwise hold deleted volumes forever.
+// owner-reference garbage collection, service account tokens, the PVC/PV protection finalizers
+// that would otherwise hold deleted volumes forever, and quota usage, without which the
+// ResourceQuota admission refuses every pod.
 var controllers = []string{
 	"namespace", "garbagecollector", "serviceaccount-token", "serviceaccount",
-	"root-ca-cert-publisher", "pvc-protection", "pv-protection",
+	"root-ca-cert-publisher", "pvc-protection", "pv-protection", "resourcequota",
 }
 
 // ControlPlane is a running kube-apiserver, etcd and kube-controller-manager.

@@ -1,0 +1,224 @@
+package integration
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/workspace"
+)
+
+const (
+	timeout = 20 * time.Second
+	poll    = 50 * time.Millisecond
+	// tokenCacheTimeout outlasts kube-apiserver's 10 s cache of successful token reviews.
+	tokenCacheTimeout = 25 * time.Second
+)
+
+var ctx = context.Background()
+
+// world is one domain with an Operator agreement, a Developer agreement under it and a
+// workspace, all in force on the fake clock.
+type world struct {
+	domain    *opv1.OperationDomain
+	operator  *opv1.Authorization
+	developer *opv1.Authorization
+	ws        *opv1.DeveloperWorkspace
+}
+
+const member = "lisi@acme.example"
+
+func (w *world) control() string { return w.domain.Spec.ControlNamespace }
+func (w *world) wsNamespace() string {
+	return workspace.NamespaceName(w.domain.Name, w.ws.Name)
+}
+
+// newDomain creates a domain and waits for it to be Ready.
+func newDomain(t *testing.T, name string, mode opv1.NetworkPolicyMode) *opv1.OperationDomain {
+	t.Helper()
+	d := &opv1.OperationDomain{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: opv1.OperationDomainSpec{
+			ControlNamespace:  name + "-control",
+			DataZoneNamespace: name + "-data",
+			Authority:         opv1.Authority{Name: "Provincial Data Bureau"},
+			NetworkPolicy:     mode,
+			WorkspaceDefaults: opv1.WorkspaceDefaults{
+				CredentialTTL: &metav1.Duration{Duration: 8 * time.Hour},
+				Quota: opv1.WorkspaceQuota{
+					CPU: qty("8"), Memory: qty("32Gi"), Storage: qty("100Gi"), Pods: qty("20"),
+				},
+			},
+		},
+	}
+	NewWithT(t).Expect(k8s.Create(ctx, d)).To(Succeed())
+	waitReady(t, d)
+	return d
+}
+
+func qty(s string) *resource.Quantity { return ptr.To(resource.MustParse(s)) }
+
+// newAgreement creates an agreement whose term runs from an hour ago to `remaining` from now.
+func newAgreement(t *testing.T, d *opv1.OperationDomain, name string, role opv1.Role, parent string, remaining time.Duration, creditCode string) *opv1.Authorization {
+	t.Helper()
+	now := clock.Now()
+	a := &opv1.Authorization{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: d.Spec.ControlNamespace},
+		Spec: opv1.AuthorizationSpec{
+			Role:   role,
+			Parent: parent,
+			Party:  opv1.Party{Name: name + " Co.", CreditCode: creditCode},
+			Term:   opv1.Term{Start: metav1.NewTime(now.Add(-time.Hour)), End: metav1.NewTime(now.Add(remaining))},
+			Persons: []opv1.Person{
+				{Name: "Li Si", User: member, TrainedAt: ptr.To(metav1.NewTime(now.Add(-48 * time.Hour)))},
+				{Name: "Zhao Liu", User: "zhaoliu@acme.example"}, // not trained
+			},
+		},
+	}
+	g := NewWithT(t)
+	g.Expect(k8s.Create(ctx, a)).To(Succeed())
+	g.Eventually(func() opv1.AuthorizationPhase {
+		_ = k8s.Get(ctx, client.ObjectKeyFromObject(a), a)
+		return a.Status.Phase
+	}, timeout, poll).Should(Equal(opv1.PhaseActive))
+	return a
+}
+
+// newWorld builds a domain, an Operator and a Developer agreement, and a Ready workspace.
+func newWorld(t *testing.T, name string, mode opv1.NetworkPolicyMode, remaining time.Duration) *world {
+	t.Helper()
+	w := &world{domain: newDomain(t, name, mode)}
+	w.operator = newAgreement(t, w.domain, "operator", opv1.RoleOperator, "", remaining+time.Hour, "91320100MA1CPRAT0X")
+	w.developer = newAgreement(t, w.domain, "acme", opv1.RoleDeveloper, "operator", remaining, "91320100MA1ABCDE2X")
+	w.ws = &opv1.DeveloperWorkspace{
+		ObjectMeta: metav1.ObjectMeta{Name: "acme-dev", Namespace: w.control()},
+		Spec: opv1.DeveloperWorkspaceSpec{
+			Authorization: "acme",
+			Members:       []string{member},
+			Resources:     opv1.WorkspaceQuota{CPU: qty("4"), Memory: qty("16Gi"), Storage: qty("50Gi")},
+		},
+	}
+	NewWithT(t).Expect(k8s.Create(ctx, w.ws)).To(Succeed())
+	waitReady(t, w.ws)
+	return w
+}
+
+// waitReady waits for the Ready condition, as `kubectl wait --for=condition=Ready` does.
+func waitReady(t *testing.T, obj client.Object) {
+	t.Helper()
+	NewWithT(t).Eventually(func() string { return readyStatus(obj) }, timeout, poll).Should(Equal("True"),
+		"%T %s never became Ready", obj, obj.GetName())
+}
+
+func readyStatus(obj client.Object) string {
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+		return "get: " + err.Error()
+	}
+	c := meta.FindStatusCondition(conditionsOf(obj), opv1.ConditionReady)
+	if c == nil {
+		return "no Ready condition"
+	}
+	return string(c.Status)
+}
+
+func conditionsOf(obj client.Object) []metav1.Condition {
+	switch o := obj.(type) {
+	case *opv1.OperationDomain:
+		return o.Status.Conditions
+	case *opv1.DeveloperWorkspace:
+		return o.Status.Conditions
+	case *opv1.Authorization:
+		return o.Status.Conditions
+	}
+	return nil
+}
+
+func condition(obj client.Object, condType string) *metav1.Condition {
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+		return nil
+	}
+	return meta.FindStatusCondition(conditionsOf(obj), condType)
+}
+
+// memberToken reads the member's current kubeconfig Secret and returns its token.
+func memberToken(t *testing.T, w *world) (token, secretName string) {
+	t.Helper()
+	g := NewWithT(t)
+	g.Eventually(func() []opv1.Credential {
+		_ = k8s.Get(ctx, client.ObjectKeyFromObject(w.ws), w.ws)
+		return w.ws.Status.Credentials
+	}, timeout, poll).Should(HaveLen(1))
+	secretName = w.ws.Status.Credentials[0].SecretName
+	var sec corev1.Secret
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: w.control(), Name: secretName}, &sec)).To(Succeed())
+	cfg, err := clientcmd.Load(sec.Data[workspace.KubeconfigKey])
+	g.Expect(err).NotTo(HaveOccurred())
+	return cfg.AuthInfos[member].Token, secretName
+}
+
+// review asks the API server who a token is; nil when it is rejected.
+func review(t *testing.T, token string) *authenticationv1.UserInfo {
+	t.Helper()
+	tr := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: token}}
+	NewWithT(t).Expect(k8s.Create(ctx, tr)).To(Succeed())
+	if !tr.Status.Authenticated {
+		return nil
+	}
+	return &tr.Status.User
+}
+
+// can asks the API server whether user may do verb on resource[/subresource] in namespace.
+func can(t *testing.T, user authenticationv1.UserInfo, namespace, verb, group, res, subresource string) bool {
+	t.Helper()
+	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+		User: user.Username, Groups: user.Groups, UID: user.UID,
+		ResourceAttributes: &authorizationv1.ResourceAttributes{
+			Namespace: namespace, Verb: verb, Group: group, Resource: res, Subresource: subresource,
+		},
+	}}
+	NewWithT(t).Expect(k8s.Create(ctx, sar)).To(Succeed())
+	return sar.Status.Allowed
+}
+
+// restrictedPod is a pod that Pod Security `restricted` admits.
+func restrictedPod(namespace, name string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+		Spec: corev1.PodSpec{
+			SecurityContext: &corev1.PodSecurityContext{
+				RunAsNonRoot:   ptr.To(true),
+				RunAsUser:      ptr.To(int64(1000)),
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			},
+			Containers: []corev1.Container{{
+				Name: "main", Image: "registry.example/train:1",
+				SecurityContext: &corev1.SecurityContext{
+					AllowPrivilegeEscalation: ptr.To(false),
+					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+				},
+			}},
+		},
+	}
+}
+
+func containsAll(s string, parts ...string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
+}

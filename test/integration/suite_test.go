@@ -1,0 +1,100 @@
+// Package integration proves opdomain's behaviour against a real kube-apiserver, etcd and
+// kube-controller-manager, with the operator running on a fake clock.
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/opdomain/opdomain/controllers"
+	"github.com/opdomain/opdomain/controllers/policy"
+	"github.com/opdomain/opdomain/test/controlplane"
+)
+
+var (
+	cp    *controlplane.ControlPlane
+	k8s   client.Client
+	clock *clocktesting.FakeClock
+
+	stopManager func()
+)
+
+func TestMain(m *testing.M) {
+	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
+	var err error
+	cp, err = controlplane.Start(controllers.Scheme())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	k8s = cp.Client
+	clock = clocktesting.NewFakeClock(time.Now().Truncate(time.Second))
+	if err := startManager(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		_ = cp.Stop()
+		os.Exit(1)
+	}
+	code := m.Run()
+	stopManager()
+	if err := cp.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	os.Exit(code)
+}
+
+// startManager runs the operator as main.go does, on the fake clock. stopManager stops it and
+// waits until it has stopped, so a test can restart it as a crash would.
+func startManager() error {
+	mgr, err := ctrl.NewManager(cp.Config, ctrl.Options{
+		Scheme:                 controllers.Scheme(),
+		Cache:                  controllers.CacheOptions(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		// A restarted manager registers controllers under the same names in this process.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		return err
+	}
+	target, err := controllers.KubeconfigTargetFor(cp.Config, "")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := controllers.Setup(ctx, mgr, controllers.Options{Clock: clock, DNS: policy.KubeDNS, Kubeconfig: target}); err != nil {
+		cancel()
+		return err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := mgr.Start(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "manager:", err)
+		}
+	}()
+	stopManager = func() {
+		cancel()
+		<-done
+	}
+	return nil
+}
+
+// zapLevel keeps the operator to errors unless OPDOMAIN_TEST_LOG=debug.
+func zapLevel() zapcore.Level {
+	if os.Getenv("OPDOMAIN_TEST_LOG") == "debug" {
+		return zapcore.DebugLevel
+	}
+	return zapcore.ErrorLevel
+}
