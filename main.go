@@ -20,7 +20,7 @@ import (
 func main() {
 	var (
 		metricsAddr, probeAddr, kubeconfigServer, dnsNamespace, dnsLabels string
-		leaderElect                                                        bool
+		leaderElect                                                       bool
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address the metrics endpoint binds to; 0 disables it")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address the health probes bind to")
