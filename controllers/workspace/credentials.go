@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strconv"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -162,7 +161,7 @@ func (r *Reconciler) issue(ctx context.Context, s *scope, sa, user string) (cred
 	labels[credentialAccountLabel] = sa
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: sa + "-" + strconv.FormatInt(s.now.Unix(), 36), Namespace: s.ws.Namespace, Labels: labels,
+			GenerateName: sa + "-", Namespace: s.ws.Namespace, Labels: labels,
 			Annotations: map[string]string{
 				opv1.AnnotationMemberUser: user,
 				opv1.AnnotationExpiresAt:  expiresAt.UTC().Format(time.RFC3339),
