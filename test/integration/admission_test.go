@@ -1,0 +1,151 @@
+package integration
+
+import (
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+)
+
+// rejected asserts that creating obj fails at admission with a message naming every part, and
+// that nothing was stored.
+func rejected(t *testing.T, obj client.Object, parts ...string) {
+	t.Helper()
+	g := NewWithT(t)
+	err := k8s.Create(ctx, obj)
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), err.Error())
+	for _, p := range parts {
+		g.Expect(err.Error()).To(ContainSubstring(p))
+	}
+	g.Expect(apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj))).To(BeTrue(), "nothing stored")
+}
+
+func validDomain(name string) *opv1.OperationDomain {
+	return &opv1.OperationDomain{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: opv1.OperationDomainSpec{
+			ControlNamespace: name + "-control", DataZoneNamespace: name + "-data",
+			Authority: opv1.Authority{Name: "Bureau"},
+		},
+	}
+}
+
+func TestR2_DomainRejectsTermLimitsAboveTheLegalMaximum(t *testing.T) {
+	d := validDomain("bad-operator-term")
+	d.Spec.AgreementPolicy.MaxOperatorTermYears = 6
+	rejected(t, d, "spec.agreementPolicy.maxOperatorTermYears", "less than or equal to 5")
+
+	d = validDomain("bad-developer-term")
+	d.Spec.AgreementPolicy.MaxDeveloperTermYears = 4
+	rejected(t, d, "spec.agreementPolicy.maxDeveloperTermYears", "less than or equal to 3")
+}
+
+func TestR6_DomainRejectsLogRetentionUnderSixMonths(t *testing.T) {
+	d := validDomain("short-retention")
+	d.Spec.LogRetentionDays = 90
+	rejected(t, d, "spec.logRetentionDays", "greater than or equal to 180")
+}
+
+func TestR3_CredentialTTLMustBeBetweenTenMinutesAndADay(t *testing.T) {
+	for _, ttl := range []time.Duration{5 * time.Minute, 25 * time.Hour} {
+		d := validDomain("bad-ttl")
+		d.Spec.WorkspaceDefaults.CredentialTTL = &metav1.Duration{Duration: ttl}
+		rejected(t, d, "spec.workspaceDefaults.credentialTTL", "between 10m and 24h")
+
+		ws := &opv1.DeveloperWorkspace{
+			ObjectMeta: metav1.ObjectMeta{Name: "bad-ttl", Namespace: "default"},
+			Spec:       opv1.DeveloperWorkspaceSpec{Authorization: "a", CredentialTTL: &metav1.Duration{Duration: ttl}},
+		}
+		rejected(t, ws, "spec.credentialTTL", "between 10m and 24h")
+	}
+}
+
+func TestR1_DomainRejectsUnknownPolicyModeAndSharedNamespaces(t *testing.T) {
+	d := validDomain("calico")
+	d.Spec.NetworkPolicy = "Calico"
+	rejected(t, d, "spec.networkPolicy", `"Kubernetes", "Cilium", "Both"`)
+
+	d = validDomain("same-ns")
+	d.Spec.DataZoneNamespace = d.Spec.ControlNamespace
+	rejected(t, d, "spec.dataZoneNamespace must differ from spec.controlNamespace")
+}
+
+func TestR2_AgreementRejectsBadTermsRolesAndCodes(t *testing.T) {
+	now := time.Now()
+	valid := func(name string) *opv1.Authorization {
+		return &opv1.Authorization{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+			Spec: opv1.AuthorizationSpec{
+				Role: opv1.RoleDeveloper, Parent: "operator",
+				Party: opv1.Party{Name: "Acme", CreditCode: "91320100MA1ABCDE2X"},
+				Term:  opv1.Term{Start: metav1.NewTime(now), End: metav1.NewTime(now.Add(time.Hour))},
+			},
+		}
+	}
+	a := valid("backwards")
+	a.Spec.Term.End = metav1.NewTime(now.Add(-time.Hour))
+	rejected(t, a, "spec.term", "term.end must be after term.start")
+
+	a = valid("orphan")
+	a.Spec.Parent = ""
+	rejected(t, a, "spec", "spec.parent is required for a Developer agreement")
+
+	a = valid("operator-with-parent")
+	a.Spec.Role = opv1.RoleOperator
+	rejected(t, a, "spec.parent is required for a Developer agreement and forbidden for an Operator agreement")
+
+	a = valid("bad-code")
+	a.Spec.Party.CreditCode = "not-a-code"
+	rejected(t, a, "spec.party.creditCode")
+}
+
+func TestR2_TerminationIsOneWay(t *testing.T) {
+	g := NewWithT(t)
+	d := newDomain(t, "oneway", opv1.NetworkPolicyKubernetes)
+	a := newAgreement(t, d, "operator", opv1.RoleOperator, "", time.Hour, "91320100MA1CPRAT0X")
+	terminate(t, a, opv1.EndBreach)
+	g.Eventually(func() opv1.AuthorizationPhase {
+		_ = k8s.Get(ctx, client.ObjectKeyFromObject(a), a)
+		return a.Status.Phase
+	}, timeout, poll).Should(Equal(opv1.PhaseTerminated))
+
+	patch := client.MergeFrom(a.DeepCopy())
+	a.Spec.Termination = nil
+	err := k8s.Patch(ctx, a, patch)
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(err.Error()).To(ContainSubstring("spec.termination is one-way"))
+
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(a), a)).To(Succeed())
+	patch = client.MergeFrom(a.DeepCopy())
+	a.Spec.Termination.Reason = opv1.EndVoluntaryRequest
+	g.Expect(k8s.Patch(ctx, a, patch)).NotTo(Succeed())
+}
+
+func TestR2_TermLongerThanTheDomainAllowsNeverActivates(t *testing.T) {
+	g := NewWithT(t)
+	d := newDomain(t, "longterm", opv1.NetworkPolicyKubernetes)
+	now := clock.Now()
+	a := &opv1.Authorization{
+		ObjectMeta: metav1.ObjectMeta{Name: "operator", Namespace: d.Spec.ControlNamespace},
+		Spec: opv1.AuthorizationSpec{
+			Role:  opv1.RoleOperator,
+			Party: opv1.Party{Name: "Operator", CreditCode: "91320100MA1CPRAT0X"},
+			Term:  opv1.Term{Start: metav1.NewTime(now), End: metav1.NewTime(now.AddDate(3, 0, 1))},
+		},
+	}
+	g.Expect(k8s.Create(ctx, a)).To(Succeed())
+	g.Eventually(func() string {
+		c := condition(a, opv1.ConditionTermValid)
+		if c == nil {
+			return ""
+		}
+		return string(c.Status) + " " + c.Message
+	}, timeout, poll).Should(And(HavePrefix("False"), ContainSubstring("spec.term"), ContainSubstring("3 years")))
+	g.Expect(a.Status.Phase).To(Equal(opv1.PhasePending), "fail closed: an unlawful term grants nothing")
+}
