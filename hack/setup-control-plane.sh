@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kube-controller-manager and etcd from source through the Go module
-# proxy, into a cache outside the work tree, and prints the directory holding them.
+# Builds kube-apiserver, kube-controller-manager, kubectl and etcd from source through the Go
+# module proxy, into a cache outside the work tree, and prints the directory holding them.
 # Idempotent: with the binaries present it only prints the directory.
 #
 #   OPDOMAIN_CONTROL_PLANE_DIR  where the binaries go
@@ -11,7 +11,7 @@ K8S_VERSION=${K8S_VERSION:-v1.37.2}
 ETCD_VERSION=${ETCD_VERSION:-v3.7.0}
 STAGING_VERSION="v0.${K8S_VERSION#v1.}"
 BIN_DIR=${OPDOMAIN_CONTROL_PLANE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/opdomain/${K8S_VERSION}}
-BINARIES=(kube-apiserver kube-controller-manager etcd)
+BINARIES=(kube-apiserver kube-controller-manager kubectl etcd)
 
 have_all() {
   for b in "${BINARIES[@]}"; do [[ -x "$BIN_DIR/$b" ]] || return 1; done
@@ -25,7 +25,7 @@ fi
 
 log() { echo "setup-control-plane: $*" >&2; }
 started=$(date +%s)
-log "building kube-apiserver, kube-controller-manager ($K8S_VERSION) and etcd ($ETCD_VERSION) into $BIN_DIR"
+log "building kube-apiserver, kube-controller-manager, kubectl ($K8S_VERSION) and etcd ($ETCD_VERSION) into $BIN_DIR"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -58,6 +58,7 @@ mkdir -p "$BIN_DIR.tmp"
 go build -trimpath -ldflags "$ldflags" -o "$BIN_DIR.tmp/" \
   k8s.io/kubernetes/cmd/kube-apiserver \
   k8s.io/kubernetes/cmd/kube-controller-manager \
+  k8s.io/kubernetes/cmd/kubectl \
   go.etcd.io/etcd/server/v3 >&2
 # go names a binary after its package path without the major-version suffix: etcd/server/v3 -> server.
 mv "$BIN_DIR.tmp/server" "$BIN_DIR.tmp/etcd"

@@ -73,11 +73,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !out.Next.IsZero() {
 		a.Status.NextTransition = &metav1.Time{Time: out.Next}
 	}
-	termValid := out.Reason != opv1.ReasonTermExceedsPolicy
-	conditions.Set(&a.Status.Conditions, a.Generation, opv1.ConditionTermValid, termValid, reasonOr(out.Reason, opv1.ReasonReconciled), msgIf(!termValid, out.Message))
-	sum := conditions.Summary{Ready: out.Phase == opv1.PhaseActive, Reason: reasonOr(out.Reason, opv1.ReasonReconciled), Message: out.Message}
-	sum.Stalled = out.Reason == opv1.ReasonTermExceedsPolicy
-	conditions.Apply(&a.Status.Conditions, a.Generation, sum)
+	termExceeds := out.Reason == opv1.ReasonTermExceedsPolicy
+	if termExceeds {
+		conditions.Set(&a.Status.Conditions, a.Generation, opv1.ConditionTermValid, false, opv1.ReasonTermExceedsPolicy, out.Message)
+	} else {
+		conditions.Set(&a.Status.Conditions, a.Generation, opv1.ConditionTermValid, true, opv1.ReasonReconciled, "")
+	}
+	conditions.Apply(&a.Status.Conditions, a.Generation, conditions.Summary{
+		Ready: out.Phase == opv1.PhaseActive, Reason: reasonOr(out.Reason, opv1.ReasonReconciled), Message: out.Message,
+		// Only a person can fix an unlawful term.
+		Stalled: termExceeds,
+	})
 	a.Status.ObservedGeneration = a.Generation
 
 	if orig.Status.Phase != a.Status.Phase {
@@ -134,11 +140,4 @@ func reasonOr(reason, fallback string) string {
 		return fallback
 	}
 	return reason
-}
-
-func msgIf(cond bool, msg string) string {
-	if cond {
-		return msg
-	}
-	return ""
 }

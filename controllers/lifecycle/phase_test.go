@@ -1,0 +1,103 @@
+package lifecycle
+
+import (
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+)
+
+var (
+	t0     = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	policy = &opv1.AgreementPolicy{MaxOperatorTermYears: 3, MaxDeveloperTermYears: 3, RectificationDays: 30}
+)
+
+func developer(mutate ...func(*opv1.AuthorizationSpec)) opv1.AuthorizationSpec {
+	s := opv1.AuthorizationSpec{
+		Role: opv1.RoleDeveloper, Parent: "op",
+		Term: opv1.Term{Start: metav1.NewTime(t0), End: metav1.NewTime(t0.AddDate(1, 0, 0))},
+	}
+	for _, m := range mutate {
+		m(&s)
+	}
+	return s
+}
+
+func parent(phase opv1.AuthorizationPhase) *opv1.Authorization {
+	return &opv1.Authorization{ObjectMeta: metav1.ObjectMeta{Name: "op"}, Spec: opv1.AuthorizationSpec{Role: opv1.RoleOperator},
+		Status: opv1.AuthorizationStatus{Phase: phase}}
+}
+
+func TestR2_PhaseFollowsTermSuspensionTerminationAndParent(t *testing.T) {
+	end := t0.AddDate(1, 0, 0)
+	for _, tc := range []struct {
+		name      string
+		in        Inputs
+		phase     opv1.AuthorizationPhase
+		endReason opv1.EndReason
+		reason    string
+		next      time.Time
+	}{
+		{name: "before the term starts it is pending until the start",
+			in:    Inputs{Spec: developer(), Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0.Add(-time.Hour)},
+			phase: opv1.PhasePending, reason: string(opv1.PhasePending), next: t0},
+		{name: "inside the term under an active parent it is active until the end",
+			in:    Inputs{Spec: developer(), Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0},
+			phase: opv1.PhaseActive, next: end},
+		{name: "at the end instant it has expired",
+			in:    Inputs{Spec: developer(), Parent: parent(opv1.PhaseActive), Policy: policy, Now: end},
+			phase: opv1.PhaseExpired, endReason: opv1.EndTermExpired, reason: string(opv1.EndTermExpired)},
+		{name: "a termination ends it with its reason",
+			in: Inputs{Spec: developer(func(s *opv1.AuthorizationSpec) { s.Termination = &opv1.Termination{Reason: opv1.EndBreach} }),
+				Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0},
+			phase: opv1.PhaseTerminated, endReason: opv1.EndBreach, reason: string(opv1.EndBreach)},
+		{name: "a suspension suspends it and keeps the end as the next boundary",
+			in: Inputs{Spec: developer(func(s *opv1.AuthorizationSpec) { s.Suspension = &opv1.Suspension{Reason: "SecurityRisk"} }),
+				Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0},
+			phase: opv1.PhaseSuspended, reason: "SecurityRisk", next: end},
+		{name: "a parent that ended ends it",
+			in:    Inputs{Spec: developer(), Parent: parent(opv1.PhaseTerminated), Policy: policy, Now: t0},
+			phase: opv1.PhaseTerminated, endReason: opv1.EndParentEnded, reason: string(opv1.EndParentEnded)},
+		{name: "a suspended parent suspends it",
+			in:    Inputs{Spec: developer(), Parent: parent(opv1.PhaseSuspended), Policy: policy, Now: t0},
+			phase: opv1.PhaseSuspended, reason: opv1.ReasonParentInactive, next: end},
+		{name: "a missing parent keeps it pending",
+			in:    Inputs{Spec: developer(), Policy: policy, Now: t0},
+			phase: opv1.PhasePending, reason: opv1.ReasonParentNotFound, next: end},
+		{name: "a parent that is not an Operator agreement keeps it pending",
+			in: Inputs{Spec: developer(), Parent: &opv1.Authorization{ObjectMeta: metav1.ObjectMeta{Name: "op"},
+				Spec: opv1.AuthorizationSpec{Role: opv1.RoleDeveloper}, Status: opv1.AuthorizationStatus{Phase: opv1.PhaseActive}},
+				Policy: policy, Now: t0},
+			phase: opv1.PhasePending, reason: opv1.ReasonParentNotFound, next: end},
+		{name: "no domain keeps it pending",
+			in:    Inputs{Spec: developer(), Parent: parent(opv1.PhaseActive), Now: t0},
+			phase: opv1.PhasePending, reason: opv1.ReasonDomainNotFound, next: end},
+		{name: "a term one day past three calendar years never activates",
+			in: Inputs{Spec: developer(func(s *opv1.AuthorizationSpec) { s.Term.End = metav1.NewTime(t0.AddDate(3, 0, 1)) }),
+				Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0},
+			phase: opv1.PhasePending, reason: opv1.ReasonTermExceedsPolicy, next: t0.AddDate(3, 0, 1)},
+		{name: "a term of exactly three calendar years is lawful",
+			in: Inputs{Spec: developer(func(s *opv1.AuthorizationSpec) { s.Term.End = metav1.NewTime(t0.AddDate(3, 0, 0)) }),
+				Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0},
+			phase: opv1.PhaseActive, next: t0.AddDate(3, 0, 0)},
+		{name: "ended is final, even when the termination would now say otherwise",
+			in: Inputs{Spec: developer(), Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0,
+				Previous: opv1.AuthorizationStatus{Phase: opv1.PhaseTerminated, EndReason: opv1.EndLawViolation}},
+			phase: opv1.PhaseTerminated, endReason: opv1.EndLawViolation, reason: string(opv1.EndLawViolation)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			out := Evaluate(tc.in)
+			g.Expect(out.Phase).To(Equal(tc.phase))
+			g.Expect(out.EndReason).To(Equal(tc.endReason))
+			g.Expect(out.Reason).To(Equal(tc.reason))
+			g.Expect(out.Next).To(Equal(tc.next))
+			if tc.phase.Ended() {
+				g.Expect(out.Next.IsZero()).To(BeTrue(), "an ended agreement has no next boundary")
+			}
+		})
+	}
+}
