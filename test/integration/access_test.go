@@ -148,7 +148,7 @@ func TestR7_EmergencyStopCutsEveryWorkspaceAndLiftingRestores(t *testing.T) {
 	g.Expect(can(t, *user, w.wsNamespace(), "create", "", "pods", "")).To(BeTrue())
 }
 
-func setSuspension(t *testing.T, a *opv1.Authorization, s *opv1.Suspension) {
+func setSuspension(t testing.TB, a *opv1.Authorization, s *opv1.Suspension) {
 	t.Helper()
 	g := NewWithT(t)
 	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(a), a)).To(Succeed())
@@ -157,7 +157,7 @@ func setSuspension(t *testing.T, a *opv1.Authorization, s *opv1.Suspension) {
 	g.Expect(k8s.Patch(ctx, a, patch)).To(Succeed())
 }
 
-func setEmergencyStop(t *testing.T, d *opv1.OperationDomain, active bool) {
+func setEmergencyStop(t testing.TB, d *opv1.OperationDomain, active bool) {
 	t.Helper()
 	g := NewWithT(t)
 	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(d), d)).To(Succeed())
@@ -166,7 +166,7 @@ func setEmergencyStop(t *testing.T, d *opv1.OperationDomain, active bool) {
 	g.Expect(k8s.Patch(ctx, d, patch)).To(Succeed())
 }
 
-func pods(t *testing.T, namespace string) []corev1.Pod {
+func pods(t testing.TB, namespace string) []corev1.Pod {
 	t.Helper()
 	var list corev1.PodList
 	NewWithT(t).Expect(k8s.List(ctx, &list, client.InNamespace(namespace))).To(Succeed())
@@ -175,7 +175,7 @@ func pods(t *testing.T, namespace string) []corev1.Pod {
 
 // newVolume makes a PersistentVolume pre-bound to a claim in the workspace, with the Retain
 // policy a careless storage class would leave.
-func newVolume(t *testing.T, w *world, name string) (*corev1.PersistentVolumeClaim, *corev1.PersistentVolume) {
+func newVolume(t testing.TB, w *world, name string) (*corev1.PersistentVolumeClaim, *corev1.PersistentVolume) {
 	t.Helper()
 	g := NewWithT(t)
 	ns := w.wsNamespace()

@@ -14,7 +14,7 @@ import (
 
 // rejected asserts that creating obj fails at admission with a message naming every part, and
 // that nothing was stored.
-func rejected(t *testing.T, obj client.Object, parts ...string) {
+func rejected(t testing.TB, obj client.Object, parts ...string) {
 	t.Helper()
 	g := NewWithT(t)
 	err := k8s.Create(ctx, obj)

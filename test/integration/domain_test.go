@@ -126,7 +126,7 @@ func TestR1_DomainDeletionWaitsForAgreementsToEnd(t *testing.T) {
 	g.Expect(records.Items).To(HaveLen(1))
 }
 
-func terminate(t *testing.T, a *opv1.Authorization, reason opv1.EndReason) {
+func terminate(t testing.TB, a *opv1.Authorization, reason opv1.EndReason) {
 	t.Helper()
 	g := NewWithT(t)
 	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(a), a)).To(Succeed())
@@ -136,7 +136,7 @@ func terminate(t *testing.T, a *opv1.Authorization, reason opv1.EndReason) {
 }
 
 // kstatus computes the status Flux and Argo CD would see.
-func kstatus(t *testing.T, obj client.Object) status.Status {
+func kstatus(t testing.TB, obj client.Object) status.Status {
 	t.Helper()
 	g := NewWithT(t)
 	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())

@@ -47,7 +47,7 @@ func (w *world) wsNamespace() string {
 }
 
 // newDomain creates a domain and waits for it to be Ready.
-func newDomain(t *testing.T, name string, mode opv1.NetworkPolicyMode) *opv1.OperationDomain {
+func newDomain(t testing.TB, name string, mode opv1.NetworkPolicyMode) *opv1.OperationDomain {
 	t.Helper()
 	d := &opv1.OperationDomain{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
@@ -72,7 +72,7 @@ func newDomain(t *testing.T, name string, mode opv1.NetworkPolicyMode) *opv1.Ope
 func qty(s string) *resource.Quantity { return ptr.To(resource.MustParse(s)) }
 
 // newAgreement creates an agreement whose term runs from an hour ago to `remaining` from now.
-func newAgreement(t *testing.T, d *opv1.OperationDomain, name string, role opv1.Role, parent string, remaining time.Duration, creditCode string) *opv1.Authorization {
+func newAgreement(t testing.TB, d *opv1.OperationDomain, name string, role opv1.Role, parent string, remaining time.Duration, creditCode string) *opv1.Authorization {
 	t.Helper()
 	now := clock.Now()
 	a := &opv1.Authorization{
@@ -98,7 +98,7 @@ func newAgreement(t *testing.T, d *opv1.OperationDomain, name string, role opv1.
 }
 
 // newWorld builds a domain, an Operator and a Developer agreement, and a Ready workspace.
-func newWorld(t *testing.T, name string, mode opv1.NetworkPolicyMode, remaining time.Duration) *world {
+func newWorld(t testing.TB, name string, mode opv1.NetworkPolicyMode, remaining time.Duration) *world {
 	t.Helper()
 	w := &world{domain: newDomain(t, name, mode)}
 	w.operator = newAgreement(t, w.domain, "operator", opv1.RoleOperator, "", remaining+time.Hour, "91320100MA1CPRAT0X")
@@ -117,7 +117,7 @@ func newWorld(t *testing.T, name string, mode opv1.NetworkPolicyMode, remaining 
 }
 
 // waitReady waits for the Ready condition, as `kubectl wait --for=condition=Ready` does.
-func waitReady(t *testing.T, obj client.Object) {
+func waitReady(t testing.TB, obj client.Object) {
 	t.Helper()
 	NewWithT(t).Eventually(func() string { return readyStatus(obj) }, timeout, poll).Should(Equal("True"),
 		"%T %s never became Ready", obj, obj.GetName())
@@ -154,7 +154,7 @@ func condition(obj client.Object, condType string) *metav1.Condition {
 }
 
 // memberToken reads the member's current kubeconfig Secret and returns its token.
-func memberToken(t *testing.T, w *world) (token, secretName string) {
+func memberToken(t testing.TB, w *world) (token, secretName string) {
 	t.Helper()
 	g := NewWithT(t)
 	g.Eventually(func() []opv1.Credential {
@@ -170,7 +170,7 @@ func memberToken(t *testing.T, w *world) (token, secretName string) {
 }
 
 // review asks the API server who a token is; nil when it is rejected.
-func review(t *testing.T, token string) *authenticationv1.UserInfo {
+func review(t testing.TB, token string) *authenticationv1.UserInfo {
 	t.Helper()
 	tr := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: token}}
 	NewWithT(t).Expect(k8s.Create(ctx, tr)).To(Succeed())
@@ -181,7 +181,7 @@ func review(t *testing.T, token string) *authenticationv1.UserInfo {
 }
 
 // can asks the API server whether user may do verb on resource[/subresource] in namespace.
-func can(t *testing.T, user authenticationv1.UserInfo, namespace, verb, group, res, subresource string) bool {
+func can(t testing.TB, user authenticationv1.UserInfo, namespace, verb, group, res, subresource string) bool {
 	t.Helper()
 	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 		User: user.Username, Groups: user.Groups, UID: user.UID,

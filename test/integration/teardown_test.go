@@ -18,7 +18,7 @@ import (
 )
 
 // populate gives a workspace what members leave behind: pods, a workload and a volume.
-func populate(t *testing.T, w *world) (*corev1.PersistentVolumeClaim, *corev1.PersistentVolume) {
+func populate(t testing.TB, w *world) (*corev1.PersistentVolumeClaim, *corev1.PersistentVolume) {
 	t.Helper()
 	g := NewWithT(t)
 	ns := w.wsNamespace()

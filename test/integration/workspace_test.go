@@ -222,7 +222,7 @@ func TestR3_DriftIsHealed(t *testing.T) {
 	}, heal, poll).Should(Succeed(), "deleted Cilium deny policy restored")
 }
 
-func memberClient(t *testing.T, w *world) client.Client {
+func memberClient(t testing.TB, w *world) client.Client {
 	t.Helper()
 	g := NewWithT(t)
 	var sec corev1.Secret

@@ -1,0 +1,200 @@
+// Command demo runs opdomain on a local control plane built from source: kube-apiserver, etcd
+// and kube-controller-manager, the operator, and config/samples. It prints the workspace going
+// Ready and writes kubeconfigs for an administrator and for the workspace member. Ctrl-C stops
+// everything.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers"
+	"github.com/opdomain/opdomain/controllers/policy"
+	"github.com/opdomain/opdomain/controllers/workspace"
+	"github.com/opdomain/opdomain/test/controlplane"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
+	say("starting kube-apiserver, etcd and kube-controller-manager")
+	cp, err := controlplane.Start(controllers.Scheme())
+	if err != nil {
+		return err
+	}
+	defer func() {
+		say("stopping the control plane")
+		_ = cp.Stop()
+	}()
+
+	dir, err := os.MkdirTemp("", "opdomain-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	admin, err := cp.KubeConfig()
+	if err != nil {
+		return err
+	}
+	adminPath := filepath.Join(dir, "admin.kubeconfig")
+	if err := os.WriteFile(adminPath, admin, 0o600); err != nil {
+		return err
+	}
+
+	say("starting the opdomain manager")
+	mgrDone, err := startManager(ctx, cp)
+	if err != nil {
+		return err
+	}
+
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		return err
+	}
+	kubectl := filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl")
+	say("applying config/samples")
+	apply := exec.CommandContext(ctx, kubectl, "--kubeconfig", adminPath, "apply", "-k", filepath.Join(root, "config", "samples"))
+	apply.Stdout, apply.Stderr = os.Stdout, os.Stderr
+	if err := apply.Run(); err != nil {
+		return fmt.Errorf("kubectl apply: %w", err)
+	}
+
+	c := cp.Client
+	domain := &opv1.OperationDomain{}
+	domain.Name = "jiangsu"
+	if err := waitReady(ctx, c, domain, func() []metav1.Condition { return domain.Status.Conditions }); err != nil {
+		return err
+	}
+	say("OperationDomain jiangsu is Ready: namespaces %v isolated (%s)", namespaces(domain), domain.Spec.NetworkPolicy)
+	ws := &opv1.DeveloperWorkspace{}
+	ws.Name, ws.Namespace = "acme-dev", "jiangsu-control"
+	if err := waitReady(ctx, c, ws, func() []metav1.Condition { return ws.Status.Conditions }); err != nil {
+		return err
+	}
+	cred := ws.Status.Credentials[0]
+	say("DeveloperWorkspace acme-dev is Ready in namespace %s", ws.Status.Namespace)
+	say("credential of %s expires at %s, renewed at %s", cred.Member, cred.ExpiresAt.UTC().Format(time.RFC3339), cred.RenewAt.UTC().Format(time.RFC3339))
+
+	memberPath := filepath.Join(dir, "member.kubeconfig")
+	if err := writeMemberKubeconfig(ctx, c, ws.Namespace, cred.SecretName, memberPath); err != nil {
+		return err
+	}
+	fmt.Printf(`
+The domain is running. Try, in another shell:
+
+  export PATH=%s:$PATH
+  kubectl --kubeconfig %s get od,authz,dws -A
+  kubectl --kubeconfig %s -n %s get networkpolicies,resourcequota,rolebindings
+  # as the member: may run pods, may not read secrets or logs
+  kubectl --kubeconfig %s auth can-i create pods
+  kubectl --kubeconfig %s auth can-i get pods --subresource=log
+  # cut all access at once (R7), then watch the workspace
+  kubectl --kubeconfig %s patch od jiangsu --type merge -p '{"spec":{"emergencyStop":{"active":true,"reason":"drill"}}}'
+
+Ctrl-C stops everything.
+`, os.Getenv("KUBEBUILDER_ASSETS"), adminPath, adminPath, ws.Status.Namespace, memberPath, memberPath, adminPath)
+
+	select {
+	case <-ctx.Done():
+	case <-mgrDone:
+		return errors.New("the manager stopped")
+	}
+	<-mgrDone
+	return nil
+}
+
+func startManager(ctx context.Context, cp *controlplane.ControlPlane) (<-chan struct{}, error) {
+	mgr, err := ctrl.NewManager(cp.Config, ctrl.Options{
+		Scheme: controllers.Scheme(), Cache: controllers.CacheOptions(),
+		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+	})
+	if err != nil {
+		return nil, err
+	}
+	target, err := controllers.KubeconfigTargetFor(cp.Config, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := controllers.Setup(ctx, mgr, controllers.Options{Clock: clock.RealClock{}, DNS: policy.KubeDNS, Kubeconfig: target}); err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := mgr.Start(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "manager:", err)
+		}
+	}()
+	return done, nil
+}
+
+// waitReady polls until the object's Ready condition is True, printing each new reason.
+func waitReady(ctx context.Context, c client.Client, obj client.Object, conds func() []metav1.Condition) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	last := ""
+	for {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(obj), obj); err == nil {
+			if ready := meta.FindStatusCondition(conds(), opv1.ConditionReady); ready != nil {
+				if ready.Status == "True" {
+					return nil
+				}
+				if line := ready.Reason + ": " + ready.Message; line != last {
+					say("%T %s: %s", obj, obj.GetName(), line)
+					last = line
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not become Ready: %w", obj.GetName(), ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func writeMemberKubeconfig(ctx context.Context, c client.Client, namespace, name, path string) error {
+	var secret corev1.Secret
+	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &secret); err != nil {
+		return err
+	}
+	return os.WriteFile(path, secret.Data[workspace.KubeconfigKey], 0o600)
+}
+
+func namespaces(d *opv1.OperationDomain) []string {
+	out := make([]string, 0, len(d.Status.Namespaces))
+	for _, ns := range d.Status.Namespaces {
+		out = append(out, ns.Name)
+	}
+	return out
+}
+
+func say(format string, args ...any) {
+	fmt.Printf("[opdomain demo] "+format+"\n", args...)
+}

@@ -1,0 +1,54 @@
+package integration
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/test/controlplane"
+)
+
+// The samples are the YAML contract: applied with kubectl, they must yield a Ready domain and
+// a Ready workspace that `kubectl wait` and kstatus both see. Their terms are real dates; if
+// the clock has passed them, this test says so and the samples need new dates.
+func TestR3_SamplesBecomeReadyUnderKubectlWaitAndKstatus(t *testing.T) {
+	g := NewWithT(t)
+	sampleEnd := time.Date(2027, 12, 31, 0, 0, 0, 0, time.UTC)
+	g.Expect(clock.Now().Before(sampleEnd)).To(BeTrue(), "the sample agreements' terms have lapsed: update config/samples")
+
+	root, err := controlplane.RepoRoot()
+	g.Expect(err).NotTo(HaveOccurred())
+	kubeconfig, err := cp.KubeConfig()
+	g.Expect(err).NotTo(HaveOccurred())
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	g.Expect(os.WriteFile(path, kubeconfig, 0o600)).To(Succeed())
+	kubectl := func(args ...string) string {
+		cmd := exec.Command(filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), append([]string{"--kubeconfig", path}, args...)...)
+		out, err := cmd.CombinedOutput()
+		g.Expect(err).NotTo(HaveOccurred(), string(out))
+		return string(out)
+	}
+
+	kubectl("apply", "-k", filepath.Join(root, "config", "samples"))
+	g.Expect(kubectl("wait", "--for=condition=Ready", "--timeout=30s", "operationdomain/jiangsu")).To(ContainSubstring("condition met"))
+	g.Expect(kubectl("wait", "--for=condition=Ready", "--timeout=30s", "-n", "jiangsu-control", "developerworkspace/acme-dev")).To(ContainSubstring("condition met"))
+	g.Expect(kubectl("wait", "--for=jsonpath={.status.phase}=Active", "--timeout=30s", "-n", "jiangsu-control", "authorization/acme-analytics")).To(ContainSubstring("condition met"))
+
+	d := &opv1.OperationDomain{}
+	d.Name = "jiangsu"
+	g.Expect(kstatus(t, d)).To(Equal(status.CurrentStatus))
+	ws := &opv1.DeveloperWorkspace{}
+	ws.Name, ws.Namespace = "acme-dev", "jiangsu-control"
+	g.Expect(kstatus(t, ws)).To(Equal(status.CurrentStatus))
+	g.Expect(ws.Status.Namespace).To(Equal("jiangsu-ws-acme-dev"))
+	g.Expect(ws.Status.Credentials).To(HaveLen(1))
+	g.Expect(ws.Status.Credentials[0].Member).To(Equal("lisi@acme.example"))
+
+	g.Expect(kubectl("get", "dws", "-n", "jiangsu-control")).To(And(ContainSubstring("acme-dev"), ContainSubstring("Ready")))
+}
