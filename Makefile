@@ -20,6 +20,7 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC; copy the CRDs into the c
 	$(CONTROLLER_GEN) rbac:roleName=opdomain-manager crd paths="./..." output:crd:artifacts:config=config/crd/bases
 	mkdir -p charts/opdomain/crds
 	cp config/crd/bases/*.yaml charts/opdomain/crds/
+	cp config/rbac/role.yaml charts/opdomain/templates/clusterrole.yaml
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy functions.

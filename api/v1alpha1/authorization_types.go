@@ -203,7 +203,7 @@ type AuthorizationStatus struct {
 // +kubebuilder:printcolumn:name="Role",type=string,JSONPath=`.spec.role`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Party",type=string,JSONPath=`.spec.party.name`
-// +kubebuilder:printcolumn:name="Start",type=date,JSONPath=`.spec.term.start`
+// +kubebuilder:printcolumn:name="Start",type=string,JSONPath=`.spec.term.start`
 // +kubebuilder:printcolumn:name="End",type=string,JSONPath=`.spec.term.end`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Authorization struct {
@@ -235,5 +235,5 @@ type AuthorizationList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&Authorization{}, &AuthorizationList{})
+	register(&Authorization{}, &AuthorizationList{})
 }

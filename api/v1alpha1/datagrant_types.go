@@ -156,5 +156,5 @@ type DataGrantList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&DataGrant{}, &DataGrantList{})
+	register(&DataGrant{}, &DataGrantList{})
 }

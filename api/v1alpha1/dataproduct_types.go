@@ -158,5 +158,5 @@ type DataProductList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&DataProduct{}, &DataProductList{})
+	register(&DataProduct{}, &DataProductList{})
 }

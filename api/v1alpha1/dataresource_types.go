@@ -121,5 +121,5 @@ type DataResourceList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&DataResource{}, &DataResourceList{})
+	register(&DataResource{}, &DataResourceList{})
 }

@@ -137,7 +137,7 @@ type DeveloperWorkspaceList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&DeveloperWorkspace{}, &DeveloperWorkspaceList{})
+	register(&DeveloperWorkspace{}, &DeveloperWorkspaceList{})
 }
 
 // Step returns the teardown step with the given name, adding it when it is not there yet.

@@ -6,17 +6,22 @@
 package v1alpha1
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/scheme"
 )
 
-var (
-	// GroupVersion is the group and version of every opdomain kind.
-	GroupVersion = schema.GroupVersion{Group: "opdomain.io", Version: "v1alpha1"}
+// GroupVersion is the group and version of every opdomain kind.
+var GroupVersion = schema.GroupVersion{Group: "opdomain.io", Version: "v1alpha1"}
 
-	// SchemeBuilder registers the opdomain kinds with a scheme.
-	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+// kinds collects each kind and its list as the type files register them.
+var kinds []runtime.Object
 
-	// AddToScheme adds the opdomain kinds to a scheme.
-	AddToScheme = SchemeBuilder.AddToScheme
-)
+func register(objs ...runtime.Object) { kinds = append(kinds, objs...) }
+
+// AddToScheme adds the opdomain kinds to a scheme.
+func AddToScheme(s *runtime.Scheme) error {
+	s.AddKnownTypes(GroupVersion, kinds...)
+	metav1.AddToGroupVersion(s, GroupVersion)
+	return nil
+}

@@ -254,5 +254,5 @@ type OperationDomainList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&OperationDomain{}, &OperationDomainList{})
+	register(&OperationDomain{}, &OperationDomainList{})
 }

@@ -76,5 +76,5 @@ type TeardownRecordList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&TeardownRecord{}, &TeardownRecordList{})
+	register(&TeardownRecord{}, &TeardownRecordList{})
 }

@@ -151,7 +151,7 @@ func (s *scope) members() (eligible []opv1.Person, refused []string) {
 		if ok {
 			p, ok = s.authz.PersonByUser(m)
 		}
-		if ok && p.TrainedAt != nil && !p.TrainedAt.Time.After(s.now) {
+		if ok && p.TrainedAt != nil && !p.TrainedAt.After(s.now) {
 			eligible = append(eligible, p)
 		} else {
 			refused = append(refused, m)

@@ -107,7 +107,8 @@ func (cp *ControlPlane) startControllerManager() error {
 	if err != nil {
 		return err
 	}
-	defer logFile.Close()
+	// The child keeps its own descriptor; ours is only for handing over.
+	defer func() { _ = logFile.Close() }()
 	bin := filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kube-controller-manager")
 	cp.kcm = exec.Command(bin,
 		"--kubeconfig="+kubeconfigPath,
