@@ -37,7 +37,7 @@ type credential struct {
 // ensureCredentials gives each eligible member a live credential while access is open, and
 // revokes every credential otherwise. A credential is a ServiceAccount token bound to the
 // Secret that holds it: deleting the Secret revokes the token.
-func (r *Reconciler) ensureCredentials(ctx context.Context, s *scope, open bool, eligible []opv1.Person) error {
+func (r *Reconciler) ensureCredentials(ctx context.Context, s *scope, open bool) error {
 	var accounts corev1.ServiceAccountList
 	if err := r.List(ctx, &accounts, client.InNamespace(s.ws.Namespace), s.ownedBy()); err != nil {
 		return err
@@ -48,7 +48,7 @@ func (r *Reconciler) ensureCredentials(ctx context.Context, s *scope, open bool,
 	}
 	wantAccounts := map[string]bool{}
 	var status []opv1.Credential
-	for _, p := range eligible {
+	for _, p := range s.eligible {
 		sa := serviceAccountName(s.ws.Name, p.User)
 		wantAccounts[sa] = true
 		if err := r.ensureServiceAccount(ctx, s, sa, p.User); err != nil {

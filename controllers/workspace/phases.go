@@ -26,12 +26,14 @@ import (
 
 // scope is one reconcile's view of a workspace and what it hangs under.
 type scope struct {
-	ws      *opv1.DeveloperWorkspace
-	orig    *opv1.DeveloperWorkspace
-	now     time.Time
-	domain  *opv1.OperationDomain
-	authz   *opv1.Authorization
-	summary conditions.Summary
+	ws     *opv1.DeveloperWorkspace
+	orig   *opv1.DeveloperWorkspace
+	now    time.Time
+	domain *opv1.OperationDomain
+	authz  *opv1.Authorization
+	// eligible are the members who may hold access: trained persons of the agreement.
+	eligible []opv1.Person
+	summary  conditions.Summary
 	// next is the earliest instant the workspace must be looked at again.
 	next time.Time
 }
@@ -100,21 +102,17 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 	if s.domain.Spec.NetworkPolicy.Cilium() && !r.Cilium {
 		open, reason, message = false, opv1.ReasonApplyFailed, "the domain asks for Cilium but the cluster does not serve CiliumNetworkPolicy"
 	}
-	eligible, refused := s.members()
-	steps := []func(context.Context, *scope, bool) error{
-		r.ensureNamespace,
-		r.ensureIsolation,
-		r.ensureLimits,
-		r.stopCompute,
-		r.ensureRBAC,
+	var refused []string
+	s.eligible, refused = s.members()
+	// Opening builds the fences before handing out keys; closing takes the keys back first.
+	steps := []func(context.Context, *scope, bool) error{r.ensureNamespace, r.ensureIsolation, r.ensureLimits, r.ensureRBAC, r.ensureCredentials}
+	if !open {
+		steps = []func(context.Context, *scope, bool) error{r.ensureNamespace, r.ensureRBAC, r.ensureCredentials, r.ensureIsolation, r.ensureLimits, r.stopCompute}
 	}
 	for _, step := range steps {
 		if err := step(ctx, s, open); err != nil {
 			return ctrl.Result{}, err
 		}
-	}
-	if err := r.ensureCredentials(ctx, s, open, eligible); err != nil {
-		return ctrl.Result{}, err
 	}
 	if s.authz != nil && s.authz.Status.NextTransition != nil {
 		s.wakeAt(s.authz.Status.NextTransition.Time)
@@ -131,12 +129,12 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 	case len(refused) > 0:
 		ws.Status.Phase = opv1.WorkspaceReady
 		msg := "no credential for " + strings.Join(refused, ", ") + ": not a person of the agreement with trainedAt set"
-		conditions.Set(&ws.Status.Conditions, ws.Generation, opv1.ConditionAccessGranted, len(eligible) > 0, opv1.ReasonMemberNotEligible, msg)
+		conditions.Set(&ws.Status.Conditions, ws.Generation, opv1.ConditionAccessGranted, len(s.eligible) > 0, opv1.ReasonMemberNotEligible, msg)
 		s.summary = conditions.Summary{Reason: opv1.ReasonMemberNotEligible, Message: msg}
 	default:
 		ws.Status.Phase = opv1.WorkspaceReady
 		conditions.Set(&ws.Status.Conditions, ws.Generation, opv1.ConditionAccessGranted, true, opv1.ReasonReconciled,
-			fmt.Sprintf("%d member(s) hold credentials", len(eligible)))
+			fmt.Sprintf("%d member(s) hold credentials", len(s.eligible)))
 		s.summary = conditions.Summary{Ready: true, Reason: opv1.ReasonReconciled, Message: "workspace " + ws.Status.Namespace + " is ready"}
 	}
 	return ctrl.Result{}, nil
@@ -188,10 +186,7 @@ func (r *Reconciler) ensureLimits(ctx context.Context, s *scope, open bool) erro
 
 // stopCompute deletes every pod while access is cut; the zero-pod quota keeps workload
 // controllers from bringing them back, and their specs and volumes are kept for the return.
-func (r *Reconciler) stopCompute(ctx context.Context, s *scope, open bool) error {
-	if open {
-		return nil
-	}
+func (r *Reconciler) stopCompute(ctx context.Context, s *scope, _ bool) error {
 	return client.IgnoreNotFound(r.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(s.ws.Status.Namespace)))
 }
 
@@ -202,10 +197,9 @@ func (r *Reconciler) ensureRBAC(ctx context.Context, s *scope, open bool) error 
 	if err := apply.Object(ctx, r.Client, rbac.Role(ns, s.labels())); err != nil {
 		return err
 	}
-	eligible, _ := s.members()
 	want := map[string]bool{}
 	if open {
-		for _, p := range eligible {
+		for _, p := range s.eligible {
 			name := bindingName(p.User)
 			want[name] = true
 			m := rbac.Member{User: p.User, ServiceAccountNamespace: s.ws.Namespace, ServiceAccountName: serviceAccountName(s.ws.Name, p.User)}
