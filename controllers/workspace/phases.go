@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -87,6 +88,9 @@ func (s *scope) access() (open bool, reason, message string) {
 		return false, opv1.ReasonAuthorizationNotFound, fmt.Sprintf("Authorization %q not found in %s", s.ws.Spec.Authorization, s.ws.Namespace)
 	case s.authz.Status.Phase != opv1.PhaseActive:
 		return false, opv1.ReasonAuthorizationInactive, fmt.Sprintf("Authorization %s is %s", s.authz.Name, phaseOrUnknown(s.authz.Status.Phase))
+	case s.authz.Spec.Suspension != nil || s.authz.Spec.Termination != nil || !s.authz.Spec.Term.Contains(metav1.NewTime(s.now)):
+		// The agreement's own words cut access before its phase has caught up: fail closed.
+		return false, opv1.ReasonAuthorizationInactive, fmt.Sprintf("Authorization %s is suspended, terminated or out of term", s.authz.Name)
 	}
 	return true, "", ""
 }
@@ -107,7 +111,7 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 	// Opening builds the fences before handing out keys; closing takes the keys back first.
 	steps := []func(context.Context, *scope, bool) error{r.ensureNamespace, r.ensureIsolation, r.ensureLimits, r.ensureRBAC, r.ensureCredentials}
 	if !open {
-		steps = []func(context.Context, *scope, bool) error{r.ensureNamespace, r.ensureRBAC, r.ensureCredentials, r.ensureIsolation, r.ensureLimits, r.stopCompute}
+		steps = []func(context.Context, *scope, bool) error{r.ensureRBAC, r.ensureCredentials, r.ensureNamespace, r.ensureIsolation, r.ensureLimits, r.stopCompute}
 	}
 	for _, step := range steps {
 		if err := step(ctx, s, open); err != nil {
@@ -191,14 +195,15 @@ func (r *Reconciler) stopCompute(ctx context.Context, s *scope, _ bool) error {
 }
 
 // ensureRBAC keeps the member Role and one RoleBinding per eligible member while access is
-// open, and removes every binding otherwise: the cut that takes effect at once.
+// open, and removes every binding otherwise: the cut that takes effect at once. A Role with no
+// binding grants nothing, so closing leaves it be.
 func (r *Reconciler) ensureRBAC(ctx context.Context, s *scope, open bool) error {
 	ns := s.ws.Status.Namespace
-	if err := apply.Object(ctx, r.Client, rbac.Role(ns, s.labels())); err != nil {
-		return err
-	}
 	want := map[string]bool{}
 	if open {
+		if err := apply.Object(ctx, r.Client, rbac.Role(ns, s.labels())); err != nil {
+			return err
+		}
 		for _, p := range s.eligible {
 			name := bindingName(p.User)
 			want[name] = true

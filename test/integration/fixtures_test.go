@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -152,17 +153,22 @@ func condition(obj client.Object, condType string) *metav1.Condition {
 	return meta.FindStatusCondition(conditionsOf(obj), condType)
 }
 
-// memberToken reads the member's current kubeconfig Secret and returns its token.
+// memberToken reads the member's current kubeconfig Secret and returns its token. It reads
+// again until status names a Secret that exists, so it never returns a revoked credential.
 func memberToken(t testing.TB, w *world) (token, secretName string) {
 	t.Helper()
 	g := NewWithT(t)
-	g.Eventually(func() []opv1.Credential {
-		_ = k8s.Get(ctx, client.ObjectKeyFromObject(w.ws), w.ws)
-		return w.ws.Status.Credentials
-	}, timeout, poll).Should(HaveLen(1))
-	secretName = w.ws.Status.Credentials[0].SecretName
 	var sec corev1.Secret
-	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: w.control(), Name: secretName}, &sec)).To(Succeed())
+	g.Eventually(func() error {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(w.ws), w.ws); err != nil {
+			return err
+		}
+		if len(w.ws.Status.Credentials) != 1 {
+			return fmt.Errorf("%d credentials in status", len(w.ws.Status.Credentials))
+		}
+		secretName = w.ws.Status.Credentials[0].SecretName
+		return k8s.Get(ctx, client.ObjectKey{Namespace: w.control(), Name: secretName}, &sec)
+	}, timeout, poll).Should(Succeed())
 	cfg, err := clientcmd.Load(sec.Data[workspace.KubeconfigKey])
 	g.Expect(err).NotTo(HaveOccurred())
 	return cfg.AuthInfos[member].Token, secretName
