@@ -177,7 +177,7 @@ func (r *Reconciler) destroyObjects(ctx context.Context, s *scope, step *opv1.Te
 	if len(found) == 0 {
 		return nil
 	}
-	if r.record(s, step, found) {
+	if r.record(step, found) {
 		if err := r.saveProgress(ctx, s); err != nil {
 			return err
 		}
@@ -212,17 +212,27 @@ func (r *Reconciler) list(ctx context.Context, l listing) ([]client.Object, erro
 }
 
 // record adds the objects to the step's evidence, once each; it reports whether it added any.
-func (r *Reconciler) record(s *scope, step *opv1.TeardownStep, objs []client.Object) bool {
+func (r *Reconciler) record(step *opv1.TeardownStep, objs []client.Object) bool {
+	records := make([]opv1.ObjectRecord, 0, len(objs))
+	for _, o := range objs {
+		records = append(records, r.objectRecord(o, ""))
+	}
+	return addEvidence(step, records)
+}
+
+// addEvidence appends the records the step does not hold yet, keyed by UID.
+func addEvidence(step *opv1.TeardownStep, records []opv1.ObjectRecord) bool {
 	seen := map[string]bool{}
 	for _, o := range step.Objects {
 		seen[o.UID] = true
 	}
 	added := false
-	for _, o := range objs {
-		if seen[string(o.GetUID())] {
+	for _, rec := range records {
+		if seen[rec.UID] {
 			continue
 		}
-		step.Objects = append(step.Objects, r.objectRecord(o, ""))
+		seen[rec.UID] = true
+		step.Objects = append(step.Objects, rec)
 		added = true
 	}
 	return added
@@ -259,7 +269,7 @@ func (r *Reconciler) destroyData(ctx context.Context, s *scope, step *opv1.Teard
 		}
 		volumes = append(volumes, &pv)
 	}
-	if r.recordVolumes(s, step, volumes) {
+	if r.recordVolumes(step, volumes) {
 		if err := r.saveProgress(ctx, s); err != nil {
 			return err
 		}
@@ -304,25 +314,17 @@ func (r *Reconciler) destroyData(ctx context.Context, s *scope, step *opv1.Teard
 	return nil
 }
 
-func (r *Reconciler) recordVolumes(s *scope, step *opv1.TeardownStep, volumes []client.Object) bool {
-	seen := map[string]bool{}
-	for _, o := range step.Objects {
-		seen[o.UID] = true
-	}
-	added := false
+func (r *Reconciler) recordVolumes(step *opv1.TeardownStep, volumes []client.Object) bool {
+	records := make([]opv1.ObjectRecord, 0, len(volumes))
 	for _, o := range volumes {
 		pv := o.(*corev1.PersistentVolume)
-		if seen[string(pv.UID)] {
-			continue
-		}
 		detail := fmt.Sprintf("bound to claim %s; reclaim policy was %s", claimOf(pv), pv.Spec.PersistentVolumeReclaimPolicy)
 		if pv.Spec.StorageClassName != "" {
 			detail += "; storage class " + pv.Spec.StorageClassName
 		}
-		step.Objects = append(step.Objects, r.objectRecord(pv, detail))
-		added = true
+		records = append(records, r.objectRecord(pv, detail))
 	}
-	return added
+	return addEvidence(step, records)
 }
 
 func claimOf(pv *corev1.PersistentVolume) string {

@@ -140,12 +140,7 @@ func TestR2_TermLongerThanTheDomainAllowsNeverActivates(t *testing.T) {
 		},
 	}
 	g.Expect(k8s.Create(ctx, a)).To(Succeed())
-	g.Eventually(func() string {
-		c := condition(a, opv1.ConditionTermValid)
-		if c == nil {
-			return ""
-		}
-		return string(c.Status) + " " + c.Message
-	}, timeout, poll).Should(And(HavePrefix("False"), ContainSubstring("spec.term"), ContainSubstring("3 years")))
+	g.Eventually(conditionText(a, opv1.ConditionTermValid), timeout, poll).
+		Should(And(HavePrefix("False/"+opv1.ReasonTermExceedsPolicy), ContainSubstring("spec.term"), ContainSubstring("3 years")))
 	g.Expect(a.Status.Phase).To(Equal(opv1.PhasePending), "fail closed: an unlawful term grants nothing")
 }

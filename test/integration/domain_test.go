@@ -89,13 +89,8 @@ func TestR1_SecondDomainCannotClaimANamespace(t *testing.T) {
 			Authority: opv1.Authority{Name: "Bureau"}},
 	}
 	g.Expect(k8s.Create(ctx, second)).To(Succeed())
-	g.Eventually(func() string {
-		c := condition(second, opv1.ConditionStalled)
-		if c == nil {
-			return ""
-		}
-		return c.Reason + ": " + c.Message
-	}, timeout, poll).Should(And(ContainSubstring(opv1.ReasonNamespaceConflict), ContainSubstring("first-data")))
+	g.Eventually(conditionText(second, opv1.ConditionStalled), timeout, poll).
+		Should(And(ContainSubstring(opv1.ReasonNamespaceConflict), ContainSubstring("first-data")))
 	g.Expect(apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Name: "second-control"}, &corev1.Namespace{}))).
 		To(BeTrue(), "a conflicting domain touches nothing")
 }
@@ -104,13 +99,7 @@ func TestR1_DomainDeletionWaitsForAgreementsToEnd(t *testing.T) {
 	g := NewWithT(t)
 	w := newWorld(t, "held", opv1.NetworkPolicyKubernetes, 24*time.Hour)
 	g.Expect(k8s.Delete(ctx, w.domain)).To(Succeed())
-	g.Eventually(func() string {
-		c := condition(w.domain, opv1.ConditionDeletionBlocked)
-		if c == nil {
-			return ""
-		}
-		return c.Message
-	}, timeout, poll).Should(And(ContainSubstring("Authorization/acme"), ContainSubstring("Authorization/operator"),
+	g.Eventually(conditionText(w.domain, opv1.ConditionDeletionBlocked), timeout, poll).Should(And(ContainSubstring("Authorization/acme"), ContainSubstring("Authorization/operator"),
 		ContainSubstring("DeveloperWorkspace/acme-dev")))
 	g.Consistently(func() error { return k8s.Get(ctx, client.ObjectKey{Name: "held-control"}, &corev1.Namespace{}) }, time.Second, poll).Should(Succeed())
 

@@ -153,6 +153,29 @@ func condition(obj client.Object, condType string) *metav1.Condition {
 	return meta.FindStatusCondition(conditionsOf(obj), condType)
 }
 
+// conditionText polls a condition as "Status/Reason: Message", or "" while it is absent.
+func conditionText(obj client.Object, condType string) func() string {
+	return func() string {
+		c := condition(obj, condType)
+		if c == nil {
+			return ""
+		}
+		return string(c.Status) + "/" + c.Reason + ": " + c.Message
+	}
+}
+
+// addWorkspace adds a workspace under the world's developer agreement and waits for it.
+func addWorkspace(t testing.TB, w *world, name string) *opv1.DeveloperWorkspace {
+	t.Helper()
+	ws := &opv1.DeveloperWorkspace{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.control()},
+		Spec:       opv1.DeveloperWorkspaceSpec{Authorization: w.developer.Name, Members: []string{member}},
+	}
+	NewWithT(t).Expect(k8s.Create(ctx, ws)).To(Succeed())
+	waitReady(t, ws)
+	return ws
+}
+
 // memberToken reads the member's current kubeconfig Secret and returns its token. It reads
 // again until status names a Secret that exists, so it never returns a revoked credential.
 func memberToken(t testing.TB, w *world) (token, secretName string) {

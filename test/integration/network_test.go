@@ -8,7 +8,6 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
@@ -20,12 +19,7 @@ import (
 func TestR1_StoredPoliciesAllowOnlyDNSAndOwnNamespace(t *testing.T) {
 	g := NewWithT(t)
 	w := newWorld(t, "net1", opv1.NetworkPolicyBoth, 24*time.Hour)
-	other := &opv1.DeveloperWorkspace{
-		ObjectMeta: metav1.ObjectMeta{Name: "rival", Namespace: w.control()},
-		Spec:       opv1.DeveloperWorkspaceSpec{Authorization: "acme", Members: []string{member}},
-	}
-	g.Expect(k8s.Create(ctx, other)).To(Succeed())
-	waitReady(t, other)
+	other := addWorkspace(t, w, "rival")
 
 	pod := func(ns, app string) netcheck.Endpoint {
 		return netcheck.Endpoint{Name: app + " in " + ns, Namespace: ns, Labels: map[string]string{"app": app}}
