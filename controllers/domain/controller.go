@@ -21,7 +21,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
-	"github.com/opdomain/opdomain/controllers/conditions"
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/controllers/wakeup"
 )
@@ -117,16 +116,3 @@ func deletionOnly() predicate.Predicate {
 }
 
 const kind = "OperationDomain"
-
-func (r *Reconciler) patchStatus(ctx context.Context, s *scope, reconcileErr error) error {
-	d := s.domain
-	sum := s.summary
-	if reconcileErr != nil && !sum.Stalled {
-		sum = conditions.Summary{Reason: opv1.ReasonApplyFailed, Message: reconcileErr.Error(), Progressing: true}
-	}
-	conditions.Apply(&d.Status.Conditions, d.Generation, sum)
-	if reconcileErr == nil && sum.Ready {
-		d.Status.ObservedGeneration = d.Generation
-	}
-	return r.Status().Patch(ctx, d, client.MergeFrom(s.orig))
-}

@@ -21,7 +21,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
-	"github.com/opdomain/opdomain/controllers/conditions"
 	"github.com/opdomain/opdomain/controllers/index"
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/controllers/wakeup"
@@ -138,17 +137,4 @@ func (r *Reconciler) workspaces(ctx context.Context, opts ...client.ListOption) 
 		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
 	}
 	return out
-}
-
-func (r *Reconciler) patchStatus(ctx context.Context, s *scope, reconcileErr error) error {
-	ws := s.ws
-	sum := s.summary
-	if reconcileErr != nil {
-		sum = conditions.Summary{Reason: opv1.ReasonApplyFailed, Message: reconcileErr.Error(), Progressing: true}
-	}
-	conditions.Apply(&ws.Status.Conditions, ws.Generation, sum)
-	if reconcileErr == nil && !sum.Progressing {
-		ws.Status.ObservedGeneration = ws.Generation
-	}
-	return r.Status().Patch(ctx, ws, client.MergeFrom(s.orig))
 }

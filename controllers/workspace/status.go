@@ -1,0 +1,25 @@
+package workspace
+
+import (
+	"context"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/conditions"
+)
+
+// patchStatus is the one status write of a reconcile: it summarises the conditions the way
+// kstatus reads them and records the generation only when the reconcile succeeded.
+func (r *Reconciler) patchStatus(ctx context.Context, s *scope, reconcileErr error) error {
+	ws := s.ws
+	sum := s.summary
+	if reconcileErr != nil {
+		sum = conditions.Summary{Reason: opv1.ReasonApplyFailed, Message: reconcileErr.Error(), Progressing: true}
+	}
+	conditions.Apply(&ws.Status.Conditions, ws.Generation, sum)
+	if reconcileErr == nil && !sum.Progressing {
+		ws.Status.ObservedGeneration = ws.Generation
+	}
+	return r.Status().Patch(ctx, ws, client.MergeFrom(s.orig))
+}
