@@ -47,6 +47,12 @@ const (
 // +kubebuilder:validation:Enum=RegulatorOrder;EvaluationRectification;SecurityRisk
 type SuspensionReason string
 
+const (
+	SuspensionRegulatorOrder          SuspensionReason = "RegulatorOrder"
+	SuspensionEvaluationRectification SuspensionReason = "EvaluationRectification"
+	SuspensionSecurityRisk            SuspensionReason = "SecurityRisk"
+)
+
 // Party is the legal entity an agreement authorizes.
 type Party struct {
 	// name is the entity's registered name.
@@ -110,6 +116,36 @@ type AgreementDocument struct {
 	SHA256 string `json:"sha256"`
 }
 
+// EvaluationResult is the outcome of a periodic evaluation (YN art. 26).
+// +kubebuilder:validation:Enum=Pass;Fail;Rectify
+type EvaluationResult string
+
+const (
+	EvaluationPass    EvaluationResult = "Pass"
+	EvaluationFail    EvaluationResult = "Fail"
+	EvaluationRectify EvaluationResult = "Rectify"
+)
+
+// Evaluation is one periodic evaluation of the party's use of data (JS art. 27, NJ 14).
+type Evaluation struct {
+	// period names the period evaluated, e.g. 2025-H1.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +required
+	Period string `json:"period"`
+	// result is Pass, Fail or Rectify. Rectify suspends the agreement until a later Pass or
+	// the rectification deadline; two Fail in a row terminate it.
+	// +required
+	Result EvaluationResult `json:"result"`
+	// date is when the evaluation concluded.
+	// +required
+	Date metav1.Time `json:"date"`
+	// note explains the result.
+	// +kubebuilder:validation:MaxLength=4096
+	// +optional
+	Note string `json:"note,omitempty"`
+}
+
 // Suspension cuts access under an agreement while keeping its data.
 type Suspension struct {
 	// reason is RegulatorOrder, EvaluationRectification or SecurityRisk.
@@ -163,7 +199,13 @@ type AuthorizationSpec struct {
 	// agreement points at the signed document.
 	// +optional
 	Agreement *AgreementDocument `json:"agreement,omitempty"`
-	// suspension, while set, cuts all access under the agreement and keeps its data.
+	// evaluations are the periodic evaluations, oldest first.
+	// +kubebuilder:validation:MaxItems=128
+	// +listType=atomic
+	// +optional
+	Evaluations []Evaluation `json:"evaluations,omitempty"`
+	// suspension, while set, cuts all access under the agreement and keeps its data. Unlifted
+	// at status.rectificationDeadline, it terminates the agreement with EvaluationFailed.
 	// +optional
 	Suspension *Suspension `json:"suspension,omitempty"`
 	// termination ends the agreement early; it is one-way.
@@ -182,6 +224,13 @@ type AuthorizationStatus struct {
 	// endedAt is when the agreement ended.
 	// +optional
 	EndedAt *metav1.Time `json:"endedAt,omitempty"`
+	// suspendedAt is when the current suspension began.
+	// +optional
+	SuspendedAt *metav1.Time `json:"suspendedAt,omitempty"`
+	// rectificationDeadline is when a suspension still in force terminates the agreement:
+	// suspendedAt plus the domain's rectificationDays.
+	// +optional
+	RectificationDeadline *metav1.Time `json:"rectificationDeadline,omitempty"`
 	// nextTransition is the next instant the phase may change on its own.
 	// +optional
 	NextTransition *metav1.Time `json:"nextTransition,omitempty"`
@@ -205,6 +254,7 @@ type AuthorizationStatus struct {
 // +kubebuilder:printcolumn:name="Party",type=string,JSONPath=`.spec.party.name`
 // +kubebuilder:printcolumn:name="Start",type=string,JSONPath=`.spec.term.start`
 // +kubebuilder:printcolumn:name="End",type=string,JSONPath=`.spec.term.end`
+// +kubebuilder:printcolumn:name="Deadline",type=string,JSONPath=`.status.rectificationDeadline`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Authorization struct {
 	metav1.TypeMeta   `json:",inline"`

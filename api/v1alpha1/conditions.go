@@ -17,6 +17,8 @@ const (
 	ConditionDeletionBlocked = "DeletionBlocked"
 	// ConditionTermValid is False when an agreement's term breaks the domain's agreement policy.
 	ConditionTermValid = "TermValid"
+	// ConditionEvaluationWarning is True while the latest evaluation of an agreement failed.
+	ConditionEvaluationWarning = "EvaluationWarning"
 )
 
 // Condition reasons.
@@ -36,7 +38,8 @@ const (
 	ReasonParentNotFound        = "ParentNotFound"
 	ReasonParentInactive        = "ParentInactive"
 	ReasonApplyFailed           = "ApplyFailed"
-	ReasonPhase                 = "Phase"
+	ReasonEvaluationFailed      = "EvaluationFailed"
+	ReasonEvaluationPassed      = "EvaluationPassed"
 )
 
 // Labels and annotations every opdomain child carries.

@@ -65,13 +65,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	a.Status.Phase = out.Phase
 	a.Status.EndReason = out.EndReason
-	a.Status.EndedAt = nil
-	if !out.EndedAt.IsZero() {
-		a.Status.EndedAt = &metav1.Time{Time: out.EndedAt}
-	}
-	a.Status.NextTransition = nil
-	if !out.Next.IsZero() {
-		a.Status.NextTransition = &metav1.Time{Time: out.Next}
+	a.Status.EndedAt = timeOrNil(out.EndedAt)
+	a.Status.NextTransition = timeOrNil(out.Next)
+	a.Status.SuspendedAt = timeOrNil(out.SuspendedAt)
+	a.Status.RectificationDeadline = timeOrNil(out.Deadline)
+	if out.Warning != "" {
+		conditions.Set(&a.Status.Conditions, a.Generation, opv1.ConditionEvaluationWarning, true, opv1.ReasonEvaluationFailed, out.Warning)
+	} else {
+		conditions.Set(&a.Status.Conditions, a.Generation, opv1.ConditionEvaluationWarning, false, opv1.ReasonEvaluationPassed, "")
 	}
 	termExceeds := out.Reason == opv1.ReasonTermExceedsPolicy
 	if termExceeds {
@@ -133,6 +134,13 @@ func requests(items []opv1.Authorization) []reconcile.Request {
 		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&a)})
 	}
 	return out
+}
+
+func timeOrNil(t time.Time) *metav1.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &metav1.Time{Time: t}
 }
 
 func reasonOr(reason, fallback string) string {

@@ -25,6 +25,11 @@ type Outcome struct {
 	Phase     opv1.AuthorizationPhase
 	EndReason opv1.EndReason
 	EndedAt   time.Time
+	// SuspendedAt and Deadline are set while the agreement's own suspension runs: the deadline
+	// is when it terminates the agreement unless lifted.
+	SuspendedAt, Deadline time.Time
+	// Warning is set while the latest evaluation failed.
+	Warning string
 	// Next is when the outcome may change by the clock alone; zero when never.
 	Next time.Time
 	// Reason and Message explain a phase other than Active.
@@ -49,6 +54,10 @@ func Evaluate(in Inputs) Outcome {
 	}
 	if in.Spec.Role == opv1.RoleDeveloper && in.Parent != nil && in.Parent.Status.Phase.Ended() {
 		return ended(opv1.PhaseTerminated, opv1.EndParentEnded, in.Now, fmt.Sprintf("parent agreement %s ended", in.Parent.Name))
+	}
+	if last, prev, ok := lastTwo(in.Spec.Evaluations); ok && last.Result == opv1.EvaluationFail && prev.Result == opv1.EvaluationFail {
+		return ended(opv1.PhaseTerminated, opv1.EndEvaluationFailed, in.Now,
+			fmt.Sprintf("evaluations %s and %s both failed (NJ 14)", prev.Period, last.Period))
 	}
 	// From here on the term's end is the next boundary.
 	if in.Now.Before(term.Start.Time) {
@@ -81,10 +90,52 @@ func Evaluate(in Inputs) Outcome {
 			return pending(opv1.ReasonParentInactive, fmt.Sprintf("parent agreement %s is not active", in.Parent.Name))
 		}
 	}
-	if s := in.Spec.Suspension; s != nil {
-		return Outcome{Phase: opv1.PhaseSuspended, Next: term.End.Time, Reason: string(s.Reason), Message: s.Note}
+	if reason, note, ok := ownSuspension(in.Spec); ok {
+		since := in.Now
+		if in.Previous.SuspendedAt != nil {
+			since = in.Previous.SuspendedAt.Time
+		}
+		deadline := since.AddDate(0, 0, int(in.Policy.RectificationDays))
+		if !in.Now.Before(deadline) {
+			return ended(opv1.PhaseTerminated, opv1.EndEvaluationFailed, deadline,
+				"suspension not lifted by the rectification deadline "+deadline.UTC().Format(time.RFC3339))
+		}
+		return Outcome{Phase: opv1.PhaseSuspended, SuspendedAt: since, Deadline: deadline,
+			Next: earliest(deadline, term.End.Time), Reason: string(reason), Message: note}
 	}
-	return Outcome{Phase: opv1.PhaseActive, Next: term.End.Time}
+	out := Outcome{Phase: opv1.PhaseActive, Next: term.End.Time}
+	if n := len(in.Spec.Evaluations); n > 0 && in.Spec.Evaluations[n-1].Result == opv1.EvaluationFail {
+		last := in.Spec.Evaluations[n-1]
+		out.Warning = fmt.Sprintf("evaluation %s failed; another failure in a row terminates the agreement", last.Period)
+	}
+	return out
+}
+
+// ownSuspension says whether the agreement itself is suspended: by spec.suspension, or by a
+// latest evaluation that asks for rectification.
+func ownSuspension(spec opv1.AuthorizationSpec) (opv1.SuspensionReason, string, bool) {
+	if s := spec.Suspension; s != nil {
+		return s.Reason, s.Note, true
+	}
+	if n := len(spec.Evaluations); n > 0 && spec.Evaluations[n-1].Result == opv1.EvaluationRectify {
+		e := spec.Evaluations[n-1]
+		return opv1.SuspensionEvaluationRectification, fmt.Sprintf("evaluation %s asks for rectification: %s", e.Period, e.Note), true
+	}
+	return "", "", false
+}
+
+func lastTwo(evals []opv1.Evaluation) (last, prev opv1.Evaluation, ok bool) {
+	if len(evals) < 2 {
+		return last, prev, false
+	}
+	return evals[len(evals)-1], evals[len(evals)-2], true
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 func ended(phase opv1.AuthorizationPhase, reason opv1.EndReason, at time.Time, msg string) Outcome {

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -26,12 +27,22 @@ func developer(mutate ...func(*opv1.AuthorizationSpec)) opv1.AuthorizationSpec {
 	return s
 }
 
+func suspended(s *opv1.AuthorizationSpec) { s.Suspension = &opv1.Suspension{Reason: "SecurityRisk"} }
+
+func evaluated(results ...opv1.EvaluationResult) func(*opv1.AuthorizationSpec) {
+	return func(s *opv1.AuthorizationSpec) {
+		for i, r := range results {
+			s.Evaluations = append(s.Evaluations, opv1.Evaluation{Period: fmt.Sprintf("P%d", i+1), Result: r, Date: metav1.NewTime(t0)})
+		}
+	}
+}
+
 func parent(phase opv1.AuthorizationPhase) *opv1.Authorization {
 	return &opv1.Authorization{ObjectMeta: metav1.ObjectMeta{Name: "op"}, Spec: opv1.AuthorizationSpec{Role: opv1.RoleOperator},
 		Status: opv1.AuthorizationStatus{Phase: phase}}
 }
 
-func TestR2_PhaseFollowsTermSuspensionTerminationAndParent(t *testing.T) {
+func TestR2_PhaseFollowsTermSuspensionEvaluationsTerminationAndParent(t *testing.T) {
 	end := t0.AddDate(1, 0, 0)
 	for _, tc := range []struct {
 		name      string
@@ -40,6 +51,8 @@ func TestR2_PhaseFollowsTermSuspensionTerminationAndParent(t *testing.T) {
 		endReason opv1.EndReason
 		reason    string
 		next      time.Time
+		deadline  time.Time
+		warning   bool
 	}{
 		{name: "before the term starts it is pending until the start",
 			in:    Inputs{Spec: developer(), Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0.Add(-time.Hour)},
@@ -54,10 +67,37 @@ func TestR2_PhaseFollowsTermSuspensionTerminationAndParent(t *testing.T) {
 			in: Inputs{Spec: developer(func(s *opv1.AuthorizationSpec) { s.Termination = &opv1.Termination{Reason: opv1.EndBreach} }),
 				Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0},
 			phase: opv1.PhaseTerminated, endReason: opv1.EndBreach, reason: string(opv1.EndBreach)},
-		{name: "a suspension suspends it and keeps the end as the next boundary",
-			in: Inputs{Spec: developer(func(s *opv1.AuthorizationSpec) { s.Suspension = &opv1.Suspension{Reason: "SecurityRisk"} }),
+		{name: "a suspension suspends it until the rectification deadline",
+			in: Inputs{Spec: developer(suspended),
 				Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0},
-			phase: opv1.PhaseSuspended, reason: "SecurityRisk", next: end},
+			phase: opv1.PhaseSuspended, reason: "SecurityRisk", next: t0.AddDate(0, 0, 30), deadline: t0.AddDate(0, 0, 30)},
+		{name: "a suspension keeps the deadline counted from when it began",
+			in: Inputs{Spec: developer(suspended), Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0.AddDate(0, 0, 10),
+				Previous: opv1.AuthorizationStatus{Phase: opv1.PhaseSuspended, SuspendedAt: &metav1.Time{Time: t0}}},
+			phase: opv1.PhaseSuspended, reason: "SecurityRisk", next: t0.AddDate(0, 0, 30), deadline: t0.AddDate(0, 0, 30)},
+		{name: "a suspension still in force at its deadline terminates it",
+			in: Inputs{Spec: developer(suspended), Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0.AddDate(0, 0, 30),
+				Previous: opv1.AuthorizationStatus{Phase: opv1.PhaseSuspended, SuspendedAt: &metav1.Time{Time: t0}}},
+			phase: opv1.PhaseTerminated, endReason: opv1.EndEvaluationFailed, reason: string(opv1.EndEvaluationFailed)},
+		{name: "a suspension whose deadline falls after the term wakes at the term's end",
+			in:    Inputs{Spec: developer(suspended), Parent: parent(opv1.PhaseActive), Policy: policy, Now: end.AddDate(0, 0, -5)},
+			phase: opv1.PhaseSuspended, reason: "SecurityRisk", next: end, deadline: end.AddDate(0, 0, 25)},
+		{name: "an evaluation asking for rectification suspends it",
+			in:    Inputs{Spec: developer(evaluated(opv1.EvaluationPass, opv1.EvaluationRectify)), Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0},
+			phase: opv1.PhaseSuspended, reason: string(opv1.SuspensionEvaluationRectification), next: t0.AddDate(0, 0, 30), deadline: t0.AddDate(0, 0, 30)},
+		{name: "a pass after rectification restores it",
+			in: Inputs{Spec: developer(evaluated(opv1.EvaluationRectify, opv1.EvaluationPass)), Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0,
+				Previous: opv1.AuthorizationStatus{Phase: opv1.PhaseSuspended, SuspendedAt: &metav1.Time{Time: t0}}},
+			phase: opv1.PhaseActive, next: end},
+		{name: "one failed evaluation warns",
+			in:    Inputs{Spec: developer(evaluated(opv1.EvaluationPass, opv1.EvaluationFail)), Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0},
+			phase: opv1.PhaseActive, next: end, warning: true},
+		{name: "two failed evaluations in a row terminate it",
+			in:    Inputs{Spec: developer(evaluated(opv1.EvaluationFail, opv1.EvaluationFail)), Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0},
+			phase: opv1.PhaseTerminated, endReason: opv1.EndEvaluationFailed, reason: string(opv1.EndEvaluationFailed)},
+		{name: "two failures with a pass between only warn",
+			in:    Inputs{Spec: developer(evaluated(opv1.EvaluationFail, opv1.EvaluationPass, opv1.EvaluationFail)), Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0},
+			phase: opv1.PhaseActive, next: end, warning: true},
 		{name: "a parent that ended ends it",
 			in:    Inputs{Spec: developer(), Parent: parent(opv1.PhaseTerminated), Policy: policy, Now: t0},
 			phase: opv1.PhaseTerminated, endReason: opv1.EndParentEnded, reason: string(opv1.EndParentEnded)},
@@ -95,6 +135,8 @@ func TestR2_PhaseFollowsTermSuspensionTerminationAndParent(t *testing.T) {
 			g.Expect(out.EndReason).To(Equal(tc.endReason))
 			g.Expect(out.Reason).To(Equal(tc.reason))
 			g.Expect(out.Next).To(Equal(tc.next))
+			g.Expect(out.Deadline).To(Equal(tc.deadline))
+			g.Expect(out.Warning != "").To(Equal(tc.warning), out.Warning)
 			if tc.phase.Ended() {
 				g.Expect(out.Next.IsZero()).To(BeTrue(), "an ended agreement has no next boundary")
 			}
