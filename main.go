@@ -2,6 +2,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -9,15 +10,20 @@ import (
 
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/opdomain/opdomain/controllers"
+	"github.com/opdomain/opdomain/controllers/evidence"
 	"github.com/opdomain/opdomain/controllers/policy"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "verify-evidence" {
+		os.Exit(verifyEvidence(os.Args[2:]))
+	}
 	var (
 		metricsAddr, probeAddr, kubeconfigServer, dnsNamespace, dnsLabels string
 		leaderElect                                                       bool
@@ -76,4 +82,46 @@ func run(metricsAddr, probeAddr, kubeconfigServer, dnsNamespace, dnsLabels strin
 		return err
 	}
 	return mgr.Start(ctx)
+}
+
+// verifyEvidence checks the hash chain of a domain's TeardownRecords against the cluster
+// configured by --kubeconfig or KUBECONFIG: `manager verify-evidence DOMAIN`. It exits 1 when
+// a record was edited or removed out of turn, 2 when it could not check.
+func verifyEvidence(args []string) int {
+	fs := flag.NewFlagSet("verify-evidence", flag.ExitOnError)
+	fs.Usage = func() { fmt.Fprintln(fs.Output(), "usage: manager verify-evidence [--kubeconfig PATH] DOMAIN") }
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: KUBECONFIG or in-cluster)")
+	_ = fs.Parse(args)
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return 2
+	}
+	if *kubeconfig != "" {
+		_ = os.Setenv("KUBECONFIG", *kubeconfig)
+	}
+	problems, n, err := readAndVerify(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "verify-evidence:", err)
+		return 2
+	}
+	for _, p := range problems {
+		fmt.Println("TAMPERED:", p)
+	}
+	if len(problems) > 0 {
+		return 1
+	}
+	fmt.Printf("evidence of domain %s is intact: %d record(s) verified\n", fs.Arg(0), n)
+	return 0
+}
+
+func readAndVerify(domain string) ([]string, int, error) {
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return nil, 0, err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: controllers.Scheme()})
+	if err != nil {
+		return nil, 0, err
+	}
+	return evidence.VerifyDomain(context.Background(), c, domain)
 }

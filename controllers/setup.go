@@ -81,7 +81,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	reconcilers := []interface{ SetupWithManager(manager.Manager) error }{
 		&domain.Reconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-domain"),
-			Clock: opts.Clock, DNS: opts.DNS, Cilium: cilium,
+			Clock: opts.Clock, Wakeups: wakeups(), DNS: opts.DNS, Cilium: cilium,
 		},
 		&authorization.Reconciler{
 			Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("opdomain-authorization"),

@@ -50,6 +50,9 @@ const (
 	LabelOwnerNamespace = "opdomain.io/owner-namespace"
 	LabelMember         = "opdomain.io/member"
 	LabelComponent      = "opdomain.io/component"
+	// LabelSubjectUID marks a TeardownRecord with the UID of what it records, so a teardown
+	// resumed after a restart finds its record instead of writing a second one.
+	LabelSubjectUID = "opdomain.io/subject-uid"
 
 	AnnotationMemberUser = "opdomain.io/member-user"
 	AnnotationExpiresAt  = "opdomain.io/expires-at"

@@ -204,6 +204,30 @@ type OwnedNamespace struct {
 	Adopted bool `json:"adopted,omitempty"`
 }
 
+// ChainLink names one record of the evidence chain.
+type ChainLink struct {
+	// sequence is the record's sequence number.
+	// +optional
+	Sequence int64 `json:"sequence,omitempty"`
+	// digest is the record's digest.
+	// +optional
+	Digest string `json:"digest,omitempty"`
+}
+
+// EvidenceStatus is the state of a domain's chain of TeardownRecords.
+type EvidenceStatus struct {
+	// head is the newest record: a record removed from the end of the chain shows against it.
+	// +optional
+	Head ChainLink `json:"head,omitempty"`
+	// pruned is the newest record removed because its retention ran out; the oldest record
+	// kept must follow it.
+	// +optional
+	Pruned ChainLink `json:"pruned,omitempty"`
+	// nextExpiry is when the oldest record's retention runs out.
+	// +optional
+	NextExpiry *metav1.Time `json:"nextExpiry,omitempty"`
+}
+
 // OperationDomainStatus is what the operator observed of a domain.
 type OperationDomainStatus struct {
 	// conditions: Ready, Reconciling, Stalled, NetworkIsolated, EmergencyStop, DeletionBlocked.
@@ -219,6 +243,9 @@ type OperationDomainStatus struct {
 	// +listMapKey=name
 	// +optional
 	Namespaces []OwnedNamespace `json:"namespaces,omitempty"`
+	// evidence tracks the chain of TeardownRecords and their retention (R6).
+	// +optional
+	Evidence EvidenceStatus `json:"evidence,omitempty"`
 	// emergencyStopSince is when the current emergency stop took effect.
 	// +optional
 	EmergencyStopSince *metav1.Time `json:"emergencyStopSince,omitempty"`

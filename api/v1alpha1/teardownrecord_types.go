@@ -20,6 +20,19 @@ type TeardownStep struct {
 
 // TeardownRecordSpec is the evidence of one teardown (R6). It is immutable once written.
 type TeardownRecordSpec struct {
+	// sequence is the record's place in its domain's chain, from 1.
+	// +kubebuilder:validation:Minimum=1
+	// +required
+	Sequence int64 `json:"sequence"`
+	// previousDigest is the digest of the domain's previous record; empty for the first.
+	// +kubebuilder:validation:Pattern=`^([a-f0-9]{64})?$`
+	// +optional
+	PreviousDigest string `json:"previousDigest,omitempty"`
+	// digest is the hex SHA-256 of the record's canonical content: this spec, as JSON, with
+	// digest itself empty. Editing any field breaks it; removing a record breaks the chain.
+	// +kubebuilder:validation:Pattern=`^[a-f0-9]{64}$`
+	// +required
+	Digest string `json:"digest"`
 	// domain is the OperationDomain the teardown happened in.
 	// +required
 	Domain string `json:"domain"`
@@ -55,6 +68,7 @@ type TeardownRecordSpec struct {
 // +kubebuilder:resource:shortName=tdr,categories=opdomain
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.spec) || self.spec == oldSelf.spec",message="a TeardownRecord is immutable once written"
 // +kubebuilder:printcolumn:name="Domain",type=string,JSONPath=`.spec.domain`
+// +kubebuilder:printcolumn:name="Seq",type=integer,JSONPath=`.spec.sequence`
 // +kubebuilder:printcolumn:name="Kind",type=string,JSONPath=`.spec.subject.kind`
 // +kubebuilder:printcolumn:name="Subject",type=string,JSONPath=`.spec.subject.name`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.spec.reason`

@@ -32,7 +32,9 @@ type Reconciler struct {
 	APIReader client.Reader
 	Recorder  events.EventRecorder
 	Clock     wakeup.Clock
-	DNS       policy.DNS
+	// Wakeups wakes a domain when its oldest evidence record's retention runs out.
+	Wakeups *wakeup.Scheduler
+	DNS     policy.DNS
 	// Cilium says whether the CiliumNetworkPolicy API is served; without it a domain asking
 	// for Cilium isolation stalls instead of pretending to be isolated.
 	Cilium bool
@@ -100,6 +102,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// Workspaces and agreements going away may unblock a domain's deletion.
 		Watches(&opv1.Authorization{}, toAllDomains, builder.WithPredicates(deletionOnly())).
 		Watches(&opv1.DeveloperWorkspace{}, toAllDomains, builder.WithPredicates(deletionOnly())).
+		Watches(&opv1.TeardownRecord{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			if name := o.GetLabels()[opv1.LabelDomain]; name != "" {
+				return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: name}}}
+			}
+			return nil
+		})).
+		WatchesRawSource(r.Wakeups.Source()).
 		Named("operationdomain")
 	if r.Cilium {
 		b = b.Watches(&ciliumv2.CiliumNetworkPolicy{}, toDomain)

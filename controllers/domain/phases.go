@@ -16,6 +16,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/admission"
 	"github.com/opdomain/opdomain/controllers/apply"
 	"github.com/opdomain/opdomain/controllers/conditions"
+	"github.com/opdomain/opdomain/controllers/evidence"
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/controllers/tenancy"
 )
@@ -42,6 +43,7 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 		r.ensureIsolation,
 		r.ensureAdmissionPolicy,
 		r.observeEmergencyStop,
+		r.maintainEvidence,
 	}
 	for _, step := range steps {
 		if proceed, err := step(ctx, s); err != nil || !proceed {
@@ -169,4 +171,53 @@ func (r *Reconciler) labels(d *opv1.OperationDomain, namespace string) map[strin
 		opv1.LabelOwnerName: d.Name,
 		opv1.LabelComponent: component,
 	}
+}
+
+// maintainEvidence records the head of the domain's evidence chain and removes records whose
+// retention has run out, oldest first. The pruning point is saved before a record is deleted,
+// so the chain verifies at every moment and a restart never loses track (R6).
+func (r *Reconciler) maintainEvidence(ctx context.Context, s *scope) (bool, error) {
+	d := s.domain
+	records, err := evidence.Chain(ctx, r.Client, d)
+	if err != nil {
+		return false, err
+	}
+	ev := &d.Status.Evidence
+	ev.NextExpiry = nil
+	now := r.Clock.Now()
+	for i := range records {
+		rec := &records[i]
+		if rec.Spec.Sequence <= ev.Pruned.Sequence {
+			if err := apply.Delete(ctx, r.Client, rec); err != nil {
+				return false, err
+			}
+			continue
+		}
+		if rec.Spec.Sequence > ev.Head.Sequence {
+			ev.Head = opv1.ChainLink{Sequence: rec.Spec.Sequence, Digest: rec.Spec.Digest}
+		}
+		expires := rec.Spec.CompletedAt.AddDate(0, 0, int(d.Spec.LogRetentionDays))
+		if now.Before(expires) {
+			if ev.NextExpiry == nil {
+				ev.NextExpiry = &metav1.Time{Time: expires}
+			}
+			continue
+		}
+		if ev.NextExpiry != nil {
+			continue // only ever prune from the oldest end, so the chain stays whole
+		}
+		ev.Pruned = opv1.ChainLink{Sequence: rec.Spec.Sequence, Digest: rec.Spec.Digest}
+		if err := r.saveStatus(ctx, s); err != nil {
+			return false, err
+		}
+		if err := apply.Delete(ctx, r.Client, rec); err != nil {
+			return false, err
+		}
+		r.Recorder.Eventf(d, nil, corev1.EventTypeNormal, "EvidenceExpired", "Prune",
+			"removed TeardownRecord %s after %d days of retention", rec.Name, d.Spec.LogRetentionDays)
+	}
+	if ev.NextExpiry != nil {
+		r.Wakeups.At(d, ev.NextExpiry.Time)
+	}
+	return true, nil
 }

@@ -23,3 +23,13 @@ func (r *Reconciler) patchStatus(ctx context.Context, s *scope, reconcileErr err
 	}
 	return r.Status().Patch(ctx, d, client.MergeFrom(s.orig))
 }
+
+// saveStatus writes the status now rather than at the end of the reconcile, for a step that
+// must be on record before it acts. It patches a copy, so the scope's object stays as it is.
+func (r *Reconciler) saveStatus(ctx context.Context, s *scope) error {
+	if err := r.Status().Patch(ctx, s.domain.DeepCopy(), client.MergeFrom(s.orig)); err != nil {
+		return err
+	}
+	s.orig = s.domain.DeepCopy()
+	return nil
+}

@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers/apply"
 	"github.com/opdomain/opdomain/controllers/conditions"
+	"github.com/opdomain/opdomain/controllers/evidence"
 	"github.com/opdomain/opdomain/controllers/policy"
 )
 
@@ -43,7 +45,7 @@ var TeardownSteps = []string{StepPaths, StepIdentities, StepCompute, StepData, S
 const waitInterval = time.Second
 
 // errWaiting means a step has issued its deletes and waits for them to take effect.
-var errWaiting = fmt.Errorf("waiting for deletions to complete")
+var errWaiting = errors.New("waiting for deletions to complete")
 
 // reconcileDelete runs the ordered teardown. Each step first writes down what it will act on,
 // then acts, then marks itself done; status is saved between steps, so a manager stopped at
@@ -68,7 +70,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope, reason, ende
 				continue
 			}
 			err := r.runStep(ctx, s, step)
-			if err == errWaiting {
+			if errors.Is(err, errWaiting) {
 				return ctrl.Result{RequeueAfter: waitInterval}, nil
 			}
 			if err != nil {
@@ -80,6 +82,9 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope, reason, ende
 			}
 		}
 		if err := r.writeRecord(ctx, s); err != nil {
+			if errors.Is(err, evidence.ErrSequenceTaken) {
+				return ctrl.Result{RequeueAfter: 10 * time.Millisecond}, nil
+			}
 			return ctrl.Result{}, err
 		}
 	}
@@ -334,15 +339,13 @@ func claimOf(pv *corev1.PersistentVolume) string {
 	return pv.Spec.ClaimRef.Namespace + "/" + pv.Spec.ClaimRef.Name
 }
 
-// writeRecord writes the evidence. Its name is derived from the workspace's UID: a restart
-// between writing it and saving status finds it already there and writes nothing more.
+// writeRecord appends the evidence to the domain's chain. A restart between writing it and
+// saving status finds it by the workspace's UID and writes nothing more.
 func (r *Reconciler) writeRecord(ctx context.Context, s *scope) error {
 	ws := s.ws
 	t := ws.Status.Teardown
-	name := RecordName(ws)
-	domain := ""
-	if s.domain != nil {
-		domain = s.domain.Name
+	if s.domain == nil {
+		return fmt.Errorf("no OperationDomain has %s as its control namespace: cannot chain the TeardownRecord", ws.Namespace)
 	}
 	completed := t.StartedAt
 	for _, st := range t.Steps {
@@ -350,31 +353,20 @@ func (r *Reconciler) writeRecord(ctx context.Context, s *scope) error {
 			completed = *st.CompletedAt
 		}
 	}
-	rec := &opv1.TeardownRecord{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ws.Namespace, Labels: map[string]string{
-			opv1.LabelDomain: domain, opv1.LabelOwnerKind: kind, opv1.LabelOwnerName: ws.Name, opv1.LabelOwnerNamespace: ws.Namespace,
-		}},
-		Spec: opv1.TeardownRecordSpec{
-			Domain:        domain,
-			Subject:       opv1.ObjectRecord{Kind: kind, Namespace: ws.Namespace, Name: ws.Name, UID: string(ws.UID)},
-			Authorization: ws.Spec.Authorization,
-			Reason:        t.Reason,
-			EndedBy:       t.EndedBy,
-			StartedAt:     t.StartedAt,
-			CompletedAt:   completed,
-			Steps:         t.Steps,
-		},
-	}
-	if err := r.Create(ctx, rec); err != nil && !apierrors.IsAlreadyExists(err) {
+	name, err := evidence.Append(ctx, r.Client, r.APIReader, s.domain, opv1.TeardownRecordSpec{
+		Subject:       opv1.ObjectRecord{Kind: kind, Namespace: ws.Namespace, Name: ws.Name, UID: string(ws.UID)},
+		Authorization: ws.Spec.Authorization,
+		Reason:        t.Reason,
+		EndedBy:       t.EndedBy,
+		StartedAt:     t.StartedAt,
+		CompletedAt:   completed,
+		Steps:         t.Steps,
+	}, map[string]string{opv1.LabelOwnerKind: kind, opv1.LabelOwnerName: ws.Name, opv1.LabelOwnerNamespace: ws.Namespace})
+	if err != nil {
 		return fmt.Errorf("writing TeardownRecord: %w", err)
 	}
 	t.Record = name
 	r.Recorder.Eventf(ws, nil, corev1.EventTypeNormal, "TornDown", "Teardown", "torn down; evidence in TeardownRecord %s", name)
 	ctrl.LoggerFrom(ctx).Info("workspace torn down", "record", name, "reason", t.Reason)
 	return r.saveProgress(ctx, s)
-}
-
-// RecordName is the name of a workspace's TeardownRecord.
-func RecordName(ws *opv1.DeveloperWorkspace) string {
-	return slug("teardown-"+ws.Name+"-"+string(ws.UID), 253)
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -47,6 +48,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	if theVerifier.bin != "" {
+		_ = os.RemoveAll(filepath.Dir(theVerifier.bin))
+	}
 	stopManager()
 	if err := cp.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, err)

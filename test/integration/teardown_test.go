@@ -60,9 +60,10 @@ func TestR6_DeletingAWorkspaceDestroysEverythingAndRecordsIt(t *testing.T) {
 	g.Eventually(func() *bool { u := review(t, token); return ptrBool(u != nil) }, tokenCacheTimeout, 500*time.Millisecond).
 		Should(HaveValue(BeFalse()), "the token is rejected")
 
-	var rec opv1.TeardownRecord
-	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: w.control(), Name: workspace.RecordName(&opv1.DeveloperWorkspace{
-		ObjectMeta: metav1.ObjectMeta{Name: "acme-dev", UID: uid}})}, &rec)).To(Succeed())
+	var recs opv1.TeardownRecordList
+	g.Expect(k8s.List(ctx, &recs, client.InNamespace(w.control()), client.MatchingLabels{opv1.LabelSubjectUID: string(uid)})).To(Succeed())
+	g.Expect(recs.Items).To(HaveLen(1))
+	rec := recs.Items[0]
 	g.Expect(rec.Spec.Reason).To(Equal("WorkspaceDeleted"))
 	g.Expect(rec.Spec.Domain).To(Equal("td1"))
 	g.Expect(rec.Spec.Subject.UID).To(Equal(string(uid)))

@@ -1,0 +1,145 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/evidence"
+	"github.com/opdomain/opdomain/test/controlplane"
+)
+
+// verifier runs the manager binary's verify-evidence command against the test cluster.
+type verifier struct{ bin, kubeconfig string }
+
+var (
+	buildVerifier sync.Once
+	theVerifier   verifier
+	verifierErr   error
+)
+
+// newVerifier builds the manager once per test binary.
+func newVerifier(t *testing.T) verifier {
+	t.Helper()
+	buildVerifier.Do(func() { theVerifier, verifierErr = build() })
+	NewWithT(t).Expect(verifierErr).NotTo(HaveOccurred())
+	return theVerifier
+}
+
+func build() (verifier, error) {
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		return verifier{}, err
+	}
+	dir, err := os.MkdirTemp("", "opdomain-verify-")
+	if err != nil {
+		return verifier{}, err
+	}
+	bin := filepath.Join(dir, "manager")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return verifier{}, fmt.Errorf("go build: %w: %s", err, out)
+	}
+	kubeconfig, err := cp.KubeConfig()
+	if err != nil {
+		return verifier{}, err
+	}
+	path := filepath.Join(dir, "kubeconfig")
+	return verifier{bin: bin, kubeconfig: path}, os.WriteFile(path, kubeconfig, 0o600)
+}
+
+func (v verifier) run(t *testing.T, domain string) (int, string) {
+	t.Helper()
+	out, err := exec.Command(v.bin, "verify-evidence", "--kubeconfig", v.kubeconfig, domain).CombinedOutput()
+	if exitErr, ok := err.(*exec.ExitError); ok {
+		return exitErr.ExitCode(), string(out)
+	}
+	NewWithT(t).Expect(err).NotTo(HaveOccurred())
+	return 0, string(out)
+}
+
+// tearDownWorkspaces deletes the world's workspaces one by one and returns the domain once its
+// chain head has caught up with every record.
+func tearDownWorkspaces(t *testing.T, w *world, names ...string) {
+	t.Helper()
+	g := NewWithT(t)
+	for _, name := range names {
+		ws := &opv1.DeveloperWorkspace{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.control()}}
+		g.Expect(k8s.Delete(ctx, ws)).To(Succeed())
+		g.Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(ws), ws)) }, 2*timeout, poll).Should(BeTrue())
+	}
+	g.Eventually(func() int64 {
+		_ = k8s.Get(ctx, client.ObjectKeyFromObject(w.domain), w.domain)
+		return w.domain.Status.Evidence.Head.Sequence
+	}, timeout, poll).Should(BeEquivalentTo(len(names)))
+}
+
+func TestR6_EvidenceChainRevealsEditedAndRemovedRecords(t *testing.T) {
+	g := NewWithT(t)
+	verify := newVerifier(t)
+	w := newWorld(t, "ev1", opv1.NetworkPolicyKubernetes, 24*time.Hour)
+	addWorkspace(t, w, "second")
+	addWorkspace(t, w, "third")
+	tearDownWorkspaces(t, w, "acme-dev", "second", "third")
+
+	code, out := verify.run(t, "ev1")
+	g.Expect(code).To(Equal(0), out)
+	g.Expect(out).To(ContainSubstring("intact: 3 record(s)"))
+	records, err := evidence.Chain(ctx, k8s, w.domain)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(records[1].Spec.PreviousDigest).To(Equal(records[0].Spec.Digest), "each record names its predecessor")
+
+	// Records cannot be edited through the API, so an edit is a delete and a create.
+	forged := records[1].DeepCopy()
+	g.Expect(k8s.Delete(ctx, &records[1])).To(Succeed())
+	forged.ObjectMeta = metav1.ObjectMeta{Name: forged.Name, Namespace: forged.Namespace, Labels: forged.Labels}
+	forged.Spec.Reason = string(opv1.EndVoluntaryRequest)
+	g.Expect(k8s.Create(ctx, forged)).To(Succeed())
+	code, out = verify.run(t, "ev1")
+	g.Expect(code).To(Equal(1), out)
+	g.Expect(out).To(ContainSubstring(forged.Name + ": content does not match its digest"))
+
+	g.Expect(k8s.Delete(ctx, &records[2])).To(Succeed())
+	code, out = verify.run(t, "ev1")
+	g.Expect(code).To(Equal(1), out)
+	g.Expect(out).To(ContainSubstring("records 3 to 3 are missing from the end"))
+}
+
+func TestR6_EvidenceIsKeptForTheRetentionPeriodAndNotAfter(t *testing.T) {
+	g := NewWithT(t)
+	verify := newVerifier(t)
+	w := newWorld(t, "ev2", opv1.NetworkPolicyKubernetes, 365*24*time.Hour)
+	addWorkspace(t, w, "second")
+	tearDownWorkspaces(t, w, "acme-dev", "second")
+	records, err := evidence.Chain(ctx, k8s, w.domain)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(records).To(HaveLen(2))
+	expiry := records[1].Spec.CompletedAt.AddDate(0, 0, 180)
+
+	clock.Step(expiry.Sub(clock.Now()) - time.Hour)
+	g.Consistently(func() int {
+		list, _ := evidence.Chain(ctx, k8s, w.domain)
+		return len(list)
+	}, time.Second, poll).Should(Equal(2), "kept until 180 days have passed")
+
+	clock.Step(2 * time.Hour)
+	g.Eventually(func() int {
+		list, _ := evidence.Chain(ctx, k8s, w.domain)
+		return len(list)
+	}, timeout, poll).Should(BeZero(), "removed once retention has run out")
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(w.domain), w.domain)).To(Succeed())
+	g.Expect(w.domain.Status.Evidence.Pruned.Sequence).To(BeEquivalentTo(2))
+	code, out := verify.run(t, "ev2")
+	g.Expect(code).To(Equal(0), out)
+}
