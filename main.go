@@ -89,7 +89,7 @@ func run(metricsAddr, probeAddr, kubeconfigServer, dnsNamespace, dnsLabels strin
 // a record was edited or removed out of turn, 2 when it could not check.
 func verifyEvidence(args []string) int {
 	fs := flag.NewFlagSet("verify-evidence", flag.ExitOnError)
-	fs.Usage = func() { fmt.Fprintln(fs.Output(), "usage: manager verify-evidence [--kubeconfig PATH] DOMAIN") }
+	fs.Usage = func() { _, _ = fmt.Fprintln(fs.Output(), "usage: manager verify-evidence [--kubeconfig PATH] DOMAIN") }
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: KUBECONFIG or in-cluster)")
 	_ = fs.Parse(args)
 	if fs.NArg() != 1 {

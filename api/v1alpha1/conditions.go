@@ -39,6 +39,8 @@ const (
 	ReasonParentInactive        = "ParentInactive"
 	ReasonApplyFailed           = "ApplyFailed"
 	ReasonEvaluationFailed      = "EvaluationFailed"
+	ReasonPartyBlacklisted      = "PartyBlacklisted"
+	ReasonRoleConflict          = "RoleConflict"
 	ReasonEvaluationPassed      = "EvaluationPassed"
 )
 

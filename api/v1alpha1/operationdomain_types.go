@@ -243,6 +243,12 @@ type OperationDomainStatus struct {
 	// +listMapKey=name
 	// +optional
 	Namespaces []OwnedNamespace `json:"namespaces,omitempty"`
+	// blacklist is every party barred from new agreements: spec.blacklist, and parties whose
+	// agreement ended with Breach, SecurityIncident or LawViolation (YN art. 21).
+	// +listType=map
+	// +listMapKey=creditCode
+	// +optional
+	Blacklist []BlacklistEntry `json:"blacklist,omitempty"`
 	// evidence tracks the chain of TeardownRecords and their retention (R6).
 	// +optional
 	Evidence EvidenceStatus `json:"evidence,omitempty"`

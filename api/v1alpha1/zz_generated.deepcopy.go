@@ -1002,6 +1002,13 @@ func (in *OperationDomainStatus) DeepCopyInto(out *OperationDomainStatus) {
 		*out = make([]OwnedNamespace, len(*in))
 		copy(*out, *in)
 	}
+	if in.Blacklist != nil {
+		in, out := &in.Blacklist, &out.Blacklist
+		*out = make([]BlacklistEntry, len(*in))
+		for i := range *in {
+			(*in)[i].DeepCopyInto(&(*out)[i])
+		}
+	}
 	in.Evidence.DeepCopyInto(&out.Evidence)
 	if in.EmergencyStopSince != nil {
 		in, out := &in.EmergencyStopSince, &out.EmergencyStopSince

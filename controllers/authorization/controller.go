@@ -4,6 +4,7 @@ package authorization
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -53,6 +54,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if domain != nil {
 		in.Policy = &domain.Spec.AgreementPolicy
 	}
+	var peers opv1.AuthorizationList
+	if err := r.List(ctx, &peers, client.InNamespace(a.Namespace)); err != nil {
+		return ctrl.Result{}, err
+	}
+	in.Bar = bar(&a, domain, peers.Items)
 	if a.Spec.Parent != "" {
 		var parent opv1.Authorization
 		if err := r.Get(ctx, client.ObjectKey{Namespace: a.Namespace, Name: a.Spec.Parent}, &parent); err == nil {
@@ -112,6 +118,20 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}
 		return requests(list.Items)
 	})
+	sameParty := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		var list opv1.AuthorizationList
+		if err := mgr.GetClient().List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
+			return nil
+		}
+		code := o.(*opv1.Authorization).Spec.Party.CreditCode
+		var same []opv1.Authorization
+		for _, a := range list.Items {
+			if a.Spec.Party.CreditCode == code && a.Name != o.GetName() {
+				same = append(same, a)
+			}
+		}
+		return requests(same)
+	})
 	inDomain := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 		var list opv1.AuthorizationList
 		if err := mgr.GetClient().List(ctx, &list, client.InNamespace(o.(*opv1.OperationDomain).Spec.ControlNamespace)); err != nil {
@@ -122,10 +142,34 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&opv1.Authorization{}).
 		Watches(&opv1.Authorization{}, children).
+		Watches(&opv1.Authorization{}, sameParty).
 		Watches(&opv1.OperationDomain{}, inDomain).
 		WatchesRawSource(r.Wakeups.Source()).
 		Named("authorization").
 		Complete(r)
+}
+
+// bar says why a party may not get a new agreement here: it is on the domain's blacklist, or it
+// holds an agreement of the other role in the domain, since an operator entity takes no part
+// in developing what it delivers (YN art. 21, HLJ art. 20(1)).
+func bar(a *opv1.Authorization, domain *opv1.OperationDomain, peers []opv1.Authorization) *lifecycle.Bar {
+	code := a.Spec.Party.CreditCode
+	if domain != nil {
+		for _, e := range append(append([]opv1.BlacklistEntry{}, domain.Spec.Blacklist...), domain.Status.Blacklist...) {
+			if e.CreditCode == code {
+				return &lifecycle.Bar{Reason: opv1.ReasonPartyBlacklisted,
+					Message: fmt.Sprintf("spec.party.creditCode: %s is on the domain's blacklist: %s", code, e.Reason)}
+			}
+		}
+	}
+	for _, p := range peers {
+		if p.Name != a.Name && p.Spec.Party.CreditCode == code && p.Spec.Role != a.Spec.Role && !p.Status.Phase.Ended() {
+			return &lifecycle.Bar{Reason: opv1.ReasonRoleConflict,
+				Message: fmt.Sprintf("spec.party.creditCode: %s holds %s agreement %s in this domain and may not also hold a %s agreement",
+					code, p.Spec.Role, p.Name, a.Spec.Role)}
+		}
+	}
+	return nil
 }
 
 func requests(items []opv1.Authorization) []reconcile.Request {

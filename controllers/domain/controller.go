@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/index"
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/controllers/wakeup"
 )
@@ -93,15 +94,23 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}
 		return reqs
 	})
+	toOwningDomain := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		d, err := index.DomainFor(ctx, mgr.GetClient(), o.GetNamespace())
+		if err != nil || d == nil {
+			return nil
+		}
+		return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: d.Name}}}
+	})
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&opv1.OperationDomain{}).
 		Watches(&corev1.Namespace{}, toDomain).
 		Watches(&networkingv1.NetworkPolicy{}, toDomain).
 		Watches(&admissionregistrationv1.ValidatingAdmissionPolicy{}, toAllDomains).
 		Watches(&admissionregistrationv1.ValidatingAdmissionPolicyBinding{}, toAllDomains).
-		// Workspaces and agreements going away may unblock a domain's deletion.
-		Watches(&opv1.Authorization{}, toAllDomains, builder.WithPredicates(deletionOnly())).
-		Watches(&opv1.DeveloperWorkspace{}, toAllDomains, builder.WithPredicates(deletionOnly())).
+		// Agreements ending feed the blacklist; agreements and workspaces going away may unblock
+		// a domain's deletion.
+		Watches(&opv1.Authorization{}, toOwningDomain, builder.WithPredicates(notCreates())).
+		Watches(&opv1.DeveloperWorkspace{}, toOwningDomain, builder.WithPredicates(notCreates())).
 		Watches(&opv1.TeardownRecord{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			if name := o.GetLabels()[opv1.LabelDomain]; name != "" {
 				return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: name}}}
@@ -116,8 +125,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return b.Complete(r)
 }
 
-// deletionOnly passes deletes and status changes that may end an agreement or a workspace.
-func deletionOnly() predicate.Predicate {
+// notCreates passes the updates and deletes that may end an agreement or a workspace; a new
+// one changes nothing for its domain.
+func notCreates() predicate.Predicate {
 	return predicate.Funcs{
 		CreateFunc:  func(event.TypedCreateEvent[client.Object]) bool { return false },
 		GenericFunc: func(event.TypedGenericEvent[client.Object]) bool { return false },

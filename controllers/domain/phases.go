@@ -43,6 +43,7 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 		r.ensureIsolation,
 		r.ensureAdmissionPolicy,
 		r.observeEmergencyStop,
+		r.observeBlacklist,
 		r.maintainEvidence,
 	}
 	for _, step := range steps {
@@ -219,5 +220,37 @@ func (r *Reconciler) maintainEvidence(ctx context.Context, s *scope) (bool, erro
 	if ev.NextExpiry != nil {
 		r.Wakeups.At(d, ev.NextExpiry.Time)
 	}
+	return true, nil
+}
+
+// blacklistReasons are the endings that bar a party from new agreements (YN art. 21).
+var blacklistReasons = map[opv1.EndReason]bool{opv1.EndBreach: true, opv1.EndSecurityIncident: true, opv1.EndLawViolation: true}
+
+// observeBlacklist lists every barred party: those written in spec.blacklist, and those whose
+// agreement ended for a breach, a security incident or a violation of law.
+func (r *Reconciler) observeBlacklist(ctx context.Context, s *scope) (bool, error) {
+	d := s.domain
+	var agreements opv1.AuthorizationList
+	if err := r.List(ctx, &agreements, client.InNamespace(d.Spec.ControlNamespace)); err != nil {
+		return false, err
+	}
+	entries := map[string]opv1.BlacklistEntry{}
+	for _, a := range agreements.Items {
+		if a.Status.Phase.Ended() && blacklistReasons[a.Status.EndReason] {
+			entries[a.Spec.Party.CreditCode] = opv1.BlacklistEntry{
+				CreditCode: a.Spec.Party.CreditCode, Name: a.Spec.Party.Name, Since: a.Status.EndedAt,
+				Reason: fmt.Sprintf("Authorization %s ended with %s", a.Name, a.Status.EndReason),
+			}
+		}
+	}
+	for _, e := range d.Spec.Blacklist {
+		entries[e.CreditCode] = e
+	}
+	list := make([]opv1.BlacklistEntry, 0, len(entries))
+	for _, e := range entries {
+		list = append(list, e)
+	}
+	slices.SortFunc(list, func(a, b opv1.BlacklistEntry) int { return strings.Compare(a.CreditCode, b.CreditCode) })
+	d.Status.Blacklist = list
 	return true, nil
 }

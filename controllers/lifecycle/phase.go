@@ -17,8 +17,14 @@ type Inputs struct {
 	Parent *opv1.Authorization
 	// Policy is the domain's agreement policy; nil when the domain is not found.
 	Policy *opv1.AgreementPolicy
-	Now    time.Time
+	// Bar, when set, says why the party may not be given a new agreement.
+	Bar *Bar
+	Now time.Time
 }
+
+// Bar is why a party may not get a new agreement: it is blacklisted, or it holds the other
+// role in the domain.
+type Bar struct{ Reason, Message string }
 
 // Outcome is the phase and why.
 type Outcome struct {
@@ -74,6 +80,9 @@ func Evaluate(in Inputs) Outcome {
 		return pending(opv1.ReasonTermExceedsPolicy,
 			fmt.Sprintf("spec.term is longer than the domain's maximum of %d years for a %s agreement", max, in.Spec.Role))
 	}
+	if in.Bar != nil && !everActive(in.Previous.Phase) {
+		return pending(in.Bar.Reason, in.Bar.Message)
+	}
 	if in.Spec.Role == opv1.RoleDeveloper {
 		if in.Parent == nil {
 			return pending(opv1.ReasonParentNotFound, fmt.Sprintf("parent agreement %q not found", in.Spec.Parent))
@@ -109,6 +118,11 @@ func Evaluate(in Inputs) Outcome {
 		out.Warning = fmt.Sprintf("evaluation %s failed; another failure in a row terminates the agreement", last.Period)
 	}
 	return out
+}
+
+// everActive tells an agreement already in force, which a bar on new agreements leaves alone.
+func everActive(p opv1.AuthorizationPhase) bool {
+	return p == opv1.PhaseActive || p == opv1.PhaseSuspended
 }
 
 // ownSuspension says whether the agreement itself is suspended: by spec.suspension, or by a

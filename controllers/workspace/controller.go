@@ -102,6 +102,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: l[opv1.LabelOwnerNamespace], Name: l[opv1.LabelOwnerName]}}}
 	})
 	byAuthorization := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		if o.(*opv1.Authorization).Spec.Role == opv1.RoleOperator {
+			// Its persons may not be members of any developer workspace in the domain.
+			return r.workspaces(ctx, client.InNamespace(o.GetNamespace()))
+		}
 		return r.workspaces(ctx, client.InNamespace(o.GetNamespace()), client.MatchingFields{index.WorkspaceAuthorization: o.GetName()})
 	})
 	byDomain := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {

@@ -34,7 +34,10 @@ type scope struct {
 	authz  *opv1.Authorization
 	// eligible are the members who may hold access: trained persons of the agreement.
 	eligible []opv1.Person
-	summary  conditions.Summary
+	// operatorPersons maps the people of the domain's Operator agreements to their agreement;
+	// none of them may work in a workspace under a Developer agreement.
+	operatorPersons map[string]string
+	summary         conditions.Summary
 	// next is the earliest instant the workspace must be looked at again.
 	next time.Time
 }
@@ -58,6 +61,20 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) error {
 		s.authz = &a
 	case !apierrors.IsNotFound(err):
 		return err
+	}
+	if s.authz != nil && s.authz.Spec.Role == opv1.RoleDeveloper {
+		var all opv1.AuthorizationList
+		if err := r.List(ctx, &all, client.InNamespace(s.ws.Namespace)); err != nil {
+			return err
+		}
+		s.operatorPersons = map[string]string{}
+		for _, a := range all.Items {
+			if a.Spec.Role == opv1.RoleOperator && !a.Status.Phase.Ended() {
+				for _, p := range a.Spec.Persons {
+					s.operatorPersons[p.User] = a.Name
+				}
+			}
+		}
 	}
 	if s.domain != nil && s.ws.Status.Namespace == "" {
 		s.ws.Status.Namespace = NamespaceName(s.domain.Name, s.ws.Name)
@@ -132,7 +149,7 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 		s.summary = conditions.Summary{Reason: reason, Message: message + "; access cut, data kept"}
 	case len(refused) > 0:
 		ws.Status.Phase = opv1.WorkspaceReady
-		msg := "no credential for " + strings.Join(refused, ", ") + ": not a person of the agreement with trainedAt set"
+		msg := "no credential for " + strings.Join(refused, ", ")
 		conditions.Set(&ws.Status.Conditions, ws.Generation, opv1.ConditionAccessGranted, len(s.eligible) > 0, opv1.ReasonMemberNotEligible, msg)
 		s.summary = conditions.Summary{Reason: opv1.ReasonMemberNotEligible, Message: msg}
 	default:
@@ -145,7 +162,7 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 }
 
 // members splits the spec's members into those who may have access (persons of the agreement
-// who have been trained, NJ 6) and those refused.
+// who have been trained, NJ 6) and those refused, each with the reason.
 func (s *scope) members() (eligible []opv1.Person, refused []string) {
 	for _, m := range s.ws.Spec.Members {
 		var p opv1.Person
@@ -153,10 +170,15 @@ func (s *scope) members() (eligible []opv1.Person, refused []string) {
 		if ok {
 			p, ok = s.authz.PersonByUser(m)
 		}
-		if ok && p.TrainedAt != nil && !p.TrainedAt.After(s.now) {
+		switch {
+		case !ok:
+			refused = append(refused, m+" (not a person of the agreement)")
+		case p.TrainedAt == nil || p.TrainedAt.After(s.now):
+			refused = append(refused, m+" (no security and compliance training recorded)")
+		case s.operatorPersons[m] != "":
+			refused = append(refused, fmt.Sprintf("%s (a person of Operator agreement %s, which takes no part in development)", m, s.operatorPersons[m]))
+		default:
 			eligible = append(eligible, p)
-		} else {
-			refused = append(refused, m)
 		}
 	}
 	return eligible, refused

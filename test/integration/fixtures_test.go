@@ -88,6 +88,9 @@ func newAgreement(t testing.TB, d *opv1.OperationDomain, name string, role opv1.
 			},
 		},
 	}
+	if role == opv1.RoleOperator {
+		a.Spec.Persons = []opv1.Person{{Name: "Wang Wu", User: "wang@operator.example", TrainedAt: ptr.To(metav1.NewTime(now.Add(-48 * time.Hour)))}}
+	}
 	g := NewWithT(t)
 	g.Expect(k8s.Create(ctx, a)).To(Succeed())
 	g.Eventually(func() opv1.AuthorizationPhase {

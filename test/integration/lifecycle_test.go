@@ -92,3 +92,47 @@ func TestR2_TwoFailedEvaluationsInARowTerminate(t *testing.T) {
 	g.Expect(w.developer.Status.EndReason).To(Equal(opv1.EndEvaluationFailed))
 	g.Eventually(workspacePhase(w.ws), timeout, poll).Should(Equal(opv1.WorkspaceTornDown))
 }
+
+func TestR2_BlacklistedPartyCannotGetANewAgreement(t *testing.T) {
+	g := NewWithT(t)
+	w := newWorld(t, "lc5", opv1.NetworkPolicyKubernetes, 90*24*time.Hour)
+	terminate(t, w.developer, opv1.EndBreach)
+	g.Eventually(func() []opv1.BlacklistEntry {
+		_ = k8s.Get(ctx, client.ObjectKeyFromObject(w.domain), w.domain)
+		return w.domain.Status.Blacklist
+	}, timeout, poll).Should(ContainElement(And(
+		HaveField("CreditCode", w.developer.Spec.Party.CreditCode),
+		HaveField("Reason", ContainSubstring("Breach")))))
+
+	again := w.developer.DeepCopy()
+	again.ObjectMeta = metav1.ObjectMeta{Name: "acme-again", Namespace: w.control()}
+	again.Spec.Termination = nil
+	again.Status = opv1.AuthorizationStatus{}
+	g.Expect(k8s.Create(ctx, again)).To(Succeed())
+	g.Eventually(conditionText(again, opv1.ConditionReady), timeout, poll).
+		Should(And(HavePrefix("False/"+opv1.ReasonPartyBlacklisted), ContainSubstring("spec.party.creditCode")))
+	g.Consistently(phaseOf(again), time.Second, poll).Should(Equal(opv1.PhasePending))
+}
+
+func TestR2_OperatorEntityTakesNoPartInDevelopment(t *testing.T) {
+	g := NewWithT(t)
+	w := newWorld(t, "lc6", opv1.NetworkPolicyKubernetes, 90*24*time.Hour)
+
+	// The operator's own party applying for a Developer agreement is held.
+	dev := w.developer.DeepCopy()
+	dev.ObjectMeta = metav1.ObjectMeta{Name: "operator-as-developer", Namespace: w.control()}
+	dev.Spec.Party = w.operator.Spec.Party
+	dev.Status = opv1.AuthorizationStatus{}
+	g.Expect(k8s.Create(ctx, dev)).To(Succeed())
+	g.Eventually(conditionText(dev, opv1.ConditionReady), timeout, poll).
+		Should(And(HavePrefix("False/"+opv1.ReasonRoleConflict), ContainSubstring("operator")))
+
+	// A person of the Operator agreement is refused as a member of a developer workspace.
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(w.operator), w.operator)).To(Succeed())
+	patch := client.MergeFrom(w.operator.DeepCopy())
+	w.operator.Spec.Persons = append(w.operator.Spec.Persons, opv1.Person{Name: "Li Si", User: member, TrainedAt: w.developer.Spec.Persons[0].TrainedAt})
+	g.Expect(k8s.Patch(ctx, w.operator, patch)).To(Succeed())
+	g.Eventually(conditionText(w.ws, opv1.ConditionAccessGranted), timeout, poll).
+		Should(And(HavePrefix("False/"+opv1.ReasonMemberNotEligible), ContainSubstring("Operator agreement operator")))
+	g.Expect(w.ws.Status.Credentials).To(BeEmpty())
+}
