@@ -8,7 +8,7 @@ GOLANGCI_LINT_VERSION ?= v2.15.0
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
 GO_TEST_FLAGS ?=
-BENCH_FLAGS ?= -benchtime=5x -count=5
+BENCH_FLAGS ?= -benchtime=5x -count=3 -timeout=30m
 
 .PHONY: all
 all: generate manifests fmt vet build

@@ -24,31 +24,35 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "verify-evidence" {
 		os.Exit(verifyEvidence(os.Args[2:]))
 	}
-	var (
-		metricsAddr, probeAddr, kubeconfigServer, dnsNamespace, dnsLabels string
-		leaderElect                                                       bool
-	)
-	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address the metrics endpoint binds to; 0 disables it")
-	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address the health probes bind to")
-	flag.BoolVar(&leaderElect, "leader-elect", false, "elect a leader so that only one replica reconciles")
-	flag.StringVar(&kubeconfigServer, "kubeconfig-server", "", "API server URL written into member kubeconfigs (default: the URL the operator uses)")
-	flag.StringVar(&dnsNamespace, "dns-namespace", policy.KubeDNS.Namespace, "namespace of the cluster DNS pods that domain pods may reach")
-	flag.StringVar(&dnsLabels, "dns-pod-labels", "k8s-app=kube-dns", "comma-separated key=value labels of the cluster DNS pods")
+	var f flags
+	flag.StringVar(&f.metricsAddr, "metrics-bind-address", ":8080", "address the metrics endpoint binds to; 0 disables it")
+	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "address the health probes bind to")
+	flag.BoolVar(&f.leaderElect, "leader-elect", false, "elect a leader so that only one replica reconciles")
+	flag.IntVar(&f.workers, "workspace-workers", 4, "workspaces reconciled at once")
+	flag.StringVar(&f.kubeconfigServer, "kubeconfig-server", "", "API server URL written into member kubeconfigs (default: the URL the operator uses)")
+	flag.StringVar(&f.dnsNamespace, "dns-namespace", policy.KubeDNS.Namespace, "namespace of the cluster DNS pods that domain pods may reach")
+	flag.StringVar(&f.dnsLabels, "dns-pod-labels", "k8s-app=kube-dns", "comma-separated key=value labels of the cluster DNS pods")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
-	log := ctrl.Log.WithName("setup")
 
-	if err := run(metricsAddr, probeAddr, kubeconfigServer, dnsNamespace, dnsLabels, leaderElect); err != nil {
-		log.Error(err, "manager stopped")
+	if err := run(f); err != nil {
+		ctrl.Log.WithName("setup").Error(err, "manager stopped")
 		os.Exit(1)
 	}
 }
 
-func run(metricsAddr, probeAddr, kubeconfigServer, dnsNamespace, dnsLabels string, leaderElect bool) error {
-	dns := policy.DNS{Namespace: dnsNamespace, PodLabels: map[string]string{}}
-	for _, kv := range strings.Split(dnsLabels, ",") {
+// flags are the manager's command-line settings.
+type flags struct {
+	metricsAddr, probeAddr, kubeconfigServer, dnsNamespace, dnsLabels string
+	leaderElect                                                       bool
+	workers                                                           int
+}
+
+func run(f flags) error {
+	dns := policy.DNS{Namespace: f.dnsNamespace, PodLabels: map[string]string{}}
+	for _, kv := range strings.Split(f.dnsLabels, ",") {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
 			return fmt.Errorf("--dns-pod-labels: %q is not key=value", kv)
@@ -59,20 +63,20 @@ func run(metricsAddr, probeAddr, kubeconfigServer, dnsNamespace, dnsLabels strin
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 controllers.Scheme(),
 		Cache:                  controllers.CacheOptions(),
-		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
-		HealthProbeBindAddress: probeAddr,
-		LeaderElection:         leaderElect,
+		Metrics:                metricsserver.Options{BindAddress: f.metricsAddr},
+		HealthProbeBindAddress: f.probeAddr,
+		LeaderElection:         f.leaderElect,
 		LeaderElectionID:       "opdomain.io",
 	})
 	if err != nil {
 		return err
 	}
-	target, err := controllers.KubeconfigTargetFor(cfg, kubeconfigServer)
+	target, err := controllers.KubeconfigTargetFor(cfg, f.kubeconfigServer)
 	if err != nil {
 		return err
 	}
 	ctx := ctrl.SetupSignalHandler()
-	if err := controllers.Setup(ctx, mgr, controllers.Options{Clock: clock.RealClock{}, DNS: dns, Kubeconfig: target}); err != nil {
+	if err := controllers.Setup(ctx, mgr, controllers.Options{Clock: clock.RealClock{}, DNS: dns, Kubeconfig: target, WorkspaceWorkers: f.workers}); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

@@ -3,6 +3,7 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -66,6 +67,8 @@ type Options struct {
 	DNS   policy.DNS
 	// Kubeconfig is the API server that member kubeconfigs point at.
 	Kubeconfig workspace.KubeconfigTarget
+	// WorkspaceWorkers is how many workspaces are reconciled at once (default 4).
+	WorkspaceWorkers int
 }
 
 // Setup registers the indexes and reconcilers with mgr.
@@ -90,6 +93,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		&workspace.Reconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-workspace"),
 			Clock: opts.Clock, Wakeups: wakeups(), DNS: opts.DNS, Cilium: cilium, Kubeconfig: opts.Kubeconfig,
+			Workers: cmp.Or(opts.WorkspaceWorkers, 4),
 		},
 	}
 	for _, r := range reconcilers {

@@ -2,11 +2,14 @@ package domain
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -37,12 +40,13 @@ func (s *scope) namespaces() []string {
 
 func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result, error) {
 	steps := []func(context.Context, *scope) (bool, error){
+		// An emergency stop cuts before anything else is looked at.
+		r.observeEmergencyStop,
 		r.checkConflicts,
 		r.checkPolicyAPI,
 		r.ensureNamespaces,
 		r.ensureIsolation,
 		r.ensureAdmissionPolicy,
-		r.observeEmergencyStop,
 		r.observeBlacklist,
 		r.maintainEvidence,
 	}
@@ -145,7 +149,7 @@ func (r *Reconciler) ensureAdmissionPolicy(ctx context.Context, _ *scope) (bool,
 }
 
 // observeEmergencyStop records when the stop took effect; the workspaces do the cutting.
-func (r *Reconciler) observeEmergencyStop(_ context.Context, s *scope) (bool, error) {
+func (r *Reconciler) observeEmergencyStop(ctx context.Context, s *scope) (bool, error) {
 	d := s.domain
 	stop := d.Spec.EmergencyStop
 	switch {
@@ -158,7 +162,49 @@ func (r *Reconciler) observeEmergencyStop(_ context.Context, s *scope) (bool, er
 		r.Recorder.Eventf(d, nil, corev1.EventTypeNormal, "EmergencyStopLifted", "Resume", "emergency stop lifted")
 	}
 	conditions.Set(&d.Status.Conditions, d.Generation, opv1.ConditionEmergencyStop, stop.Active, opv1.ReasonEmergencyStop, stop.Reason)
-	return true, nil
+	if !stop.Active {
+		return true, nil
+	}
+	return true, r.cutAccess(ctx, d)
+}
+
+// cutWorkers bounds the deletes an emergency stop sends at once.
+const cutWorkers = 16
+
+// cutAccess is the emergency stop's one action (R7): it deletes every member RoleBinding and
+// every credential Secret of the domain's workspaces at once, so authorization is gone in one
+// pass over the domain instead of one workspace after another. The workspaces then withdraw
+// their network paths and stop their pods; their data stays.
+func (r *Reconciler) cutAccess(ctx context.Context, d *opv1.OperationDomain) error {
+	inDomain := client.MatchingLabels{opv1.LabelDomain: d.Name, opv1.LabelOwnerKind: "DeveloperWorkspace"}
+	var bindings rbacv1.RoleBindingList
+	if err := r.List(ctx, &bindings, inDomain); err != nil {
+		return err
+	}
+	var secrets corev1.SecretList
+	if err := r.List(ctx, &secrets, inDomain, client.InNamespace(d.Spec.ControlNamespace)); err != nil {
+		return err
+	}
+	targets := make([]client.Object, 0, len(bindings.Items)+len(secrets.Items))
+	for i := range bindings.Items {
+		targets = append(targets, &bindings.Items[i])
+	}
+	for i := range secrets.Items {
+		targets = append(targets, &secrets.Items[i])
+	}
+	errs := make([]error, len(targets))
+	sem := make(chan struct{}, cutWorkers)
+	var wg sync.WaitGroup
+	for i, obj := range targets {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = apply.Delete(ctx, r.Client, obj)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func (r *Reconciler) labels(d *opv1.OperationDomain, namespace string) map[string]string {

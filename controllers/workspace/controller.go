@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -42,6 +43,9 @@ type Reconciler struct {
 	// Kubeconfig is what member kubeconfigs point at: the API server's address as members
 	// reach it, and its CA bundle.
 	Kubeconfig KubeconfigTarget
+	// Workers is how many workspaces are reconciled at once; an emergency stop cuts every
+	// workspace of a domain, and they do not depend on each other.
+	Workers int
 }
 
 // KubeconfigTarget is the API server a member's kubeconfig points at.
@@ -124,6 +128,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&opv1.Authorization{}, byAuthorization).
 		Watches(&opv1.OperationDomain{}, byDomain).
 		WatchesRawSource(r.Wakeups.Source()).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Named("developerworkspace")
 	if r.Cilium {
 		b = b.Watches(&ciliumv2.CiliumNetworkPolicy{}, toOwner)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -64,4 +65,48 @@ func report(b *testing.B, name string, ds []time.Duration) {
 	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
 	b.ReportMetric(float64(ds[len(ds)/2].Microseconds())/1000, name+"-p50-ms")
 	b.ReportMetric(float64(ds[len(ds)*9/10].Microseconds())/1000, name+"-p90-ms")
+}
+
+// stopWorld is a domain with 100 workspaces, built once for every run of the benchmark.
+var stopWorld *world
+
+// BenchmarkEmergencyStop100Workspaces measures R7's one action: from setting the domain's
+// emergency stop to the moment no member of any of its 100 workspaces holds a RoleBinding
+// (authorization is cut; tokens are rejected ~10 s later, when the API server's token cache
+// lapses). Each iteration then lifts the stop and waits for every workspace to be Ready again.
+func BenchmarkEmergencyStop100Workspaces(b *testing.B) {
+	g := NewWithT(b)
+	const workspaces = 100
+	if stopWorld == nil {
+		stopWorld = newWorld(b, "stop100", opv1.NetworkPolicyBoth, 365*24*time.Hour)
+		for i := 1; i < workspaces; i++ {
+			ws := &opv1.DeveloperWorkspace{
+				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("ws%03d", i), Namespace: stopWorld.control()},
+				Spec:       opv1.DeveloperWorkspaceSpec{Authorization: "acme", Members: []string{member}},
+			}
+			g.Expect(k8s.Create(ctx, ws)).To(Succeed())
+		}
+	}
+	w := stopWorld
+	bindings := func() int {
+		var list rbacv1.RoleBindingList
+		g.Expect(k8s.List(ctx, &list, client.MatchingLabels{opv1.LabelDomain: w.domain.Name, opv1.LabelOwnerKind: "DeveloperWorkspace"})).To(Succeed())
+		return len(list.Items)
+	}
+	g.Eventually(bindings, 5*time.Minute, 100*time.Millisecond).Should(Equal(workspaces))
+
+	var cut []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		setEmergencyStop(b, w.domain, true)
+		g.Eventually(bindings, time.Minute, 5*time.Millisecond).Should(BeZero())
+		cut = append(cut, time.Since(start))
+
+		b.StopTimer()
+		setEmergencyStop(b, w.domain, false)
+		g.Eventually(bindings, 5*time.Minute, 50*time.Millisecond).Should(Equal(workspaces))
+		b.StartTimer()
+	}
+	report(b, "cut", cut)
 }
