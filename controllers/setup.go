@@ -87,7 +87,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 			Clock: opts.Clock, Wakeups: wakeups(), DNS: opts.DNS, Cilium: cilium,
 		},
 		&authorization.Reconciler{
-			Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("opdomain-authorization"),
+			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-authorization"),
 			Clock: opts.Clock, Wakeups: wakeups(),
 		},
 		&workspace.Reconciler{

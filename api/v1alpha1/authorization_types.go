@@ -231,6 +231,10 @@ type AuthorizationStatus struct {
 	// suspendedAt plus the domain's rectificationDays.
 	// +optional
 	RectificationDeadline *metav1.Time `json:"rectificationDeadline,omitempty"`
+	// teardownRecord is the TeardownRecord written when the agreement ended, once every
+	// workspace under it was torn down.
+	// +optional
+	TeardownRecord string `json:"teardownRecord,omitempty"`
 	// nextTransition is the next instant the phase may change on its own.
 	// +optional
 	NextTransition *metav1.Time `json:"nextTransition,omitempty"`

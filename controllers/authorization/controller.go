@@ -4,6 +4,7 @@ package authorization
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers/conditions"
+	"github.com/opdomain/opdomain/controllers/evidence"
 	"github.com/opdomain/opdomain/controllers/index"
 	"github.com/opdomain/opdomain/controllers/lifecycle"
 	"github.com/opdomain/opdomain/controllers/wakeup"
@@ -26,13 +28,16 @@ import (
 // Reconciler reconciles Authorizations.
 type Reconciler struct {
 	client.Client
-	Recorder events.EventRecorder
-	Clock    wakeup.Clock
-	Wakeups  *wakeup.Scheduler
+	// APIReader reads the evidence chain as stored, past the cache.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Clock     wakeup.Clock
+	Wakeups   *wakeup.Scheduler
 }
 
 // +kubebuilder:rbac:groups=opdomain.io,resources=authorizations,verbs=get;list;watch
 // +kubebuilder:rbac:groups=opdomain.io,resources=authorizations/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=opdomain.io,resources=teardownrecords,verbs=get;list;watch;create
 
 // Reconcile computes one agreement's phase.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -101,11 +106,57 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		r.Recorder.Eventf(&a, nil, eventType, string(a.Status.Phase), "PhaseChange", "agreement is %s: %s", a.Status.Phase, reasonOr(out.Message, out.Reason))
 	}
+	var result ctrl.Result
+	if a.Status.Phase.Ended() && a.Status.TeardownRecord == "" {
+		name, err := r.recordEnding(ctx, &a, domain, out)
+		switch {
+		case errors.Is(err, evidence.ErrSequenceTaken):
+			result.RequeueAfter = 10 * time.Millisecond
+		case err != nil:
+			return ctrl.Result{}, err
+		}
+		a.Status.TeardownRecord = name
+	}
 	if err := r.Status().Patch(ctx, &a, client.MergeFrom(orig)); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	r.Wakeups.At(&a, out.Next)
-	return ctrl.Result{}, nil
+	return result, nil
+}
+
+// recordEnding writes the agreement's own TeardownRecord once every workspace under it has been
+// torn down, naming their records; it returns "" while any is still going.
+func (r *Reconciler) recordEnding(ctx context.Context, a *opv1.Authorization, domain *opv1.OperationDomain, out lifecycle.Outcome) (string, error) {
+	if domain == nil {
+		return "", fmt.Errorf("no OperationDomain has %s as its control namespace: cannot chain the TeardownRecord", a.Namespace)
+	}
+	var workspaces opv1.DeveloperWorkspaceList
+	if err := r.List(ctx, &workspaces, client.InNamespace(a.Namespace), client.MatchingFields{index.WorkspaceAuthorization: a.Name}); err != nil {
+		return "", err
+	}
+	var records []opv1.ObjectRecord
+	for _, ws := range workspaces.Items {
+		t := ws.Status.Teardown
+		if t == nil || t.Record == "" {
+			return "", nil // the workspace's own record comes first
+		}
+		records = append(records, opv1.ObjectRecord{Kind: "TeardownRecord", Namespace: ws.Namespace, Name: t.Record,
+			Detail: "teardown of DeveloperWorkspace " + ws.Name})
+	}
+	now := metav1.NewTime(r.Clock.Now())
+	started := now
+	if a.Status.EndedAt != nil {
+		started = *a.Status.EndedAt
+	}
+	return evidence.Append(ctx, r.Client, r.APIReader, domain, opv1.TeardownRecordSpec{
+		Subject:       opv1.ObjectRecord{Kind: "Authorization", Namespace: a.Namespace, Name: a.Name, UID: string(a.UID)},
+		Authorization: a.Name,
+		Reason:        string(out.EndReason),
+		EndedBy:       reasonOr(out.Message, string(out.EndReason)),
+		StartedAt:     started,
+		CompletedAt:   now,
+		Steps:         []opv1.TeardownStep{{Name: "workspaces", CompletedAt: &now, Objects: records}},
+	}, map[string]string{opv1.LabelOwnerKind: "Authorization", opv1.LabelOwnerName: a.Name, opv1.LabelOwnerNamespace: a.Namespace})
 }
 
 // SetupWithManager watches agreements, their parents and the domains that bound their terms.
@@ -144,6 +195,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&opv1.Authorization{}, children).
 		Watches(&opv1.Authorization{}, sameParty).
 		Watches(&opv1.OperationDomain{}, inDomain).
+		// A workspace finishing its teardown lets an ended agreement write its own record.
+		Watches(&opv1.DeveloperWorkspace{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: o.(*opv1.DeveloperWorkspace).Spec.Authorization}}}
+		})).
 		WatchesRawSource(r.Wakeups.Source()).
 		Named("authorization").
 		Complete(r)

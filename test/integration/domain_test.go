@@ -112,7 +112,12 @@ func TestR1_DomainDeletionWaitsForAgreementsToEnd(t *testing.T) {
 	g.Expect(control.DeletionTimestamp).To(BeNil(), "the control namespace holds evidence and is kept")
 	var records opv1.TeardownRecordList
 	g.Expect(k8s.List(ctx, &records, client.InNamespace("held-control"))).To(Succeed())
-	g.Expect(records.Items).To(HaveLen(1))
+	var subjects []string
+	for _, r := range records.Items {
+		subjects = append(subjects, r.Spec.Subject.Kind+"/"+r.Spec.Subject.Name)
+	}
+	g.Expect(subjects).To(ConsistOf("DeveloperWorkspace/acme-dev", "Authorization/acme", "Authorization/operator"),
+		"every ending leaves a record")
 }
 
 func terminate(t testing.TB, a *opv1.Authorization, reason opv1.EndReason) {

@@ -136,3 +136,26 @@ func TestR2_OperatorEntityTakesNoPartInDevelopment(t *testing.T) {
 		Should(And(HavePrefix("False/"+opv1.ReasonMemberNotEligible), ContainSubstring("Operator agreement operator")))
 	g.Expect(w.ws.Status.Credentials).To(BeEmpty())
 }
+
+func TestR6_AnEndedAgreementRecordsItsEndingAfterItsWorkspaces(t *testing.T) {
+	g := NewWithT(t)
+	w := newWorld(t, "lc7", opv1.NetworkPolicyKubernetes, 90*24*time.Hour)
+	terminate(t, w.developer, opv1.EndVoluntaryRequest)
+	g.Eventually(func() string {
+		_ = k8s.Get(ctx, client.ObjectKeyFromObject(w.developer), w.developer)
+		return w.developer.Status.TeardownRecord
+	}, timeout, poll).ShouldNot(BeEmpty())
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(w.ws), w.ws)).To(Succeed())
+	g.Expect(w.ws.Status.Phase).To(Equal(opv1.WorkspaceTornDown), "the workspace is torn down before the agreement records its end")
+
+	var rec opv1.TeardownRecord
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: w.control(), Name: w.developer.Status.TeardownRecord}, &rec)).To(Succeed())
+	g.Expect(rec.Spec.Subject.Kind).To(Equal("Authorization"))
+	g.Expect(rec.Spec.Subject.UID).To(Equal(string(w.developer.UID)))
+	g.Expect(rec.Spec.Reason).To(Equal(string(opv1.EndVoluntaryRequest)))
+	g.Expect(rec.Spec.Steps).To(HaveLen(1))
+	g.Expect(rec.Spec.Steps[0].Objects).To(ConsistOf(HaveField("Name", w.ws.Status.Teardown.Record)))
+	var wsRecord opv1.TeardownRecord
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: w.control(), Name: w.ws.Status.Teardown.Record}, &wsRecord)).To(Succeed())
+	g.Expect(rec.Spec.Sequence).To(BeNumerically(">", wsRecord.Spec.Sequence), "chained after the workspace's record")
+}
