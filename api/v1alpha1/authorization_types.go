@@ -253,6 +253,7 @@ type AuthorizationStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=authz,categories=opdomain
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.status) || !has(oldSelf.status.phase) || oldSelf.status.phase == 'Pending' || (self.spec.party == oldSelf.spec.party && self.spec.term.end <= oldSelf.spec.term.end)",message="spec.party cannot change and spec.term.end cannot move later once an agreement has been active: a renewal is a new agreement"
 // +kubebuilder:printcolumn:name="Role",type=string,JSONPath=`.spec.role`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Party",type=string,JSONPath=`.spec.party.name`

@@ -41,6 +41,7 @@ const (
 	ReasonEvaluationFailed      = "EvaluationFailed"
 	ReasonPartyBlacklisted      = "PartyBlacklisted"
 	ReasonRoleConflict          = "RoleConflict"
+	ReasonExceedsParent         = "ExceedsParent"
 	ReasonEvaluationPassed      = "EvaluationPassed"
 )
 

@@ -4,6 +4,7 @@ package lifecycle
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
@@ -90,6 +91,9 @@ func Evaluate(in Inputs) Outcome {
 		if in.Parent.Spec.Role != opv1.RoleOperator {
 			return pending(opv1.ReasonParentNotFound, fmt.Sprintf("parent %q is not an Operator agreement", in.Spec.Parent))
 		}
+		if msg := exceedsParent(in.Spec, in.Parent.Spec); msg != "" {
+			return pending(opv1.ReasonExceedsParent, msg)
+		}
 		switch in.Parent.Status.Phase {
 		case opv1.PhaseActive:
 		case opv1.PhaseSuspended:
@@ -118,6 +122,26 @@ func Evaluate(in Inputs) Outcome {
 		out.Warning = fmt.Sprintf("evaluation %s failed; another failure in a row terminates the agreement", last.Period)
 	}
 	return out
+}
+
+// exceedsParent says how a Developer agreement reaches beyond its Operator agreement, whose
+// term and scope it may never exceed (R2).
+func exceedsParent(spec, parent opv1.AuthorizationSpec) string {
+	if spec.Term.Start.Before(&parent.Term.Start) || spec.Term.End.After(parent.Term.End.Time) {
+		return fmt.Sprintf("spec.term [%s, %s) is outside the parent's term [%s, %s)",
+			spec.Term.Start.UTC().Format(time.RFC3339), spec.Term.End.UTC().Format(time.RFC3339),
+			parent.Term.Start.UTC().Format(time.RFC3339), parent.Term.End.UTC().Format(time.RFC3339))
+	}
+	var outside []string
+	for _, r := range spec.Scope.Resources {
+		if !slices.Contains(parent.Scope.Resources, r) {
+			outside = append(outside, r)
+		}
+	}
+	if len(outside) > 0 {
+		return fmt.Sprintf("spec.scope.resources %v are outside the parent's scope", outside)
+	}
+	return ""
 }
 
 // everActive tells an agreement already in force, which a bar on new agreements leaves alone.

@@ -19,7 +19,8 @@ var (
 func developer(mutate ...func(*opv1.AuthorizationSpec)) opv1.AuthorizationSpec {
 	s := opv1.AuthorizationSpec{
 		Role: opv1.RoleDeveloper, Parent: "op",
-		Term: opv1.Term{Start: metav1.NewTime(t0), End: metav1.NewTime(t0.AddDate(1, 0, 0))},
+		Term:  opv1.Term{Start: metav1.NewTime(t0), End: metav1.NewTime(t0.AddDate(1, 0, 0))},
+		Scope: opv1.Scope{Resources: []string{"traffic-flow"}},
 	}
 	for _, m := range mutate {
 		m(&s)
@@ -38,7 +39,9 @@ func evaluated(results ...opv1.EvaluationResult) func(*opv1.AuthorizationSpec) {
 }
 
 func parent(phase opv1.AuthorizationPhase) *opv1.Authorization {
-	return &opv1.Authorization{ObjectMeta: metav1.ObjectMeta{Name: "op"}, Spec: opv1.AuthorizationSpec{Role: opv1.RoleOperator},
+	return &opv1.Authorization{ObjectMeta: metav1.ObjectMeta{Name: "op"},
+		Spec: opv1.AuthorizationSpec{Role: opv1.RoleOperator, Scope: opv1.Scope{Resources: []string{"traffic-flow"}},
+			Term: opv1.Term{Start: metav1.NewTime(t0.AddDate(-1, 0, 0)), End: metav1.NewTime(t0.AddDate(5, 0, 0))}},
 		Status: opv1.AuthorizationStatus{Phase: phase}}
 }
 
@@ -131,6 +134,14 @@ func TestR2_PhaseFollowsTermSuspensionEvaluationsTerminationAndParent(t *testing
 			in: Inputs{Spec: developer(), Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0,
 				Previous: opv1.AuthorizationStatus{Phase: opv1.PhaseActive}, Bar: &Bar{Reason: opv1.ReasonRoleConflict}},
 			phase: opv1.PhaseActive, next: end},
+		{name: "a term beyond the parent's never activates",
+			in: Inputs{Spec: developer(func(s *opv1.AuthorizationSpec) { s.Term.Start = metav1.NewTime(t0.AddDate(-1, 0, -1)) }),
+				Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0},
+			phase: opv1.PhasePending, reason: opv1.ReasonExceedsParent, next: end},
+		{name: "a resource outside the parent's scope never activates",
+			in: Inputs{Spec: developer(func(s *opv1.AuthorizationSpec) { s.Scope.Resources = []string{"traffic-flow", "hospital-visits"} }),
+				Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0},
+			phase: opv1.PhasePending, reason: opv1.ReasonExceedsParent, next: end},
 		{name: "ended is final, even when the termination would now say otherwise",
 			in: Inputs{Spec: developer(), Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0,
 				Previous: opv1.AuthorizationStatus{Phase: opv1.PhaseTerminated, EndReason: opv1.EndLawViolation}},

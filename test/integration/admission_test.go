@@ -144,3 +144,40 @@ func TestR2_TermLongerThanTheDomainAllowsNeverActivates(t *testing.T) {
 		Should(And(HavePrefix("False/"+opv1.ReasonTermExceedsPolicy), ContainSubstring("spec.term"), ContainSubstring("3 years")))
 	g.Expect(a.Status.Phase).To(Equal(opv1.PhasePending), "fail closed: an unlawful term grants nothing")
 }
+
+func TestR2_AnActiveAgreementKeepsItsPartyAndCannotBeExtended(t *testing.T) {
+	g := NewWithT(t)
+	w := newWorld(t, "frozen", opv1.NetworkPolicyKubernetes, 30*24*time.Hour)
+	a := w.developer
+
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(a), a)).To(Succeed())
+	patch := client.MergeFrom(a.DeepCopy())
+	a.Spec.Party.Name = "Someone Else Co."
+	err := k8s.Patch(ctx, a, patch)
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(err.Error()).To(ContainSubstring("spec.party cannot change"))
+
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(a), a)).To(Succeed())
+	patch = client.MergeFrom(a.DeepCopy())
+	a.Spec.Term.End = metav1.NewTime(a.Spec.Term.End.Add(24 * time.Hour))
+	err = k8s.Patch(ctx, a, patch)
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(err.Error()).To(ContainSubstring("a renewal is a new agreement"))
+
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(a), a)).To(Succeed())
+	patch = client.MergeFrom(a.DeepCopy())
+	a.Spec.Term.End = metav1.NewTime(a.Spec.Term.End.Add(-24 * time.Hour))
+	g.Expect(k8s.Patch(ctx, a, patch)).To(Succeed(), "ending earlier is allowed")
+}
+
+func TestR2_DeveloperScopeBeyondItsParentNeverActivates(t *testing.T) {
+	g := NewWithT(t)
+	w := newWorld(t, "scoped", opv1.NetworkPolicyKubernetes, 30*24*time.Hour)
+	wide := w.developer.DeepCopy()
+	wide.ObjectMeta = metav1.ObjectMeta{Name: "wide", Namespace: w.control()}
+	wide.Status = opv1.AuthorizationStatus{}
+	wide.Spec.Scope.Resources = []string{"hospital-visits"}
+	g.Expect(k8s.Create(ctx, wide)).To(Succeed())
+	g.Eventually(conditionText(wide, opv1.ConditionReady), timeout, poll).
+		Should(And(HavePrefix("False/"+opv1.ReasonExceedsParent), ContainSubstring("hospital-visits")))
+}
