@@ -45,3 +45,13 @@ func ToUnstructured(scheme *runtime.Scheme, obj client.Object) (*unstructured.Un
 	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
 	return u, nil
 }
+
+// StatusNow patches obj's status against orig at once, for a step that must be on record
+// before it acts, and returns the new baseline. It patches a copy: a patch decodes the server's
+// answer into its object, which would leave callers holding pointers into the old status.
+func StatusNow[T client.Object](ctx context.Context, c client.Client, obj, orig T) (T, error) {
+	if err := c.Status().Patch(ctx, obj.DeepCopyObject().(T), client.MergeFrom(orig)); err != nil {
+		return orig, err
+	}
+	return obj.DeepCopyObject().(T), nil
+}

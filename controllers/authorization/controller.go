@@ -91,12 +91,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	} else {
 		conditions.Set(&a.Status.Conditions, a.Generation, opv1.ConditionTermValid, true, opv1.ReasonReconciled, "")
 	}
-	conditions.Apply(&a.Status.Conditions, a.Generation, conditions.Summary{
+	conditions.Finish(&a.Status.Conditions, &a.Status.ObservedGeneration, a.Generation, conditions.Summary{
 		Ready: out.Phase == opv1.PhaseActive, Reason: reasonOr(out.Reason, opv1.ReasonReconciled), Message: out.Message,
 		// Only a person can fix an unlawful term.
 		Stalled: termExceeds,
-	})
-	a.Status.ObservedGeneration = a.Generation
+	}, nil)
 
 	if orig.Status.Phase != a.Status.Phase {
 		log.Info("agreement phase changed", "from", orig.Status.Phase, "to", a.Status.Phase, "reason", out.Reason)

@@ -35,6 +35,20 @@ func Apply(conds *[]metav1.Condition, generation int64, s Summary) {
 	}
 }
 
+// Finish records the outcome of a reconcile: an error turns the summary into Progressing with
+// the error as message (unless the object is already known to be stalled), and only a reconcile
+// without error advances observedGeneration, which is what lets kstatus read Ready or Stalled
+// as final.
+func Finish(conds *[]metav1.Condition, observedGeneration *int64, generation int64, s Summary, reconcileErr error) {
+	if reconcileErr != nil && !s.Stalled {
+		s = Summary{Reason: opv1.ReasonApplyFailed, Message: reconcileErr.Error(), Progressing: true}
+	}
+	Apply(conds, generation, s)
+	if reconcileErr == nil {
+		*observedGeneration = generation
+	}
+}
+
 // Set sets one condition.
 func Set(conds *[]metav1.Condition, generation int64, condType string, status bool, reason, message string) {
 	s := metav1.ConditionFalse

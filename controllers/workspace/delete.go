@@ -101,17 +101,6 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope, reason, ende
 	return ctrl.Result{}, nil
 }
 
-// saveProgress writes the status now rather than at the end of the reconcile. It patches a copy:
-// a patch decodes the server's answer into its object, which would leave callers holding
-// pointers into the old status.
-func (r *Reconciler) saveProgress(ctx context.Context, s *scope) error {
-	if err := r.Status().Patch(ctx, s.ws.DeepCopy(), client.MergeFrom(s.orig)); err != nil {
-		return err
-	}
-	s.orig = s.ws.DeepCopy()
-	return nil
-}
-
 func (r *Reconciler) runStep(ctx context.Context, s *scope, step *opv1.TeardownStep) error {
 	ns := s.ws.Status.Namespace
 	if ns == "" && step.Name != StepIdentities {

@@ -5,21 +5,20 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/apply"
 	"github.com/opdomain/opdomain/controllers/conditions"
 )
 
-// patchStatus is the one status write of a reconcile: it summarises the conditions the way
-// kstatus reads them and records the generation only when the reconcile succeeded.
+// patchStatus is the one status write of a reconcile.
 func (r *Reconciler) patchStatus(ctx context.Context, s *scope, reconcileErr error) error {
 	ws := s.ws
-	sum := s.summary
-	if reconcileErr != nil {
-		sum = conditions.Summary{Reason: opv1.ReasonApplyFailed, Message: reconcileErr.Error(), Progressing: true}
-	}
-	conditions.Apply(&ws.Status.Conditions, ws.Generation, sum)
-	if reconcileErr == nil && !sum.Progressing {
-		ws.Status.ObservedGeneration = ws.Generation
-	}
+	conditions.Finish(&ws.Status.Conditions, &ws.Status.ObservedGeneration, ws.Generation, s.summary, reconcileErr)
 	return r.Status().Patch(ctx, ws, client.MergeFrom(s.orig))
+}
+
+// saveProgress writes the status now rather than at the end of the reconcile, so a teardown
+// step is on record before it acts.
+func (r *Reconciler) saveProgress(ctx context.Context, s *scope) (err error) {
+	s.orig, err = apply.StatusNow(ctx, r.Client, s.ws, s.orig)
+	return err
 }
