@@ -155,18 +155,12 @@ func (r *Reconciler) issue(ctx context.Context, s *scope, sa, user string) (cred
 	// operator wakes at the agreement's end and revokes the binding and the token.
 	life = max(life, minTokenLifetime)
 	expiresAt := s.now.Add(life).Truncate(time.Second)
-	renewAt := s.now.Add(time.Duration(float64(life) * renewFraction)).Truncate(time.Second)
-
 	labels := s.memberLabels(user)
 	labels[credentialAccountLabel] = sa
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
 			GenerateName: sa + "-", Namespace: s.ws.Namespace, Labels: labels,
-			Annotations: map[string]string{
-				opv1.AnnotationMemberUser: user,
-				opv1.AnnotationExpiresAt:  expiresAt.UTC().Format(time.RFC3339),
-				annotationRenewAt:         renewAt.UTC().Format(time.RFC3339),
-			},
+			Annotations: map[string]string{opv1.AnnotationMemberUser: user},
 		},
 		Type: corev1.SecretTypeOpaque,
 	}
@@ -184,12 +178,22 @@ func (r *Reconciler) issue(ctx context.Context, s *scope, sa, user string) (cred
 	if err := r.SubResource("token").Create(ctx, account, tr); err != nil {
 		return credential{}, fmt.Errorf("requesting a token for %s: %w", user, err)
 	}
+	// The API server may cap a token's life below what was asked
+	// (--service-account-max-token-expiration). It states the expiry on its own clock, so compare
+	// lifetimes, not instants.
+	if granted := time.Until(tr.Status.ExpirationTimestamp.Time); granted > 0 && granted < life-time.Minute {
+		life = granted
+		expiresAt = s.now.Add(life).Truncate(time.Second)
+	}
+	renewAt := s.now.Add(time.Duration(float64(life) * renewFraction)).Truncate(time.Second)
 	kubeconfig, err := r.kubeconfig(s, user, tr.Status.Token)
 	if err != nil {
 		return credential{}, err
 	}
 	patch := client.MergeFrom(secret.DeepCopy())
 	secret.Data = map[string][]byte{KubeconfigKey: kubeconfig}
+	secret.Annotations[opv1.AnnotationExpiresAt] = expiresAt.UTC().Format(time.RFC3339)
+	secret.Annotations[annotationRenewAt] = renewAt.UTC().Format(time.RFC3339)
 	if err := r.Patch(ctx, secret, patch); err != nil {
 		return credential{}, err
 	}

@@ -190,7 +190,12 @@ func (r *Reconciler) ensureNamespace(ctx context.Context, s *scope, _ bool) erro
 
 func (r *Reconciler) ensureIsolation(ctx context.Context, s *scope, open bool) error {
 	iso := policy.Isolation{Namespace: s.ws.Status.Namespace, Labels: s.labels(), Open: open, DNS: r.DNS}
-	if err := apply.Isolation(ctx, r.Client, iso, s.domain.Spec.NetworkPolicy); err != nil {
+	mode := s.domain.Spec.NetworkPolicy
+	if mode.Cilium() && !r.Cilium {
+		// The workspace is closed (see reconcileNormal); keep what this cluster can enforce.
+		mode = opv1.NetworkPolicyKubernetes
+	}
+	if err := apply.Isolation(ctx, r.Client, iso, mode); err != nil {
 		return err
 	}
 	msg := "deny all; DNS and same-namespace traffic allowed"
