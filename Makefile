@@ -56,7 +56,7 @@ bench: ## Run the benchmarks against a real control plane.
 
 .PHONY: demo
 demo: manifests ## Start a local control plane, the operator and the samples; Ctrl-C stops it all.
-	KUBEBUILDER_ASSETS="$$(hack/setup-control-plane.sh)" go run ./hack/demo
+	KUBEBUILDER_ASSETS="$$(hack/setup-control-plane.sh)" go run ./hack/demo $(DEMO_FLAGS)
 
 ##@ Build
 

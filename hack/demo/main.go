@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -27,14 +28,17 @@ import (
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers"
+	"github.com/opdomain/opdomain/controllers/evidence"
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/controllers/workspace"
 	"github.com/opdomain/opdomain/test/controlplane"
 )
 
 func main() {
+	lifecycle := flag.Bool("lifecycle", false, "after the workspace is Ready, walk its agreement through suspension, restoration and termination")
+	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx)
+	err := run(ctx, *lifecycle)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
@@ -42,7 +46,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context) error {
+func run(ctx context.Context, lifecycle bool) error {
 	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
 	say("starting kube-apiserver, etcd and kube-controller-manager")
 	cp, err := controlplane.Start(controllers.Scheme())
@@ -121,6 +125,11 @@ The domain is running. Try, in another shell:
 Ctrl-C stops everything.
 `, os.Getenv("KUBEBUILDER_ASSETS"), adminPath, adminPath, ws.Status.Namespace, memberPath, memberPath, adminPath)
 
+	if lifecycle {
+		if err := walkLifecycle(ctx, c, ws); err != nil {
+			return err
+		}
+	}
 	select {
 	case <-ctx.Done():
 	case <-mgrDone:
@@ -198,4 +207,86 @@ func namespaces(d *opv1.OperationDomain) []string {
 
 func say(format string, args ...any) {
 	fmt.Printf("[opdomain demo] "+format+"\n", args...)
+}
+
+// walkLifecycle suspends the sample agreement, lifts the suspension, then terminates it,
+// printing what the operator does at each step and verifying the evidence it leaves.
+func walkLifecycle(ctx context.Context, c client.Client, ws *opv1.DeveloperWorkspace) error {
+	authz := &opv1.Authorization{}
+	authz.Name, authz.Namespace = ws.Spec.Authorization, ws.Namespace
+	setSpec := func(change func(*opv1.AuthorizationSpec)) error {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(authz), authz); err != nil {
+			return err
+		}
+		patch := client.MergeFrom(authz.DeepCopy())
+		change(&authz.Spec)
+		return c.Patch(ctx, authz, patch)
+	}
+	waitPhase := func(want opv1.WorkspacePhase) error {
+		for ws.Status.Phase != want {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+			if err := c.Get(ctx, client.ObjectKeyFromObject(ws), ws); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+
+	say("lifecycle: a regulator suspends Authorization %s", authz.Name)
+	if err := setSpec(func(s *opv1.AuthorizationSpec) {
+		s.Suspension = &opv1.Suspension{Reason: opv1.SuspensionRegulatorOrder, Note: "demo inspection"}
+	}); err != nil {
+		return err
+	}
+	if err := waitPhase(opv1.WorkspaceSuspended); err != nil {
+		return err
+	}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(authz), authz); err != nil {
+		return err
+	}
+	say("lifecycle: workspace Suspended: bindings and credentials revoked, pods stopped, data kept; rectification deadline %s",
+		authz.Status.RectificationDeadline.UTC().Format(time.RFC3339))
+
+	say("lifecycle: the suspension is lifted in time")
+	if err := setSpec(func(s *opv1.AuthorizationSpec) { s.Suspension = nil }); err != nil {
+		return err
+	}
+	if err := waitPhase(opv1.WorkspaceReady); err != nil {
+		return err
+	}
+	say("lifecycle: workspace Ready again with a fresh credential for %s", ws.Status.Credentials[0].Member)
+
+	say("lifecycle: the developer asks to end the agreement (VoluntaryRequest)")
+	if err := setSpec(func(s *opv1.AuthorizationSpec) {
+		s.Termination = &opv1.Termination{Reason: opv1.EndVoluntaryRequest, Note: "demo"}
+	}); err != nil {
+		return err
+	}
+	if err := waitPhase(opv1.WorkspaceTornDown); err != nil {
+		return err
+	}
+	for _, step := range ws.Status.Teardown.Steps {
+		say("lifecycle: teardown step %-10s %d object(s)", step.Name, len(step.Objects))
+	}
+	say("lifecycle: evidence in TeardownRecord %s", ws.Status.Teardown.Record)
+	for authz.Status.TeardownRecord == "" {
+		time.Sleep(100 * time.Millisecond)
+		if err := c.Get(ctx, client.ObjectKeyFromObject(authz), authz); err != nil {
+			return err
+		}
+	}
+	say("lifecycle: the agreement's own record is %s", authz.Status.TeardownRecord)
+	problems, n, err := evidence.VerifyDomain(ctx, c, "jiangsu")
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("evidence chain broken: %v", problems)
+	}
+	say("lifecycle: verify-evidence: %d record(s), chain intact", n)
+	return nil
 }
