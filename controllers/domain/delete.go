@@ -17,8 +17,8 @@ import (
 	"github.com/opdomain/opdomain/controllers/conditions"
 )
 
-// reconcileDelete holds the domain while any agreement is in force or any workspace is not torn
-// down, then releases what the domain made: policies go, created namespaces are deleted, adopted
+// reconcileDelete holds the domain while any agreement is in force or has not recorded its
+// ending, or any workspace is not torn down, then releases what the domain made: policies go, created namespaces are deleted, adopted
 // ones are unlabelled. A control namespace that holds teardown evidence is kept, so that deleting
 // a domain never destroys what R6 says must be retained.
 func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result, error) {
@@ -59,7 +59,8 @@ func (r *Reconciler) blockers(ctx context.Context, d *opv1.OperationDomain) ([]s
 	}
 	var out []string
 	for _, a := range authz.Items {
-		if !a.Status.Phase.Ended() {
+		// An ended agreement still owes its TeardownRecord, which needs the domain's chain.
+		if !a.Status.Phase.Ended() || a.Status.TeardownRecord == "" {
 			out = append(out, "Authorization/"+a.Name)
 		}
 	}
