@@ -43,8 +43,7 @@ func TestR3_SuspensionCutsAccessAtOnceKeepsDataAndRestoresIt(t *testing.T) {
 	g.Expect(quota.Spec.Hard[corev1.ResourcePods]).To(Equal(resource.MustParse("0")), "nothing can start again")
 	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(pvc), pvc)).To(Succeed(), "data is kept")
 	g.Expect(pvc.DeletionTimestamp).To(BeNil())
-	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(w.ws), w.ws)).To(Succeed())
-	g.Expect(w.ws.Status.Phase).To(Equal(opv1.WorkspaceSuspended))
+	g.Eventually(workspacePhase(w.ws), timeout, poll).Should(Equal(opv1.WorkspaceSuspended))
 	g.Expect(w.ws.Status.Credentials).To(BeEmpty())
 
 	setSuspension(t, w.developer, nil)

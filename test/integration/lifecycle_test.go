@@ -145,8 +145,8 @@ func TestR6_AnEndedAgreementRecordsItsEndingAfterItsWorkspaces(t *testing.T) {
 		_ = k8s.Get(ctx, client.ObjectKeyFromObject(w.developer), w.developer)
 		return w.developer.Status.TeardownRecord
 	}, timeout, poll).ShouldNot(BeEmpty())
-	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(w.ws), w.ws)).To(Succeed())
-	g.Expect(w.ws.Status.Phase).To(Equal(opv1.WorkspaceTornDown), "the workspace is torn down before the agreement records its end")
+	g.Eventually(workspacePhase(w.ws), timeout, poll).Should(Equal(opv1.WorkspaceTornDown))
+	g.Expect(w.ws.Status.Teardown.Record).NotTo(BeEmpty(), "the workspace recorded its teardown before the agreement recorded its end")
 
 	var rec opv1.TeardownRecord
 	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: w.control(), Name: w.developer.Status.TeardownRecord}, &rec)).To(Succeed())

@@ -81,10 +81,9 @@ func TestR1_StoredPoliciesAllowOnlyDNSAndOwnNamespace(t *testing.T) {
 	// Suspended, the agreement's workspaces keep only their deny: not even their own pods talk.
 	// The domain's own namespaces are untouched.
 	setSuspension(t, w.developer, &opv1.Suspension{Reason: "SecurityRisk"})
-	g.Eventually(func() opv1.WorkspacePhase {
-		_ = k8s.Get(ctx, client.ObjectKeyFromObject(w.ws), w.ws)
-		return w.ws.Status.Phase
-	}, timeout, poll).Should(Equal(opv1.WorkspaceSuspended))
+	for _, ws := range []*opv1.DeveloperWorkspace{w.ws, other} {
+		g.Eventually(workspacePhase(ws), timeout, poll).Should(Equal(opv1.WorkspaceSuspended), ws.Name)
+	}
 	check([]expectation{
 		deny(flow(train, notebook, 8888, tcp)),
 		deny(flow(train, dns, 53, udp)),
