@@ -3,6 +3,7 @@
 package authorization
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -92,7 +93,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		conditions.Set(&a.Status.Conditions, a.Generation, opv1.ConditionTermValid, true, opv1.ReasonReconciled, "")
 	}
 	conditions.Finish(&a.Status.Conditions, &a.Status.ObservedGeneration, a.Generation, conditions.Summary{
-		Ready: out.Phase == opv1.PhaseActive, Reason: reasonOr(out.Reason, opv1.ReasonReconciled), Message: out.Message,
+		Ready: out.Phase == opv1.PhaseActive, Reason: cmp.Or(out.Reason, opv1.ReasonReconciled), Message: out.Message,
 		// Only a person can fix an unlawful term.
 		Stalled: termExceeds,
 	}, nil)
@@ -103,7 +104,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if a.Status.Phase != opv1.PhaseActive && a.Status.Phase != opv1.PhasePending {
 			eventType = corev1.EventTypeWarning
 		}
-		r.Recorder.Eventf(&a, nil, eventType, string(a.Status.Phase), "PhaseChange", "agreement is %s: %s", a.Status.Phase, reasonOr(out.Message, out.Reason))
+		r.Recorder.Eventf(&a, nil, eventType, string(a.Status.Phase), "PhaseChange", "agreement is %s: %s", a.Status.Phase, cmp.Or(out.Message, out.Reason))
 	}
 	var result ctrl.Result
 	if a.Status.Phase.Ended() && a.Status.TeardownRecord == "" {
@@ -151,7 +152,7 @@ func (r *Reconciler) recordEnding(ctx context.Context, a *opv1.Authorization, do
 		Subject:       opv1.ObjectRecord{Kind: "Authorization", Namespace: a.Namespace, Name: a.Name, UID: string(a.UID)},
 		Authorization: a.Name,
 		Reason:        string(out.EndReason),
-		EndedBy:       reasonOr(out.Message, string(out.EndReason)),
+		EndedBy:       cmp.Or(out.Message, string(out.EndReason)),
 		StartedAt:     started,
 		CompletedAt:   now,
 		Steps:         []opv1.TeardownStep{{Name: "workspaces", CompletedAt: &now, Objects: records}},
@@ -239,11 +240,4 @@ func timeOrNil(t time.Time) *metav1.Time {
 		return nil
 	}
 	return &metav1.Time{Time: t}
-}
-
-func reasonOr(reason, fallback string) string {
-	if reason == "" {
-		return fallback
-	}
-	return reason
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/wakeup"
 )
 
 // Inputs is everything the phase depends on.
@@ -114,7 +115,7 @@ func Evaluate(in Inputs) Outcome {
 				"suspension not lifted by the rectification deadline "+deadline.UTC().Format(time.RFC3339))
 		}
 		return Outcome{Phase: opv1.PhaseSuspended, SuspendedAt: since, Deadline: deadline,
-			Next: earliest(deadline, term.End.Time), Reason: string(reason), Message: note}
+			Next: wakeup.Earliest(deadline, term.End.Time), Reason: string(reason), Message: note}
 	}
 	out := Outcome{Phase: opv1.PhaseActive, Next: term.End.Time}
 	if n := len(in.Spec.Evaluations); n > 0 && in.Spec.Evaluations[n-1].Result == opv1.EvaluationFail {
@@ -167,13 +168,6 @@ func lastTwo(evals []opv1.Evaluation) (last, prev opv1.Evaluation, ok bool) {
 		return last, prev, false
 	}
 	return evals[len(evals)-1], evals[len(evals)-2], true
-}
-
-func earliest(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }
 
 func ended(phase opv1.AuthorizationPhase, reason opv1.EndReason, at time.Time, msg string) Outcome {

@@ -49,8 +49,9 @@ var errWaiting = errors.New("waiting for deletions to complete")
 
 // reconcileDelete runs the ordered teardown. Each step first writes down what it will act on,
 // then acts, then marks itself done; status is saved between steps, so a manager stopped at
-// any point picks up where it left off and the evidence misses nothing. The last step writes
-// the TeardownRecord under a name fixed by the workspace's UID, so a restart never writes two.
+// any point picks up where it left off and the evidence misses nothing. The last step appends
+// the TeardownRecord to the domain's chain, found again by the workspace's UID after a restart,
+// so a restart never writes two.
 func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope, reason, endedBy string) (ctrl.Result, error) {
 	ws := s.ws
 	if ws.Status.Teardown == nil {
@@ -248,7 +249,7 @@ func (r *Reconciler) destroyData(ctx context.Context, s *scope, step *opv1.Teard
 	if err := r.APIReader.List(ctx, &claims, client.InNamespace(s.ws.Status.Namespace)); err != nil {
 		return err
 	}
-	var volumes []client.Object
+	var volumes []*corev1.PersistentVolume
 	for i := range claims.Items {
 		name := claims.Items[i].Spec.VolumeName
 		if name == "" {
@@ -268,8 +269,7 @@ func (r *Reconciler) destroyData(ctx context.Context, s *scope, step *opv1.Teard
 			return err
 		}
 	}
-	for _, o := range volumes {
-		pv := o.(*corev1.PersistentVolume)
+	for _, pv := range volumes {
 		if pv.Spec.PersistentVolumeReclaimPolicy != corev1.PersistentVolumeReclaimDelete {
 			patch := client.MergeFrom(pv.DeepCopy())
 			pv.Spec.PersistentVolumeReclaimPolicy = corev1.PersistentVolumeReclaimDelete
@@ -308,10 +308,9 @@ func (r *Reconciler) destroyData(ctx context.Context, s *scope, step *opv1.Teard
 	return nil
 }
 
-func (r *Reconciler) recordVolumes(step *opv1.TeardownStep, volumes []client.Object) bool {
+func (r *Reconciler) recordVolumes(step *opv1.TeardownStep, volumes []*corev1.PersistentVolume) bool {
 	records := make([]opv1.ObjectRecord, 0, len(volumes))
-	for _, o := range volumes {
-		pv := o.(*corev1.PersistentVolume)
+	for _, pv := range volumes {
 		detail := fmt.Sprintf("bound to claim %s; reclaim policy was %s", claimOf(pv), pv.Spec.PersistentVolumeReclaimPolicy)
 		if pv.Spec.StorageClassName != "" {
 			detail += "; storage class " + pv.Spec.StorageClassName

@@ -23,6 +23,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/controllers/rbac"
 	"github.com/opdomain/opdomain/controllers/tenancy"
+	"github.com/opdomain/opdomain/controllers/wakeup"
 )
 
 // scope is one reconcile's view of a workspace and what it hangs under.
@@ -42,11 +43,7 @@ type scope struct {
 	next time.Time
 }
 
-func (s *scope) wakeAt(t time.Time) {
-	if !t.IsZero() && (s.next.IsZero() || t.Before(s.next)) {
-		s.next = t
-	}
-}
+func (s *scope) wakeAt(t time.Time) { s.next = wakeup.Earliest(s.next, t) }
 
 // resolve finds the workspace's domain and agreement.
 func (r *Reconciler) resolve(ctx context.Context, s *scope) error {
