@@ -16,11 +16,16 @@ all: generate manifests fmt vet build
 ##@ Development
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC; copy the CRDs into the chart.
-	$(CONTROLLER_GEN) rbac:roleName=opdomain-manager crd paths="./..." output:crd:artifacts:config=config/crd/bases
+manifests: $(CONTROLLER_GEN) ## Generate CRDs, RBAC and the webhook configuration; copy them into the chart.
+	$(CONTROLLER_GEN) rbac:roleName=manager crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
 	mkdir -p charts/opdomain/crds
 	cp config/crd/bases/*.yaml charts/opdomain/crds/
-	cp config/rbac/role.yaml charts/opdomain/templates/clusterrole.yaml
+	sed 's/^  name: manager$$/  name: {{ .Release.Name }}-manager/' config/rbac/role.yaml > charts/opdomain/templates/clusterrole.yaml
+	sed -e 's/^  name: validating-webhook-configuration$$/  name: {{ .Release.Name }}-validating-webhook-configuration/' \
+	    -e 's/^      name: webhook-service$$/      name: {{ .Release.Name }}-webhook-service/' \
+	    -e 's/^      namespace: system$$/      namespace: {{ .Release.Namespace }}/' \
+	    -e 's/^metadata:$$/metadata:\n  {{- include "opdomain.webhookAnnotations" . | nindent 2 }}/' \
+	    config/webhook/manifests.yaml > charts/opdomain/templates/webhook-configuration.yaml
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy functions.

@@ -3,8 +3,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 
@@ -14,10 +16,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/opdomain/opdomain/controllers"
 	"github.com/opdomain/opdomain/controllers/evidence"
 	"github.com/opdomain/opdomain/controllers/policy"
+	opwebhook "github.com/opdomain/opdomain/controllers/webhook"
 )
 
 func main() {
@@ -32,6 +36,14 @@ func main() {
 	flag.StringVar(&f.kubeconfigServer, "kubeconfig-server", "", "API server URL written into member kubeconfigs (default: the URL the operator uses)")
 	flag.StringVar(&f.dnsNamespace, "dns-namespace", policy.KubeDNS.Namespace, "namespace of the cluster DNS pods that domain pods may reach")
 	flag.StringVar(&f.dnsLabels, "dns-pod-labels", "k8s-app=kube-dns", "comma-separated key=value labels of the cluster DNS pods")
+	flag.IntVar(&f.webhookPort, "webhook-port", 9443, "port the admission webhook server listens on")
+	flag.StringVar(&f.certDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory holding the webhook's tls.crt and tls.key")
+	flag.BoolVar(&f.selfSignedCerts, "self-signed-webhook-certs", true,
+		"issue and rotate the webhook certificate in a Secret and inject its CA into the webhook configuration; "+
+			"false when cert-manager (or another issuer) provides both")
+	flag.StringVar(&f.webhookService, "webhook-service", "opdomain-webhook-service", "Service in front of the webhook server, in the manager's namespace")
+	flag.StringVar(&f.webhookSecret, "webhook-cert-secret", "opdomain-webhook-certs", "Secret, in the manager's namespace, holding the self-signed webhook certificate")
+	flag.StringVar(&f.webhookConfiguration, "webhook-configuration", "opdomain-validating-webhook-configuration", "ValidatingWebhookConfiguration whose CA bundle the self-signed CA is injected into")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -46,8 +58,9 @@ func main() {
 // flags are the manager's command-line settings.
 type flags struct {
 	metricsAddr, probeAddr, kubeconfigServer, dnsNamespace, dnsLabels string
-	leaderElect                                                       bool
-	workers                                                           int
+	certDir, webhookService, webhookSecret, webhookConfiguration      string
+	leaderElect, selfSignedCerts                                      bool
+	workers, webhookPort                                              int
 }
 
 func run(f flags) error {
@@ -67,7 +80,12 @@ func run(f flags) error {
 		HealthProbeBindAddress: f.probeAddr,
 		LeaderElection:         f.leaderElect,
 		LeaderElectionID:       "opdomain.io",
+		WebhookServer:          webhook.NewServer(webhook.Options{Port: f.webhookPort, CertDir: f.certDir}),
 	})
+	if err != nil {
+		return err
+	}
+	certsReady, err := webhookCertificates(mgr, f)
 	if err != nil {
 		return err
 	}
@@ -79,13 +97,50 @@ func run(f flags) error {
 	if err := controllers.Setup(ctx, mgr, controllers.Options{Clock: clock.RealClock{}, DNS: dns, Kubeconfig: target, WorkspaceWorkers: f.workers}); err != nil {
 		return err
 	}
+	// The webhook server starts only once its certificate is on disk; until then, and until it
+	// serves, the manager is not ready and the API server refuses what it would validate.
+	failed := make(chan error, 1)
+	go func() {
+		<-certsReady
+		if err := controllers.SetupWebhooks(mgr, clock.RealClock{}); err != nil {
+			failed <- err
+		}
+	}()
+	webhookServing := func(req *http.Request) error {
+		select {
+		case <-certsReady:
+			return mgr.GetWebhookServer().StartedChecker()(req)
+		default:
+			return errors.New("webhook certificate not ready")
+		}
+	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err
 	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+	if err := mgr.AddReadyzCheck("webhook", webhookServing); err != nil {
 		return err
 	}
+	go func() {
+		if err := <-failed; err != nil {
+			ctrl.Log.WithName("setup").Error(err, "registering the admission webhooks")
+			os.Exit(1)
+		}
+	}()
 	return mgr.Start(ctx)
+}
+
+// webhookCertificates returns a channel closed once the webhook's serving certificate is in
+// f.certDir: issued by the manager itself, or by cert-manager.
+func webhookCertificates(mgr ctrl.Manager, f flags) (<-chan struct{}, error) {
+	if !f.selfSignedCerts {
+		ready := make(chan struct{})
+		close(ready)
+		return ready, nil
+	}
+	return opwebhook.ManageCertificates(mgr, opwebhook.Certificates{
+		Namespace: os.Getenv("POD_NAMESPACE"), Service: f.webhookService, Secret: f.webhookSecret,
+		CertDir: f.certDir, Configuration: f.webhookConfiguration,
+	})
 }
 
 // verifyEvidence checks the hash chain of a domain's TeardownRecords against the cluster

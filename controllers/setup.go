@@ -28,6 +28,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/index"
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/controllers/wakeup"
+	"github.com/opdomain/opdomain/controllers/webhook"
 	"github.com/opdomain/opdomain/controllers/workspace"
 )
 
@@ -102,6 +103,13 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		}
 	}
 	return nil
+}
+
+// SetupWebhooks registers the validating admission webhooks with mgr's webhook server. It is
+// separate from Setup because a manager that issues its own certificate registers them only
+// once the certificate is in place.
+func SetupWebhooks(mgr manager.Manager, clock wakeup.Clock) error {
+	return (&webhook.Validators{Reader: mgr.GetAPIReader(), Clock: clock}).SetupWithManager(mgr)
 }
 
 func servesCilium(mapper meta.RESTMapper) (bool, error) {

@@ -43,6 +43,7 @@ const (
 	ReasonRoleConflict          = "RoleConflict"
 	ReasonExceedsParent         = "ExceedsParent"
 	ReasonEvaluationPassed      = "EvaluationPassed"
+	ReasonNegativeListed        = "NegativeListed"
 )
 
 // Labels and annotations every opdomain child carries.

@@ -23,6 +23,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/evidence"
 	"github.com/opdomain/opdomain/controllers/index"
 	"github.com/opdomain/opdomain/controllers/lifecycle"
+	"github.com/opdomain/opdomain/controllers/rules"
 	"github.com/opdomain/opdomain/controllers/wakeup"
 )
 
@@ -64,7 +65,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.List(ctx, &peers, client.InNamespace(a.Namespace)); err != nil {
 		return ctrl.Result{}, err
 	}
-	in.Bar = bar(&a, domain, peers.Items)
+	in.Bar = rules.Barred(&a, domain, peers.Items)
 	if a.Spec.Parent != "" {
 		var parent opv1.Authorization
 		if err := r.Get(ctx, client.ObjectKey{Namespace: a.Namespace, Name: a.Spec.Parent}, &parent); err == nil {
@@ -202,29 +203,6 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WatchesRawSource(r.Wakeups.Source()).
 		Named("authorization").
 		Complete(r)
-}
-
-// bar says why a party may not get a new agreement here: it is on the domain's blacklist, or it
-// holds an agreement of the other role in the domain, since an operator entity takes no part
-// in developing what it delivers (YN art. 21, HLJ art. 20(1)).
-func bar(a *opv1.Authorization, domain *opv1.OperationDomain, peers []opv1.Authorization) *lifecycle.Bar {
-	code := a.Spec.Party.CreditCode
-	if domain != nil {
-		for _, e := range append(append([]opv1.BlacklistEntry{}, domain.Spec.Blacklist...), domain.Status.Blacklist...) {
-			if e.CreditCode == code {
-				return &lifecycle.Bar{Reason: opv1.ReasonPartyBlacklisted,
-					Message: fmt.Sprintf("spec.party.creditCode: %s is on the domain's blacklist: %s", code, e.Reason)}
-			}
-		}
-	}
-	for _, p := range peers {
-		if p.Name != a.Name && p.Spec.Party.CreditCode == code && p.Spec.Role != a.Spec.Role && !p.Status.Phase.Ended() {
-			return &lifecycle.Bar{Reason: opv1.ReasonRoleConflict,
-				Message: fmt.Sprintf("spec.party.creditCode: %s holds %s agreement %s in this domain and may not also hold a %s agreement",
-					code, p.Spec.Role, p.Name, a.Spec.Role)}
-		}
-	}
-	return nil
 }
 
 func requests(items []opv1.Authorization) []reconcile.Request {

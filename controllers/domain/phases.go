@@ -21,6 +21,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/conditions"
 	"github.com/opdomain/opdomain/controllers/evidence"
 	"github.com/opdomain/opdomain/controllers/policy"
+	"github.com/opdomain/opdomain/controllers/rules"
 	"github.com/opdomain/opdomain/controllers/tenancy"
 )
 
@@ -66,19 +67,11 @@ func (r *Reconciler) checkConflicts(ctx context.Context, s *scope) (bool, error)
 	if err := r.List(ctx, &all); err != nil {
 		return false, err
 	}
-	mine := s.namespaces()
-	for _, other := range all.Items {
-		if other.Name == s.domain.Name || other.CreationTimestamp.After(s.domain.CreationTimestamp.Time) ||
-			(other.CreationTimestamp.Equal(&s.domain.CreationTimestamp) && other.Name > s.domain.Name) {
-			continue // the older claim wins
-		}
-		for _, ns := range []string{other.Spec.ControlNamespace, other.Spec.DataZoneNamespace} {
-			if slices.Contains(mine, ns) {
-				s.summary = conditions.Summary{Stalled: true, Reason: opv1.ReasonNamespaceConflict,
-					Message: fmt.Sprintf("namespace %q already belongs to OperationDomain %s", ns, other.Name)}
-				return false, nil
-			}
-		}
+	// The admission webhook refuses a second claim; two domains created at once both pass it,
+	// and then the older claim wins.
+	if v := rules.ClaimedNamespace(s.domain, all.Items, true); v != nil {
+		s.summary = conditions.Summary{Stalled: true, Reason: v.Reason, Message: v.String()}
+		return false, nil
 	}
 	return true, nil
 }

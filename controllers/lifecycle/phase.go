@@ -4,10 +4,10 @@ package lifecycle
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/rules"
 	"github.com/opdomain/opdomain/controllers/wakeup"
 )
 
@@ -19,14 +19,10 @@ type Inputs struct {
 	Parent *opv1.Authorization
 	// Policy is the domain's agreement policy; nil when the domain is not found.
 	Policy *opv1.AgreementPolicy
-	// Bar, when set, says why the party may not be given a new agreement.
-	Bar *Bar
+	// Bar, when set, says why the party may not be given a new agreement (rules.Barred).
+	Bar *rules.Violation
 	Now time.Time
 }
-
-// Bar is why a party may not get a new agreement: it is blacklisted, or it holds the other
-// role in the domain.
-type Bar struct{ Reason, Message string }
 
 // Outcome is the phase and why.
 type Outcome struct {
@@ -78,22 +74,15 @@ func Evaluate(in Inputs) Outcome {
 	if in.Policy == nil {
 		return pending(opv1.ReasonDomainNotFound, "no OperationDomain has this namespace as its control namespace")
 	}
-	if max := MaxTermYears(in.Spec.Role, *in.Policy); term.End.After(term.Start.AddDate(int(max), 0, 0)) {
-		return pending(opv1.ReasonTermExceedsPolicy,
-			fmt.Sprintf("spec.term is longer than the domain's maximum of %d years for a %s agreement", max, in.Spec.Role))
+	if v := rules.TermTooLong(in.Spec, *in.Policy); v != nil {
+		return pending(v.Reason, v.String())
 	}
 	if in.Bar != nil && !everActive(in.Previous.Phase) {
-		return pending(in.Bar.Reason, in.Bar.Message)
+		return pending(in.Bar.Reason, in.Bar.String())
 	}
 	if in.Spec.Role == opv1.RoleDeveloper {
-		if in.Parent == nil {
-			return pending(opv1.ReasonParentNotFound, fmt.Sprintf("parent agreement %q not found", in.Spec.Parent))
-		}
-		if in.Parent.Spec.Role != opv1.RoleOperator {
-			return pending(opv1.ReasonParentNotFound, fmt.Sprintf("parent %q is not an Operator agreement", in.Spec.Parent))
-		}
-		if msg := exceedsParent(in.Spec, in.Parent.Spec); msg != "" {
-			return pending(opv1.ReasonExceedsParent, msg)
+		if v := rules.Parent(in.Spec, in.Parent); v != nil {
+			return pending(v.Reason, v.String())
 		}
 		switch in.Parent.Status.Phase {
 		case opv1.PhaseActive:
@@ -125,26 +114,6 @@ func Evaluate(in Inputs) Outcome {
 	return out
 }
 
-// exceedsParent says how a Developer agreement reaches beyond its Operator agreement, whose
-// term and scope it may never exceed (R2).
-func exceedsParent(spec, parent opv1.AuthorizationSpec) string {
-	if spec.Term.Start.Before(&parent.Term.Start) || spec.Term.End.After(parent.Term.End.Time) {
-		return fmt.Sprintf("spec.term [%s, %s) is outside the parent's term [%s, %s)",
-			spec.Term.Start.UTC().Format(time.RFC3339), spec.Term.End.UTC().Format(time.RFC3339),
-			parent.Term.Start.UTC().Format(time.RFC3339), parent.Term.End.UTC().Format(time.RFC3339))
-	}
-	var outside []string
-	for _, r := range spec.Scope.Resources {
-		if !slices.Contains(parent.Scope.Resources, r) {
-			outside = append(outside, r)
-		}
-	}
-	if len(outside) > 0 {
-		return fmt.Sprintf("spec.scope.resources %v are outside the parent's scope", outside)
-	}
-	return ""
-}
-
 // everActive tells an agreement already in force, which a bar on new agreements leaves alone.
 func everActive(p opv1.AuthorizationPhase) bool {
 	return p == opv1.PhaseActive || p == opv1.PhaseSuspended
@@ -172,12 +141,4 @@ func lastTwo(evals []opv1.Evaluation) (last, prev opv1.Evaluation, ok bool) {
 
 func ended(phase opv1.AuthorizationPhase, reason opv1.EndReason, at time.Time, msg string) Outcome {
 	return Outcome{Phase: phase, EndReason: reason, EndedAt: at, Reason: string(reason), Message: msg}
-}
-
-// MaxTermYears is the domain's longest term for a role.
-func MaxTermYears(role opv1.Role, p opv1.AgreementPolicy) int32 {
-	if role == opv1.RoleOperator {
-		return p.MaxOperatorTermYears
-	}
-	return p.MaxDeveloperTermYears
 }

@@ -7,8 +7,10 @@ import (
 
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/rules"
 )
 
 var (
@@ -128,11 +130,11 @@ func TestR2_PhaseFollowsTermSuspensionEvaluationsTerminationAndParent(t *testing
 			phase: opv1.PhaseActive, next: t0.AddDate(3, 0, 0)},
 		{name: "a barred party's new agreement never activates",
 			in: Inputs{Spec: developer(), Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0,
-				Bar: &Bar{Reason: opv1.ReasonPartyBlacklisted, Message: "blacklisted"}},
+				Bar: &rules.Violation{Field: field.NewPath("spec", "party"), Reason: opv1.ReasonPartyBlacklisted, Message: "blacklisted"}},
 			phase: opv1.PhasePending, reason: opv1.ReasonPartyBlacklisted, next: end},
 		{name: "a bar leaves an agreement already in force alone",
 			in: Inputs{Spec: developer(), Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0,
-				Previous: opv1.AuthorizationStatus{Phase: opv1.PhaseActive}, Bar: &Bar{Reason: opv1.ReasonRoleConflict}},
+				Previous: opv1.AuthorizationStatus{Phase: opv1.PhaseActive}, Bar: &rules.Violation{Field: field.NewPath("spec", "party"), Reason: opv1.ReasonRoleConflict}},
 			phase: opv1.PhaseActive, next: end},
 		{name: "a term beyond the parent's never activates",
 			in: Inputs{Spec: developer(func(s *opv1.AuthorizationSpec) { s.Term.Start = metav1.NewTime(t0.AddDate(-1, 0, -1)) }),

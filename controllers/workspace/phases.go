@@ -22,6 +22,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/index"
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/controllers/rbac"
+	"github.com/opdomain/opdomain/controllers/rules"
 	"github.com/opdomain/opdomain/controllers/tenancy"
 	"github.com/opdomain/opdomain/controllers/wakeup"
 )
@@ -64,14 +65,7 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) error {
 		if err := r.List(ctx, &all, client.InNamespace(s.ws.Namespace)); err != nil {
 			return err
 		}
-		s.operatorPersons = map[string]string{}
-		for _, a := range all.Items {
-			if a.Spec.Role == opv1.RoleOperator && !a.Status.Phase.Ended() {
-				for _, p := range a.Spec.Persons {
-					s.operatorPersons[p.User] = a.Name
-				}
-			}
-		}
+		s.operatorPersons = rules.OperatorPersons(all.Items)
 	}
 	if s.domain != nil && s.ws.Status.Namespace == "" {
 		s.ws.Status.Namespace = NamespaceName(s.domain.Name, s.ws.Name)
@@ -158,25 +152,20 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 	return ctrl.Result{}, nil
 }
 
-// members splits the spec's members into those who may have access (persons of the agreement
-// who have been trained, NJ 6) and those refused, each with the reason.
+// members splits the spec's members into those who may have access and those refused, each
+// with the reason (rules.MemberRefusal).
 func (s *scope) members() (eligible []opv1.Person, refused []string) {
 	for _, m := range s.ws.Spec.Members {
-		var p opv1.Person
-		ok := s.authz != nil
-		if ok {
-			p, ok = s.authz.PersonByUser(m)
+		if s.authz == nil {
+			refused = append(refused, m+" (the agreement is not found)")
+			continue
 		}
-		switch {
-		case !ok:
-			refused = append(refused, m+" (not a person of the agreement)")
-		case p.TrainedAt == nil || p.TrainedAt.After(s.now):
-			refused = append(refused, m+" (no security and compliance training recorded)")
-		case s.operatorPersons[m] != "":
-			refused = append(refused, fmt.Sprintf("%s (a person of Operator agreement %s, which takes no part in development)", m, s.operatorPersons[m]))
-		default:
-			eligible = append(eligible, p)
+		if why := rules.MemberRefusal(m, s.authz, s.operatorPersons, s.now); why != "" {
+			refused = append(refused, why)
+			continue
 		}
+		p, _ := s.authz.PersonByUser(m)
+		eligible = append(eligible, p)
 	}
 	return eligible, refused
 }

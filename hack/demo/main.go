@@ -143,6 +143,7 @@ func startManager(ctx context.Context, cp *controlplane.ControlPlane) (<-chan st
 	mgr, err := ctrl.NewManager(cp.Config, ctrl.Options{
 		Scheme: controllers.Scheme(), Cache: controllers.CacheOptions(),
 		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		WebhookServer: cp.WebhookServer(),
 	})
 	if err != nil {
 		return nil, err
@@ -152,6 +153,9 @@ func startManager(ctx context.Context, cp *controlplane.ControlPlane) (<-chan st
 		return nil, err
 	}
 	if err := controllers.Setup(ctx, mgr, controllers.Options{Clock: clock.RealClock{}, DNS: policy.KubeDNS, Kubeconfig: target}); err != nil {
+		return nil, err
+	}
+	if err := controllers.SetupWebhooks(mgr, clock.RealClock{}); err != nil {
 		return nil, err
 	}
 	done := make(chan struct{})

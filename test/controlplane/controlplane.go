@@ -1,7 +1,8 @@
 // Package controlplane starts a real Kubernetes control plane for tests and the demo:
 // kube-apiserver and etcd through envtest, kube-controller-manager beside them so that namespaces
 // really finalize and garbage collection really runs, with opdomain's CRDs and Cilium's
-// CiliumNetworkPolicy CRD installed. The binaries come from hack/setup-control-plane.sh through
+// CiliumNetworkPolicy CRD installed, and opdomain's validating webhook configuration pointing
+// at a local server. The binaries come from hack/setup-control-plane.sh through
 // KUBEBUILDER_ASSETS.
 package controlplane
 
@@ -21,6 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 )
 
 // controllers are the kube-controller-manager loops opdomain relies on: namespace deletion,
@@ -62,6 +64,9 @@ func Start(scheme *runtime.Scheme) (*ControlPlane, error) {
 		Scheme:                scheme,
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases"), ciliumCRD},
 		ErrorIfCRDPathMissing: true,
+		// The webhook configuration is installed pointing at a local server with a CA envtest
+		// generates; the operator's manager serves it (WebhookServer).
+		WebhookInstallOptions: envtest.WebhookInstallOptions{Paths: []string{filepath.Join(root, "config", "webhook")}},
 	}
 	cp := &ControlPlane{Env: env}
 	cfg, err := env.Start()
@@ -82,6 +87,13 @@ func Start(scheme *runtime.Scheme) (*ControlPlane, error) {
 		return nil, err
 	}
 	return cp, nil
+}
+
+// WebhookServer is the admission webhook server the API server calls: a manager given it in
+// its options serves opdomain's webhooks there.
+func (cp *ControlPlane) WebhookServer() webhook.Server {
+	o := cp.Env.WebhookInstallOptions
+	return webhook.NewServer(webhook.Options{Host: o.LocalServingHost, Port: o.LocalServingPort, CertDir: o.LocalServingCertDir})
 }
 
 func (cp *ControlPlane) startControllerManager() error {

@@ -127,7 +127,7 @@ func TestR2_TerminationIsOneWay(t *testing.T) {
 	g.Expect(k8s.Patch(ctx, a, patch)).NotTo(Succeed())
 }
 
-func TestR2_TermLongerThanTheDomainAllowsNeverActivates(t *testing.T) {
+func TestR2_TermLongerThanTheDomainAllowsIsRefused(t *testing.T) {
 	g := NewWithT(t)
 	d := newDomain(t, "longterm", opv1.NetworkPolicyKubernetes)
 	now := clock.Now()
@@ -139,9 +139,17 @@ func TestR2_TermLongerThanTheDomainAllowsNeverActivates(t *testing.T) {
 			Term:  opv1.Term{Start: metav1.NewTime(now), End: metav1.NewTime(now.AddDate(3, 0, 1))},
 		},
 	}
+	rejected(t, a, "spec.term.end", "at most 3 years for Operator agreements", "end <= start + 3 years")
+
+	// Three calendar years exactly is lawful; a domain that later shortens its maximum cuts it.
+	a.Spec.Term.End = metav1.NewTime(now.AddDate(3, 0, 0))
 	g.Expect(k8s.Create(ctx, a)).To(Succeed())
+	g.Eventually(phaseOf(a), timeout, poll).Should(Equal(opv1.PhaseActive))
+	patch := client.MergeFrom(d.DeepCopy())
+	d.Spec.AgreementPolicy.MaxOperatorTermYears = 2
+	g.Expect(k8s.Patch(ctx, d, patch)).To(Succeed())
 	g.Eventually(conditionText(a, opv1.ConditionTermValid), timeout, poll).
-		Should(And(HavePrefix("False/"+opv1.ReasonTermExceedsPolicy), ContainSubstring("spec.term"), ContainSubstring("3 years")))
+		Should(And(HavePrefix("False/"+opv1.ReasonTermExceedsPolicy), ContainSubstring("spec.term.end"), ContainSubstring("2 years")))
 	g.Expect(a.Status.Phase).To(Equal(opv1.PhasePending), "fail closed: an unlawful term grants nothing")
 }
 
@@ -170,14 +178,62 @@ func TestR2_AnActiveAgreementKeepsItsPartyAndCannotBeExtended(t *testing.T) {
 	g.Expect(k8s.Patch(ctx, a, patch)).To(Succeed(), "ending earlier is allowed")
 }
 
-func TestR2_DeveloperScopeBeyondItsParentNeverActivates(t *testing.T) {
+func TestR2_DeveloperAgreementMustFitUnderALiveOperatorAgreement(t *testing.T) {
 	g := NewWithT(t)
 	w := newWorld(t, "scoped", opv1.NetworkPolicyKubernetes, 30*24*time.Hour)
-	wide := w.developer.DeepCopy()
-	wide.ObjectMeta = metav1.ObjectMeta{Name: "wide", Namespace: w.control()}
-	wide.Status = opv1.AuthorizationStatus{}
-	wide.Spec.Scope.Resources = []string{"hospital-visits"}
-	g.Expect(k8s.Create(ctx, wide)).To(Succeed())
-	g.Eventually(conditionText(wide, opv1.ConditionReady), timeout, poll).
-		Should(And(HavePrefix("False/"+opv1.ReasonExceedsParent), ContainSubstring("hospital-visits")))
+	child := func(name string, mutate func(*opv1.AuthorizationSpec)) *opv1.Authorization {
+		a := w.developer.DeepCopy()
+		a.ObjectMeta = metav1.ObjectMeta{Name: name, Namespace: w.control()}
+		a.Status = opv1.AuthorizationStatus{}
+		mutate(&a.Spec)
+		return a
+	}
+	rejected(t, child("wide", func(s *opv1.AuthorizationSpec) { s.Scope.Resources = []string{"hospital-visits"} }),
+		"spec.scope.resources", "hospital-visits", "outside the parent agreement's scope")
+	rejected(t, child("long", func(s *opv1.AuthorizationSpec) { s.Term.End = metav1.NewTime(w.operator.Spec.Term.End.Add(time.Hour)) }),
+		"spec.term", "within the parent agreement's term")
+	rejected(t, child("orphan", func(s *opv1.AuthorizationSpec) { s.Parent = "nobody" }),
+		"spec.parent", `Operator agreement "nobody" not found`)
+	rejected(t, child("grandchild", func(s *opv1.AuthorizationSpec) { s.Parent = w.developer.Name }),
+		"spec.parent", "is a Developer agreement")
+
+	// The parent narrowing its scope after admission holds the child: the same rule, in status.
+	setScope(t, w.operator, "traffic-flow", "weather")
+	setScope(t, w.developer, "traffic-flow")
+	setScope(t, w.operator, "weather")
+	g.Eventually(conditionText(w.developer, opv1.ConditionReady), timeout, poll).
+		Should(And(HavePrefix("False/"+opv1.ReasonExceedsParent), ContainSubstring("spec.scope.resources: [traffic-flow] are outside")))
+	g.Eventually(workspacePhase(w.ws), timeout, poll).ShouldNot(Equal(opv1.WorkspaceReady))
+
+	terminate(t, w.operator, opv1.EndVoluntaryRequest)
+	g.Eventually(phaseOf(w.operator), timeout, poll).Should(Equal(opv1.PhaseTerminated))
+	rejected(t, child("late", func(*opv1.AuthorizationSpec) {}), "spec.parent", `Operator agreement "operator" has ended`)
+
+}
+
+func setScope(t testing.TB, a *opv1.Authorization, resources ...string) {
+	t.Helper()
+	g := NewWithT(t)
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(a), a)).To(Succeed())
+	patch := client.MergeFrom(a.DeepCopy())
+	a.Spec.Scope.Resources = resources
+	g.Expect(k8s.Patch(ctx, a, patch)).To(Succeed())
+}
+
+func TestR2_ResourceOnTheNegativeListIsNeverAuthorized(t *testing.T) {
+	g := NewWithT(t)
+	d := newDomain(t, "negative", opv1.NetworkPolicyKubernetes)
+	patch := client.MergeFrom(d.DeepCopy())
+	d.Spec.NegativeList = []string{"hospital-visits"}
+	g.Expect(k8s.Patch(ctx, d, patch)).To(Succeed())
+	now := clock.Now()
+	rejected(t, &opv1.Authorization{
+		ObjectMeta: metav1.ObjectMeta{Name: "operator", Namespace: d.Spec.ControlNamespace},
+		Spec: opv1.AuthorizationSpec{
+			Role:  opv1.RoleOperator,
+			Party: opv1.Party{Name: "Operator", CreditCode: "91320100MA1CPRAT0X"},
+			Term:  opv1.Term{Start: metav1.NewTime(now), End: metav1.NewTime(now.AddDate(1, 0, 0))},
+			Scope: opv1.Scope{Resources: []string{"traffic-flow", "hospital-visits"}},
+		},
+	}, "spec.scope.resources", "[hospital-visits] are on the domain's negative list")
 }

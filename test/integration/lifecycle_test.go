@@ -108,24 +108,56 @@ func TestR2_BlacklistedPartyCannotGetANewAgreement(t *testing.T) {
 	again.ObjectMeta = metav1.ObjectMeta{Name: "acme-again", Namespace: w.control()}
 	again.Spec.Termination = nil
 	again.Status = opv1.AuthorizationStatus{}
-	g.Expect(k8s.Create(ctx, again)).To(Succeed())
-	g.Eventually(conditionText(again, opv1.ConditionReady), timeout, poll).
+	rejected(t, again, "spec.party.creditCode", w.developer.Spec.Party.CreditCode, "blacklist (Authorization acme ended with Breach")
+
+	// A party blacklisted by hand while its agreement waits for its term is never activated.
+	start := clock.Now().Add(time.Hour)
+	late := newPendingAgreement(t, w, "late-starter", "91320100MA1LATE01X", start)
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(w.domain), w.domain)).To(Succeed())
+	patch := client.MergeFrom(w.domain.DeepCopy())
+	w.domain.Spec.Blacklist = append(w.domain.Spec.Blacklist, opv1.BlacklistEntry{CreditCode: "91320100MA1LATE01X", Reason: "court order"})
+	g.Expect(k8s.Patch(ctx, w.domain, patch)).To(Succeed())
+	rejected(t, func() *opv1.Authorization {
+		a := late.DeepCopy()
+		a.ObjectMeta = metav1.ObjectMeta{Name: "late-again", Namespace: w.control()}
+		return a
+	}(), "spec.party.creditCode", "court order")
+	clock.Step(start.Sub(clock.Now()) + time.Second)
+	g.Eventually(conditionText(late, opv1.ConditionReady), timeout, poll).
 		Should(And(HavePrefix("False/"+opv1.ReasonPartyBlacklisted), ContainSubstring("spec.party.creditCode")))
-	g.Consistently(phaseOf(again), time.Second, poll).Should(Equal(opv1.PhasePending))
+	g.Consistently(phaseOf(late), time.Second, poll).Should(Equal(opv1.PhasePending))
+}
+
+// newPendingAgreement creates a Developer agreement under w's operator whose term starts later.
+func newPendingAgreement(t testing.TB, w *world, name, creditCode string, start time.Time) *opv1.Authorization {
+	t.Helper()
+	a := &opv1.Authorization{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.control()},
+		Spec: opv1.AuthorizationSpec{
+			Role: opv1.RoleDeveloper, Parent: w.operator.Name,
+			Party: opv1.Party{Name: name + " Co.", CreditCode: creditCode},
+			Term:  opv1.Term{Start: metav1.NewTime(start), End: w.operator.Spec.Term.End},
+		},
+	}
+	NewWithT(t).Expect(k8s.Create(ctx, a)).To(Succeed())
+	return a
 }
 
 func TestR2_OperatorEntityTakesNoPartInDevelopment(t *testing.T) {
 	g := NewWithT(t)
 	w := newWorld(t, "lc6", opv1.NetworkPolicyKubernetes, 90*24*time.Hour)
 
-	// The operator's own party applying for a Developer agreement is held.
+	// The operator's own party applying for a Developer agreement is refused, and the reverse.
 	dev := w.developer.DeepCopy()
 	dev.ObjectMeta = metav1.ObjectMeta{Name: "operator-as-developer", Namespace: w.control()}
 	dev.Spec.Party = w.operator.Spec.Party
 	dev.Status = opv1.AuthorizationStatus{}
-	g.Expect(k8s.Create(ctx, dev)).To(Succeed())
-	g.Eventually(conditionText(dev, opv1.ConditionReady), timeout, poll).
-		Should(And(HavePrefix("False/"+opv1.ReasonRoleConflict), ContainSubstring("operator")))
+	rejected(t, dev, "spec.party.creditCode", "holds Operator agreement operator", "may not also hold an agreement as Developer")
+	op := w.operator.DeepCopy()
+	op.ObjectMeta = metav1.ObjectMeta{Name: "developer-as-operator", Namespace: w.control()}
+	op.Spec.Party = w.developer.Spec.Party
+	op.Status = opv1.AuthorizationStatus{}
+	rejected(t, op, "spec.party.creditCode", "holds Developer agreement acme", "may not also hold an agreement as Operator")
 
 	// A person of the Operator agreement is refused as a member of a developer workspace.
 	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(w.operator), w.operator)).To(Succeed())
@@ -135,6 +167,10 @@ func TestR2_OperatorEntityTakesNoPartInDevelopment(t *testing.T) {
 	g.Eventually(conditionText(w.ws, opv1.ConditionAccessGranted), timeout, poll).
 		Should(And(HavePrefix("False/"+opv1.ReasonMemberNotEligible), ContainSubstring("Operator agreement operator")))
 	g.Expect(w.ws.Status.Credentials).To(BeEmpty())
+	rejected(t, &opv1.DeveloperWorkspace{
+		ObjectMeta: metav1.ObjectMeta{Name: "second", Namespace: w.control()},
+		Spec:       opv1.DeveloperWorkspaceSpec{Authorization: w.developer.Name, Members: []string{member}},
+	}, "spec.members[0]", "is a person of Operator agreement operator, which takes no part in development")
 }
 
 func TestR6_AnEndedAgreementRecordsItsEndingAfterItsWorkspaces(t *testing.T) {

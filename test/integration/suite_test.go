@@ -66,6 +66,7 @@ func startManager() error {
 		Cache:                  controllers.CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
+		WebhookServer:          cp.WebhookServer(),
 		// A restarted manager registers controllers under the same names in this process.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
@@ -78,6 +79,10 @@ func startManager() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := controllers.Setup(ctx, mgr, controllers.Options{Clock: clock, DNS: policy.KubeDNS, Kubeconfig: target}); err != nil {
+		cancel()
+		return err
+	}
+	if err := controllers.SetupWebhooks(mgr, clock); err != nil {
 		cancel()
 		return err
 	}

@@ -141,28 +141,50 @@ func TestR1_DomainNamespacesRefuseExposedServicesAndHostAccess(t *testing.T) {
 	g.Expect(k8s.Create(ctx, clusterIP)).To(Succeed(), "a ClusterIP Service stays inside and is allowed")
 }
 
-func TestR3_MissingAuthorizationAndUntrainedMembersShowInStatus(t *testing.T) {
+func TestR3_WorkspaceMembersAreTrainedPersonsOfALiveAgreement(t *testing.T) {
 	g := NewWithT(t)
 	w := newWorld(t, "ws4", opv1.NetworkPolicyKubernetes, 24*time.Hour)
 
-	orphan := &opv1.DeveloperWorkspace{
+	rejected(t, &opv1.DeveloperWorkspace{
 		ObjectMeta: metav1.ObjectMeta{Name: "orphan", Namespace: w.control()},
 		Spec:       opv1.DeveloperWorkspaceSpec{Authorization: "nobody", Members: []string{member}},
-	}
-	g.Expect(k8s.Create(ctx, orphan)).To(Succeed())
-	g.Eventually(conditionText(orphan, opv1.ConditionReady), timeout, poll).Should(HavePrefix("False/" + opv1.ReasonAuthorizationNotFound))
-	g.Expect(orphan.Status.Credentials).To(BeEmpty())
+	}, "spec.authorization", `agreement "nobody" not found`)
 
 	patch := client.MergeFrom(w.ws.DeepCopy())
 	w.ws.Spec.Members = []string{member, "zhaoliu@acme.example", "stranger@example.org"}
-	g.Expect(k8s.Patch(ctx, w.ws, patch)).To(Succeed())
+	err := k8s.Patch(ctx, w.ws, patch)
+	g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
+	g.Expect(err.Error()).To(And(
+		ContainSubstring("spec.members[1]"), ContainSubstring("zhaoliu@acme.example has no security and compliance training"),
+		ContainSubstring("spec.members[2]"), ContainSubstring("stranger@example.org is not a person of agreement acme")))
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(w.ws), w.ws)).To(Succeed())
+	g.Expect(w.ws.Spec.Members).To(Equal([]string{member}), "nothing stored")
+
+	// A person whose training record is withdrawn after admission loses access: the same rule,
+	// in status.
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(w.developer), w.developer)).To(Succeed())
+	apatch := client.MergeFrom(w.developer.DeepCopy())
+	w.developer.Spec.Persons[0].TrainedAt = nil
+	g.Expect(k8s.Patch(ctx, w.developer, apatch)).To(Succeed())
 	g.Eventually(conditionText(w.ws, opv1.ConditionAccessGranted), timeout, poll).Should(And(
-		ContainSubstring(opv1.ReasonMemberNotEligible), ContainSubstring("zhaoliu@acme.example"), ContainSubstring("stranger@example.org")))
+		HavePrefix("False/"+opv1.ReasonMemberNotEligible), ContainSubstring(member+" has no security and compliance training")))
 	g.Expect(condition(w.ws, opv1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
-	g.Expect(w.ws.Status.Credentials).To(HaveLen(1), "only the trained person of the agreement holds a credential")
-	var bindings rbacv1.RoleBindingList
-	g.Expect(k8s.List(ctx, &bindings, client.InNamespace(w.wsNamespace()))).To(Succeed())
-	g.Expect(bindings.Items).To(HaveLen(1))
+	g.Eventually(func() []rbacv1.RoleBinding {
+		var bindings rbacv1.RoleBindingList
+		g.Expect(k8s.List(ctx, &bindings, client.InNamespace(w.wsNamespace()))).To(Succeed())
+		return bindings.Items
+	}, timeout, poll).Should(BeEmpty(), "the untrained member's binding is gone")
+
+	// Removing a member is always allowed; no new workspace hangs under an ended agreement.
+	patch = client.MergeFrom(w.ws.DeepCopy())
+	w.ws.Spec.Members = nil
+	g.Expect(k8s.Patch(ctx, w.ws, patch)).To(Succeed())
+	terminate(t, w.developer, opv1.EndVoluntaryRequest)
+	g.Eventually(phaseOf(w.developer), timeout, poll).Should(Equal(opv1.PhaseTerminated))
+	rejected(t, &opv1.DeveloperWorkspace{
+		ObjectMeta: metav1.ObjectMeta{Name: "late", Namespace: w.control()},
+		Spec:       opv1.DeveloperWorkspaceSpec{Authorization: w.developer.Name},
+	}, "spec.authorization", `agreement "acme" has ended (Terminated)`)
 }
 
 func TestR3_DriftIsHealed(t *testing.T) {

@@ -1,0 +1,194 @@
+// Package rules holds the cross-object rules of R1–R3 as pure functions. The admission webhook
+// refuses an object that breaks one; the reconcilers check the same functions again, because
+// the world changes after admission (a party is blacklisted, a parent ends, a domain's policy
+// tightens) and a webhook can be bypassed by whoever may edit webhook configurations.
+package rules
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+)
+
+// Violation is one broken rule: the field at fault, the condition reason the reconcilers
+// report, and a message that says what the rule is.
+type Violation struct {
+	Field   *field.Path
+	Reason  string
+	Message string
+}
+
+func (v *Violation) String() string { return v.Field.String() + ": " + v.Message }
+
+// FieldError is the violation as the API server reports invalid input.
+func (v *Violation) FieldError() *field.Error { return field.Forbidden(v.Field, v.Message) }
+
+var (
+	specPath      = field.NewPath("spec")
+	termEndPath   = specPath.Child("term", "end")
+	creditCode    = specPath.Child("party", "creditCode")
+	resourcesPath = specPath.Child("scope", "resources")
+)
+
+// MaxTermYears is the domain's longest term for a role.
+func MaxTermYears(role opv1.Role, p opv1.AgreementPolicy) int32 {
+	if role == opv1.RoleOperator {
+		return p.MaxOperatorTermYears
+	}
+	return p.MaxDeveloperTermYears
+}
+
+// TermTooLong checks the term against the domain's maximum for the role, counted in calendar
+// years: end <= start + N years.
+func TermTooLong(spec opv1.AuthorizationSpec, p opv1.AgreementPolicy) *Violation {
+	max := MaxTermYears(spec.Role, p)
+	if !spec.Term.End.After(spec.Term.Start.AddDate(int(max), 0, 0)) {
+		return nil
+	}
+	return &Violation{Field: termEndPath, Reason: opv1.ReasonTermExceedsPolicy,
+		Message: fmt.Sprintf("the term may last at most %d years for %s agreements in this domain (end <= start + %d years)", max, spec.Role, max)}
+}
+
+// ExceedsParent checks that a Developer agreement reaches no further than its Operator
+// agreement, in term or in scope (R2).
+func ExceedsParent(spec, parent opv1.AuthorizationSpec) *Violation {
+	if spec.Term.Start.Before(&parent.Term.Start) || spec.Term.End.After(parent.Term.End.Time) {
+		return &Violation{Field: specPath.Child("term"), Reason: opv1.ReasonExceedsParent,
+			Message: fmt.Sprintf("[%s, %s) must lie within the parent agreement's term [%s, %s)",
+				rfc3339(spec.Term.Start.Time), rfc3339(spec.Term.End.Time), rfc3339(parent.Term.Start.Time), rfc3339(parent.Term.End.Time))}
+	}
+	if outside := missingFrom(spec.Scope.Resources, parent.Scope.Resources); len(outside) > 0 {
+		return &Violation{Field: resourcesPath, Reason: opv1.ReasonExceedsParent,
+			Message: fmt.Sprintf("%v are outside the parent agreement's scope", outside)}
+	}
+	return nil
+}
+
+// Parent checks what a Developer agreement hangs under: it must exist, be an Operator
+// agreement, not have ended, and bound the child's term and scope.
+func Parent(spec opv1.AuthorizationSpec, parent *opv1.Authorization) *Violation {
+	path := specPath.Child("parent")
+	switch {
+	case parent == nil:
+		return &Violation{Field: path, Reason: opv1.ReasonParentNotFound,
+			Message: fmt.Sprintf("Operator agreement %q not found in this namespace", spec.Parent)}
+	case parent.Spec.Role != opv1.RoleOperator:
+		return &Violation{Field: path, Reason: opv1.ReasonParentNotFound,
+			Message: fmt.Sprintf("%q is a %s agreement; a Developer agreement hangs under an Operator agreement", spec.Parent, parent.Spec.Role)}
+	case parent.Status.Phase.Ended():
+		return &Violation{Field: path, Reason: opv1.ReasonParentInactive,
+			Message: fmt.Sprintf("Operator agreement %q has ended (%s)", spec.Parent, parent.Status.Phase)}
+	}
+	return ExceedsParent(spec, parent.Spec)
+}
+
+// Barred says why a party may not get a new agreement in the domain: its scope names a
+// resource on the negative list (YN art. 15), the party is blacklisted, or it holds an
+// agreement of the other role, since an operator entity takes no part in developing what it
+// delivers (YN art. 21, HLJ art. 20(1)).
+func Barred(a *opv1.Authorization, domain *opv1.OperationDomain, peers []opv1.Authorization) *Violation {
+	code := a.Spec.Party.CreditCode
+	if domain != nil {
+		if listed := intersection(a.Spec.Scope.Resources, domain.Spec.NegativeList); len(listed) > 0 {
+			return &Violation{Field: resourcesPath, Reason: opv1.ReasonNegativeListed,
+				Message: fmt.Sprintf("%v are on the domain's negative list and may never be authorized", listed)}
+		}
+		if e, ok := Blacklisted(code, domain); ok {
+			return &Violation{Field: creditCode, Reason: opv1.ReasonPartyBlacklisted,
+				Message: fmt.Sprintf("%s is on the domain's blacklist (%s) and may not get a new agreement", code, e.Reason)}
+		}
+	}
+	for _, p := range peers {
+		if p.Name != a.Name && p.Spec.Party.CreditCode == code && p.Spec.Role != a.Spec.Role && !p.Status.Phase.Ended() {
+			return &Violation{Field: creditCode, Reason: opv1.ReasonRoleConflict,
+				Message: fmt.Sprintf("%s holds %s agreement %s in this domain and may not also hold an agreement as %s",
+					code, p.Spec.Role, p.Name, a.Spec.Role)}
+		}
+	}
+	return nil
+}
+
+// Blacklisted finds the party on the domain's blacklist, written by hand or by an ending.
+func Blacklisted(code string, domain *opv1.OperationDomain) (opv1.BlacklistEntry, bool) {
+	for _, list := range [][]opv1.BlacklistEntry{domain.Spec.Blacklist, domain.Status.Blacklist} {
+		if i := slices.IndexFunc(list, func(e opv1.BlacklistEntry) bool { return e.CreditCode == code }); i >= 0 {
+			return list[i], true
+		}
+	}
+	return opv1.BlacklistEntry{}, false
+}
+
+// OperatorPersons maps the people of the Operator agreements still in force to their
+// agreement: none of them may work in a workspace under a Developer agreement.
+func OperatorPersons(agreements []opv1.Authorization) map[string]string {
+	persons := map[string]string{}
+	for _, a := range agreements {
+		if a.Spec.Role == opv1.RoleOperator && !a.Status.Phase.Ended() {
+			for _, p := range a.Spec.Persons {
+				persons[p.User] = a.Name
+			}
+		}
+	}
+	return persons
+}
+
+// MemberRefusal says why member may not work in a workspace under a: only trained persons of
+// the agreement may (R3, NJ 6), and under a Developer agreement no person of an Operator
+// agreement. It returns "" for an eligible member.
+func MemberRefusal(member string, a *opv1.Authorization, operatorPersons map[string]string, now time.Time) string {
+	p, ok := a.PersonByUser(member)
+	switch {
+	case !ok:
+		return fmt.Sprintf("%s is not a person of agreement %s", member, a.Name)
+	case p.TrainedAt == nil || p.TrainedAt.After(now):
+		return fmt.Sprintf("%s has no security and compliance training recorded in agreement %s", member, a.Name)
+	case a.Spec.Role == opv1.RoleDeveloper && operatorPersons[member] != "":
+		return fmt.Sprintf("%s is a person of Operator agreement %s, which takes no part in development", member, operatorPersons[member])
+	}
+	return ""
+}
+
+// ClaimedNamespace finds a namespace of d that one of others already claims, as control or
+// data-zone namespace: one domain per scope (R1). When olderOnly, only claims older than d's
+// count, so that of two domains created together exactly one wins.
+func ClaimedNamespace(d *opv1.OperationDomain, others []opv1.OperationDomain, olderOnly bool) *Violation {
+	for _, other := range others {
+		if other.Name == d.Name {
+			continue
+		}
+		if olderOnly && (other.CreationTimestamp.After(d.CreationTimestamp.Time) ||
+			(other.CreationTimestamp.Equal(&d.CreationTimestamp) && other.Name > d.Name)) {
+			continue
+		}
+		theirs := []string{other.Spec.ControlNamespace, other.Spec.DataZoneNamespace}
+		for _, mine := range []struct{ field, ns string }{
+			{"controlNamespace", d.Spec.ControlNamespace}, {"dataZoneNamespace", d.Spec.DataZoneNamespace},
+		} {
+			if ns := mine.ns; slices.Contains(theirs, ns) {
+				return &Violation{Field: specPath.Child(mine.field), Reason: opv1.ReasonNamespaceConflict,
+					Message: fmt.Sprintf("namespace %q already belongs to OperationDomain %s: one domain per namespace (R1)", ns, other.Name)}
+			}
+		}
+	}
+	return nil
+}
+
+func missingFrom(items, set []string) []string { return filter(items, set, false) }
+
+func intersection(items, set []string) []string { return filter(items, set, true) }
+
+func filter(items, set []string, inSet bool) []string {
+	var out []string
+	for _, i := range items {
+		if slices.Contains(set, i) == inSet {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -1,0 +1,219 @@
+// Package webhook is opdomain's validating admission webhook: it refuses, before anything is
+// stored, the objects that break a rule only other objects can tell (R1–R3). Rules one object
+// can tell alone are CRD schema and CEL. The webhook fails closed: when it cannot read what it
+// needs, or is not running, the request is refused.
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/rules"
+	"github.com/opdomain/opdomain/controllers/wakeup"
+)
+
+// Validators validate opdomain's kinds against the objects they refer to.
+type Validators struct {
+	// Reader reads past the manager's cache: an object created a moment ago (a parent agreement
+	// applied in the same kubectl apply) must be seen, and a stale cache must not let a barred
+	// party through.
+	Reader client.Reader
+	Clock  wakeup.Clock
+}
+
+// SetupWithManager registers one validating webhook per kind with the manager's webhook server.
+func (v *Validators) SetupWithManager(mgr ctrl.Manager) error {
+	if err := ctrl.NewWebhookManagedBy(mgr, &opv1.Authorization{}).WithValidator(authorizations{v}).Complete(); err != nil {
+		return err
+	}
+	if err := ctrl.NewWebhookManagedBy(mgr, &opv1.OperationDomain{}).WithValidator(domains{v}).Complete(); err != nil {
+		return err
+	}
+	return ctrl.NewWebhookManagedBy(mgr, &opv1.DeveloperWorkspace{}).WithValidator(workspaces{v}).Complete()
+}
+
+// domainOf finds the domain whose control namespace is ns, reading live.
+func (v *Validators) domainOf(ctx context.Context, ns string) (*opv1.OperationDomain, error) {
+	var all opv1.OperationDomainList
+	if err := v.Reader.List(ctx, &all); err != nil {
+		return nil, fmt.Errorf("reading OperationDomains: %w", err)
+	}
+	for i := range all.Items {
+		if all.Items[i].Spec.ControlNamespace == ns {
+			return &all.Items[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// getOptional reads one object; nil when it does not exist.
+func getOptional[T any, PT interface {
+	*T
+	client.Object
+}](ctx context.Context, r client.Reader, ns, name string) (PT, error) {
+	obj := PT(new(T))
+	switch err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return obj, nil
+}
+
+func invalid(kind, name string, errs field.ErrorList) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return apierrors.NewInvalid(schema.GroupKind{Group: opv1.GroupVersion.Group, Kind: kind}, name, errs)
+}
+
+// +kubebuilder:webhook:path=/validate-opdomain-io-v1alpha1-authorization,mutating=false,failurePolicy=fail,sideEffects=None,groups=opdomain.io,resources=authorizations,verbs=create;update,versions=v1alpha1,name=authorizations.opdomain.io,admissionReviewVersions=v1
+
+type authorizations struct{ *Validators }
+
+func (v authorizations) ValidateCreate(ctx context.Context, a *opv1.Authorization) (admission.Warnings, error) {
+	return v.validate(ctx, nil, a)
+}
+
+func (v authorizations) ValidateUpdate(ctx context.Context, old, a *opv1.Authorization) (admission.Warnings, error) {
+	// Finalizers, labels and annotations change freely; and an agreement already stored may
+	// always be ended or suspended, whatever has become of its parent or party since.
+	if equality.Semantic.DeepEqual(old.Spec.Term, a.Spec.Term) && equality.Semantic.DeepEqual(old.Spec.Scope, a.Spec.Scope) &&
+		old.Spec.Party == a.Spec.Party {
+		return nil, nil
+	}
+	return v.validate(ctx, old, a)
+}
+
+func (authorizations) ValidateDelete(context.Context, *opv1.Authorization) (admission.Warnings, error) {
+	return nil, nil
+}
+
+func (v authorizations) validate(ctx context.Context, old, a *opv1.Authorization) (admission.Warnings, error) {
+	domain, err := v.domainOf(ctx, a.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	var warnings admission.Warnings
+	var found []*rules.Violation
+	if domain == nil {
+		warnings = append(warnings, fmt.Sprintf("no OperationDomain has %s as its control namespace: the agreement stays Pending until one does", a.Namespace))
+	} else if old == nil || !equality.Semantic.DeepEqual(old.Spec.Term, a.Spec.Term) {
+		found = append(found, rules.TermTooLong(a.Spec, domain.Spec.AgreementPolicy))
+	}
+	var peers opv1.AuthorizationList
+	if err := v.Reader.List(ctx, &peers, client.InNamespace(a.Namespace)); err != nil {
+		return nil, err
+	}
+	// A bar keeps a party out of new agreements; one already in force ends by its own rules.
+	if old == nil || old.Status.Phase == "" || old.Status.Phase == opv1.PhasePending {
+		found = append(found, rules.Barred(a, domain, peers.Items))
+	}
+	if a.Spec.Role == opv1.RoleDeveloper {
+		i := slices.IndexFunc(peers.Items, func(p opv1.Authorization) bool { return p.Name == a.Spec.Parent })
+		var parent *opv1.Authorization
+		if i >= 0 {
+			parent = &peers.Items[i]
+		}
+		found = append(found, rules.Parent(a.Spec, parent))
+	}
+	var errs field.ErrorList
+	for _, f := range found {
+		if f != nil {
+			errs = append(errs, f.FieldError())
+		}
+	}
+	return warnings, invalid("Authorization", a.Name, errs)
+}
+
+// +kubebuilder:webhook:path=/validate-opdomain-io-v1alpha1-operationdomain,mutating=false,failurePolicy=fail,sideEffects=None,groups=opdomain.io,resources=operationdomains,verbs=create,versions=v1alpha1,name=operationdomains.opdomain.io,admissionReviewVersions=v1
+
+type domains struct{ *Validators }
+
+func (v domains) ValidateCreate(ctx context.Context, d *opv1.OperationDomain) (admission.Warnings, error) {
+	var all opv1.OperationDomainList
+	if err := v.Reader.List(ctx, &all); err != nil {
+		return nil, err
+	}
+	if f := rules.ClaimedNamespace(d, all.Items, false); f != nil {
+		return nil, invalid("OperationDomain", d.Name, field.ErrorList{f.FieldError()})
+	}
+	return nil, nil
+}
+
+// ValidateUpdate has nothing to check: the namespaces are immutable (CEL).
+func (domains) ValidateUpdate(context.Context, *opv1.OperationDomain, *opv1.OperationDomain) (admission.Warnings, error) {
+	return nil, nil
+}
+
+func (domains) ValidateDelete(context.Context, *opv1.OperationDomain) (admission.Warnings, error) {
+	return nil, nil
+}
+
+// +kubebuilder:webhook:path=/validate-opdomain-io-v1alpha1-developerworkspace,mutating=false,failurePolicy=fail,sideEffects=None,groups=opdomain.io,resources=developerworkspaces,verbs=create;update,versions=v1alpha1,name=developerworkspaces.opdomain.io,admissionReviewVersions=v1
+
+type workspaces struct{ *Validators }
+
+func (v workspaces) ValidateCreate(ctx context.Context, ws *opv1.DeveloperWorkspace) (admission.Warnings, error) {
+	return v.validate(ctx, nil, ws)
+}
+
+func (v workspaces) ValidateUpdate(ctx context.Context, old, ws *opv1.DeveloperWorkspace) (admission.Warnings, error) {
+	return v.validate(ctx, old, ws)
+}
+
+func (workspaces) ValidateDelete(context.Context, *opv1.DeveloperWorkspace) (admission.Warnings, error) {
+	return nil, nil
+}
+
+// validate checks the members a create or update adds; removing a member is always allowed.
+func (v workspaces) validate(ctx context.Context, old, ws *opv1.DeveloperWorkspace) (admission.Warnings, error) {
+	var added []int
+	for i, m := range ws.Spec.Members {
+		if old == nil || !slices.Contains(old.Spec.Members, m) {
+			added = append(added, i)
+		}
+	}
+	if len(added) == 0 && old != nil {
+		return nil, nil
+	}
+	authzPath := field.NewPath("spec", "authorization")
+	a, err := getOptional[opv1.Authorization](ctx, v.Reader, ws.Namespace, ws.Spec.Authorization)
+	switch {
+	case err != nil:
+		return nil, err
+	case a == nil:
+		return nil, invalid("DeveloperWorkspace", ws.Name, field.ErrorList{field.Forbidden(authzPath,
+			fmt.Sprintf("agreement %q not found in this namespace: a workspace belongs to an agreement", ws.Spec.Authorization))})
+	case old == nil && a.Status.Phase.Ended():
+		return nil, invalid("DeveloperWorkspace", ws.Name, field.ErrorList{field.Forbidden(authzPath,
+			fmt.Sprintf("agreement %q has ended (%s): no new workspace under it", a.Name, a.Status.Phase))})
+	}
+	var operatorPersons map[string]string
+	if a.Spec.Role == opv1.RoleDeveloper {
+		var peers opv1.AuthorizationList
+		if err := v.Reader.List(ctx, &peers, client.InNamespace(ws.Namespace)); err != nil {
+			return nil, err
+		}
+		operatorPersons = rules.OperatorPersons(peers.Items)
+	}
+	var errs field.ErrorList
+	now := v.Clock.Now()
+	for _, i := range added {
+		if why := rules.MemberRefusal(ws.Spec.Members[i], a, operatorPersons, now); why != "" {
+			errs = append(errs, field.Forbidden(field.NewPath("spec", "members").Index(i), why))
+		}
+	}
+	return nil, invalid("DeveloperWorkspace", ws.Name, errs)
+}
