@@ -9,12 +9,14 @@ import (
 	"os"
 
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/selection"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -24,6 +26,7 @@ import (
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers/authorization"
+	"github.com/opdomain/opdomain/controllers/catalog"
 	"github.com/opdomain/opdomain/controllers/domain"
 	"github.com/opdomain/opdomain/controllers/index"
 	"github.com/opdomain/opdomain/controllers/policy"
@@ -35,7 +38,7 @@ import (
 // Scheme holds every kind the operator reads or writes.
 func Scheme() *runtime.Scheme {
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, opv1.AddToScheme, ciliumv2.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, opv1.AddToScheme, ciliumv2.AddToScheme, snapshotv1.AddToScheme} {
 		if err := add(s); err != nil {
 			panic(err)
 		}
@@ -77,7 +80,11 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	if err := index.Register(ctx, mgr); err != nil {
 		return err
 	}
-	cilium, err := servesCilium(mgr.GetRESTMapper())
+	cilium, err := serves(mgr.GetRESTMapper(), ciliumv2.SchemeGroupVersion.WithKind("CiliumNetworkPolicy"))
+	if err != nil {
+		return err
+	}
+	snapshots, err := serves(mgr.GetRESTMapper(), snapshotv1.SchemeGroupVersion.WithKind("VolumeSnapshot"))
 	if err != nil {
 		return err
 	}
@@ -91,6 +98,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-authorization"),
 			Clock: opts.Clock, Wakeups: wakeups(),
 		},
+		&catalog.Reconciler{Client: mgr.GetClient(), Snapshots: snapshots},
 		&workspace.Reconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-workspace"),
 			Clock: opts.Clock, Wakeups: wakeups(), DNS: opts.DNS, Cilium: cilium, Kubeconfig: opts.Kubeconfig,
@@ -112,15 +120,16 @@ func SetupWebhooks(mgr manager.Manager, clock wakeup.Clock) error {
 	return (&webhook.Validators{Reader: mgr.GetAPIReader(), Clock: clock}).SetupWithManager(mgr)
 }
 
-func servesCilium(mapper meta.RESTMapper) (bool, error) {
-	_, err := mapper.RESTMapping(ciliumv2.SchemeGroupVersion.WithKind("CiliumNetworkPolicy").GroupKind(), "v2")
+// serves says whether the cluster serves an optional API: Cilium's policies, CSI snapshots.
+func serves(mapper meta.RESTMapper, gvk schema.GroupVersionKind) (bool, error) {
+	_, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	switch {
 	case err == nil:
 		return true, nil
 	case meta.IsNoMatchError(err):
 		return false, nil
 	}
-	return false, fmt.Errorf("discovering CiliumNetworkPolicy: %w", err)
+	return false, fmt.Errorf("discovering %s: %w", gvk.Kind, err)
 }
 
 // KubeconfigTargetFor points member kubeconfigs at server, or at the API server the operator

@@ -44,6 +44,7 @@ const (
 	ReasonExceedsParent         = "ExceedsParent"
 	ReasonEvaluationPassed      = "EvaluationPassed"
 	ReasonNegativeListed        = "NegativeListed"
+	ReasonSourceNotFound        = "SourceNotFound"
 )
 
 // Labels and annotations every opdomain child carries.

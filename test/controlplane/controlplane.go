@@ -1,7 +1,7 @@
 // Package controlplane starts a real Kubernetes control plane for tests and the demo:
 // kube-apiserver and etcd through envtest, kube-controller-manager beside them so that namespaces
-// really finalize and garbage collection really runs, with opdomain's CRDs and Cilium's
-// CiliumNetworkPolicy CRD installed, and opdomain's validating webhook configuration pointing
+// really finalize and garbage collection really runs, with opdomain's CRDs, Cilium's
+// CiliumNetworkPolicy CRD and the CSI snapshot CRDs installed, and opdomain's validating webhook configuration pointing
 // at a local server. The binaries come from hack/setup-control-plane.sh through
 // KUBEBUILDER_ASSETS.
 package controlplane
@@ -56,13 +56,17 @@ func Start(scheme *runtime.Scheme) (*ControlPlane, error) {
 	if err != nil {
 		return nil, err
 	}
-	ciliumCRD, err := ciliumNetworkPolicyCRD(root)
+	ciliumCRD, err := moduleFile(root, "github.com/cilium/cilium", "pkg", "k8s", "apis", "cilium.io", "client", "crds", "v2", "ciliumnetworkpolicies.yaml")
+	if err != nil {
+		return nil, err
+	}
+	snapshotCRDs, err := moduleFile(root, "github.com/kubernetes-csi/external-snapshotter/client/v8", "config", "crd")
 	if err != nil {
 		return nil, err
 	}
 	env := &envtest.Environment{
 		Scheme:                scheme,
-		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases"), ciliumCRD},
+		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases"), ciliumCRD, snapshotCRDs},
 		ErrorIfCRDPathMissing: true,
 		// The webhook configuration is installed pointing at a local server with a CA envtest
 		// generates; the operator's manager serves it (WebhookServer).
@@ -197,20 +201,20 @@ func RepoRoot() (string, error) {
 	}
 }
 
-// ciliumNetworkPolicyCRD returns the path of the CiliumNetworkPolicy CRD shipped in the Cilium
-// module that go.mod pins, so the CRD always matches the Go types we render.
-func ciliumNetworkPolicyCRD(root string) (string, error) {
-	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/cilium/cilium")
+// moduleFile locates a file in a module the build pins, so the CRDs installed are those of the
+// API types compiled in.
+func moduleFile(root, module string, path ...string) (string, error) {
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module)
 	cmd.Dir = root
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("locating the cilium module: %w", err)
+		return "", fmt.Errorf("locating module %s: %w", module, err)
 	}
-	path := filepath.Join(strings.TrimSpace(string(out)), "pkg", "k8s", "apis", "cilium.io", "client", "crds", "v2", "ciliumnetworkpolicies.yaml")
-	if _, err := os.Stat(path); err != nil {
+	file := filepath.Join(append([]string{strings.TrimSpace(string(out))}, path...)...)
+	if _, err := os.Stat(file); err != nil {
 		return "", err
 	}
-	return path, nil
+	return file, nil
 }
 
 func tail(s string, n int) string {

@@ -145,8 +145,12 @@ func conditionsOf(obj client.Object) []metav1.Condition {
 		return o.Status.Conditions
 	case *opv1.Authorization:
 		return o.Status.Conditions
+	case *opv1.DataResource:
+		return o.Status.Conditions
+	case *opv1.DataGrant:
+		return o.Status.Conditions
 	}
-	return nil
+	panic(fmt.Sprintf("conditionsOf: %T has no conditions here", obj))
 }
 
 func condition(obj client.Object, condType string) *metav1.Condition {
