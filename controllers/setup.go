@@ -28,6 +28,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/authorization"
 	"github.com/opdomain/opdomain/controllers/catalog"
 	"github.com/opdomain/opdomain/controllers/domain"
+	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/index"
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/controllers/wakeup"
@@ -99,6 +100,10 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 			Clock: opts.Clock, Wakeups: wakeups(),
 		},
 		&catalog.Reconciler{Client: mgr.GetClient(), Snapshots: snapshots},
+		&grant.Reconciler{
+			Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("opdomain-grant"),
+			Clock: opts.Clock, Wakeups: wakeups(), Cilium: cilium,
+		},
 		&workspace.Reconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-workspace"),
 			Clock: opts.Clock, Wakeups: wakeups(), DNS: opts.DNS, Cilium: cilium, Kubeconfig: opts.Kubeconfig,

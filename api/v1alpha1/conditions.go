@@ -45,6 +45,17 @@ const (
 	ReasonEvaluationPassed      = "EvaluationPassed"
 	ReasonNegativeListed        = "NegativeListed"
 	ReasonSourceNotFound        = "SourceNotFound"
+	ReasonOutsideScope          = "OutsideScope"
+	ReasonUnknownField          = "UnknownField"
+	ReasonFormNotAllowed        = "FormNotAllowed"
+	ReasonConsentMissing        = "ConsentMissing"
+	ReasonWorkspaceMismatch     = "WorkspaceMismatch"
+	ReasonReviewNotIndependent  = "ReviewNotIndependent"
+	ReasonAwaitingReview        = "AwaitingReview"
+	ReasonReviewRejected        = "ReviewRejected"
+	ReasonAgreementEnded        = "AgreementEnded"
+	ReasonWorkspaceGone         = "WorkspaceGone"
+	ReasonNotInTerm             = "NotInTerm"
 )
 
 // Labels and annotations every opdomain child carries.

@@ -54,8 +54,10 @@ type Consent struct {
 }
 
 // DataGrantSpec is one scenario, one list, one review (一场景一清单一审核, R4).
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.review) || oldSelf.review.decision != 'Approved' || (self.items == oldSelf.items && self.scenario == oldSelf.scenario && self.workspace == oldSelf.workspace && self.requestedBy == oldSelf.requestedBy && self.term.end <= oldSelf.term.end)",message="items, scenario, workspace and requestedBy cannot change and term.end cannot move later once a grant is approved: a new scenario is a new grant"
 type DataGrantSpec struct {
 	// authorization names the agreement the grant is made under.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.authorization is immutable"
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +required
@@ -96,19 +98,29 @@ type DataGrantSpec struct {
 }
 
 // GrantPhase is where a grant stands.
-// +kubebuilder:validation:Enum=Pending;Active;Revoked;Expired
+// +kubebuilder:validation:Enum=Pending;Active;Suspended;Revoked;Expired
 type GrantPhase string
 
 const (
+	// GrantPending: not yet approved, or not yet in term, or its agreement not yet active.
 	GrantPending GrantPhase = "Pending"
-	GrantActive  GrantPhase = "Active"
+	// GrantActive: the path is open.
+	GrantActive GrantPhase = "Active"
+	// GrantSuspended: the path is closed for now (agreement suspended, emergency stop, source
+	// missing) and reopens by itself.
+	GrantSuspended GrantPhase = "Suspended"
+	// GrantRevoked: closed for good (review withdrawn, agreement ended, a rule broken).
 	GrantRevoked GrantPhase = "Revoked"
+	// GrantExpired: closed for good at the end of its term.
 	GrantExpired GrantPhase = "Expired"
 )
 
+// Ended reports whether the phase is final.
+func (p GrantPhase) Ended() bool { return p == GrantRevoked || p == GrantExpired }
+
 // DataGrantStatus says what the grant opened.
 type DataGrantStatus struct {
-	// phase is Pending, Active, Revoked or Expired.
+	// phase is Pending, Active, Suspended, Revoked or Expired.
 	// +optional
 	Phase GrantPhase `json:"phase,omitempty"`
 	// opened names the objects that make the grant's data path.
@@ -130,6 +142,7 @@ type DataGrantStatus struct {
 
 // DataGrant opens one reviewed data path from the catalog to one workspace for one scenario (R4).
 // +kubebuilder:object:root=true
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 200",message="metadata.name may be at most 200 characters: the grant's policies are named after it"
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=dgrant,categories=opdomain
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`

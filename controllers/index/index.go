@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
@@ -16,6 +18,9 @@ const (
 	DomainControlNamespace = "spec.controlNamespace"
 	WorkspaceAuthorization = "spec.authorization"
 	AuthorizationParent    = "spec.parent"
+	GrantAuthorization     = "grant.spec.authorization"
+	GrantWorkspace         = "grant.spec.workspace"
+	GrantResource          = "grant.spec.items.resource"
 )
 
 // Register adds every index to the manager's cache.
@@ -31,12 +36,30 @@ func Register(ctx context.Context, mgr manager.Manager) error {
 	}); err != nil {
 		return err
 	}
-	return idx.IndexField(ctx, &opv1.Authorization{}, AuthorizationParent, func(o client.Object) []string {
+	if err := idx.IndexField(ctx, &opv1.Authorization{}, AuthorizationParent, func(o client.Object) []string {
 		if p := o.(*opv1.Authorization).Spec.Parent; p != "" {
 			return []string{p}
 		}
 		return nil
-	})
+	}); err != nil {
+		return err
+	}
+	for name, values := range map[string]func(*opv1.DataGrant) []string{
+		GrantAuthorization: func(g *opv1.DataGrant) []string { return []string{g.Spec.Authorization} },
+		GrantWorkspace:     func(g *opv1.DataGrant) []string { return []string{g.Spec.Workspace} },
+		GrantResource: func(g *opv1.DataGrant) []string {
+			out := make([]string, 0, len(g.Spec.Items))
+			for _, item := range g.Spec.Items {
+				out = append(out, item.Resource)
+			}
+			return out
+		},
+	} {
+		if err := idx.IndexField(ctx, &opv1.DataGrant{}, name, func(o client.Object) []string { return values(o.(*opv1.DataGrant)) }); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DomainFor returns the domain whose control namespace is namespace, or nil when none is.
@@ -54,4 +77,34 @@ func DomainFor(ctx context.Context, c client.Reader, namespace string) (*opv1.Op
 		// Two domains claiming one namespace is a conflict nobody may resolve silently (R1).
 		return nil, fmt.Errorf("%d OperationDomains claim control namespace %q", len(list.Items), namespace)
 	}
+}
+
+// DomainByScan is DomainFor for a reader without the field index, such as the API server
+// itself: it lists every domain, of which a cluster has few.
+func DomainByScan(ctx context.Context, r client.Reader, namespace string) (*opv1.OperationDomain, error) {
+	var all opv1.OperationDomainList
+	if err := r.List(ctx, &all); err != nil {
+		return nil, fmt.Errorf("reading OperationDomains: %w", err)
+	}
+	for i := range all.Items {
+		if all.Items[i].Spec.ControlNamespace == namespace {
+			return &all.Items[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// Lookup reads one object; nil when it does not exist.
+func Lookup[T any, PT interface {
+	*T
+	client.Object
+}](ctx context.Context, r client.Reader, namespace, name string) (PT, error) {
+	obj := PT(new(T))
+	switch err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, obj); {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return obj, nil
 }

@@ -84,7 +84,7 @@ func (iso Isolation) Kubernetes() []*networkingv1.NetworkPolicy {
 				PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
 				Egress: []networkingv1.NetworkPolicyEgressRule{{
 					To: []networkingv1.NetworkPolicyPeer{{
-						NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: iso.DNS.Namespace}},
+						NamespaceSelector: namespaceIs(iso.DNS.Namespace),
 						PodSelector:       &metav1.LabelSelector{MatchLabels: iso.DNS.PodLabels},
 					}},
 					Ports: []networkingv1.NetworkPolicyPort{{Protocol: &udp, Port: &dnsPort}, {Protocol: &tcp, Port: &dnsPort}},
@@ -121,10 +121,6 @@ func (iso Isolation) Cilium() []*ciliumv2.CiliumNetworkPolicy {
 	if !iso.Open {
 		return out
 	}
-	dnsLabels := map[string]string{"k8s:" + podNamespaceLabel: iso.DNS.Namespace}
-	for k, v := range iso.DNS.PodLabels {
-		dnsLabels["k8s:"+k] = v
-	}
 	dnsPorts := api.PortRules{{Ports: []api.PortProtocol{
 		{Port: "53", Protocol: api.ProtoUDP}, {Port: "53", Protocol: api.ProtoTCP},
 	}}}
@@ -135,7 +131,7 @@ func (iso Isolation) Cilium() []*ciliumv2.CiliumNetworkPolicy {
 				EndpointSelector: all,
 				Egress: []api.EgressRule{{
 					EgressCommonRule: api.EgressCommonRule{
-						ToEndpoints: []api.EndpointSelector{api.NewESFromK8sLabelSelector("", &slim_metav1.LabelSelector{MatchLabels: dnsLabels})},
+						ToEndpoints: []api.EndpointSelector{endpoints(iso.DNS.Namespace, iso.DNS.PodLabels)},
 					},
 					ToPorts: dnsPorts,
 				}},

@@ -18,6 +18,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/grant"
+	"github.com/opdomain/opdomain/controllers/index"
 	"github.com/opdomain/opdomain/controllers/rules"
 	"github.com/opdomain/opdomain/controllers/wakeup"
 )
@@ -39,36 +41,10 @@ func (v *Validators) SetupWithManager(mgr ctrl.Manager) error {
 	if err := ctrl.NewWebhookManagedBy(mgr, &opv1.OperationDomain{}).WithValidator(domains{v}).Complete(); err != nil {
 		return err
 	}
-	return ctrl.NewWebhookManagedBy(mgr, &opv1.DeveloperWorkspace{}).WithValidator(workspaces{v}).Complete()
-}
-
-// domainOf finds the domain whose control namespace is ns, reading live.
-func (v *Validators) domainOf(ctx context.Context, ns string) (*opv1.OperationDomain, error) {
-	var all opv1.OperationDomainList
-	if err := v.Reader.List(ctx, &all); err != nil {
-		return nil, fmt.Errorf("reading OperationDomains: %w", err)
+	if err := ctrl.NewWebhookManagedBy(mgr, &opv1.DeveloperWorkspace{}).WithValidator(workspaces{v}).Complete(); err != nil {
+		return err
 	}
-	for i := range all.Items {
-		if all.Items[i].Spec.ControlNamespace == ns {
-			return &all.Items[i], nil
-		}
-	}
-	return nil, nil
-}
-
-// getOptional reads one object; nil when it does not exist.
-func getOptional[T any, PT interface {
-	*T
-	client.Object
-}](ctx context.Context, r client.Reader, ns, name string) (PT, error) {
-	obj := PT(new(T))
-	switch err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); {
-	case apierrors.IsNotFound(err):
-		return nil, nil
-	case err != nil:
-		return nil, err
-	}
-	return obj, nil
+	return ctrl.NewWebhookManagedBy(mgr, &opv1.DataGrant{}).WithValidator(grants{v}).Complete()
 }
 
 func invalid(kind, name string, errs field.ErrorList) error {
@@ -101,7 +77,7 @@ func (authorizations) ValidateDelete(context.Context, *opv1.Authorization) (admi
 }
 
 func (v authorizations) validate(ctx context.Context, old, a *opv1.Authorization) (admission.Warnings, error) {
-	domain, err := v.domainOf(ctx, a.Namespace)
+	domain, err := index.DomainByScan(ctx, v.Reader, a.Namespace)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +165,7 @@ func (v workspaces) validate(ctx context.Context, old, ws *opv1.DeveloperWorkspa
 		return nil, nil
 	}
 	authzPath := field.NewPath("spec", "authorization")
-	a, err := getOptional[opv1.Authorization](ctx, v.Reader, ws.Namespace, ws.Spec.Authorization)
+	a, err := index.Lookup[opv1.Authorization](ctx, v.Reader, ws.Namespace, ws.Spec.Authorization)
 	switch {
 	case err != nil:
 		return nil, err
@@ -216,4 +192,38 @@ func (v workspaces) validate(ctx context.Context, old, ws *opv1.DeveloperWorkspa
 		}
 	}
 	return nil, invalid("DeveloperWorkspace", ws.Name, errs)
+}
+
+// +kubebuilder:webhook:path=/validate-opdomain-io-v1alpha1-datagrant,mutating=false,failurePolicy=fail,sideEffects=None,groups=opdomain.io,resources=datagrants,verbs=create;update,versions=v1alpha1,name=datagrants.opdomain.io,admissionReviewVersions=v1
+
+type grants struct{ *Validators }
+
+func (v grants) ValidateCreate(ctx context.Context, g *opv1.DataGrant) (admission.Warnings, error) {
+	return v.validate(ctx, g)
+}
+
+// ValidateUpdate checks a grant whose spec changed; revoking it (a Rejected review) or
+// finishing its deletion is never refused.
+func (v grants) ValidateUpdate(ctx context.Context, old, g *opv1.DataGrant) (admission.Warnings, error) {
+	if equality.Semantic.DeepEqual(old.Spec, g.Spec) ||
+		(g.Spec.Review != nil && g.Spec.Review.Decision == opv1.ReviewRejected) {
+		return nil, nil
+	}
+	return v.validate(ctx, g)
+}
+
+func (grants) ValidateDelete(context.Context, *opv1.DataGrant) (admission.Warnings, error) {
+	return nil, nil
+}
+
+func (v grants) validate(ctx context.Context, g *opv1.DataGrant) (admission.Warnings, error) {
+	w, err := grant.ReadWorld(ctx, v.Reader, g)
+	if err != nil {
+		return nil, err
+	}
+	var errs field.ErrorList
+	for _, f := range rules.Grant(g, w) {
+		errs = append(errs, f.FieldError())
+	}
+	return nil, invalid("DataGrant", g.Name, errs)
 }

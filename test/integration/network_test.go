@@ -21,48 +21,14 @@ func TestR1_StoredPoliciesAllowOnlyDNSAndOwnNamespace(t *testing.T) {
 	w := newWorld(t, "net1", opv1.NetworkPolicyBoth, 24*time.Hour)
 	other := addWorkspace(t, w, "rival")
 
-	pod := func(ns, app string) netcheck.Endpoint {
-		return netcheck.Endpoint{Name: app + " in " + ns, Namespace: ns, Labels: map[string]string{"app": app}}
-	}
 	train, notebook := pod(w.wsNamespace(), "train"), pod(w.wsNamespace(), "notebook")
 	rival := pod(other.Status.Namespace, "train")
 	data := pod("net1-data", "traffic-flow")
 	control := pod("net1-control", "anything")
-	dns := netcheck.Endpoint{Name: "kube-dns", Namespace: "kube-system", Labels: map[string]string{"k8s-app": "kube-dns"}}
-	outside := netcheck.Endpoint{Name: "outside", IP: "203.0.113.7"}
-	tcp, udp := corev1.ProtocolTCP, corev1.ProtocolUDP
+	dns := kubeDNS
 	namespaces := []string{w.wsNamespace(), other.Status.Namespace, "net1-data", "net1-control"}
 
-	check := func(expect []expectation) {
-		t.Helper()
-		var nps []*networkingv1.NetworkPolicy
-		var cnps []*ciliumv2.CiliumNetworkPolicy
-		for _, ns := range namespaces {
-			var npList networkingv1.NetworkPolicyList
-			g.Expect(k8s.List(ctx, &npList, client.InNamespace(ns))).To(Succeed())
-			for i := range npList.Items {
-				nps = append(nps, &npList.Items[i])
-			}
-			var cnpList ciliumv2.CiliumNetworkPolicyList
-			g.Expect(k8s.List(ctx, &cnpList, client.InNamespace(ns))).To(Succeed())
-			for i := range cnpList.Items {
-				cnps = append(cnps, &cnpList.Items[i])
-			}
-		}
-		kube := netcheck.NewKubernetes(nps)
-		cilium, err := netcheck.NewCilium(cnps)
-		g.Expect(err).NotTo(HaveOccurred())
-		for _, e := range expect {
-			f, allowed := e.flow, e.allowed
-			g.Expect(kube.Allows(f)).To(Equal(allowed), "Kubernetes: %s -> %s:%d/%s", f.From.Name, f.To.Name, f.Port, f.Protocol)
-			g.Expect(cilium.Allows(f)).To(Equal(allowed), "Cilium: %s -> %s:%d/%s", f.From.Name, f.To.Name, f.Port, f.Protocol)
-		}
-	}
-	flow := func(from, to netcheck.Endpoint, port int, proto corev1.Protocol) netcheck.Flow {
-		return netcheck.Flow{From: from, To: to, Port: port, Protocol: proto}
-	}
-	allow := func(f netcheck.Flow) expectation { return expectation{f, true} }
-	deny := func(f netcheck.Flow) expectation { return expectation{f, false} }
+	check := func(expect []expectation) { t.Helper(); assertFlows(t, namespaces, expect) }
 
 	check([]expectation{
 		allow(flow(train, notebook, 8888, tcp)),
@@ -97,3 +63,49 @@ type expectation struct {
 	flow    netcheck.Flow
 	allowed bool
 }
+
+func flow(from, to netcheck.Endpoint, port int, proto corev1.Protocol) netcheck.Flow {
+	return netcheck.Flow{From: from, To: to, Port: port, Protocol: proto}
+}
+func allow(f netcheck.Flow) expectation { return expectation{f, true} }
+func deny(f netcheck.Flow) expectation  { return expectation{f, false} }
+
+// assertFlows evaluates the policies stored in namespaces with both engines and asserts each
+// expectation in both renderings.
+func assertFlows(t testing.TB, namespaces []string, expect []expectation) {
+	t.Helper()
+	g := NewWithT(t)
+	var nps []*networkingv1.NetworkPolicy
+	var cnps []*ciliumv2.CiliumNetworkPolicy
+	for _, ns := range namespaces {
+		var npList networkingv1.NetworkPolicyList
+		g.Expect(k8s.List(ctx, &npList, client.InNamespace(ns))).To(Succeed())
+		for i := range npList.Items {
+			nps = append(nps, &npList.Items[i])
+		}
+		var cnpList ciliumv2.CiliumNetworkPolicyList
+		g.Expect(k8s.List(ctx, &cnpList, client.InNamespace(ns))).To(Succeed())
+		for i := range cnpList.Items {
+			cnps = append(cnps, &cnpList.Items[i])
+		}
+	}
+	kube := netcheck.NewKubernetes(nps)
+	cilium, err := netcheck.NewCilium(cnps)
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, e := range expect {
+		f, allowed := e.flow, e.allowed
+		g.Expect(kube.Allows(f)).To(Equal(allowed), "Kubernetes: %s -> %s:%d/%s", f.From.Name, f.To.Name, f.Port, f.Protocol)
+		g.Expect(cilium.Allows(f)).To(Equal(allowed), "Cilium: %s -> %s:%d/%s", f.From.Name, f.To.Name, f.Port, f.Protocol)
+	}
+}
+
+func pod(ns, app string) netcheck.Endpoint {
+	return netcheck.Endpoint{Name: app + " in " + ns, Namespace: ns, Labels: map[string]string{"app": app}}
+}
+
+var (
+	kubeDNS = netcheck.Endpoint{Name: "kube-dns", Namespace: "kube-system", Labels: map[string]string{"k8s-app": "kube-dns"}}
+	outside = netcheck.Endpoint{Name: "outside", IP: "203.0.113.7"}
+	tcp     = corev1.ProtocolTCP
+	udp     = corev1.ProtocolUDP
+)

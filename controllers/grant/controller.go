@@ -1,0 +1,246 @@
+package grant
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/apply"
+	"github.com/opdomain/opdomain/controllers/conditions"
+	"github.com/opdomain/opdomain/controllers/index"
+	"github.com/opdomain/opdomain/controllers/policy"
+	"github.com/opdomain/opdomain/controllers/rules"
+	"github.com/opdomain/opdomain/controllers/wakeup"
+)
+
+// finalizer holds a grant until its path is closed: the path's policies live in other
+// namespaces, where no owner reference can reach.
+const finalizer = "opdomain.io/grant-path"
+
+// Reconciler reconciles DataGrants.
+type Reconciler struct {
+	client.Client
+	Recorder events.EventRecorder
+	Clock    wakeup.Clock
+	Wakeups  *wakeup.Scheduler
+	// Cilium says whether the cluster serves CiliumNetworkPolicy.
+	Cilium bool
+}
+
+// +kubebuilder:rbac:groups=opdomain.io,resources=datagrants,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=opdomain.io,resources=datagrants/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=opdomain.io,resources=datagrants/finalizers,verbs=update
+
+// Reconcile opens or closes one grant's path.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var g opv1.DataGrant
+	if err := r.Get(ctx, req.NamespacedName, &g); err != nil {
+		r.Wakeups.At(&opv1.DataGrant{ObjectMeta: metav1.ObjectMeta{Name: req.Name, Namespace: req.Namespace}}, time.Time{})
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if g.DeletionTimestamp != nil {
+		if err := r.close(ctx, &g); err != nil {
+			return ctrl.Result{}, err
+		}
+		controllerutil.RemoveFinalizer(&g, finalizer)
+		return ctrl.Result{}, client.IgnoreNotFound(r.Update(ctx, &g))
+	}
+	if controllerutil.AddFinalizer(&g, finalizer) {
+		if err := r.Update(ctx, &g); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	orig := g.DeepCopy()
+	world, err := ReadWorld(ctx, r.Client, &g)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	out := Evaluate(Inputs{Grant: &g, World: world, Now: r.Clock.Now()})
+	if out.Phase == opv1.GrantActive {
+		var opened []opv1.ObjectRecord
+		if opened, err = r.open(ctx, &g, world); err == nil {
+			g.Status.Opened = opened
+			g.Status.ExpiresAt = &g.Spec.Term.End
+		}
+	} else if err = r.close(ctx, &g); err == nil {
+		g.Status.Opened, g.Status.ExpiresAt = nil, nil
+	}
+	if err == nil {
+		g.Status.Phase = out.Phase
+	}
+	conditions.Finish(&g.Status.Conditions, &g.Status.ObservedGeneration, g.Generation, conditions.Summary{
+		Ready: out.Phase == opv1.GrantActive, Reason: out.Reason, Message: out.Message,
+		// A grant that breaks a rule before it ever opened waits for a person to fix it.
+		Stalled: out.Phase == opv1.GrantPending && !slices.Contains([]string{opv1.ReasonAwaitingReview, opv1.ReasonNotInTerm,
+			opv1.ReasonAuthorizationInactive, opv1.ReasonProgressing}, out.Reason),
+	}, err)
+	if orig.Status.Phase != g.Status.Phase {
+		eventType := corev1.EventTypeNormal
+		if g.Status.Phase != opv1.GrantActive && g.Status.Phase != opv1.GrantPending {
+			eventType = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(&g, nil, eventType, string(g.Status.Phase), "PhaseChange", "grant is %s: %s", g.Status.Phase, out.Message)
+		ctrl.LoggerFrom(ctx).Info("grant phase changed", "from", orig.Status.Phase, "to", g.Status.Phase, "reason", out.Reason)
+	}
+	if perr := r.Status().Patch(ctx, &g, client.MergeFrom(orig)); perr != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(perr)
+	}
+	r.Wakeups.At(&g, out.Next)
+	return ctrl.Result{}, err
+}
+
+// open applies the grant's path in the renderings the domain asks for and returns what it opened.
+func (r *Reconciler) open(ctx context.Context, g *opv1.DataGrant, w rules.GrantWorld) ([]opv1.ObjectRecord, error) {
+	path, err := r.path(ctx, g, w)
+	if err != nil {
+		return nil, err
+	}
+	mode := w.Domain.Spec.NetworkPolicy
+	var opened []opv1.ObjectRecord
+	record := func(o client.Object) {
+		opened = append(opened, opv1.ObjectRecord{Kind: kindOf(o), Namespace: o.GetNamespace(), Name: o.GetName(), UID: string(o.GetUID())})
+	}
+	if mode.Kubernetes() {
+		for _, np := range path.Kubernetes() {
+			if err := apply.Object(ctx, r.Client, np); err != nil {
+				return nil, err
+			}
+			record(np)
+		}
+	}
+	if mode.Cilium() && r.Cilium {
+		for _, cnp := range path.Cilium() {
+			if err := apply.Object(ctx, r.Client, cnp); err != nil {
+				return nil, err
+			}
+			record(cnp)
+		}
+	}
+	// A target or a rendering no longer wanted goes.
+	return opened, r.deleteExcept(ctx, g, opened)
+}
+
+// path builds the grant's network path from the Services its resources name.
+func (r *Reconciler) path(ctx context.Context, g *opv1.DataGrant, w rules.GrantWorld) (policy.GrantPath, error) {
+	d := w.Domain
+	path := policy.GrantPath{
+		Grant: g.Name, Workspace: w.Workspace.Status.Namespace, DataZone: d.Spec.DataZoneNamespace,
+		Labels: map[string]string{opv1.LabelDomain: d.Name, opv1.LabelOwnerKind: "DataGrant", opv1.LabelOwnerName: g.Name, opv1.LabelOwnerNamespace: g.Namespace},
+	}
+	for _, item := range g.Spec.Items {
+		src := w.Resources[item.Resource].Spec.Source.Service
+		if src == nil {
+			continue // volume sources are delivered as volumes, not paths
+		}
+		var svc corev1.Service
+		if err := r.Get(ctx, client.ObjectKey{Namespace: d.Spec.DataZoneNamespace, Name: src.Name}, &svc); err != nil {
+			return path, fmt.Errorf("reading Service %s of DataResource %s: %w", src.Name, item.Resource, err)
+		}
+		i := slices.IndexFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return p.Port == src.Port })
+		if i < 0 || len(svc.Spec.Selector) == 0 {
+			return path, fmt.Errorf("the Service %s/%s no longer serves port %d to selected pods", svc.Namespace, svc.Name, src.Port)
+		}
+		port := svc.Spec.Ports[i]
+		target := port.TargetPort
+		if target == (intstr.IntOrString{}) {
+			target = intstr.FromInt32(port.Port)
+		}
+		path.Targets = append(path.Targets, policy.Target{PodLabels: svc.Spec.Selector, Port: target, Protocol: cmp.Or(port.Protocol, corev1.ProtocolTCP)})
+	}
+	return path, nil
+}
+
+// close deletes every policy of the grant's path, wherever it is.
+func (r *Reconciler) close(ctx context.Context, g *opv1.DataGrant) error {
+	return r.deleteExcept(ctx, g, nil)
+}
+
+// deleteExcept deletes the grant's policies in every namespace it may have opened them in,
+// except those kept.
+func (r *Reconciler) deleteExcept(ctx context.Context, g *opv1.DataGrant, keep []opv1.ObjectRecord) error {
+	sel := client.MatchingLabels{opv1.LabelOwnerKind: "DataGrant", opv1.LabelOwnerName: g.Name, opv1.LabelOwnerNamespace: g.Namespace}
+	kept := func(o client.Object) bool {
+		return slices.ContainsFunc(keep, func(k opv1.ObjectRecord) bool {
+			return k.Kind == kindOf(o) && k.Namespace == o.GetNamespace() && k.Name == o.GetName()
+		})
+	}
+	var errs []error
+	var nps networkingv1.NetworkPolicyList
+	if err := r.List(ctx, &nps, sel); err != nil {
+		return err
+	}
+	for i := range nps.Items {
+		if !kept(&nps.Items[i]) {
+			errs = append(errs, apply.Delete(ctx, r.Client, &nps.Items[i]))
+		}
+	}
+	if r.Cilium {
+		var cnps ciliumv2.CiliumNetworkPolicyList
+		if err := r.List(ctx, &cnps, sel); err != nil {
+			return err
+		}
+		for i := range cnps.Items {
+			if !kept(&cnps.Items[i]) {
+				errs = append(errs, apply.Delete(ctx, r.Client, &cnps.Items[i]))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func kindOf(o client.Object) string {
+	if _, ok := o.(*ciliumv2.CiliumNetworkPolicy); ok {
+		return "CiliumNetworkPolicy"
+	}
+	return "NetworkPolicy"
+}
+
+// SetupWithManager watches grants and everything their phase depends on.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	by := func(field string, value func(client.Object) (string, string)) handler.EventHandler {
+		return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			ns, v := value(o)
+			var list opv1.DataGrantList
+			opts := []client.ListOption{client.InNamespace(ns)}
+			if field != "" {
+				opts = append(opts, client.MatchingFields{field: v})
+			}
+			if err := r.List(ctx, &list, opts...); err != nil {
+				return nil
+			}
+			out := make([]reconcile.Request, 0, len(list.Items))
+			for _, g := range list.Items {
+				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&g)})
+			}
+			return out
+		})
+	}
+	own := func(o client.Object) (string, string) { return o.GetNamespace(), o.GetName() }
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&opv1.DataGrant{}).
+		Watches(&opv1.Authorization{}, by(index.GrantAuthorization, own)).
+		Watches(&opv1.DeveloperWorkspace{}, by(index.GrantWorkspace, own)).
+		Watches(&opv1.DataResource{}, by(index.GrantResource, own)).
+		Watches(&opv1.OperationDomain{}, by("", func(o client.Object) (string, string) {
+			return o.(*opv1.OperationDomain).Spec.ControlNamespace, ""
+		})).
+		WatchesRawSource(r.Wakeups.Source()).
+		Named("datagrant").
+		Complete(r)
+}

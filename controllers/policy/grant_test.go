@@ -1,0 +1,75 @@
+package policy
+
+import (
+	"testing"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/opdomain/opdomain/test/netcheck"
+)
+
+var (
+	weatherSvc = netcheck.Endpoint{Name: "another data service", Namespace: "data", Labels: map[string]string{"app": "weather"}}
+	lookalike  = netcheck.Endpoint{Name: "same labels elsewhere", Namespace: "elsewhere", Labels: map[string]string{"app": "traffic-flow"}}
+)
+
+func grantPath() GrantPath {
+	return GrantPath{Grant: "g", Workspace: "ws-a", DataZone: "data", Targets: []Target{
+		{PodLabels: map[string]string{"app": "traffic-flow"}, Port: intstr.FromInt32(8080), Protocol: corev1.ProtocolTCP},
+	}}
+}
+
+// Each side of a grant's path is exact on its own, so neither relies on the other: the
+// workspace's egress reaches only the granted pods and port even where the data zone lets
+// everything in, and the data zone admits only the granted workspace even from an open sender.
+func TestR4_EachSideOfAGrantPathIsExact(t *testing.T) {
+	open := func(ns string) Isolation { return Isolation{Namespace: ns, Open: true, DNS: KubeDNS} }
+	cases := []struct {
+		name     string
+		isolated []Isolation
+		side     int // 0: the workspace's egress; 1: the data zone's ingress
+		flows    []expectation
+	}{
+		{"egress alone", []Isolation{open("ws-a")}, 0, []expectation{
+			flow(wsA, dataSvc, 8080, corev1.ProtocolTCP, true),
+			flow(wsA, dataSvc, 9090, corev1.ProtocolTCP, false),
+			flow(wsA, dataSvc, 8080, corev1.ProtocolUDP, false),
+			flow(wsA, weatherSvc, 8080, corev1.ProtocolTCP, false),
+			flow(wsA, lookalike, 8080, corev1.ProtocolTCP, false),
+			flow(wsA, outside, 8080, corev1.ProtocolTCP, false),
+		}},
+		{"ingress alone", []Isolation{open("data")}, 1, []expectation{
+			flow(wsA, dataSvc, 8080, corev1.ProtocolTCP, true),
+			flow(wsA2, dataSvc, 8080, corev1.ProtocolTCP, true),
+			flow(wsA, dataSvc, 9090, corev1.ProtocolTCP, false),
+			flow(wsB, dataSvc, 8080, corev1.ProtocolTCP, false),
+			flow(lookalike, dataSvc, 8080, corev1.ProtocolTCP, false),
+			flow(wsA, weatherSvc, 8080, corev1.ProtocolTCP, false),
+			flow(outside, dataSvc, 8080, corev1.ProtocolTCP, false),
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			var nps []*networkingv1.NetworkPolicy
+			var cnps []*ciliumv2.CiliumNetworkPolicy
+			for _, iso := range tc.isolated {
+				nps = append(nps, iso.Kubernetes()...)
+				cnps = append(cnps, iso.Cilium()...)
+			}
+			nps = append(nps, grantPath().Kubernetes()[tc.side])
+			cnps = append(cnps, grantPath().Cilium()[tc.side])
+			kube := netcheck.NewKubernetes(nps)
+			cilium, err := netcheck.NewCilium(cnps)
+			g.Expect(err).NotTo(HaveOccurred())
+			for _, f := range tc.flows {
+				g.Expect(kube.Allows(f.Flow)).To(Equal(f.allowed), "Kubernetes: "+describe(f))
+				g.Expect(cilium.Allows(f.Flow)).To(Equal(f.allowed), "Cilium: "+describe(f))
+			}
+		})
+	}
+}

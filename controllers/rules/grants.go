@@ -1,0 +1,106 @@
+package rules
+
+import (
+	"fmt"
+	"slices"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+)
+
+// GrantWorld is what a grant's rules are checked against. Nil members were not found.
+type GrantWorld struct {
+	Domain    *opv1.OperationDomain
+	Agreement *opv1.Authorization
+	Workspace *opv1.DeveloperWorkspace
+	// Resources are the catalog entries the grant names, by name.
+	Resources map[string]*opv1.DataResource
+	// PartyPersons are the cluster identities of every person the developer party names in any
+	// of its agreements in the domain.
+	PartyPersons []string
+}
+
+// Grant checks one scenario, one list, one review (R4): every item names a resource of the
+// agreement's scope that is in the catalog and off the negative list, with fields it has, in a
+// form its level allows; consent where personal information or trade secrets are involved; a
+// term inside the agreement's; the agreement's own workspace; and a reviewer who is neither the
+// requester nor a person of the developer party.
+func Grant(g *opv1.DataGrant, w GrantWorld) []*Violation {
+	spec := field.NewPath("spec")
+	if w.Agreement == nil {
+		return []*Violation{{Field: spec.Child("authorization"), Reason: opv1.ReasonAuthorizationNotFound,
+			Message: fmt.Sprintf("agreement %q not found in this namespace", g.Spec.Authorization)}}
+	}
+	var out []*Violation
+	add := func(path *field.Path, reason, format string, args ...any) {
+		out = append(out, &Violation{Field: path, Reason: reason, Message: fmt.Sprintf(format, args...)})
+	}
+	needsConsent := ""
+	for i, item := range g.Spec.Items {
+		path := spec.Child("items").Index(i)
+		res := w.Resources[item.Resource]
+		switch {
+		case !slices.Contains(w.Agreement.Spec.Scope.Resources, item.Resource):
+			add(path.Child("resource"), opv1.ReasonOutsideScope, "%s is outside the scope of agreement %s", item.Resource, w.Agreement.Name)
+			continue
+		case w.Domain != nil && slices.Contains(w.Domain.Spec.NegativeList, item.Resource):
+			add(path.Child("resource"), opv1.ReasonNegativeListed, "%s is on the domain's negative list and may never be granted", item.Resource)
+			continue
+		case res == nil:
+			add(path.Child("resource"), opv1.ReasonSourceNotFound, "DataResource %s not found in the catalog", item.Resource)
+			continue
+		}
+		for j, f := range item.Fields {
+			if !slices.ContainsFunc(res.Spec.Fields, func(rf opv1.Field) bool { return rf.Name == f }) {
+				add(path.Child("fields").Index(j), opv1.ReasonUnknownField, "%s has no field %q", item.Resource, f)
+			}
+		}
+		if item.Form == opv1.FormRaw && res.Spec.Level >= 3 {
+			add(path.Child("form"), opv1.ReasonFormNotAllowed,
+				"%s is classified level %d: level 3 and above is never granted Raw, only Desensitized or Sample (NJ 7)", item.Resource, res.Spec.Level)
+		}
+		if needsConsent == "" && (res.Spec.PersonalInformation || res.Spec.TradeSecret) {
+			needsConsent = item.Resource
+		}
+	}
+	if needsConsent != "" && g.Spec.Consent.Reference == "" {
+		add(spec.Child("consent", "reference"), opv1.ReasonConsentMissing,
+			"%s holds personal information or trade secrets: the consent evidence must be referenced", needsConsent)
+	}
+	at := w.Agreement.Spec.Term
+	if g.Spec.Term.Start.Before(&at.Start) || g.Spec.Term.End.After(at.End.Time) {
+		add(spec.Child("term"), opv1.ReasonExceedsParent, "[%s, %s) must lie within the term of agreement %s [%s, %s)",
+			rfc3339(g.Spec.Term.Start.Time), rfc3339(g.Spec.Term.End.Time), w.Agreement.Name, rfc3339(at.Start.Time), rfc3339(at.End.Time))
+	}
+	switch {
+	case w.Workspace == nil:
+		add(spec.Child("workspace"), opv1.ReasonWorkspaceMismatch, "DeveloperWorkspace %q not found in this namespace", g.Spec.Workspace)
+	case w.Workspace.Spec.Authorization != w.Agreement.Name:
+		add(spec.Child("workspace"), opv1.ReasonWorkspaceMismatch, "DeveloperWorkspace %s belongs to agreement %s, not %s",
+			w.Workspace.Name, w.Workspace.Spec.Authorization, w.Agreement.Name)
+	}
+	if r := g.Spec.Review; r != nil {
+		path := spec.Child("review", "reviewer")
+		switch {
+		case r.Reviewer == g.Spec.RequestedBy:
+			add(path, opv1.ReasonReviewNotIndependent, "%s requested the grant and may not review it (two-person rule)", r.Reviewer)
+		case slices.Contains(w.PartyPersons, r.Reviewer):
+			add(path, opv1.ReasonReviewNotIndependent, "%s is a person of the developer party and may not review its grant (two-person rule)", r.Reviewer)
+		}
+	}
+	return out
+}
+
+// PartyPersons lists the persons of every agreement held by the party in the domain.
+func PartyPersons(creditCode string, agreements []opv1.Authorization) []string {
+	var out []string
+	for _, a := range agreements {
+		if a.Spec.Party.CreditCode == creditCode {
+			for _, p := range a.Spec.Persons {
+				out = append(out, p.User)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,231 @@
+package integration
+
+import (
+	"testing"
+	"time"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	. "github.com/onsi/gomega"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/policy"
+)
+
+const reviewer = "wang@operator.example" // a person of the Operator agreement in newWorld
+
+// grantWorld is a world with two data services in the catalog, both in the agreements' scope.
+type grantWorld struct {
+	*world
+	traffic, weather *opv1.DataResource
+}
+
+func newGrantWorld(t testing.TB, name string, mode opv1.NetworkPolicyMode) *grantWorld {
+	t.Helper()
+	w := &grantWorld{world: newWorld(t, name, mode, 30*24*time.Hour)}
+	dataService(t, w.domain, "traffic-api", 8080)
+	dataService(t, w.domain, "weather-api", 9090)
+	w.traffic = dataResource(w.domain, "traffic-flow", 2, opv1.DataSource{Service: &opv1.ServiceSource{Name: "traffic-api", Port: 8080}})
+	w.weather = dataResource(w.domain, "weather", 3, opv1.DataSource{Service: &opv1.ServiceSource{Name: "weather-api", Port: 9090}})
+	g := NewWithT(t)
+	for _, res := range []*opv1.DataResource{w.traffic, w.weather} {
+		g.Expect(k8s.Create(ctx, res)).To(Succeed())
+		g.Eventually(offerable(res), timeout, poll).Should(HavePrefix("True/"))
+	}
+	setScope(t, w.operator, "traffic-flow", "weather")
+	setScope(t, w.developer, "traffic-flow", "weather")
+	return w
+}
+
+// grant is an approved grant of traffic-flow's road and hour fields to the world's workspace,
+// running from now for two hours.
+func (w *grantWorld) grant(name string, mutate ...func(*opv1.DataGrantSpec)) *opv1.DataGrant {
+	now := clock.Now()
+	g := &opv1.DataGrant{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.control()},
+		Spec: opv1.DataGrantSpec{
+			Authorization: w.developer.Name,
+			Workspace:     w.ws.Name,
+			Scenario:      opv1.Scenario{Name: "urban congestion forecasting", Purpose: "hourly road load model"},
+			Items:         []opv1.GrantItem{{Resource: "traffic-flow", Fields: []string{"road_id", "hour"}, Form: opv1.FormRaw}},
+			Term:          opv1.Term{Start: metav1.NewTime(now), End: metav1.NewTime(now.Add(2 * time.Hour))},
+			RequestedBy:   member,
+			Review:        &opv1.Review{Reviewer: reviewer, Decision: opv1.ReviewApproved, Time: ptr.To(metav1.NewTime(now))},
+		},
+	}
+	for _, m := range mutate {
+		m(&g.Spec)
+	}
+	return g
+}
+
+func grantPhase(g *opv1.DataGrant) func() opv1.GrantPhase {
+	return func() opv1.GrantPhase {
+		_ = k8s.Get(ctx, client.ObjectKeyFromObject(g), g)
+		return g.Status.Phase
+	}
+}
+
+// grantPolicies lists the policies the grant has in the cluster, as kind/namespace/name.
+func grantPolicies(g *opv1.DataGrant) func() []string {
+	return func() []string {
+		sel := client.MatchingLabels{opv1.LabelOwnerKind: "DataGrant", opv1.LabelOwnerName: g.Name}
+		var out []string
+		var nps networkingv1.NetworkPolicyList
+		_ = k8s.List(ctx, &nps, sel)
+		for _, p := range nps.Items {
+			out = append(out, "NetworkPolicy/"+p.Namespace+"/"+p.Name)
+		}
+		var cnps ciliumv2.CiliumNetworkPolicyList
+		_ = k8s.List(ctx, &cnps, sel)
+		for _, p := range cnps.Items {
+			out = append(out, "CiliumNetworkPolicy/"+p.Namespace+"/"+p.Name)
+		}
+		return out
+	}
+}
+
+func TestR4_GrantRulesAreCheckedAtAdmission(t *testing.T) {
+	g := NewWithT(t)
+	w := newGrantWorld(t, "gra", opv1.NetworkPolicyKubernetes)
+	personal := dataResource(w.domain, "residents", 2, opv1.DataSource{Service: &opv1.ServiceSource{Name: "traffic-api", Port: 8080}})
+	personal.Spec.PersonalInformation = true
+	g.Expect(k8s.Create(ctx, personal)).To(Succeed())
+	setScope(t, w.operator, "traffic-flow", "weather", "residents", "hospital")
+	setScope(t, w.developer, "traffic-flow", "weather", "residents", "hospital")
+	other := newAgreement(t, w.domain, "other-dev", opv1.RoleDeveloper, "operator", 24*time.Hour, "91320100MA1PTHER3X")
+	otherWS := &opv1.DeveloperWorkspace{ObjectMeta: metav1.ObjectMeta{Name: "other-ws", Namespace: w.control()},
+		Spec: opv1.DeveloperWorkspaceSpec{Authorization: other.Name}}
+	g.Expect(k8s.Create(ctx, otherWS)).To(Succeed())
+
+	for name, tc := range map[string]struct {
+		mutate func(*opv1.DataGrantSpec)
+		parts  []string
+	}{
+		"outside scope": {func(s *opv1.DataGrantSpec) { s.Items[0].Resource = "parking" },
+			[]string{"spec.items[0].resource", "parking is outside the scope of agreement acme"}},
+		"not in catalog": {func(s *opv1.DataGrantSpec) { s.Items[0].Resource = "hospital" },
+			[]string{"spec.items[0].resource", "DataResource hospital not found"}},
+		"unknown field": {func(s *opv1.DataGrantSpec) { s.Items[0].Fields = []string{"road_id", "driver_name"} },
+			[]string{"spec.items[0].fields[1]", `traffic-flow has no field "driver_name"`}},
+		"raw at level 3": {func(s *opv1.DataGrantSpec) {
+			s.Items = []opv1.GrantItem{{Resource: "weather", Fields: []string{"hour"}, Form: opv1.FormRaw}}
+		}, []string{"spec.items[0].form", "level 3", "NJ 7"}},
+		"personal information without consent": {func(s *opv1.DataGrantSpec) {
+			s.Items = []opv1.GrantItem{{Resource: "residents", Fields: []string{"road_id"}, Form: opv1.FormDesensitized}}
+		}, []string{"spec.consent.reference", "residents holds personal information"}},
+		"term beyond the agreement": {func(s *opv1.DataGrantSpec) { s.Term.End = metav1.NewTime(w.developer.Spec.Term.End.Add(time.Hour)) },
+			[]string{"spec.term", "within the term of agreement acme"}},
+		"another agreement's workspace": {func(s *opv1.DataGrantSpec) { s.Workspace = otherWS.Name },
+			[]string{"spec.workspace", "belongs to agreement other-dev, not acme"}},
+		"reviewed by the requester": {func(s *opv1.DataGrantSpec) { s.Review.Reviewer = member },
+			[]string{"spec.review.reviewer", "requested the grant and may not review it"}},
+		"reviewed by the developer party": {func(s *opv1.DataGrantSpec) { s.Review.Reviewer = "zhaoliu@acme.example" },
+			[]string{"spec.review.reviewer", "person of the developer party", "two-person rule"}},
+	} {
+		t.Run(name, func(t *testing.T) { rejected(t, w.grant("bad", tc.mutate), tc.parts...) })
+	}
+
+	// The negative list wins over the scope.
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(w.domain), w.domain)).To(Succeed())
+	patch := client.MergeFrom(w.domain.DeepCopy())
+	w.domain.Spec.NegativeList = []string{"weather"}
+	g.Expect(k8s.Patch(ctx, w.domain, patch)).To(Succeed())
+	rejected(t, w.grant("bad", func(s *opv1.DataGrantSpec) {
+		s.Items = []opv1.GrantItem{{Resource: "weather", Fields: []string{"hour"}, Form: opv1.FormSample}}
+	}), "spec.items[0].resource", "weather is on the domain's negative list")
+
+	// After approval the list, the scenario and the workspace are fixed (CEL).
+	ok := w.grant("fixed")
+	g.Expect(k8s.Create(ctx, ok)).To(Succeed())
+	patch = client.MergeFrom(ok.DeepCopy())
+	ok.Spec.Items[0].Fields = append(ok.Spec.Items[0].Fields, "vehicle_count")
+	err := k8s.Patch(ctx, ok, patch)
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(err.Error()).To(ContainSubstring("a new scenario is a new grant"))
+}
+
+// R4: the path exists only while the grant is Active, and the truth table computed by cyclonus
+// and by Cilium's own code from the stored policies is exactly the one granted.
+func TestR4_GrantOpensExactlyOnePathWhileActive(t *testing.T) {
+	g := NewWithT(t)
+	w := newGrantWorld(t, "grp", opv1.NetworkPolicyBoth)
+	rival := addWorkspace(t, w.world, "rival")
+	dataZone := w.domain.Spec.DataZoneNamespace
+
+	grant := w.grant("congestion")
+	g.Expect(k8s.Create(ctx, grant)).To(Succeed())
+	g.Eventually(grantPhase(grant), timeout, poll).Should(Equal(opv1.GrantActive))
+	g.Expect(grant.Status.ExpiresAt.Time).To(BeTemporally("==", grant.Spec.Term.End.Time))
+	egress, ingress := policy.EgressName("congestion"), policy.IngressName("congestion", 0)
+	g.Expect(grantPolicies(grant)()).To(ConsistOf(
+		"NetworkPolicy/"+w.wsNamespace()+"/"+egress, "NetworkPolicy/"+dataZone+"/"+ingress,
+		"CiliumNetworkPolicy/"+w.wsNamespace()+"/"+egress, "CiliumNetworkPolicy/"+dataZone+"/"+ingress))
+	g.Expect(grant.Status.Opened).To(HaveLen(4))
+
+	train, rivalTrain := pod(w.wsNamespace(), "train"), pod(rival.Status.Namespace, "train")
+	traffic, weather := pod(dataZone, "traffic-api"), pod(dataZone, "weather-api")
+	namespaces := []string{w.wsNamespace(), rival.Status.Namespace, dataZone, w.control()}
+	open := []expectation{
+		allow(flow(train, traffic, 8080, tcp)),
+		deny(flow(train, traffic, 9090, tcp)),
+		deny(flow(train, traffic, 8080, udp)),
+		deny(flow(train, weather, 9090, tcp)),
+		deny(flow(rivalTrain, traffic, 8080, tcp)),
+		deny(flow(pod("default", "curl"), traffic, 8080, tcp)),
+		deny(flow(traffic, train, 8080, tcp)),
+		allow(flow(train, kubeDNS, 53, udp)),
+		deny(flow(train, outside, 443, tcp)),
+		deny(flow(traffic, outside, 443, tcp)),
+	}
+	closed := []expectation{
+		deny(flow(train, traffic, 8080, tcp)),
+		deny(flow(rivalTrain, traffic, 8080, tcp)),
+		deny(flow(train, outside, 443, tcp)),
+	}
+	assertFlows(t, namespaces, open)
+
+	cut := func(why string, phase opv1.GrantPhase) {
+		t.Helper()
+		g.Eventually(grantPhase(grant), time.Second, 10*time.Millisecond).Should(Equal(phase), why)
+		g.Eventually(grantPolicies(grant), time.Second, 10*time.Millisecond).Should(BeEmpty(), why)
+		assertFlows(t, namespaces, closed)
+	}
+	reopened := func(why string) {
+		t.Helper()
+		g.Eventually(grantPhase(grant), timeout, poll).Should(Equal(opv1.GrantActive), why)
+		g.Eventually(grantPolicies(grant), timeout, poll).Should(HaveLen(4), why)
+		// The workspace reopens its own allows (DNS) on its own schedule.
+		g.Eventually(workspacePhase(w.ws), timeout, poll).Should(Equal(opv1.WorkspaceReady), why)
+		assertFlows(t, namespaces, open)
+	}
+
+	setSuspension(t, w.developer, &opv1.Suspension{Reason: opv1.SuspensionRegulatorOrder})
+	cut("agreement suspended", opv1.GrantSuspended)
+	setSuspension(t, w.developer, nil)
+	reopened("suspension lifted")
+
+	setEmergencyStop(t, w.domain, true)
+	cut("emergency stop", opv1.GrantSuspended)
+	g.Expect(conditionText(grant, opv1.ConditionReady)()).To(HavePrefix("False/" + opv1.ReasonEmergencyStop))
+	setEmergencyStop(t, w.domain, false)
+	reopened("emergency stop lifted")
+
+	// Deleting a grant closes its path; its neighbour stays open.
+	second := w.grant("second")
+	g.Expect(k8s.Create(ctx, second)).To(Succeed())
+	g.Eventually(grantPhase(second), timeout, poll).Should(Equal(opv1.GrantActive))
+	g.Expect(k8s.Delete(ctx, second)).To(Succeed())
+	g.Eventually(grantPolicies(second), time.Second, 10*time.Millisecond).Should(BeEmpty())
+	g.Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(second), second)) }, timeout, poll).Should(BeTrue())
+	g.Expect(grantPolicies(grant)()).To(HaveLen(4))
+
+	// The term ends on the operator's clock: closed within a second, for good.
+	clock.Step(grant.Spec.Term.End.Sub(clock.Now()) + time.Millisecond)
+	cut("term ended", opv1.GrantExpired)
+	g.Expect(grant.Status.Opened).To(BeEmpty())
+}
