@@ -19,7 +19,7 @@ import (
 // the clock has passed them, this test says so and the samples need new dates.
 func TestR3_SamplesBecomeReadyUnderKubectlWaitAndKstatus(t *testing.T) {
 	g := NewWithT(t)
-	sampleEnd := time.Date(2027, 12, 31, 0, 0, 0, 0, time.UTC)
+	sampleEnd := time.Date(2027, 9, 1, 0, 0, 0, 0, time.UTC) // the grant ends first
 	g.Expect(clock.Now().Before(sampleEnd)).To(BeTrue(), "the sample agreements' terms have lapsed: update config/samples")
 
 	root, err := controlplane.RepoRoot()
@@ -39,6 +39,8 @@ func TestR3_SamplesBecomeReadyUnderKubectlWaitAndKstatus(t *testing.T) {
 	g.Expect(kubectl("wait", "--for=condition=Ready", "--timeout=30s", "operationdomain/jiangsu")).To(ContainSubstring("condition met"))
 	g.Expect(kubectl("wait", "--for=condition=Ready", "--timeout=30s", "-n", "jiangsu-control", "developerworkspace/acme-dev")).To(ContainSubstring("condition met"))
 	g.Expect(kubectl("wait", "--for=jsonpath={.status.phase}=Active", "--timeout=30s", "-n", "jiangsu-control", "authorization/acme-analytics")).To(ContainSubstring("condition met"))
+	g.Expect(kubectl("wait", "--for=condition=Ready", "--timeout=30s", "-n", "jiangsu-control", "dataresource/traffic-flow", "datagrant/congestion-forecast")).
+		To(ContainSubstring("condition met"))
 
 	d := &opv1.OperationDomain{}
 	d.Name = "jiangsu"
@@ -51,4 +53,5 @@ func TestR3_SamplesBecomeReadyUnderKubectlWaitAndKstatus(t *testing.T) {
 	g.Expect(ws.Status.Credentials[0].Member).To(Equal("lisi@acme.example"))
 
 	g.Expect(kubectl("get", "dws", "-n", "jiangsu-control")).To(And(ContainSubstring("acme-dev"), ContainSubstring("Ready")))
+	g.Expect(kubectl("get", "networkpolicy", "-n", "jiangsu-data", "-o", "name")).To(ContainSubstring("opdomain-grant-congestion-forecast-0"))
 }
