@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -36,6 +37,7 @@ func main() {
 	flag.StringVar(&f.kubeconfigServer, "kubeconfig-server", "", "API server URL written into member kubeconfigs (default: the URL the operator uses)")
 	flag.StringVar(&f.dnsNamespace, "dns-namespace", policy.KubeDNS.Namespace, "namespace of the cluster DNS pods that domain pods may reach")
 	flag.StringVar(&f.dnsLabels, "dns-pod-labels", "k8s-app=kube-dns", "comma-separated key=value labels of the cluster DNS pods")
+	flag.DurationVar(&f.grantKeyRotation, "grant-key-rotation", 30*24*time.Hour, "how long a grant-token signing key signs before a new one takes over")
 	flag.IntVar(&f.webhookPort, "webhook-port", 9443, "port the admission webhook server listens on")
 	flag.StringVar(&f.certDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory holding the webhook's tls.crt and tls.key")
 	flag.BoolVar(&f.selfSignedCerts, "self-signed-webhook-certs", true,
@@ -61,6 +63,7 @@ type flags struct {
 	certDir, webhookService, webhookSecret, webhookConfiguration      string
 	leaderElect, selfSignedCerts                                      bool
 	workers, webhookPort                                              int
+	grantKeyRotation                                                  time.Duration
 }
 
 func run(f flags) error {
@@ -94,7 +97,9 @@ func run(f flags) error {
 		return err
 	}
 	ctx := ctrl.SetupSignalHandler()
-	if err := controllers.Setup(ctx, mgr, controllers.Options{Clock: clock.RealClock{}, DNS: dns, Kubeconfig: target, WorkspaceWorkers: f.workers}); err != nil {
+	if err := controllers.Setup(ctx, mgr, controllers.Options{
+		Clock: clock.RealClock{}, DNS: dns, Kubeconfig: target, WorkspaceWorkers: f.workers, GrantKeyRotation: f.grantKeyRotation,
+	}); err != nil {
 		return err
 	}
 	// The webhook server starts only once its certificate is on disk; until then, and until it

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
@@ -74,6 +75,8 @@ type Options struct {
 	Kubeconfig workspace.KubeconfigTarget
 	// WorkspaceWorkers is how many workspaces are reconciled at once (default 4).
 	WorkspaceWorkers int
+	// GrantKeyRotation is how long a grant-token signing key signs (default 30 days).
+	GrantKeyRotation time.Duration
 }
 
 // Setup registers the indexes and reconcilers with mgr.
@@ -102,7 +105,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		&catalog.Reconciler{Client: mgr.GetClient(), Snapshots: snapshots},
 		&grant.Reconciler{
 			Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("opdomain-grant"),
-			Clock: opts.Clock, Wakeups: wakeups(), Cilium: cilium,
+			Clock: opts.Clock, Wakeups: wakeups(), Cilium: cilium, KeyRotation: cmp.Or(opts.GrantKeyRotation, 30*24*time.Hour),
 		},
 		&workspace.Reconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-workspace"),

@@ -118,6 +118,19 @@ const (
 // Ended reports whether the phase is final.
 func (p GrantPhase) Ended() bool { return p == GrantRevoked || p == GrantExpired }
 
+// GrantCredential is a signed grant token a data service verifies offline.
+type GrantCredential struct {
+	// secretName is the Secret in the workspace namespace holding the token (key "token").
+	// +required
+	SecretName string `json:"secretName"`
+	// keyID is the signing key, published in the data zone's JWKS ConfigMap.
+	// +required
+	KeyID string `json:"keyID"`
+	// expiresAt is the token's exp: the grant's end, or its agreement's if earlier.
+	// +required
+	ExpiresAt metav1.Time `json:"expiresAt"`
+}
+
 // DataGrantStatus says what the grant opened.
 type DataGrantStatus struct {
 	// phase is Pending, Active, Suspended, Revoked or Expired.
@@ -130,6 +143,9 @@ type DataGrantStatus struct {
 	// expiresAt is when the grant's path closes on its own.
 	// +optional
 	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+	// credential is the grant token issued into the workspace while the grant is Active.
+	// +optional
+	Credential *GrantCredential `json:"credential,omitempty"`
 	// conditions: Ready, Reconciling, Stalled.
 	// +listType=map
 	// +listMapKey=type

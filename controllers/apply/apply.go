@@ -25,6 +25,8 @@ func Object(ctx context.Context, c client.Client, obj client.Object) error {
 	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), FieldOwner, client.ForceOwnership); err != nil {
 		return fmt.Errorf("applying %s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
 	}
+	// The server's answer names the object's identity, which evidence records.
+	obj.SetUID(u.GetUID())
 	return nil
 }
 

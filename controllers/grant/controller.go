@@ -41,6 +41,8 @@ type Reconciler struct {
 	Wakeups  *wakeup.Scheduler
 	// Cilium says whether the cluster serves CiliumNetworkPolicy.
 	Cilium bool
+	// KeyRotation is how long a grant-token signing key signs before a new one takes over.
+	KeyRotation time.Duration
 }
 
 // +kubebuilder:rbac:groups=opdomain.io,resources=datagrants,verbs=get;list;watch;update;patch
@@ -58,6 +60,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if err := r.close(ctx, &g); err != nil {
 			return ctrl.Result{}, err
 		}
+		d, err := index.DomainFor(ctx, r.Client, g.Namespace)
+		if err == nil && d != nil {
+			err = r.retireKeys(ctx, d, g.Name)
+		}
+		if err != nil {
+			return ctrl.Result{}, err
+		}
 		controllerutil.RemoveFinalizer(&g, finalizer)
 		return ctrl.Result{}, client.IgnoreNotFound(r.Update(ctx, &g))
 	}
@@ -73,13 +82,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	out := Evaluate(Inputs{Grant: &g, World: world, Now: r.Clock.Now()})
 	if out.Phase == opv1.GrantActive {
-		var opened []opv1.ObjectRecord
-		if opened, err = r.open(ctx, &g, world); err == nil {
-			g.Status.Opened = opened
-			g.Status.ExpiresAt = &g.Spec.Term.End
-		}
+		err = r.open(ctx, &g, world)
 	} else if err = r.close(ctx, &g); err == nil {
-		g.Status.Opened, g.Status.ExpiresAt = nil, nil
+		g.Status.Opened, g.Status.ExpiresAt, g.Status.Credential = nil, nil, nil
+		if world.Domain != nil {
+			err = r.retireKeys(ctx, world.Domain, g.Name)
+		}
 	}
 	if err == nil {
 		g.Status.Phase = out.Phase
@@ -105,11 +113,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return ctrl.Result{}, err
 }
 
-// open applies the grant's path in the renderings the domain asks for and returns what it opened.
-func (r *Reconciler) open(ctx context.Context, g *opv1.DataGrant, w rules.GrantWorld) ([]opv1.ObjectRecord, error) {
+// open applies the grant's path in the renderings the domain asks for, issues its token and
+// records what it opened in the grant's status.
+func (r *Reconciler) open(ctx context.Context, g *opv1.DataGrant, w rules.GrantWorld) error {
 	path, err := r.path(ctx, g, w)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	mode := w.Domain.Spec.NetworkPolicy
 	var opened []opv1.ObjectRecord
@@ -119,7 +128,7 @@ func (r *Reconciler) open(ctx context.Context, g *opv1.DataGrant, w rules.GrantW
 	if mode.Kubernetes() {
 		for _, np := range path.Kubernetes() {
 			if err := apply.Object(ctx, r.Client, np); err != nil {
-				return nil, err
+				return err
 			}
 			record(np)
 		}
@@ -127,13 +136,22 @@ func (r *Reconciler) open(ctx context.Context, g *opv1.DataGrant, w rules.GrantW
 	if mode.Cilium() && r.Cilium {
 		for _, cnp := range path.Cilium() {
 			if err := apply.Object(ctx, r.Client, cnp); err != nil {
-				return nil, err
+				return err
 			}
 			record(cnp)
 		}
 	}
+	cred, secret, err := r.issueToken(ctx, g, w.Domain, w.Agreement, path.Workspace)
+	if err != nil {
+		return err
+	}
+	opened = append(opened, secret)
 	// A target or a rendering no longer wanted goes.
-	return opened, r.deleteExcept(ctx, g, opened)
+	if err := r.deleteExcept(ctx, g, opened); err != nil {
+		return err
+	}
+	g.Status.Opened, g.Status.ExpiresAt, g.Status.Credential = opened, &cred.ExpiresAt, cred
+	return nil
 }
 
 // path builds the grant's network path from the Services its resources name.
@@ -166,13 +184,13 @@ func (r *Reconciler) path(ctx context.Context, g *opv1.DataGrant, w rules.GrantW
 	return path, nil
 }
 
-// close deletes every policy of the grant's path, wherever it is.
+// close deletes every policy and token of the grant, wherever they are.
 func (r *Reconciler) close(ctx context.Context, g *opv1.DataGrant) error {
 	return r.deleteExcept(ctx, g, nil)
 }
 
-// deleteExcept deletes the grant's policies in every namespace it may have opened them in,
-// except those kept.
+// deleteExcept deletes the grant's policies and token Secret in every namespace it may have
+// opened them in, except those kept.
 func (r *Reconciler) deleteExcept(ctx context.Context, g *opv1.DataGrant, keep []opv1.ObjectRecord) error {
 	sel := client.MatchingLabels{opv1.LabelOwnerKind: "DataGrant", opv1.LabelOwnerName: g.Name, opv1.LabelOwnerNamespace: g.Namespace}
 	kept := func(o client.Object) bool {
@@ -190,6 +208,15 @@ func (r *Reconciler) deleteExcept(ctx context.Context, g *opv1.DataGrant, keep [
 			errs = append(errs, apply.Delete(ctx, r.Client, &nps.Items[i]))
 		}
 	}
+	var secrets corev1.SecretList
+	if err := r.List(ctx, &secrets, sel); err != nil {
+		return err
+	}
+	for i := range secrets.Items {
+		if !kept(&secrets.Items[i]) {
+			errs = append(errs, apply.Delete(ctx, r.Client, &secrets.Items[i]))
+		}
+	}
 	if r.Cilium {
 		var cnps ciliumv2.CiliumNetworkPolicyList
 		if err := r.List(ctx, &cnps, sel); err != nil {
@@ -205,8 +232,11 @@ func (r *Reconciler) deleteExcept(ctx context.Context, g *opv1.DataGrant, keep [
 }
 
 func kindOf(o client.Object) string {
-	if _, ok := o.(*ciliumv2.CiliumNetworkPolicy); ok {
+	switch o.(type) {
+	case *ciliumv2.CiliumNetworkPolicy:
 		return "CiliumNetworkPolicy"
+	case *corev1.Secret:
+		return "Secret"
 	}
 	return "NetworkPolicy"
 }

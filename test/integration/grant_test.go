@@ -1,11 +1,16 @@
 package integration
 
 import (
+	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/policy"
 )
 
@@ -165,7 +171,8 @@ func TestR4_GrantOpensExactlyOnePathWhileActive(t *testing.T) {
 	g.Expect(grantPolicies(grant)()).To(ConsistOf(
 		"NetworkPolicy/"+w.wsNamespace()+"/"+egress, "NetworkPolicy/"+dataZone+"/"+ingress,
 		"CiliumNetworkPolicy/"+w.wsNamespace()+"/"+egress, "CiliumNetworkPolicy/"+dataZone+"/"+ingress))
-	g.Expect(grant.Status.Opened).To(HaveLen(4))
+	g.Expect(grant.Status.Opened).To(HaveLen(5), "four policies and the token Secret")
+	g.Expect(grant.Status.Opened).To(HaveEach(HaveField("UID", Not(BeEmpty()))))
 
 	train, rivalTrain := pod(w.wsNamespace(), "train"), pod(rival.Status.Namespace, "train")
 	traffic, weather := pod(dataZone, "traffic-api"), pod(dataZone, "weather-api")
@@ -228,4 +235,90 @@ func TestR4_GrantOpensExactlyOnePathWhileActive(t *testing.T) {
 	clock.Step(grant.Spec.Term.End.Sub(clock.Now()) + time.Millisecond)
 	cut("term ended", opv1.GrantExpired)
 	g.Expect(grant.Status.Opened).To(BeEmpty())
+}
+
+// tokenOf reads a grant's token from its Secret in the workspace.
+func tokenOf(t testing.TB, w *grantWorld, gr *opv1.DataGrant) string {
+	t.Helper()
+	g := NewWithT(t)
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(gr), gr)).To(Succeed())
+	g.Expect(gr.Status.Credential).NotTo(BeNil())
+	var s corev1.Secret
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: w.wsNamespace(), Name: gr.Status.Credential.SecretName}, &s)).To(Succeed())
+	return string(s.Data[grant.TokenKey])
+}
+
+// verify checks a token the way a data service does: offline, against the JWKS published in
+// the data zone.
+func verify(w *grantWorld, token string) (grant.TokenClaims, error) {
+	var claims grant.TokenClaims
+	var cm corev1.ConfigMap
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: w.domain.Spec.DataZoneNamespace, Name: grant.JWKSConfigMap}, &cm); err != nil {
+		return claims, err
+	}
+	var jwks jose.JSONWebKeySet
+	if err := json.Unmarshal([]byte(cm.Data[grant.JWKSKey]), &jwks); err != nil {
+		return claims, err
+	}
+	parsed, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.EdDSA})
+	if err != nil {
+		return claims, err
+	}
+	keys := jwks.Key(parsed.Headers[0].KeyID)
+	if len(keys) == 0 {
+		return claims, fmt.Errorf("key %q is not published", parsed.Headers[0].KeyID)
+	}
+	if err := parsed.Claims(keys[0].Key, &claims); err != nil {
+		return claims, err
+	}
+	return claims, claims.ValidateWithLeeway(jwt.Expected{
+		Issuer: "opdomain.io/" + w.domain.Name, AnyAudience: jwt.Audience{grant.Audience(w.domain.Name)}, Time: clock.Now(),
+	}, 0)
+}
+
+func TestR4_GrantTokenVerifiesOfflineAndOutlivesKeyRotationOnlyWhileItsGrantLives(t *testing.T) {
+	g := NewWithT(t)
+	w := newGrantWorld(t, "gtk", opv1.NetworkPolicyKubernetes)
+	first := w.grant("first")
+	g.Expect(k8s.Create(ctx, first)).To(Succeed())
+	g.Eventually(grantPhase(first), timeout, poll).Should(Equal(opv1.GrantActive))
+	firstToken := tokenOf(t, w, first)
+
+	claims, err := verify(w, firstToken)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(claims.Subject).To(Equal(w.wsNamespace()))
+	g.Expect(claims.Grant).To(Equal("first"))
+	g.Expect(claims.Workspace).To(Equal(w.ws.Name))
+	g.Expect(claims.Items).To(Equal(first.Spec.Items), "exactly the granted resources, fields and form")
+	g.Expect(claims.Expiry.Time()).To(BeTemporally("==", first.Spec.Term.End.Time))
+	g.Expect(claims.ID).To(Equal(string(first.UID)))
+
+	// The key rotates (hourly in this suite): a new grant is signed by the new key, and the old
+	// key stays published while the first grant lives.
+	clock.Step(61 * time.Minute)
+	second := w.grant("second")
+	g.Expect(k8s.Create(ctx, second)).To(Succeed())
+	g.Eventually(grantPhase(second), timeout, poll).Should(Equal(opv1.GrantActive))
+	secondToken := tokenOf(t, w, second)
+	g.Expect(second.Status.Credential.KeyID).NotTo(Equal(first.Status.Credential.KeyID))
+	_, err = verify(w, firstToken)
+	g.Expect(err).NotTo(HaveOccurred(), "rotation alone breaks no live grant")
+	_, err = verify(w, secondToken)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	// The first grant ends: its token is withdrawn and its key retired, so the token stops
+	// verifying even where a copy survived; the second grant's still does.
+	g.Expect(k8s.Delete(ctx, first)).To(Succeed())
+	g.Eventually(func() error { _, err := verify(w, firstToken); return err }, timeout, poll).
+		Should(MatchError(ContainSubstring("is not published")))
+	_, err = verify(w, secondToken)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Eventually(func() bool {
+		return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Namespace: w.wsNamespace(), Name: "opdomain-grant-first"}, &corev1.Secret{}))
+	}, time.Second, 10*time.Millisecond).Should(BeTrue(), "the token Secret is gone")
+
+	// The token's own exp stops it at the grant's end.
+	clock.Step(second.Spec.Term.End.Sub(clock.Now()) + time.Second)
+	_, err = verify(w, secondToken)
+	g.Expect(err).To(MatchError(jwt.ErrExpired))
 }

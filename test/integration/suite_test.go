@@ -78,7 +78,7 @@ func startManager() error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := controllers.Setup(ctx, mgr, controllers.Options{Clock: clock, DNS: policy.KubeDNS, Kubeconfig: target}); err != nil {
+	if err := controllers.Setup(ctx, mgr, controllers.Options{Clock: clock, DNS: policy.KubeDNS, Kubeconfig: target, GrantKeyRotation: time.Hour}); err != nil {
 		cancel()
 		return err
 	}
