@@ -41,7 +41,7 @@ func ToUnstructured(scheme *runtime.Scheme, obj client.Object) (*unstructured.Un
 	if err != nil {
 		return nil, err
 	}
-	u := &unstructured.Unstructured{Object: content}
+	u := &unstructured.Unstructured{Object: pruneNulls(content)}
 	u.SetGroupVersionKind(gvk)
 	delete(u.Object, "status")
 	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
@@ -56,4 +56,24 @@ func StatusNow[T client.Object](ctx context.Context, c client.Client, obj, orig 
 		return orig, err
 	}
 	return obj.DeepCopyObject().(T), nil
+}
+
+// pruneNulls drops the nulls a nil pointer without omitempty converts to (as some third-party
+// types have): an apply states only what opdomain wants, and a schema may refuse null.
+func pruneNulls(m map[string]any) map[string]any {
+	for k, v := range m {
+		switch v := v.(type) {
+		case nil:
+			delete(m, k)
+		case map[string]any:
+			pruneNulls(v)
+		case []any:
+			for _, item := range v {
+				if im, ok := item.(map[string]any); ok {
+					pruneNulls(im)
+				}
+			}
+		}
+	}
+	return m
 }

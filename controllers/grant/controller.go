@@ -9,13 +9,16 @@ import (
 	"time"
 
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -39,8 +42,8 @@ type Reconciler struct {
 	Recorder events.EventRecorder
 	Clock    wakeup.Clock
 	Wakeups  *wakeup.Scheduler
-	// Cilium says whether the cluster serves CiliumNetworkPolicy.
-	Cilium bool
+	// Cilium and Snapshots say whether the cluster serves CiliumNetworkPolicy and VolumeSnapshot.
+	Cilium, Snapshots bool
 	// KeyRotation is how long a grant-token signing key signs before a new one takes over.
 	KeyRotation time.Duration
 }
@@ -123,7 +126,17 @@ func (r *Reconciler) open(ctx context.Context, g *opv1.DataGrant, w rules.GrantW
 	mode := w.Domain.Spec.NetworkPolicy
 	var opened []opv1.ObjectRecord
 	record := func(o client.Object) {
-		opened = append(opened, opv1.ObjectRecord{Kind: kindOf(o), Namespace: o.GetNamespace(), Name: o.GetName(), UID: string(o.GetUID())})
+		opened = append(opened, opv1.ObjectRecord{Kind: r.kindOf(o), Namespace: o.GetNamespace(), Name: o.GetName(), UID: string(o.GetUID())})
+	}
+	volumes, err := r.volumes(ctx, g, w, path.Workspace, path.Labels)
+	if err != nil {
+		return err
+	}
+	for _, v := range volumes {
+		if err := apply.Object(ctx, r.Client, v); err != nil {
+			return err
+		}
+		record(v)
 	}
 	if mode.Kubernetes() {
 		for _, np := range path.Kubernetes() {
@@ -195,50 +208,41 @@ func (r *Reconciler) deleteExcept(ctx context.Context, g *opv1.DataGrant, keep [
 	sel := client.MatchingLabels{opv1.LabelOwnerKind: "DataGrant", opv1.LabelOwnerName: g.Name, opv1.LabelOwnerNamespace: g.Namespace}
 	kept := func(o client.Object) bool {
 		return slices.ContainsFunc(keep, func(k opv1.ObjectRecord) bool {
-			return k.Kind == kindOf(o) && k.Namespace == o.GetNamespace() && k.Name == o.GetName()
+			return k.Kind == r.kindOf(o) && k.Namespace == o.GetNamespace() && k.Name == o.GetName()
 		})
 	}
-	var errs []error
-	var nps networkingv1.NetworkPolicyList
-	if err := r.List(ctx, &nps, sel); err != nil {
-		return err
-	}
-	for i := range nps.Items {
-		if !kept(&nps.Items[i]) {
-			errs = append(errs, apply.Delete(ctx, r.Client, &nps.Items[i]))
-		}
-	}
-	var secrets corev1.SecretList
-	if err := r.List(ctx, &secrets, sel); err != nil {
-		return err
-	}
-	for i := range secrets.Items {
-		if !kept(&secrets.Items[i]) {
-			errs = append(errs, apply.Delete(ctx, r.Client, &secrets.Items[i]))
-		}
-	}
+	// Claims before the snapshots they were restored from, copies of contents last.
+	lists := []client.ObjectList{&networkingv1.NetworkPolicyList{}, &corev1.SecretList{}, &corev1.PersistentVolumeClaimList{}}
 	if r.Cilium {
-		var cnps ciliumv2.CiliumNetworkPolicyList
-		if err := r.List(ctx, &cnps, sel); err != nil {
+		lists = append(lists, &ciliumv2.CiliumNetworkPolicyList{})
+	}
+	if r.Snapshots {
+		lists = append(lists, &snapshotv1.VolumeSnapshotList{}, &snapshotv1.VolumeSnapshotContentList{})
+	}
+	var errs []error
+	for _, list := range lists {
+		if err := r.List(ctx, list, sel); err != nil {
 			return err
 		}
-		for i := range cnps.Items {
-			if !kept(&cnps.Items[i]) {
-				errs = append(errs, apply.Delete(ctx, r.Client, &cnps.Items[i]))
+		items, err := meta.ExtractList(list)
+		if err != nil {
+			return err
+		}
+		for _, item := range items {
+			if o := item.(client.Object); !kept(o) {
+				errs = append(errs, apply.Delete(ctx, r.Client, o))
 			}
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func kindOf(o client.Object) string {
-	switch o.(type) {
-	case *ciliumv2.CiliumNetworkPolicy:
-		return "CiliumNetworkPolicy"
-	case *corev1.Secret:
-		return "Secret"
+func (r *Reconciler) kindOf(o client.Object) string {
+	gvk, err := apiutil.GVKForObject(o, r.Scheme())
+	if err != nil {
+		return fmt.Sprintf("%T", o)
 	}
-	return "NetworkPolicy"
+	return gvk.Kind
 }
 
 // SetupWithManager watches grants and everything their phase depends on.

@@ -9,6 +9,7 @@ import (
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -321,4 +322,71 @@ func TestR4_GrantTokenVerifiesOfflineAndOutlivesKeyRotationOnlyWhileItsGrantLive
 	clock.Step(second.Spec.Term.End.Sub(clock.Now()) + time.Second)
 	_, err = verify(w, secondToken)
 	g.Expect(err).To(MatchError(jwt.ErrExpired))
+}
+
+func TestR4_VolumeGrantRestoresAReadOnlyClaimAndRevocationLeavesTheSourceUntouched(t *testing.T) {
+	g := NewWithT(t)
+	w := newGrantWorld(t, "gvol", opv1.NetworkPolicyKubernetes)
+	zone := w.domain.Spec.DataZoneNamespace
+	// The source, as a CSI driver would have left it: a content holding the storage's snapshot
+	// handle, and the data zone's VolumeSnapshot bound to it.
+	sourceContent := &snapshotv1.VolumeSnapshotContent{
+		ObjectMeta: metav1.ObjectMeta{Name: "gvol-census-content"},
+		Spec: snapshotv1.VolumeSnapshotContentSpec{
+			DeletionPolicy: snapshotv1.VolumeSnapshotContentRetain, Driver: "csi.example.org",
+			Source:            snapshotv1.VolumeSnapshotContentSource{SnapshotHandle: ptr.To("snap-census-2020")},
+			VolumeSnapshotRef: corev1.ObjectReference{Namespace: zone, Name: "census"},
+		},
+	}
+	sourceSnapshot := &snapshotv1.VolumeSnapshot{
+		ObjectMeta: metav1.ObjectMeta{Name: "census", Namespace: zone},
+		Spec:       snapshotv1.VolumeSnapshotSpec{Source: snapshotv1.VolumeSnapshotSource{VolumeSnapshotContentName: ptr.To(sourceContent.Name)}},
+	}
+	g.Expect(k8s.Create(ctx, sourceContent)).To(Succeed())
+	g.Expect(k8s.Create(ctx, sourceSnapshot)).To(Succeed())
+	census := dataResource(w.domain, "census", 2, opv1.DataSource{VolumeSnapshot: &opv1.VolumeSnapshotSource{Name: "census"}})
+	g.Expect(k8s.Create(ctx, census)).To(Succeed())
+	g.Eventually(offerable(census), timeout, poll).Should(HavePrefix("True/"))
+	setScope(t, w.operator, "census")
+	setScope(t, w.developer, "census")
+
+	gr := w.grant("census-sample", func(s *opv1.DataGrantSpec) {
+		s.Items = []opv1.GrantItem{{Resource: "census", Fields: []string{"road_id"}, Form: opv1.FormSample}}
+	})
+	g.Expect(k8s.Create(ctx, gr)).To(Succeed())
+	g.Eventually(grantPhase(gr), timeout, poll).Should(Equal(opv1.GrantActive))
+
+	name := "opdomain-grant-census-sample-0"
+	var claim corev1.PersistentVolumeClaim
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: w.wsNamespace(), Name: name}, &claim)).To(Succeed())
+	g.Expect(claim.Spec.AccessModes).To(Equal([]corev1.PersistentVolumeAccessMode{corev1.ReadOnlyMany}))
+	g.Expect(claim.Spec.DataSource).To(Equal(&corev1.TypedLocalObjectReference{APIGroup: ptr.To("snapshot.storage.k8s.io"), Kind: "VolumeSnapshot", Name: name}))
+	var copied snapshotv1.VolumeSnapshot
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: w.wsNamespace(), Name: name}, &copied)).To(Succeed())
+	var copiedContent snapshotv1.VolumeSnapshotContent
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Name: *copied.Spec.Source.VolumeSnapshotContentName}, &copiedContent)).To(Succeed())
+	g.Expect(copiedContent.Spec.DeletionPolicy).To(Equal(snapshotv1.VolumeSnapshotContentRetain), "deleting the copy never deletes the storage's snapshot")
+	g.Expect(copiedContent.Spec.Source.SnapshotHandle).To(Equal(ptr.To("snap-census-2020")))
+	g.Expect(copiedContent.Spec.VolumeSnapshotRef).To(And(HaveField("Namespace", w.wsNamespace()), HaveField("Name", name)))
+	g.Expect(gr.Status.Opened).To(ContainElements(
+		HaveField("Kind", "VolumeSnapshotContent"), HaveField("Kind", "VolumeSnapshot"), HaveField("Kind", "PersistentVolumeClaim")))
+
+	// Revoked by its reviewer: the workspace's copies go, the source stays exactly as it was.
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(gr), gr)).To(Succeed())
+	patch := client.MergeFrom(gr.DeepCopy())
+	gr.Spec.Review.Decision = opv1.ReviewRejected
+	gr.Spec.Review.Comment = "purpose no longer holds"
+	g.Expect(k8s.Patch(ctx, gr, patch)).To(Succeed())
+	g.Eventually(grantPhase(gr), time.Second, 10*time.Millisecond).Should(Equal(opv1.GrantRevoked))
+	g.Eventually(func() bool {
+		return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(&claim), &corev1.PersistentVolumeClaim{})) &&
+			apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(&copied), &snapshotv1.VolumeSnapshot{})) &&
+			apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(&copiedContent), &snapshotv1.VolumeSnapshotContent{}))
+	}, timeout, poll).Should(BeTrue(), "the workspace's claim, snapshot and content copy are gone")
+	for _, src := range []client.Object{sourceSnapshot.DeepCopy(), sourceContent.DeepCopy()} {
+		before := src.GetResourceVersion()
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(src), src)).To(Succeed())
+		g.Expect(src.GetResourceVersion()).To(Equal(before), "%s untouched", src.GetName())
+		g.Expect(src.GetDeletionTimestamp()).To(BeNil())
+	}
 }
