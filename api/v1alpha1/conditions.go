@@ -19,6 +19,9 @@ const (
 	ConditionTermValid = "TermValid"
 	// ConditionEvaluationWarning is True while the latest evaluation of an agreement failed.
 	ConditionEvaluationWarning = "EvaluationWarning"
+	// ConditionLogsReadable is True while a workspace's members may read pod logs: only while
+	// its data comes in Sample or Desensitized form (YC plan 五(三)2).
+	ConditionLogsReadable = "LogsReadable"
 )
 
 // Condition reasons.
@@ -56,6 +59,9 @@ const (
 	ReasonAgreementEnded        = "AgreementEnded"
 	ReasonWorkspaceGone         = "WorkspaceGone"
 	ReasonNotInTerm             = "NotInTerm"
+	ReasonRawData               = "RawData"
+	ReasonNoData                = "NoData"
+	ReasonSampledData           = "SampledData"
 )
 
 // Labels and annotations every opdomain child carries.

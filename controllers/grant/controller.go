@@ -99,7 +99,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		Ready: out.Phase == opv1.GrantActive, Reason: out.Reason, Message: out.Message,
 		// A grant that breaks a rule before it ever opened waits for a person to fix it.
 		Stalled: out.Phase == opv1.GrantPending && !slices.Contains([]string{opv1.ReasonAwaitingReview, opv1.ReasonNotInTerm,
-			opv1.ReasonAuthorizationInactive, opv1.ReasonProgressing}, out.Reason),
+			opv1.ReasonAuthorizationInactive, opv1.ReasonProgressing, opv1.ReasonRawData}, out.Reason),
 	}, err)
 	if orig.Status.Phase != g.Status.Phase {
 		eventType := corev1.EventTypeNormal

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers/rules"
 )
@@ -85,6 +87,10 @@ func Evaluate(in Inputs) Outcome {
 		if res := w.Resources[item.Resource]; !res.Status.Offerable {
 			return suspended(opv1.ReasonSourceNotFound, fmt.Sprintf("DataResource %s is not offerable", res.Name))
 		}
+	}
+	if rules.HasRaw(g) && !meta.IsStatusConditionFalse(w.Workspace.Status.Conditions, opv1.ConditionLogsReadable) {
+		// Raw data flows only once the workspace has taken the log right away.
+		return Outcome{Phase: opv1.GrantPending, Reason: opv1.ReasonRawData, Message: "waiting for the workspace to withhold pod logs", Next: g.Spec.Term.End.Time}
 	}
 	return Outcome{Phase: opv1.GrantActive, Reason: opv1.ReasonReconciled, Message: "data path open", Next: g.Spec.Term.End.Time}
 }

@@ -24,7 +24,8 @@ func world() rules.GrantWorld {
 		Domain:    &opv1.OperationDomain{},
 		Agreement: agreement,
 		Workspace: &opv1.DeveloperWorkspace{ObjectMeta: metav1.ObjectMeta{Name: "dev"},
-			Spec: opv1.DeveloperWorkspaceSpec{Authorization: "acme"}, Status: opv1.DeveloperWorkspaceStatus{Namespace: "d-ws-dev"}},
+			Spec: opv1.DeveloperWorkspaceSpec{Authorization: "acme"}, Status: opv1.DeveloperWorkspaceStatus{Namespace: "d-ws-dev",
+				Conditions: []metav1.Condition{{Type: opv1.ConditionLogsReadable, Status: metav1.ConditionFalse}}}},
 		Resources: map[string]*opv1.DataResource{"traffic": {
 			ObjectMeta: metav1.ObjectMeta{Name: "traffic"},
 			Spec:       opv1.DataResourceSpec{Level: 2, Fields: []opv1.Field{{Name: "road_id"}}},
@@ -81,6 +82,8 @@ func TestR4_GrantPhase(t *testing.T) {
 			world: func(w *rules.GrantWorld) { w.Workspace.Status.Teardown = &opv1.TeardownProgress{} }},
 		"workspace deleted": {grant: approved(opv1.GrantActive), now: t0, phase: opv1.GrantRevoked, reason: opv1.ReasonWorkspaceMismatch,
 			world: func(w *rules.GrantWorld) { w.Workspace = nil }},
+		"raw waits until logs are withheld": {grant: approved(""), now: t0, phase: opv1.GrantPending, reason: opv1.ReasonRawData, next: end,
+			world: func(w *rules.GrantWorld) { w.Workspace.Status.Conditions[0].Status = metav1.ConditionTrue }},
 		"ended stays ended": {grant: approved(opv1.GrantRevoked), now: t0, phase: opv1.GrantRevoked},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -2,6 +2,8 @@
 package rbac
 
 import (
+	"slices"
+
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -14,8 +16,9 @@ var allVerbs = []string{"get", "list", "watch", "create", "update", "patch", "de
 // memberRules lets members run workloads and nothing that carries data out of the domain or
 // weakens its isolation. Resources are listed one by one, never by wildcard, so that no
 // subresource is granted by accident: no pods/exec, pods/attach, pods/portforward, pods/proxy,
-// services/proxy, pods/ephemeralcontainers, and no pods/log (a member's kubectl sits outside
-// the domain, so a log is an export channel). No Secrets, no network policies, no RBAC.
+// services/proxy, pods/ephemeralcontainers, and pods/log only on the terms of Role's logs (a
+// member's kubectl sits outside the domain, so a log is an export channel). No Secrets, no
+// network policies, no RBAC.
 var memberRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"pods", "configmaps", "persistentvolumeclaims", "services"}, Verbs: allVerbs},
 	{APIGroups: []string{""}, Resources: []string{"pods/status", "events", "resourcequotas", "limitranges"}, Verbs: []string{"get", "list", "watch"}},
@@ -24,11 +27,16 @@ var memberRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"batch"}, Resources: []string{"jobs", "cronjobs"}, Verbs: allVerbs},
 }
 
-// Role returns the member Role for a workspace namespace.
-func Role(namespace string, labels map[string]string) *rbacv1.Role {
+// Role returns the member Role for a workspace namespace; with logs, members may also read
+// pod logs, which is allowed only while the workspace works on samples (rules.LogsReadable).
+func Role(namespace string, labels map[string]string, logs bool) *rbacv1.Role {
+	rules := slices.Clone(memberRules)
+	if logs {
+		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}})
+	}
 	return &rbacv1.Role{
 		ObjectMeta: metav1.ObjectMeta{Name: MemberRole, Namespace: namespace, Labels: labels},
-		Rules:      memberRules,
+		Rules:      rules,
 	}
 }
 

@@ -17,16 +17,24 @@ func TestR3_MemberRoleGrantsNoExportOrEscapeChannel(t *testing.T) {
 		"networkpolicies": true, "ciliumnetworkpolicies": true, "roles": true, "rolebindings": true,
 		"serviceaccounts/token": true, "nodes/proxy": true,
 	}
-	for _, rule := range Role("ws", nil).Rules {
-		g.Expect(rule.Verbs).NotTo(ContainElement(rbacv1.VerbAll))
-		g.Expect(rule.APIGroups).NotTo(ContainElement(rbacv1.APIGroupAll))
-		for _, res := range rule.Resources {
-			g.Expect(res).NotTo(ContainSubstring("*"))
-			g.Expect(forbidden[res]).To(BeFalse(), res)
+	for _, logs := range []bool{false, true} {
+		delete(forbidden, "pods/log")
+		if !logs {
+			forbidden["pods/log"] = true
 		}
-		g.Expect(rule.APIGroups).NotTo(ContainElement("rbac.authorization.k8s.io"))
-		g.Expect(rule.APIGroups).NotTo(ContainElement("networking.k8s.io"))
+		for _, rule := range Role("ws", nil, logs).Rules {
+			g.Expect(rule.Verbs).NotTo(ContainElement(rbacv1.VerbAll))
+			g.Expect(rule.APIGroups).NotTo(ContainElement(rbacv1.APIGroupAll))
+			for _, res := range rule.Resources {
+				g.Expect(res).NotTo(ContainSubstring("*"))
+				g.Expect(forbidden[res]).To(BeFalse(), res)
+			}
+			g.Expect(rule.APIGroups).NotTo(ContainElement("rbac.authorization.k8s.io"))
+			g.Expect(rule.APIGroups).NotTo(ContainElement("networking.k8s.io"))
+		}
 	}
+	g.Expect(Role("ws", nil, true).Rules).To(ContainElement(rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}}),
+		"with logs, exactly get on pods/log is added")
 }
 
 func TestR3_EachMemberIsBoundAsPersonAndAsCredential(t *testing.T) {

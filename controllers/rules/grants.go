@@ -104,3 +104,30 @@ func PartyPersons(creditCode string, agreements []opv1.Authorization) []string {
 	}
 	return out
 }
+
+// LogsReadable says whether a workspace's members may read pod logs, given its grants: only
+// while it holds data and all of it comes as samples or desensitized (YC plan 五(三)2). A grant
+// with a Raw item withdraws the right as soon as it is approved, before its path opens.
+func LogsReadable(grants []opv1.DataGrant) (bool, string, string) {
+	active := 0
+	for _, g := range grants {
+		if g.Status.Phase.Ended() || g.Spec.Review == nil || g.Spec.Review.Decision != opv1.ReviewApproved {
+			continue
+		}
+		if HasRaw(&g) {
+			return false, opv1.ReasonRawData, fmt.Sprintf("grant %s delivers Raw data: pod logs are withheld", g.Name)
+		}
+		if g.Status.Phase == opv1.GrantActive {
+			active++
+		}
+	}
+	if active == 0 {
+		return false, opv1.ReasonNoData, "no Active grant: pod logs are withheld"
+	}
+	return true, opv1.ReasonSampledData, fmt.Sprintf("%d Active grant(s), all Sample or Desensitized", active)
+}
+
+// HasRaw says whether a grant delivers any item in Raw form.
+func HasRaw(g *opv1.DataGrant) bool {
+	return slices.ContainsFunc(g.Spec.Items, func(i opv1.GrantItem) bool { return i.Form == opv1.FormRaw })
+}

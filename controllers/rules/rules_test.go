@@ -149,3 +149,29 @@ func TestR1_OneDomainPerNamespace(t *testing.T) {
 	g.Expect(ClaimedNamespace(&older, []opv1.OperationDomain{older, *twin}, true)).To(BeNil(), "a tie goes to the first name")
 	g.Expect(ClaimedNamespace(twin, []opv1.OperationDomain{older, *twin}, true)).NotTo(BeNil())
 }
+
+func TestR4_LogsOnlyWhileAllDataIsSampled(t *testing.T) {
+	g := NewWithT(t)
+	grant := func(name string, phase opv1.GrantPhase, decision opv1.ReviewDecision, forms ...opv1.DataForm) opv1.DataGrant {
+		gr := opv1.DataGrant{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: opv1.DataGrantStatus{Phase: phase},
+			Spec: opv1.DataGrantSpec{Review: &opv1.Review{Decision: decision}}}
+		for _, f := range forms {
+			gr.Spec.Items = append(gr.Spec.Items, opv1.GrantItem{Form: f})
+		}
+		return gr
+	}
+	sample := grant("s", opv1.GrantActive, opv1.ReviewApproved, opv1.FormSample, opv1.FormDesensitized)
+	ok, reason, _ := LogsReadable(nil)
+	g.Expect(ok).To(BeFalse(), "no data, no logs")
+	g.Expect(reason).To(Equal(opv1.ReasonNoData))
+	ok, _, _ = LogsReadable([]opv1.DataGrant{sample})
+	g.Expect(ok).To(BeTrue())
+	ok, reason, msg := LogsReadable([]opv1.DataGrant{sample, grant("raw", opv1.GrantPending, opv1.ReviewApproved, opv1.FormSample, opv1.FormRaw)})
+	g.Expect(ok).To(BeFalse(), "an approved Raw grant withdraws the right before it opens")
+	g.Expect(reason).To(Equal(opv1.ReasonRawData))
+	g.Expect(msg).To(ContainSubstring("grant raw"))
+	ok, _, _ = LogsReadable([]opv1.DataGrant{sample, grant("raw", opv1.GrantExpired, opv1.ReviewApproved, opv1.FormRaw)})
+	g.Expect(ok).To(BeTrue(), "an ended Raw grant no longer counts")
+	ok, _, _ = LogsReadable([]opv1.DataGrant{sample, grant("raw", opv1.GrantPending, opv1.ReviewPending, opv1.FormRaw)})
+	g.Expect(ok).To(BeTrue(), "an unapproved Raw request does not count yet")
+}

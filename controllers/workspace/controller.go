@@ -127,6 +127,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&rbacv1.RoleBinding{}, toOwner).
 		Watches(&opv1.Authorization{}, byAuthorization).
 		Watches(&opv1.OperationDomain{}, byDomain).
+		// Grants decide whether members may read pod logs.
+		Watches(&opv1.DataGrant{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: o.(*opv1.DataGrant).Spec.Workspace}}}
+		})).
 		WatchesRawSource(r.Wakeups.Source()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Named("developerworkspace")

@@ -42,6 +42,9 @@ type scope struct {
 	summary         conditions.Summary
 	// next is the earliest instant the workspace must be looked at again.
 	next time.Time
+	// logs says whether members may read pod logs, and why (rules.LogsReadable).
+	logs                    bool
+	logsReason, logsMessage string
 }
 
 func (s *scope) wakeAt(t time.Time) { s.next = wakeup.Earliest(s.next, t) }
@@ -67,6 +70,11 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) error {
 		}
 		s.operatorPersons = rules.OperatorPersons(all.Items)
 	}
+	var grants opv1.DataGrantList
+	if err := r.List(ctx, &grants, client.InNamespace(s.ws.Namespace), client.MatchingFields{index.GrantWorkspace: s.ws.Name}); err != nil {
+		return err
+	}
+	s.logs, s.logsReason, s.logsMessage = rules.LogsReadable(grants.Items)
 	if s.domain != nil && s.ws.Status.Namespace == "" {
 		s.ws.Status.Namespace = NamespaceName(s.domain.Name, s.ws.Name)
 	}
@@ -133,6 +141,8 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 	ws := s.ws
 	conditions.Set(&ws.Status.Conditions, ws.Generation, opv1.ConditionEmergencyStop, s.domain.Spec.EmergencyStop.Active,
 		opv1.ReasonEmergencyStop, s.domain.Spec.EmergencyStop.Reason)
+	// Set only once the Role says so: a Raw grant waits for this condition to be False.
+	conditions.Set(&ws.Status.Conditions, ws.Generation, opv1.ConditionLogsReadable, s.logs, s.logsReason, s.logsMessage)
 	switch {
 	case !open:
 		ws.Status.Phase = opv1.WorkspaceSuspended
@@ -214,7 +224,7 @@ func (r *Reconciler) ensureRBAC(ctx context.Context, s *scope, open bool) error 
 	ns := s.ws.Status.Namespace
 	want := map[string]bool{}
 	if open {
-		if err := apply.Object(ctx, r.Client, rbac.Role(ns, s.labels())); err != nil {
+		if err := apply.Object(ctx, r.Client, rbac.Role(ns, s.labels(), s.logs)); err != nil {
 			return err
 		}
 		for _, p := range s.eligible {

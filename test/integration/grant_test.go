@@ -390,3 +390,31 @@ func TestR4_VolumeGrantRestoresAReadOnlyClaimAndRevocationLeavesTheSourceUntouch
 		g.Expect(src.GetDeletionTimestamp()).To(BeNil())
 	}
 }
+
+// YC plan 五(三)2: model work happens on samples, so members read pod logs only while every
+// grant of the workspace is Sample or Desensitized; a Raw grant takes the right away before
+// its data flows.
+func TestR4_PodLogsOnlyWhileEveryGrantIsSampled(t *testing.T) {
+	g := NewWithT(t)
+	w := newGrantWorld(t, "glog", opv1.NetworkPolicyKubernetes)
+	token, _ := memberToken(t, w.world)
+	user := review(t, token)
+	g.Expect(user).NotTo(BeNil())
+	readsLogs := func() bool { return can(t, *user, w.wsNamespace(), "get", "", "pods", "log") }
+	g.Expect(readsLogs()).To(BeFalse(), "no data yet, no logs")
+
+	sampled := w.grant("sampled", func(s *opv1.DataGrantSpec) { s.Items[0].Form = opv1.FormSample })
+	g.Expect(k8s.Create(ctx, sampled)).To(Succeed())
+	g.Eventually(grantPhase(sampled), timeout, poll).Should(Equal(opv1.GrantActive))
+	g.Eventually(readsLogs, timeout, poll).Should(BeTrue())
+	g.Expect(conditionText(w.ws, opv1.ConditionLogsReadable)()).To(HavePrefix("True/" + opv1.ReasonSampledData))
+
+	raw := w.grant("raw")
+	g.Expect(k8s.Create(ctx, raw)).To(Succeed())
+	g.Eventually(grantPhase(raw), timeout, poll).Should(Equal(opv1.GrantActive))
+	g.Expect(readsLogs()).To(BeFalse(), "the log right was gone before the Raw path opened")
+	g.Expect(conditionText(w.ws, opv1.ConditionLogsReadable)()).To(And(HavePrefix("False/"+opv1.ReasonRawData), ContainSubstring("grant raw")))
+
+	g.Expect(k8s.Delete(ctx, raw)).To(Succeed())
+	g.Eventually(readsLogs, timeout, poll).Should(BeTrue(), "with the Raw grant gone, logs come back")
+}
