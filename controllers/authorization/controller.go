@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -125,8 +126,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return result, nil
 }
 
-// recordEnding writes the agreement's own TeardownRecord once every workspace under it has been
-// torn down, naming their records; it returns "" while any is still going.
+// recordEnding writes the agreement's own TeardownRecord once every grant under it is closed
+// and every workspace torn down, naming the grants and the workspaces' records; it returns ""
+// while any is still going.
 func (r *Reconciler) recordEnding(ctx context.Context, a *opv1.Authorization, domain *opv1.OperationDomain, out lifecycle.Outcome) (string, error) {
 	if domain == nil {
 		return "", fmt.Errorf("no OperationDomain has %s as its control namespace: cannot chain the TeardownRecord", a.Namespace)
@@ -144,6 +146,22 @@ func (r *Reconciler) recordEnding(ctx context.Context, a *opv1.Authorization, do
 		records = append(records, opv1.ObjectRecord{Kind: "TeardownRecord", Namespace: ws.Namespace, Name: t.Record,
 			Detail: "teardown of DeveloperWorkspace " + ws.Name})
 	}
+	var grants opv1.DataGrantList
+	if err := r.List(ctx, &grants, client.InNamespace(a.Namespace), client.MatchingFields{index.GrantAuthorization: a.Name}); err != nil {
+		return "", err
+	}
+	var revoked []opv1.ObjectRecord
+	for _, g := range grants.Items {
+		if !g.Status.Phase.Ended() && g.DeletionTimestamp == nil {
+			return "", nil // every grant is closed first
+		}
+		ready := meta.FindStatusCondition(g.Status.Conditions, opv1.ConditionReady)
+		detail := string(g.Status.Phase)
+		if ready != nil {
+			detail += " (" + ready.Reason + "): " + ready.Message
+		}
+		revoked = append(revoked, opv1.ObjectRecord{Kind: "DataGrant", Namespace: g.Namespace, Name: g.Name, UID: string(g.UID), Detail: detail})
+	}
 	now := metav1.NewTime(r.Clock.Now())
 	started := now
 	if a.Status.EndedAt != nil {
@@ -156,7 +174,10 @@ func (r *Reconciler) recordEnding(ctx context.Context, a *opv1.Authorization, do
 		EndedBy:       cmp.Or(out.Message, string(out.EndReason)),
 		StartedAt:     started,
 		CompletedAt:   now,
-		Steps:         []opv1.TeardownStep{{Name: "workspaces", CompletedAt: &now, Objects: records}},
+		Steps: []opv1.TeardownStep{
+			{Name: "grants", CompletedAt: &now, Objects: revoked},
+			{Name: "workspaces", CompletedAt: &now, Objects: records},
+		},
 	}, map[string]string{opv1.LabelOwnerKind: "Authorization", opv1.LabelOwnerName: a.Name, opv1.LabelOwnerNamespace: a.Namespace})
 }
 
@@ -196,9 +217,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&opv1.Authorization{}, children).
 		Watches(&opv1.Authorization{}, sameParty).
 		Watches(&opv1.OperationDomain{}, inDomain).
-		// A workspace finishing its teardown lets an ended agreement write its own record.
+		// A workspace finishing its teardown, or a grant closing, lets an ended agreement write
+		// its own record.
 		Watches(&opv1.DeveloperWorkspace{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: o.(*opv1.DeveloperWorkspace).Spec.Authorization}}}
+		})).
+		Watches(&opv1.DataGrant{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: o.(*opv1.DataGrant).Spec.Authorization}}}
 		})).
 		WatchesRawSource(r.Wakeups.Source()).
 		Named("authorization").

@@ -31,6 +31,10 @@ type Outcome struct {
 func Evaluate(in Inputs) Outcome {
 	g, w := in.Grant, in.World
 	if prev := g.Status.Phase; prev.Ended() {
+		// Why it ended stays on record.
+		if c := meta.FindStatusCondition(g.Status.Conditions, opv1.ConditionReady); c != nil {
+			return Outcome{Phase: prev, Reason: c.Reason, Message: c.Message}
+		}
 		return Outcome{Phase: prev, Reason: string(prev), Message: "the grant has ended"}
 	}
 	// Once a path has been open, anything that forbids it revokes the grant for good; before,

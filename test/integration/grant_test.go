@@ -418,3 +418,26 @@ func TestR4_PodLogsOnlyWhileEveryGrantIsSampled(t *testing.T) {
 	g.Expect(k8s.Delete(ctx, raw)).To(Succeed())
 	g.Eventually(readsLogs, timeout, poll).Should(BeTrue(), "with the Raw grant gone, logs come back")
 }
+
+// R6: an agreement's ending revokes its grants, and its record names each with how it ended.
+func TestR6_AgreementRecordListsItsRevokedGrants(t *testing.T) {
+	g := NewWithT(t)
+	w := newGrantWorld(t, "grec", opv1.NetworkPolicyKubernetes)
+	gr := w.grant("congestion")
+	g.Expect(k8s.Create(ctx, gr)).To(Succeed())
+	g.Eventually(grantPhase(gr), timeout, poll).Should(Equal(opv1.GrantActive))
+
+	terminate(t, w.developer, opv1.EndBreach)
+	g.Eventually(grantPhase(gr), time.Second, 10*time.Millisecond).Should(Equal(opv1.GrantRevoked))
+	g.Eventually(grantPolicies(gr), time.Second, 10*time.Millisecond).Should(BeEmpty())
+	g.Eventually(func() string {
+		_ = k8s.Get(ctx, client.ObjectKeyFromObject(w.developer), w.developer)
+		return w.developer.Status.TeardownRecord
+	}, timeout, poll).ShouldNot(BeEmpty())
+	var rec opv1.TeardownRecord
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: w.control(), Name: w.developer.Status.TeardownRecord}, &rec)).To(Succeed())
+	g.Expect(rec.Spec.Steps[0].Name).To(Equal("grants"))
+	g.Expect(rec.Spec.Steps[0].Objects).To(ConsistOf(And(
+		HaveField("Kind", "DataGrant"), HaveField("Name", "congestion"), HaveField("UID", string(gr.UID)),
+		HaveField("Detail", And(HavePrefix("Revoked ("+opv1.ReasonAgreementEnded+")"), ContainSubstring("Terminated"))))))
+}

@@ -189,8 +189,9 @@ func TestR6_AnEndedAgreementRecordsItsEndingAfterItsWorkspaces(t *testing.T) {
 	g.Expect(rec.Spec.Subject.Kind).To(Equal("Authorization"))
 	g.Expect(rec.Spec.Subject.UID).To(Equal(string(w.developer.UID)))
 	g.Expect(rec.Spec.Reason).To(Equal(string(opv1.EndVoluntaryRequest)))
-	g.Expect(rec.Spec.Steps).To(HaveLen(1))
-	g.Expect(rec.Spec.Steps[0].Objects).To(ConsistOf(HaveField("Name", w.ws.Status.Teardown.Record)))
+	g.Expect(rec.Spec.Steps).To(HaveLen(2))
+	g.Expect(rec.Spec.Steps[0].Name).To(Equal("grants"))
+	g.Expect(rec.Spec.Steps[1].Objects).To(ConsistOf(HaveField("Name", w.ws.Status.Teardown.Record)))
 	var wsRecord opv1.TeardownRecord
 	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: w.control(), Name: w.ws.Status.Teardown.Record}, &wsRecord)).To(Succeed())
 	g.Expect(rec.Spec.Sequence).To(BeNumerically(">", wsRecord.Spec.Sequence), "chained after the workspace's record")
