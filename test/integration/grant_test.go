@@ -77,8 +77,9 @@ func grantPhase(g *opv1.DataGrant) func() opv1.GrantPhase {
 	}
 }
 
-// grantPolicies lists the policies the grant has in the cluster, as kind/namespace/name.
-func grantPolicies(g *opv1.DataGrant) func() []string {
+// grantObjects lists the policies and the token Secret the grant has in the cluster, as
+// kind/namespace/name.
+func grantObjects(g *opv1.DataGrant) func() []string {
 	return func() []string {
 		sel := client.MatchingLabels{opv1.LabelOwnerKind: "DataGrant", opv1.LabelOwnerName: g.Name}
 		var out []string
@@ -91,6 +92,11 @@ func grantPolicies(g *opv1.DataGrant) func() []string {
 		_ = k8s.List(ctx, &cnps, sel)
 		for _, p := range cnps.Items {
 			out = append(out, "CiliumNetworkPolicy/"+p.Namespace+"/"+p.Name)
+		}
+		var secrets corev1.SecretList
+		_ = k8s.List(ctx, &secrets, sel)
+		for _, s := range secrets.Items {
+			out = append(out, "Secret/"+s.Namespace+"/"+s.Name)
 		}
 		return out
 	}
@@ -169,9 +175,10 @@ func TestR4_GrantOpensExactlyOnePathWhileActive(t *testing.T) {
 	g.Eventually(grantPhase(grant), timeout, poll).Should(Equal(opv1.GrantActive))
 	g.Expect(grant.Status.ExpiresAt.Time).To(BeTemporally("==", grant.Spec.Term.End.Time))
 	egress, ingress := policy.EgressName("congestion"), policy.IngressName("congestion", 0)
-	g.Expect(grantPolicies(grant)()).To(ConsistOf(
+	g.Expect(grantObjects(grant)()).To(ConsistOf(
 		"NetworkPolicy/"+w.wsNamespace()+"/"+egress, "NetworkPolicy/"+dataZone+"/"+ingress,
-		"CiliumNetworkPolicy/"+w.wsNamespace()+"/"+egress, "CiliumNetworkPolicy/"+dataZone+"/"+ingress))
+		"CiliumNetworkPolicy/"+w.wsNamespace()+"/"+egress, "CiliumNetworkPolicy/"+dataZone+"/"+ingress,
+		"Secret/"+w.wsNamespace()+"/opdomain-grant-congestion"))
 	g.Expect(grant.Status.Opened).To(HaveLen(5), "four policies and the token Secret")
 	g.Expect(grant.Status.Opened).To(HaveEach(HaveField("UID", Not(BeEmpty()))))
 
@@ -200,13 +207,13 @@ func TestR4_GrantOpensExactlyOnePathWhileActive(t *testing.T) {
 	cut := func(why string, phase opv1.GrantPhase) {
 		t.Helper()
 		g.Eventually(grantPhase(grant), time.Second, 10*time.Millisecond).Should(Equal(phase), why)
-		g.Eventually(grantPolicies(grant), time.Second, 10*time.Millisecond).Should(BeEmpty(), why)
+		g.Eventually(grantObjects(grant), time.Second, 10*time.Millisecond).Should(BeEmpty(), why)
 		assertFlows(t, namespaces, closed)
 	}
 	reopened := func(why string) {
 		t.Helper()
 		g.Eventually(grantPhase(grant), timeout, poll).Should(Equal(opv1.GrantActive), why)
-		g.Eventually(grantPolicies(grant), timeout, poll).Should(HaveLen(4), why)
+		g.Eventually(grantObjects(grant), timeout, poll).Should(HaveLen(5), why)
 		// The workspace reopens its own allows (DNS) on its own schedule.
 		g.Eventually(workspacePhase(w.ws), timeout, poll).Should(Equal(opv1.WorkspaceReady), why)
 		assertFlows(t, namespaces, open)
@@ -228,9 +235,9 @@ func TestR4_GrantOpensExactlyOnePathWhileActive(t *testing.T) {
 	g.Expect(k8s.Create(ctx, second)).To(Succeed())
 	g.Eventually(grantPhase(second), timeout, poll).Should(Equal(opv1.GrantActive))
 	g.Expect(k8s.Delete(ctx, second)).To(Succeed())
-	g.Eventually(grantPolicies(second), time.Second, 10*time.Millisecond).Should(BeEmpty())
+	g.Eventually(grantObjects(second), time.Second, 10*time.Millisecond).Should(BeEmpty())
 	g.Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(second), second)) }, timeout, poll).Should(BeTrue())
-	g.Expect(grantPolicies(grant)()).To(HaveLen(4))
+	g.Expect(grantObjects(grant)()).To(HaveLen(5))
 
 	// The term ends on the operator's clock: closed within a second, for good.
 	clock.Step(grant.Spec.Term.End.Sub(clock.Now()) + time.Millisecond)
@@ -407,7 +414,7 @@ func TestR4_PodLogsOnlyWhileEveryGrantIsSampled(t *testing.T) {
 	g.Expect(k8s.Create(ctx, sampled)).To(Succeed())
 	g.Eventually(grantPhase(sampled), timeout, poll).Should(Equal(opv1.GrantActive))
 	g.Eventually(readsLogs, timeout, poll).Should(BeTrue())
-	g.Expect(conditionText(w.ws, opv1.ConditionLogsReadable)()).To(HavePrefix("True/" + opv1.ReasonSampledData))
+	g.Eventually(conditionText(w.ws, opv1.ConditionLogsReadable), timeout, poll).Should(HavePrefix("True/" + opv1.ReasonSampledData))
 
 	raw := w.grant("raw")
 	g.Expect(k8s.Create(ctx, raw)).To(Succeed())
@@ -429,7 +436,7 @@ func TestR6_AgreementRecordListsItsRevokedGrants(t *testing.T) {
 
 	terminate(t, w.developer, opv1.EndBreach)
 	g.Eventually(grantPhase(gr), time.Second, 10*time.Millisecond).Should(Equal(opv1.GrantRevoked))
-	g.Eventually(grantPolicies(gr), time.Second, 10*time.Millisecond).Should(BeEmpty())
+	g.Eventually(grantObjects(gr), time.Second, 10*time.Millisecond).Should(BeEmpty())
 	g.Eventually(func() string {
 		_ = k8s.Get(ctx, client.ObjectKeyFromObject(w.developer), w.developer)
 		return w.developer.Status.TeardownRecord
