@@ -106,6 +106,17 @@ func run(ctx context.Context, lifecycle bool) error {
 	say("DeveloperWorkspace acme-dev is Ready in namespace %s", ws.Status.Namespace)
 	say("credential of %s expires at %s, renewed at %s", cred.Member, cred.ExpiresAt.UTC().Format(time.RFC3339), cred.RenewAt.UTC().Format(time.RFC3339))
 
+	grant := &opv1.DataGrant{}
+	grant.Name, grant.Namespace = "congestion-forecast", "jiangsu-control"
+	if err := waitReady(ctx, c, grant, func() []metav1.Condition { return grant.Status.Conditions }); err != nil {
+		return err
+	}
+	say("DataGrant congestion-forecast is %s until %s: %d object(s) opened, token signed by key %s",
+		grant.Status.Phase, grant.Status.ExpiresAt.UTC().Format(time.RFC3339), len(grant.Status.Opened), grant.Status.Credential.KeyID)
+	for _, o := range grant.Status.Opened {
+		say("  %s %s/%s", o.Kind, o.Namespace, o.Name)
+	}
+
 	memberPath := filepath.Join(dir, "member.kubeconfig")
 	if err := writeMemberKubeconfig(ctx, c, ws.Namespace, cred.SecretName, memberPath); err != nil {
 		return err
@@ -116,14 +127,15 @@ The domain is running. Try, in another shell:
   export PATH=%s:$PATH
   kubectl --kubeconfig %s get od,authz,dws -A
   kubectl --kubeconfig %s -n %s get networkpolicies,resourcequota,rolebindings
-  # as the member: may run pods, may not read secrets or logs
+  kubectl --kubeconfig %s -n jiangsu-control get dres,dgrant
+  # as the member: may run pods, may not read secrets, nor logs (the sample grant is Raw)
   kubectl --kubeconfig %s auth can-i create pods
   kubectl --kubeconfig %s auth can-i get pods --subresource=log
   # cut all access at once (R7), then watch the workspace
   kubectl --kubeconfig %s patch od jiangsu --type merge -p '{"spec":{"emergencyStop":{"active":true,"reason":"drill"}}}'
 
 Ctrl-C stops everything.
-`, os.Getenv("KUBEBUILDER_ASSETS"), adminPath, adminPath, ws.Status.Namespace, memberPath, memberPath, adminPath)
+`, os.Getenv("KUBEBUILDER_ASSETS"), adminPath, adminPath, ws.Status.Namespace, adminPath, memberPath, memberPath, adminPath)
 
 	if lifecycle {
 		if err := walkLifecycle(ctx, c, ws); err != nil {
