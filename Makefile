@@ -7,6 +7,8 @@ CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
+HELM_VERSION ?= v4.3.1
+HELM ?= $(LOCALBIN)/helm
 GO_TEST_FLAGS ?=
 BENCH_FLAGS ?= -benchtime=5x -count=3 -timeout=30m
 
@@ -52,8 +54,14 @@ control-plane: ## Build (or reuse) kube-apiserver, kube-controller-manager and e
 	hack/setup-control-plane.sh
 
 .PHONY: test
-test: generate manifests vet ## Run every test against a real control plane.
-	KUBEBUILDER_ASSETS="$$(hack/setup-control-plane.sh)" go test $(GO_TEST_FLAGS) ./...
+test: generate manifests vet $(HELM) ## Run every test against a real control plane.
+	OPDOMAIN_HELM=$(HELM) KUBEBUILDER_ASSETS="$$(hack/setup-control-plane.sh)" go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: chart
+chart: $(HELM) ## Lint the Helm chart and render it both ways (self-issued webhook certificate, cert-manager).
+	$(HELM) lint charts/opdomain
+	$(HELM) template opdomain charts/opdomain > /dev/null
+	$(HELM) template opdomain charts/opdomain --set webhook.certManager=true > /dev/null
 
 .PHONY: bench
 bench: ## Run the benchmarks against a real control plane.
@@ -81,6 +89,9 @@ $(CONTROLLER_GEN): | $(LOCALBIN)
 
 $(GOLANGCI_LINT): | $(LOCALBIN)
 	GOBIN=$(LOCALBIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+$(HELM): | $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
 
 .PHONY: help
 help: ## Show this help.
