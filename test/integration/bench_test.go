@@ -110,3 +110,35 @@ func BenchmarkEmergencyStop100Workspaces(b *testing.B) {
 	}
 	report(b, "cut", cut)
 }
+
+// BenchmarkGrantPath measures R4's data path: from creating an approved grant to its policies
+// and token being in place (Active), and from its agreement's suspension to the moment the
+// grant's policies and token are all gone. It reports the median and 90th percentile of each.
+func BenchmarkGrantPath(b *testing.B) {
+	g := NewWithT(b)
+	benchRuns++
+	w := newGrantWorld(b, fmt.Sprintf("gbench%d", benchRuns), opv1.NetworkPolicyBoth)
+	var open, cut []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		gr := w.grant(fmt.Sprintf("g%d", i))
+		start := time.Now()
+		g.Expect(k8s.Create(ctx, gr)).To(Succeed())
+		g.Eventually(grantObjects(gr), timeout, 5*time.Millisecond).Should(HaveLen(5))
+		open = append(open, time.Since(start))
+
+		start = time.Now()
+		setSuspension(b, w.developer, &opv1.Suspension{Reason: opv1.SuspensionSecurityRisk})
+		g.Eventually(grantObjects(gr), timeout, 5*time.Millisecond).Should(BeEmpty())
+		cut = append(cut, time.Since(start))
+		b.StopTimer()
+		setSuspension(b, w.developer, nil)
+		g.Eventually(grantPhase(gr), timeout, poll).Should(Equal(opv1.GrantActive))
+		g.Expect(k8s.Delete(ctx, gr)).To(Succeed())
+		g.Eventually(grantObjects(gr), timeout, poll).Should(BeEmpty())
+		b.StartTimer()
+	}
+	b.StopTimer()
+	report(b, "open", open)
+	report(b, "cut", cut)
+}
