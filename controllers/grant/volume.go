@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/names"
 	"github.com/opdomain/opdomain/controllers/rules"
 )
 
@@ -59,7 +60,8 @@ func (r *Reconciler) volumes(ctx context.Context, g *opv1.DataGrant, w rules.Gra
 			size = *resource.NewQuantity(*s.RestoreSize, resource.BinarySI)
 		}
 		name := fmt.Sprintf("opdomain-grant-%s-%d", g.Name, i)
-		copyName := fmt.Sprintf("opdomain-%s-%s-%d", d.Name, g.Name, i) // cluster-scoped: a grant's name is unique in its domain
+		// Cluster-scoped: a grant's name is unique in its domain, and the slug keeps it in bounds.
+		copyName := names.Slug(fmt.Sprintf("opdomain-%s-%s-%d", d.Name, g.Name, i), 253)
 		meta := func(namespace, name string) metav1.ObjectMeta {
 			return metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: labels}
 		}

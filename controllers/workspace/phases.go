@@ -2,10 +2,7 @@ package workspace
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -20,6 +17,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/apply"
 	"github.com/opdomain/opdomain/controllers/conditions"
 	"github.com/opdomain/opdomain/controllers/index"
+	"github.com/opdomain/opdomain/controllers/names"
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/controllers/rbac"
 	"github.com/opdomain/opdomain/controllers/rules"
@@ -261,7 +259,7 @@ func (s *scope) labels() map[string]string {
 
 func (s *scope) memberLabels(user string) map[string]string {
 	l := s.labels()
-	l[opv1.LabelMember] = slug(user, 63)
+	l[opv1.LabelMember] = names.Slug(user, 63)
 	return l
 }
 
@@ -276,33 +274,15 @@ func NamespaceName(domain, workspace string) string {
 	if len(name) <= 63 {
 		return name
 	}
-	return strings.TrimRight(name[:56], "-") + "-" + shortHash(name)
+	return strings.TrimRight(name[:56], "-") + "-" + names.ShortHash(name)
 }
 
 func serviceAccountName(workspace, user string) string {
-	return slug(workspace+"-"+user, 63)
+	return names.Slug(workspace+"-"+user, 63)
 }
 
 func bindingName(user string) string {
-	return slug(rbac.MemberRole+"-"+user, 63)
-}
-
-var notDNS = regexp.MustCompile(`[^a-z0-9-]+`)
-
-// slug turns an identity into a DNS label: lower case, other characters folded to '-', and a
-// hash of the original so that different identities never share a name.
-func slug(s string, max int) string {
-	h := shortHash(s)
-	base := strings.Trim(notDNS.ReplaceAllString(strings.ToLower(s), "-"), "-")
-	if limit := max - len(h) - 1; len(base) > limit {
-		base = strings.TrimRight(base[:limit], "-")
-	}
-	return base + "-" + h
-}
-
-func shortHash(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])[:6]
+	return names.Slug(rbac.MemberRole+"-"+user, 63)
 }
 
 func phaseOrUnknown(p opv1.AuthorizationPhase) string {

@@ -1,0 +1,29 @@
+// Package names derives Kubernetes object names from identities and other objects' names,
+// within the length limits of the API and never colliding.
+package names
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"regexp"
+	"strings"
+)
+
+var notDNS = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// Slug turns s into a DNS name of at most max characters: lower case, other characters folded
+// to '-', and a hash of the original so that different inputs never share a name.
+func Slug(s string, max int) string {
+	h := ShortHash(s)
+	base := strings.Trim(notDNS.ReplaceAllString(strings.ToLower(s), "-"), "-")
+	if limit := max - len(h) - 1; len(base) > limit {
+		base = strings.TrimRight(base[:limit], "-")
+	}
+	return base + "-" + h
+}
+
+// ShortHash is six hex digits of the SHA-256 of s.
+func ShortHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])[:6]
+}
