@@ -104,7 +104,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		},
 		&catalog.Reconciler{Client: mgr.GetClient(), Snapshots: snapshots},
 		&grant.Reconciler{
-			Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("opdomain-grant"),
+			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-grant"),
 			Clock: opts.Clock, Wakeups: wakeups(), Cilium: cilium, Snapshots: snapshots, KeyRotation: cmp.Or(opts.GrantKeyRotation, 30*24*time.Hour),
 		},
 		&workspace.Reconciler{

@@ -39,9 +39,11 @@ const finalizer = "opdomain.io/grant-path"
 // Reconciler reconciles DataGrants.
 type Reconciler struct {
 	client.Client
-	Recorder events.EventRecorder
-	Clock    wakeup.Clock
-	Wakeups  *wakeup.Scheduler
+	// APIReader reads the signing keys as stored.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Clock     wakeup.Clock
+	Wakeups   *wakeup.Scheduler
 	// Cilium and Snapshots say whether the cluster serves CiliumNetworkPolicy and VolumeSnapshot.
 	Cilium, Snapshots bool
 	// KeyRotation is how long a grant-token signing key signs before a new one takes over.

@@ -61,20 +61,21 @@ func (k signingKey) private() ed25519.PrivateKey { return ed25519.NewKeyFromSeed
 
 // keyRing is a domain's grant-token keys, oldest first; the newest signs.
 type keyRing struct {
-	secret *corev1.Secret
-	keys   []signingKey
+	keys []signingKey
 }
 
+// readKeyRing reads the ring as stored, past the cache: a ring read stale right after a key was
+// added would add another and drop the first, and with it every token it signed.
 func (r *Reconciler) readKeyRing(ctx context.Context, d *opv1.OperationDomain) (*keyRing, error) {
 	var s corev1.Secret
-	err := r.Get(ctx, client.ObjectKey{Namespace: d.Spec.ControlNamespace, Name: SigningKeysSecret}, &s)
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: d.Spec.ControlNamespace, Name: SigningKeysSecret}, &s)
 	if apierrors.IsNotFound(err) {
 		return &keyRing{}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	ring := &keyRing{secret: &s}
+	ring := &keyRing{}
 	if err := json.Unmarshal(s.Data[keyRingKey], &ring.keys); err != nil {
 		return nil, fmt.Errorf("reading Secret %s/%s: %w", s.Namespace, s.Name, err)
 	}
