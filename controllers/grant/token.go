@@ -145,7 +145,7 @@ func (r *Reconciler) retireKeys(ctx context.Context, d *opv1.OperationDomain, cl
 	if err != nil || len(ring.keys) < 2 {
 		return err
 	}
-	// Live too: a grant whose token a just-added key signed must not be missed.
+	// Live too: a grant whose credential was written a moment ago must not be missed.
 	var grants opv1.DataGrantList
 	if err := r.APIReader.List(ctx, &grants, client.InNamespace(d.Spec.ControlNamespace)); err != nil {
 		return err
