@@ -85,7 +85,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	out := Evaluate(Inputs{Grant: &g, World: world, Now: r.Clock.Now()})
+	out := Evaluate(Inputs{Grant: &g, World: world, Now: r.Clock.Now(), CiliumServed: r.Cilium})
 	if out.Phase == opv1.GrantActive {
 		err = r.open(ctx, &g, world)
 	} else if err = r.close(ctx, &g); err == nil {

@@ -18,6 +18,8 @@ type Inputs struct {
 	Grant *opv1.DataGrant
 	World rules.GrantWorld
 	Now   time.Time
+	// CiliumServed says whether the cluster serves CiliumNetworkPolicy.
+	CiliumServed bool
 }
 
 // Outcome is the phase, why, and when it may change by the clock alone.
@@ -72,6 +74,10 @@ func Evaluate(in Inputs) Outcome {
 	}
 	if d := w.Domain; d != nil && d.Spec.EmergencyStop.Active {
 		return suspended(opv1.ReasonEmergencyStop, "the domain's emergency stop is active: "+d.Spec.EmergencyStop.Reason)
+	}
+	if d := w.Domain; d != nil && d.Spec.NetworkPolicy.Cilium() && !in.CiliumServed {
+		// The domain's workspaces are closed for the same reason: never open half a path.
+		return suspended(opv1.ReasonApplyFailed, "the domain asks for Cilium but the cluster does not serve CiliumNetworkPolicy")
 	}
 	switch a := w.Agreement; a.Status.Phase {
 	case opv1.PhaseActive:

@@ -84,6 +84,8 @@ func TestR4_GrantPhase(t *testing.T) {
 			world: func(w *rules.GrantWorld) { w.Workspace = nil }},
 		"raw waits until logs are withheld": {grant: approved(""), now: t0, phase: opv1.GrantPending, reason: opv1.ReasonRawData, next: end,
 			world: func(w *rules.GrantWorld) { w.Workspace.Status.Conditions[0].Status = metav1.ConditionTrue }},
+		"cilium asked for but not served": {grant: approved(opv1.GrantActive), now: t0, phase: opv1.GrantSuspended, reason: opv1.ReasonApplyFailed, next: end,
+			world: func(w *rules.GrantWorld) { w.Domain.Spec.NetworkPolicy = opv1.NetworkPolicyBoth }},
 		"ended stays ended": {grant: approved(opv1.GrantRevoked), now: t0, phase: opv1.GrantRevoked},
 	} {
 		t.Run(name, func(t *testing.T) {
