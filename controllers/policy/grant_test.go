@@ -73,3 +73,28 @@ func TestR4_EachSideOfAGrantPathIsExact(t *testing.T) {
 		})
 	}
 }
+
+// A Service that targets a named port opens exactly that named port.
+func TestR4_GrantPathToANamedPort(t *testing.T) {
+	g := NewWithT(t)
+	path := grantPath()
+	path.Targets[0].Port = intstr.FromString("https")
+	nps := path.Kubernetes()
+	cnps := path.Cilium()
+	for _, iso := range []Isolation{{Namespace: "ws-a", Open: true, DNS: KubeDNS}, {Namespace: "data", Open: true, DNS: KubeDNS}} {
+		nps = append(nps, iso.Kubernetes()...)
+		cnps = append(cnps, iso.Cilium()...)
+	}
+	kube := netcheck.NewKubernetes(nps)
+	cilium, err := netcheck.NewCilium(cnps)
+	g.Expect(err).NotTo(HaveOccurred())
+	named := func(name string, allowed bool) expectation {
+		e := flow(wsA, dataSvc, 8443, corev1.ProtocolTCP, allowed)
+		e.PortName = name
+		return e
+	}
+	for _, f := range []expectation{named("https", true), named("metrics", false), named("", false)} {
+		g.Expect(kube.Allows(f.Flow)).To(Equal(f.allowed), "Kubernetes: %s named %q", describe(f), f.PortName)
+		g.Expect(cilium.Allows(f.Flow)).To(Equal(f.allowed), "Cilium: %s named %q", describe(f), f.PortName)
+	}
+}

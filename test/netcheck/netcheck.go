@@ -28,6 +28,8 @@ type Endpoint struct {
 type Flow struct {
 	From, To Endpoint
 	Port     int
+	// PortName is the destination pod's name for Port, if it names it: named-port rules match it.
+	PortName string
 	Protocol corev1.Protocol
 }
 
@@ -42,7 +44,7 @@ func NewKubernetes(nps []*networkingv1.NetworkPolicy) Kubernetes {
 // Allows reports whether both the source's egress and the destination's ingress allow f.
 func (k Kubernetes) Allows(f Flow) bool {
 	res := k.policy.IsTrafficAllowed(&matcher.Traffic{
-		Source: cyclonusPeer(f.From), Destination: cyclonusPeer(f.To), ResolvedPort: f.Port, Protocol: f.Protocol,
+		Source: cyclonusPeer(f.From), Destination: cyclonusPeer(f.To), ResolvedPort: f.Port, ResolvedPortName: f.PortName, Protocol: f.Protocol,
 	})
 	return res.Ingress.IsAllowed() && res.Egress.IsAllowed()
 }
@@ -134,11 +136,17 @@ func portsAllow(rules api.PortRules, f Flow) bool {
 	if len(rules) == 0 {
 		return true
 	}
-	want := api.PortProtocol{Port: strconv.Itoa(f.Port), Protocol: api.L4Proto(f.Protocol)}
+	wants := []api.PortProtocol{{Port: strconv.Itoa(f.Port), Protocol: api.L4Proto(f.Protocol)}}
+	if f.PortName != "" {
+		// The agent resolves a named port against the destination's container ports.
+		wants = append(wants, api.PortProtocol{Port: f.PortName, Protocol: api.L4Proto(f.Protocol)})
+	}
 	for _, pr := range rules {
 		for _, p := range pr.Ports {
-			if p.Covers(want) {
-				return true
+			for _, want := range wants {
+				if p.Covers(want) {
+					return true
+				}
 			}
 		}
 	}
