@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -44,7 +43,6 @@ type Reconciler struct {
 
 // Reconcile computes one agreement's phase.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	log := ctrl.LoggerFrom(ctx)
 	var a opv1.Authorization
 	if err := r.Get(ctx, req.NamespacedName, &a); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -100,14 +98,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		Stalled: termExceeds,
 	}, nil)
 
-	if orig.Status.Phase != a.Status.Phase {
-		log.Info("agreement phase changed", "from", orig.Status.Phase, "to", a.Status.Phase, "reason", out.Reason)
-		eventType := corev1.EventTypeNormal
-		if a.Status.Phase != opv1.PhaseActive && a.Status.Phase != opv1.PhasePending {
-			eventType = corev1.EventTypeWarning
-		}
-		r.Recorder.Eventf(&a, nil, eventType, string(a.Status.Phase), "PhaseChange", "agreement is %s: %s", a.Status.Phase, cmp.Or(out.Message, out.Reason))
-	}
+	conditions.PhaseChanged(ctx, r.Recorder, &a, "agreement", string(orig.Status.Phase), string(a.Status.Phase),
+		a.Status.Phase == opv1.PhaseActive || a.Status.Phase == opv1.PhasePending, out.Reason, out.Message)
 	var result ctrl.Result
 	if a.Status.Phase.Ended() && a.Status.TeardownRecord == "" {
 		name, err := r.recordEnding(ctx, &a, domain, out)

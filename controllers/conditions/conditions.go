@@ -3,8 +3,15 @@
 package conditions
 
 import (
+	"cmp"
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 )
@@ -58,4 +65,19 @@ func Set(conds *[]metav1.Condition, generation int64, condType string, status bo
 	meta.SetStatusCondition(conds, metav1.Condition{
 		Type: condType, Status: s, Reason: reason, Message: message, ObservedGeneration: generation,
 	})
+}
+
+// PhaseChanged announces that noun's phase moved from one phase to another, as an Event (a
+// Warning unless the new phase is a normal one) and a structured log line; it does nothing
+// when the phase did not move.
+func PhaseChanged(ctx context.Context, rec events.EventRecorder, obj runtime.Object, noun, from, to string, normal bool, reason, message string) {
+	if from == to {
+		return
+	}
+	ctrl.LoggerFrom(ctx).Info(noun+" phase changed", "from", from, "to", to, "reason", reason)
+	eventType := corev1.EventTypeWarning
+	if normal {
+		eventType = corev1.EventTypeNormal
+	}
+	rec.Eventf(obj, nil, eventType, to, "PhaseChange", "%s is %s: %s", noun, to, cmp.Or(message, reason))
 }
