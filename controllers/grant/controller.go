@@ -62,12 +62,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if g.DeletionTimestamp != nil {
-		if err := r.close(ctx, &g); err != nil {
-			return ctrl.Result{}, err
-		}
 		d, err := index.DomainFor(ctx, r.Client, g.Namespace)
-		if err == nil && d != nil {
-			err = r.retireKeys(ctx, d, g.Name)
+		if err == nil {
+			err = r.close(ctx, &g, d)
 		}
 		if err != nil {
 			return ctrl.Result{}, err
@@ -88,11 +85,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	out := Evaluate(Inputs{Grant: &g, World: world, Now: r.Clock.Now(), CiliumServed: r.Cilium})
 	if out.Phase == opv1.GrantActive {
 		err = r.open(ctx, &g, world)
-	} else if err = r.close(ctx, &g); err == nil {
+	} else if err = r.close(ctx, &g, world.Domain); err == nil {
 		g.Status.Opened, g.Status.ExpiresAt, g.Status.Credential = nil, nil, nil
-		if world.Domain != nil {
-			err = r.retireKeys(ctx, world.Domain, g.Name)
-		}
 	}
 	if err == nil {
 		g.Status.Phase = out.Phase
@@ -103,14 +97,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		Stalled: out.Phase == opv1.GrantPending && !slices.Contains([]string{opv1.ReasonAwaitingReview, opv1.ReasonNotInTerm,
 			opv1.ReasonAuthorizationInactive, opv1.ReasonProgressing, opv1.ReasonRawData}, out.Reason),
 	}, err)
-	if orig.Status.Phase != g.Status.Phase {
-		eventType := corev1.EventTypeNormal
-		if g.Status.Phase != opv1.GrantActive && g.Status.Phase != opv1.GrantPending {
-			eventType = corev1.EventTypeWarning
-		}
-		r.Recorder.Eventf(&g, nil, eventType, string(g.Status.Phase), "PhaseChange", "grant is %s: %s", g.Status.Phase, out.Message)
-		ctrl.LoggerFrom(ctx).Info("grant phase changed", "from", orig.Status.Phase, "to", g.Status.Phase, "reason", out.Reason)
-	}
+	conditions.PhaseChanged(ctx, r.Recorder, &g, "grant", string(orig.Status.Phase), string(g.Status.Phase),
+		g.Status.Phase == opv1.GrantActive || g.Status.Phase == opv1.GrantPending, out.Reason, out.Message)
 	if perr := r.Status().Patch(ctx, &g, client.MergeFrom(orig)); perr != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(perr)
 	}
@@ -199,9 +187,13 @@ func (r *Reconciler) path(ctx context.Context, g *opv1.DataGrant, w rules.GrantW
 	return path, nil
 }
 
-// close deletes every policy and token of the grant, wherever they are.
-func (r *Reconciler) close(ctx context.Context, g *opv1.DataGrant) error {
-	return r.deleteExcept(ctx, g, nil)
+// close deletes every policy, token and volume copy of the grant, wherever they are, and
+// retires the domain's signing keys its token alone kept (d may be nil: no domain, no keys).
+func (r *Reconciler) close(ctx context.Context, g *opv1.DataGrant, d *opv1.OperationDomain) error {
+	if err := r.deleteExcept(ctx, g, nil); err != nil || d == nil {
+		return err
+	}
+	return r.retireKeys(ctx, d, g.Name)
 }
 
 // deleteExcept deletes the grant's policies and token Secret in every namespace it may have
