@@ -54,6 +54,17 @@ func invalid(kind, name string, errs field.ErrorList) error {
 	return apierrors.NewInvalid(schema.GroupKind{Group: opv1.GroupVersion.Group, Kind: kind}, name, errs)
 }
 
+// broken turns the rules' violations into the API's field errors; nil means the rule held.
+func broken(found ...*rules.Violation) field.ErrorList {
+	var errs field.ErrorList
+	for _, f := range found {
+		if f != nil {
+			errs = append(errs, f.FieldError())
+		}
+	}
+	return errs
+}
+
 // +kubebuilder:webhook:path=/validate-opdomain-io-v1alpha1-authorization,mutating=false,failurePolicy=fail,sideEffects=None,groups=opdomain.io,resources=authorizations,verbs=create;update,versions=v1alpha1,name=authorizations.opdomain.io,admissionReviewVersions=v1
 
 type authorizations struct{ *Validators }
@@ -104,13 +115,7 @@ func (v authorizations) validate(ctx context.Context, old, a *opv1.Authorization
 		}
 		found = append(found, rules.Parent(a.Spec, parent))
 	}
-	var errs field.ErrorList
-	for _, f := range found {
-		if f != nil {
-			errs = append(errs, f.FieldError())
-		}
-	}
-	return warnings, invalid("Authorization", a.Name, errs)
+	return warnings, invalid("Authorization", a.Name, broken(found...))
 }
 
 // +kubebuilder:webhook:path=/validate-opdomain-io-v1alpha1-operationdomain,mutating=false,failurePolicy=fail,sideEffects=None,groups=opdomain.io,resources=operationdomains,verbs=create,versions=v1alpha1,name=operationdomains.opdomain.io,admissionReviewVersions=v1
@@ -122,10 +127,7 @@ func (v domains) ValidateCreate(ctx context.Context, d *opv1.OperationDomain) (a
 	if err := v.Reader.List(ctx, &all); err != nil {
 		return nil, err
 	}
-	if f := rules.ClaimedNamespace(d, all.Items, false); f != nil {
-		return nil, invalid("OperationDomain", d.Name, field.ErrorList{f.FieldError()})
-	}
-	return nil, nil
+	return nil, invalid("OperationDomain", d.Name, broken(rules.ClaimedNamespace(d, all.Items, false)))
 }
 
 // ValidateUpdate has nothing to check: the namespaces are immutable (CEL).
@@ -221,9 +223,5 @@ func (v grants) validate(ctx context.Context, g *opv1.DataGrant) (admission.Warn
 	if err != nil {
 		return nil, err
 	}
-	var errs field.ErrorList
-	for _, f := range rules.Grant(g, w) {
-		errs = append(errs, f.FieldError())
-	}
-	return nil, invalid("DataGrant", g.Name, errs)
+	return nil, invalid("DataGrant", g.Name, broken(rules.Grant(g, w)...))
 }
