@@ -4,6 +4,7 @@ package index
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
@@ -68,14 +69,19 @@ func DomainFor(ctx context.Context, c client.Reader, namespace string) (*opv1.Op
 	if err := c.List(ctx, &list, client.MatchingFields{DomainControlNamespace: namespace}); err != nil {
 		return nil, err
 	}
-	switch len(list.Items) {
+	return only(list.Items, namespace)
+}
+
+// only is the one domain of domains, all claiming namespace as their control namespace.
+func only(domains []opv1.OperationDomain, namespace string) (*opv1.OperationDomain, error) {
+	switch len(domains) {
 	case 0:
 		return nil, nil
 	case 1:
-		return &list.Items[0], nil
+		return &domains[0], nil
 	default:
 		// Two domains claiming one namespace is a conflict nobody may resolve silently (R1).
-		return nil, fmt.Errorf("%d OperationDomains claim control namespace %q", len(list.Items), namespace)
+		return nil, fmt.Errorf("%d OperationDomains claim control namespace %q", len(domains), namespace)
 	}
 }
 
@@ -86,12 +92,8 @@ func DomainByScan(ctx context.Context, r client.Reader, namespace string) (*opv1
 	if err := r.List(ctx, &all); err != nil {
 		return nil, fmt.Errorf("reading OperationDomains: %w", err)
 	}
-	for i := range all.Items {
-		if all.Items[i].Spec.ControlNamespace == namespace {
-			return &all.Items[i], nil
-		}
-	}
-	return nil, nil
+	claiming := slices.DeleteFunc(all.Items, func(d opv1.OperationDomain) bool { return d.Spec.ControlNamespace != namespace })
+	return only(claiming, namespace)
 }
 
 // Lookup reads one object; nil when it does not exist.
