@@ -104,11 +104,11 @@ func run(f flags) error {
 	}
 	// The webhook server starts only once its certificate is on disk; until then, and until it
 	// serves, the manager is not ready and the API server refuses what it would validate.
-	failed := make(chan error, 1)
 	go func() {
 		<-certsReady
 		if err := controllers.SetupWebhooks(mgr, clock.RealClock{}); err != nil {
-			failed <- err
+			ctrl.Log.WithName("setup").Error(err, "registering the admission webhooks")
+			os.Exit(1)
 		}
 	}()
 	webhookServing := func(req *http.Request) error {
@@ -125,12 +125,6 @@ func run(f flags) error {
 	if err := mgr.AddReadyzCheck("webhook", webhookServing); err != nil {
 		return err
 	}
-	go func() {
-		if err := <-failed; err != nil {
-			ctrl.Log.WithName("setup").Error(err, "registering the admission webhooks")
-			os.Exit(1)
-		}
-	}()
 	return mgr.Start(ctx)
 }
 
