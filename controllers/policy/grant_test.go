@@ -3,10 +3,8 @@ package policy
 import (
 	"testing"
 
-	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/opdomain/opdomain/test/netcheck"
@@ -54,47 +52,42 @@ func TestR4_EachSideOfAGrantPathIsExact(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			g := NewWithT(t)
-			var nps []*networkingv1.NetworkPolicy
-			var cnps []*ciliumv2.CiliumNetworkPolicy
-			for _, iso := range tc.isolated {
-				nps = append(nps, iso.Kubernetes()...)
-				cnps = append(cnps, iso.Cilium()...)
-			}
-			nps = append(nps, grantPath().Kubernetes()[tc.side])
-			cnps = append(cnps, grantPath().Cilium()[tc.side])
-			kube := netcheck.NewKubernetes(nps)
-			cilium, err := netcheck.NewCilium(cnps)
-			g.Expect(err).NotTo(HaveOccurred())
-			for _, f := range tc.flows {
-				g.Expect(kube.Allows(f.Flow)).To(Equal(f.allowed), "Kubernetes: "+describe(f))
-				g.Expect(cilium.Allows(f.Flow)).To(Equal(f.allowed), "Cilium: "+describe(f))
-			}
+			expectInBothRenderings(t, tc.isolated, grantPath(), tc.side, tc.flows)
 		})
 	}
 }
 
-// A Service that targets a named port opens exactly that named port.
-func TestR4_GrantPathToANamedPort(t *testing.T) {
+// expectInBothRenderings evaluates the isolation of namespaces plus the path's rendered
+// policies (all of them when side is negative, else only that one) with both engines.
+func expectInBothRenderings(t *testing.T, isolated []Isolation, path GrantPath, side int, flows []expectation) {
+	t.Helper()
 	g := NewWithT(t)
-	path := grantPath()
-	path.Targets[0].Port = intstr.FromString("https")
-	nps := path.Kubernetes()
-	cnps := path.Cilium()
-	for _, iso := range []Isolation{{Namespace: "ws-a", Open: true, DNS: KubeDNS}, {Namespace: "data", Open: true, DNS: KubeDNS}} {
+	nps, cnps := path.Kubernetes(), path.Cilium()
+	if side >= 0 {
+		nps, cnps = nps[side:side+1], cnps[side:side+1]
+	}
+	for _, iso := range isolated {
 		nps = append(nps, iso.Kubernetes()...)
 		cnps = append(cnps, iso.Cilium()...)
 	}
 	kube := netcheck.NewKubernetes(nps)
 	cilium, err := netcheck.NewCilium(cnps)
 	g.Expect(err).NotTo(HaveOccurred())
+	for _, f := range flows {
+		g.Expect(kube.Allows(f.Flow)).To(Equal(f.allowed), "Kubernetes: "+describe(f))
+		g.Expect(cilium.Allows(f.Flow)).To(Equal(f.allowed), "Cilium: "+describe(f))
+	}
+}
+
+// A Service that targets a named port opens exactly that named port.
+func TestR4_GrantPathToANamedPort(t *testing.T) {
+	path := grantPath()
+	path.Targets[0].Port = intstr.FromString("https")
 	named := func(name string, allowed bool) expectation {
 		e := flow(wsA, dataSvc, 8443, corev1.ProtocolTCP, allowed)
 		e.PortName = name
 		return e
 	}
-	for _, f := range []expectation{named("https", true), named("metrics", false), named("", false)} {
-		g.Expect(kube.Allows(f.Flow)).To(Equal(f.allowed), "Kubernetes: %s named %q", describe(f), f.PortName)
-		g.Expect(cilium.Allows(f.Flow)).To(Equal(f.allowed), "Cilium: %s named %q", describe(f), f.PortName)
-	}
+	expectInBothRenderings(t, []Isolation{{Namespace: "ws-a", Open: true, DNS: KubeDNS}, {Namespace: "data", Open: true, DNS: KubeDNS}}, path, -1,
+		[]expectation{named("https", true), named("metrics", false), named("", false)})
 }

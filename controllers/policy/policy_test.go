@@ -125,5 +125,9 @@ func describe(f expectation) string {
 	if f.allowed {
 		verdict = "allowed"
 	}
-	return fmt.Sprintf("%s -> %s on %d/%s should be %s", f.From.Name, f.To.Name, f.Port, f.Protocol, verdict)
+	port := fmt.Sprint(f.Port)
+	if f.PortName != "" {
+		port += " (" + f.PortName + ")"
+	}
+	return fmt.Sprintf("%s -> %s on %s/%s should be %s", f.From.Name, f.To.Name, port, f.Protocol, verdict)
 }

@@ -25,16 +25,15 @@ func TestR1_StoredPoliciesAllowOnlyDNSAndOwnNamespace(t *testing.T) {
 	rival := pod(other.Status.Namespace, "train")
 	data := pod("net1-data", "traffic-flow")
 	control := pod("net1-control", "anything")
-	dns := kubeDNS
 	namespaces := []string{w.wsNamespace(), other.Status.Namespace, "net1-data", "net1-control"}
 
 	check := func(expect []expectation) { t.Helper(); assertFlows(t, namespaces, expect) }
 
 	check([]expectation{
 		allow(flow(train, notebook, 8888, tcp)),
-		allow(flow(train, dns, 53, udp)),
-		allow(flow(train, dns, 53, tcp)),
-		deny(flow(train, dns, 443, tcp)),
+		allow(flow(train, kubeDNS, 53, udp)),
+		allow(flow(train, kubeDNS, 53, tcp)),
+		deny(flow(train, kubeDNS, 443, tcp)),
 		deny(flow(train, rival, 8080, tcp)),
 		deny(flow(rival, train, 8080, tcp)),
 		deny(flow(train, data, 8443, tcp)),
@@ -52,10 +51,10 @@ func TestR1_StoredPoliciesAllowOnlyDNSAndOwnNamespace(t *testing.T) {
 	}
 	check([]expectation{
 		deny(flow(train, notebook, 8888, tcp)),
-		deny(flow(train, dns, 53, udp)),
+		deny(flow(train, kubeDNS, 53, udp)),
 		deny(flow(train, outside, 443, tcp)),
-		deny(flow(rival, dns, 53, udp)),
-		allow(flow(data, dns, 53, udp)),
+		deny(flow(rival, kubeDNS, 53, udp)),
+		allow(flow(data, kubeDNS, 53, udp)),
 	})
 }
 
