@@ -23,6 +23,8 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs, RBAC and the webhook configuratio
 	mkdir -p charts/opdomain/crds
 	cp config/crd/bases/*.yaml charts/opdomain/crds/
 	sed 's/^  name: manager$$/  name: {{ .Release.Name }}-manager/' config/rbac/role.yaml > charts/opdomain/templates/clusterrole.yaml
+	sed 's/^  name: reviewer$$/  name: {{ .Release.Name }}-reviewer/' config/rbac/reviewer_role.yaml > charts/opdomain/templates/reviewer-clusterrole.yaml
+	{ echo '{{- if .Values.dns.resolver.enabled }}'; cat config/dns/resolver.yaml; echo '{{- end }}'; } > charts/opdomain/templates/resolver.yaml
 	sed -e 's/^  name: validating-webhook-configuration$$/  name: {{ .Release.Name }}-validating-webhook-configuration/' \
 	    -e 's/^      name: webhook-service$$/      name: {{ .Release.Name }}-webhook-service/' \
 	    -e 's/^      namespace: system$$/      namespace: {{ .Release.Namespace }}/' \
@@ -58,10 +60,11 @@ test: generate manifests vet $(HELM) ## Run every test against a real control pl
 	OPDOMAIN_HELM=$(HELM) KUBEBUILDER_ASSETS="$$(hack/setup-control-plane.sh)" go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: chart
-chart: $(HELM) ## Lint the Helm chart and render it both ways (self-issued webhook certificate, cert-manager).
+chart: $(HELM) ## Lint the Helm chart and render it: self-issued or cert-manager webhook certificate, with the in-domain resolver.
 	$(HELM) lint charts/opdomain
 	$(HELM) template opdomain charts/opdomain > /dev/null
 	$(HELM) template opdomain charts/opdomain --set webhook.certManager=true > /dev/null
+	$(HELM) template opdomain charts/opdomain --set dns.resolver.enabled=true > /dev/null
 
 .PHONY: bench
 bench: ## Run the benchmarks against a real control plane.

@@ -5,12 +5,14 @@ package controllers
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
 
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -92,11 +94,15 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	if err != nil {
 		return err
 	}
+	operator, err := whoAmI(ctx, mgr.GetClient())
+	if err != nil {
+		return err
+	}
 	wakeups := func() *wakeup.Scheduler { return wakeup.New(opts.Clock) }
 	reconcilers := []interface{ SetupWithManager(manager.Manager) error }{
 		&domain.Reconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-domain"),
-			Clock: opts.Clock, Wakeups: wakeups(), DNS: opts.DNS, Cilium: cilium,
+			Clock: opts.Clock, Wakeups: wakeups(), DNS: opts.DNS, Cilium: cilium, Operator: operator,
 		},
 		&authorization.Reconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-authorization"),
@@ -125,7 +131,20 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 // separate from Setup because a manager that issues its own certificate registers them only
 // once the certificate is in place.
 func SetupWebhooks(mgr manager.Manager, clock wakeup.Clock) error {
-	return (&webhook.Validators{Reader: mgr.GetAPIReader(), Clock: clock}).SetupWithManager(mgr)
+	return (&webhook.Validators{Reader: mgr.GetAPIReader(), Authorizer: mgr.GetClient(), Clock: clock}).SetupWithManager(mgr)
+}
+
+// whoAmI asks the API server which user the operator is, so that the admission policy names
+// exactly the identity it runs as, whatever the installation calls its ServiceAccount.
+func whoAmI(ctx context.Context, c client.Client) (string, error) {
+	review := &authenticationv1.SelfSubjectReview{}
+	if err := c.Create(ctx, review); err != nil {
+		return "", fmt.Errorf("asking the API server who the operator is: %w", err)
+	}
+	if review.Status.UserInfo.Username == "" {
+		return "", errors.New("the API server did not say who the operator is")
+	}
+	return review.Status.UserInfo.Username, nil
 }
 
 // serves says whether the cluster serves an optional API: Cilium's policies, CSI snapshots.

@@ -9,6 +9,12 @@ const (
 
 	// ConditionNetworkIsolated says the deny-by-default policies are in place.
 	ConditionNetworkIsolated = "NetworkIsolated"
+	// ConditionDNSContained says whether no DNS query for a name outside the cluster can leave
+	// a domain's namespaces; Raw grants stay closed while it is False.
+	ConditionDNSContained = "DNSContained"
+	// ConditionAdmissionEnforced says the API server refuses, in a dry run, what a domain's
+	// admission policy forbids: its binding is in force, not only stored.
+	ConditionAdmissionEnforced = "AdmissionEnforced"
 	// ConditionAccessGranted says members hold working credentials and RBAC right now.
 	ConditionAccessGranted = "AccessGranted"
 	// ConditionEmergencyStop is True on every object cut off by the domain's emergency stop (R7).
@@ -54,6 +60,12 @@ const (
 	ReasonConsentMissing        = "ConsentMissing"
 	ReasonWorkspaceMismatch     = "WorkspaceMismatch"
 	ReasonReviewNotIndependent  = "ReviewNotIndependent"
+	ReasonReviewerNotCaller     = "ReviewerNotCaller"
+	ReasonCiliumDNSRules        = "CiliumDNSRules"
+	ReasonInDomainResolver      = "InDomainResolver"
+	ReasonResolverForwards      = "ResolverForwards"
+	ReasonResolverNotFound      = "ResolverNotFound"
+	ReasonDNSNotContained       = "DNSNotContained"
 	ReasonAwaitingReview        = "AwaitingReview"
 	ReasonReviewRejected        = "ReviewRejected"
 	ReasonAgreementEnded        = "AgreementEnded"

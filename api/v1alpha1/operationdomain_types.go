@@ -129,6 +129,57 @@ type BlacklistEntry struct {
 	Since *metav1.Time `json:"since,omitempty"`
 }
 
+// ImagePolicy says which container images may run in the domain's namespaces. An image is
+// code and data brought in from outside, so it is an import (R4): only registries the operator
+// has reviewed serve the domain.
+type ImagePolicy struct {
+	// allowedRegistries are the registries, each a host with an optional port and path prefix
+	// (registry.example.org, registry.example.org:5000/team), that images may come from. An
+	// image is admitted only when its reference starts with one of them followed by "/"; a
+	// short name such as "busybox" matches none. A domain that lists none admits no image.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]([-a-z0-9._]*[a-z0-9])?)*$`
+	// +listType=set
+	// +optional
+	AllowedRegistries []string `json:"allowedRegistries,omitempty"`
+	// requireDigest admits only images pinned by digest (name@sha256:<64 hex>), so what runs is
+	// exactly what was reviewed, whatever a registry later serves under the tag.
+	// +optional
+	RequireDigest bool `json:"requireDigest,omitempty"`
+}
+
+// DNSPolicy says how the domain's pods resolve names (R1): names of the cluster only, so that
+// no query carries data to a resolver outside.
+type DNSPolicy struct {
+	// clusterDomain is the cluster's DNS domain. Only names under it are resolved; reverse
+	// zones and every other name are refused.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +kubebuilder:default="cluster.local"
+	// +optional
+	ClusterDomain string `json:"clusterDomain,omitempty"`
+	// resolver names the Service of a resolver that answers the cluster's names and forwards
+	// nothing (config/dns installs one). The domain's pods may reach only its pods for DNS and
+	// are set to ask it. Unset, they use the cluster's resolver, which forwards other names
+	// upstream; NetworkPolicy cannot filter names, so DNS is then contained only where Cilium
+	// renders the isolation (networkPolicy: Cilium) and filters every query by name.
+	// +optional
+	Resolver *ServiceReference `json:"resolver,omitempty"`
+}
+
+// ServiceReference names a Service in another namespace.
+type ServiceReference struct {
+	// namespace is the Service's namespace.
+	// +kubebuilder:validation:MaxLength=63
+	// +required
+	Namespace string `json:"namespace"`
+	// name is the Service's name.
+	// +kubebuilder:validation:MaxLength=63
+	// +required
+	Name string `json:"name"`
+}
+
 // EmergencyStop cuts every data path and credential in the domain at once, keeping all data (R7).
 type EmergencyStop struct {
 	// active cuts all access in the domain while true.
@@ -191,6 +242,13 @@ type OperationDomainSpec struct {
 	// emergencyStop cuts every data path and credential in the domain at once.
 	// +optional
 	EmergencyStop EmergencyStop `json:"emergencyStop,omitempty"`
+	// images says which registries the domain's pods may run images from.
+	// +optional
+	Images ImagePolicy `json:"images,omitempty"`
+	// dns says how the domain's pods resolve names.
+	// +kubebuilder:default={}
+	// +optional
+	DNS DNSPolicy `json:"dns,omitempty"`
 }
 
 // OwnedNamespace is a namespace the domain manages.
@@ -230,7 +288,8 @@ type EvidenceStatus struct {
 
 // OperationDomainStatus is what the operator observed of a domain.
 type OperationDomainStatus struct {
-	// conditions: Ready, Reconciling, Stalled, NetworkIsolated, EmergencyStop, DeletionBlocked.
+	// conditions: Ready, Reconciling, Stalled, NetworkIsolated, DNSContained, AdmissionEnforced,
+	// EmergencyStop, DeletionBlocked.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -255,6 +314,20 @@ type OperationDomainStatus struct {
 	// emergencyStopSince is when the current emergency stop took effect.
 	// +optional
 	EmergencyStopSince *metav1.Time `json:"emergencyStopSince,omitempty"`
+	// dns is the resolver the domain's pods use, as the operator found it.
+	// +optional
+	DNS DNSStatus `json:"dns,omitempty"`
+}
+
+// DNSStatus is the resolver the domain's pods use.
+type DNSStatus struct {
+	// contained says whether no DNS query for a name outside the cluster can leave the domain
+	// (condition DNSContained says why). Raw grants stay closed while it is false.
+	// +optional
+	Contained bool `json:"contained,omitempty"`
+	// resolverIP is the cluster IP of spec.dns.resolver, which the domain's pods are set to ask.
+	// +optional
+	ResolverIP string `json:"resolverIP,omitempty"`
 }
 
 // OperationDomain is the one isolated area where public data is operated (R1).

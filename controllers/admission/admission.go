@@ -1,78 +1,196 @@
 // Package admission builds the ValidatingAdmissionPolicy that refuses, in every domain
-// namespace, what RBAC cannot express: Services that open a namespace to the outside and pods
-// bound to the host (R1, R3).
+// namespace and for every identity, what RBAC cannot express: Services that open a namespace to
+// the outside, pods bound to the host, anything the node fetches or binds on a pod's behalf
+// (volumes, images, credentials), copies of volumes made behind the grants, and the channels
+// by which a workload's own output reaches a member's kubectl (R1, R3, R4).
+//
+// One policy serves every domain; each domain binds it to its own namespaces with itself as the
+// parameter, so the rules read the domain's current settings (its allowed registries) with no
+// copy to keep in step, and a namespace whose domain is gone is refused everything.
 package admission
 
 import (
+	"strconv"
+	"strings"
+
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/names"
 )
 
-// PolicyName names the policy and its binding.
+// PolicyName names the policy; each domain's binding is named after it and the domain.
 const PolicyName = "opdomain-domain-isolation"
 
-type validation struct{ expression, message string }
+// BindingName is the name of a domain's binding of the policy.
+func BindingName(domain string) string { return names.Slug(PolicyName+"-"+domain, 253) }
 
-var serviceValidations = []validation{{
-	expression: "!has(object.spec.type) || !(object.spec.type in ['NodePort', 'LoadBalancer', 'ExternalName'])",
-	message:    "spec.type: Services of type NodePort, LoadBalancer or ExternalName are not allowed in an operation domain (opdomain R1)",
-}}
+// binders are the identities kube-controller-manager's volume binder runs as; they, and the
+// operator, may set a claim's volumeName after creation.
+var binders = []string{"system:kube-controller-manager", "system:serviceaccount:kube-system:persistent-volume-binder"}
 
-var podValidations = []validation{
-	{
-		expression: "!has(object.spec.hostNetwork) || !object.spec.hostNetwork",
-		message:    "spec.hostNetwork: host networking is not allowed in an operation domain (opdomain R1)",
-	},
-	{
-		expression: "(!has(object.spec.hostPID) || !object.spec.hostPID) && (!has(object.spec.hostIPC) || !object.spec.hostIPC)",
-		message:    "spec.hostPID, spec.hostIPC: host namespaces are not allowed in an operation domain (opdomain R1)",
-	},
-	{
-		expression: "[object.spec.containers, has(object.spec.initContainers) ? object.spec.initContainers : []].all(cs, cs.all(c, !has(c.ports) || c.ports.all(p, !has(p.hostPort) || p.hostPort == 0)))",
-		message:    "spec.containers[].ports[].hostPort: host ports are not allowed in an operation domain (opdomain R1)",
-	},
-	{
-		expression: "!has(object.spec.volumes) || object.spec.volumes.all(v, !has(v.hostPath))",
-		message:    "spec.volumes[].hostPath: host paths are not allowed in an operation domain (opdomain R1)",
-	},
+type validation struct {
+	// resource and subresources select the requests the rule reads (the main resource when
+	// subresources is empty); operation limits it to CREATE or UPDATE, both when empty.
+	resource     string
+	subresources []string
+	operation    admissionregistrationv1.OperationType
+	expression   string
+	// message is a fixed message; messageExpression one computed from the request.
+	message, messageExpression string
 }
 
-// Policy returns the ValidatingAdmissionPolicy.
-func Policy(labels map[string]string) *admissionregistrationv1.ValidatingAdmissionPolicy {
+// Rules shared by several validations, as CEL variables. A pod's containers are read through
+// three lists because containers, init containers and ephemeral containers are distinct types.
+var variables = []admissionregistrationv1.Variable{
+	{Name: "containers", Expression: "object.spec.containers"},
+	{Name: "initContainers", Expression: "has(object.spec.initContainers) ? object.spec.initContainers : []"},
+	{Name: "ephemeralContainers", Expression: "has(object.spec.ephemeralContainers) ? object.spec.ephemeralContainers : []"},
+	{Name: "images", Expression: "variables.containers.map(c, c.image) + variables.initContainers.map(c, c.image) + variables.ephemeralContainers.map(c, c.image)"},
+	// An update may keep the images a pod already runs even after the domain's list changed;
+	// only images it adds are checked.
+	{Name: "oldImages", Expression: "request.operation != 'UPDATE' ? [] : oldObject.spec.containers.map(c, c.image) + " +
+		"(has(oldObject.spec.initContainers) ? oldObject.spec.initContainers.map(c, c.image) : []) + " +
+		"(has(oldObject.spec.ephemeralContainers) ? oldObject.spec.ephemeralContainers.map(c, c.image) : [])"},
+	{Name: "registries", Expression: "has(params.spec.images) && has(params.spec.images.allowedRegistries) ? params.spec.images.allowedRegistries : []"},
+	{Name: "requireDigest", Expression: "has(params.spec.images) && has(params.spec.images.requireDigest) && params.spec.images.requireDigest"},
+	{Name: "refusedImages", Expression: "variables.images.filter(i, !(i in variables.oldImages || " +
+		"(variables.registries.exists(r, i.startsWith(r + '/')) && (!variables.requireDigest || i.matches('@sha256:[0-9a-f]{64}$')))))"},
+	{Name: "volumes", Expression: "has(object.spec.volumes) ? object.spec.volumes : []"},
+}
+
+// volumeKinds are the pod volumes that hold only what the namespace itself holds; every other
+// kind (csi, image, hostPath, gitRepo, nfs, iscsi, ...) is something the node fetches or mounts
+// from outside any network policy.
+const volumeKinds = "has(v.configMap) || has(v.secret) || has(v.downwardAPI) || has(v.emptyDir) || has(v.persistentVolumeClaim) || has(v.ephemeral) || has(v.projected)"
+
+// noExecProbe is true when a container runs no command on the kubelet's behalf: the output of
+// exec probes and exec lifecycle hooks is copied into Events, which members read.
+const noExecProbe = "(!has(c.livenessProbe) || !has(c.livenessProbe.exec)) && (!has(c.readinessProbe) || !has(c.readinessProbe.exec)) && " +
+	"(!has(c.startupProbe) || !has(c.startupProbe.exec)) && " +
+	"(!has(c.lifecycle) || ((!has(c.lifecycle.postStart) || !has(c.lifecycle.postStart.exec)) && (!has(c.lifecycle.preStop) || !has(c.lifecycle.preStop.exec))))"
+
+const noLogFallback = "!has(c.terminationMessagePolicy) || c.terminationMessagePolicy != 'FallbackToLogsOnError'"
+
+// unboundClaim is true for a claim spec that neither copies a volume nor names one to bind.
+func unboundClaim(spec string) string {
+	return "!has(" + spec + ".dataSource) && !has(" + spec + ".dataSourceRef) && (!has(" + spec + ".volumeName) || " + spec + ".volumeName == '')"
+}
+
+func validations(operator string) []validation {
+	const pod, ephemeral = "pods", "ephemeralcontainers"
+	create := admissionregistrationv1.Create
+	return []validation{
+		{resource: "services", expression: "!has(object.spec.type) || !(object.spec.type in ['NodePort', 'LoadBalancer', 'ExternalName'])",
+			message: "spec.type: Services of type NodePort, LoadBalancer or ExternalName are not allowed in an operation domain (opdomain R1)"},
+		{resource: "services", expression: "!has(object.spec.externalIPs) || size(object.spec.externalIPs) == 0",
+			message: "spec.externalIPs: a Service may not claim external addresses in an operation domain; it would capture traffic meant for them (CVE-2020-8554; opdomain R1)"},
+
+		{resource: pod, expression: "!has(object.spec.hostNetwork) || !object.spec.hostNetwork",
+			message: "spec.hostNetwork: host networking is not allowed in an operation domain (opdomain R1)"},
+		{resource: pod, expression: "(!has(object.spec.hostPID) || !object.spec.hostPID) && (!has(object.spec.hostIPC) || !object.spec.hostIPC)",
+			message: "spec.hostPID, spec.hostIPC: host namespaces are not allowed in an operation domain (opdomain R1)"},
+		{resource: pod, expression: "[variables.containers, variables.initContainers].all(cs, cs.all(c, !has(c.ports) || c.ports.all(p, !has(p.hostPort) || p.hostPort == 0)))",
+			message: "spec.containers[].ports[].hostPort: host ports are not allowed in an operation domain (opdomain R1)"},
+		{resource: pod, operation: create, expression: "!has(object.spec.nodeName) || object.spec.nodeName == ''",
+			message: "spec.nodeName: a pod is placed by the scheduler; naming a node bypasses it and every check it runs (opdomain R1)"},
+		{resource: pod, operation: create, expression: "variables.volumes.all(v, " + volumeKinds + ")",
+			message: "spec.volumes[]: only configMap, secret, downwardAPI, emptyDir, persistentVolumeClaim, ephemeral and projected volumes are allowed in an operation domain; " +
+				"csi, image, hostPath and other volumes are fetched or mounted by the node outside any network policy (opdomain R1, R4)"},
+		{resource: pod, operation: create, expression: "variables.volumes.all(v, !has(v.projected) || !has(v.projected.sources) || v.projected.sources.all(s, has(s.configMap) || has(s.secret) || has(s.downwardAPI)))",
+			message: "spec.volumes[].projected.sources[].serviceAccountToken: pods in an operation domain hold no ServiceAccount token or other credential issued by the node; " +
+				"set automountServiceAccountToken: false (opdomain R1)"},
+		{resource: pod, operation: create, expression: "variables.volumes.all(v, !has(v.ephemeral) || !has(v.ephemeral.volumeClaimTemplate) || (" + unboundClaim("v.ephemeral.volumeClaimTemplate.spec") + "))",
+			message: "spec.volumes[].ephemeral.volumeClaimTemplate.spec.dataSource: an ephemeral volume may not copy or bind an existing volume; granted data arrives only through a DataGrant (opdomain R4)"},
+		{resource: pod, subresources: []string{"", ephemeral}, expression: "size(variables.refusedImages) == 0",
+			messageExpression: "'spec.containers[].image: ' + variables.refusedImages.join(', ') + ' is not from a registry in spec.images.allowedRegistries of OperationDomain ' + " +
+				"params.metadata.name + (variables.requireDigest ? ' or is not pinned by a sha256 digest' : '') + '; images are imports and come only from reviewed registries (opdomain R4)'"},
+		{resource: pod, operation: create, expression: "[variables.containers, variables.initContainers].all(cs, cs.all(c, " + noExecProbe + "))",
+			message: "spec.containers[].livenessProbe.exec, readinessProbe.exec, startupProbe.exec, lifecycle.*.exec: the output of commands the kubelet runs is copied into Events that members read; " +
+				"use httpGet, tcpSocket or grpc probes (opdomain R1: data is usable, not visible)"},
+		{resource: pod, operation: create, expression: "[variables.containers, variables.initContainers].all(cs, cs.all(c, " + noLogFallback + "))",
+			message: "spec.containers[].terminationMessagePolicy: FallbackToLogsOnError copies the tail of a container's log into pod status that members read (opdomain R1: data is usable, not visible)"},
+		{resource: pod, subresources: []string{ephemeral}, expression: "variables.ephemeralContainers.all(c, " + noLogFallback + ")",
+			message: "spec.ephemeralContainers[].terminationMessagePolicy: FallbackToLogsOnError copies the tail of a container's log into pod status that members read (opdomain R1)"},
+
+		{resource: "persistentvolumeclaims", operation: create, expression: "request.userInfo.username == " + strconv.Quote(operator) + " || (" + unboundClaim("object.spec") + ")",
+			message: "spec.dataSource, spec.dataSourceRef, spec.volumeName: a claim may not copy or bind an existing volume in an operation domain; " +
+				"granted data arrives only through a DataGrant, as a read-only claim the operator makes (opdomain R4)"},
+		{resource: "persistentvolumeclaims", operation: admissionregistrationv1.Update,
+			expression: "!has(object.spec.volumeName) || object.spec.volumeName == '' || (has(oldObject.spec.volumeName) && oldObject.spec.volumeName == object.spec.volumeName) || " +
+				"request.userInfo.username in " + quoted(append([]string{operator}, binders...)),
+			message: "spec.volumeName: only the cluster's volume binder binds a claim to a volume in an operation domain (opdomain R4)"},
+	}
+}
+
+// Policy returns the ValidatingAdmissionPolicy. operator is the operator's own user name: it
+// alone makes claims from a data source (the copies a volume grant delivers).
+func Policy(labels map[string]string, operator string) *admissionregistrationv1.ValidatingAdmissionPolicy {
 	fail := admissionregistrationv1.Fail
+	vs := validations(operator)
+	out := make([]admissionregistrationv1.Validation, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, admissionregistrationv1.Validation{
+			Expression:        v.guard() + " || (" + v.expression + ")",
+			Message:           v.message,
+			MessageExpression: v.messageExpression,
+		})
+	}
 	return &admissionregistrationv1.ValidatingAdmissionPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: PolicyName, Labels: labels},
 		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
 			FailurePolicy: &fail,
+			ParamKind:     &admissionregistrationv1.ParamKind{APIVersion: opv1.GroupVersion.String(), Kind: "OperationDomain"},
 			MatchConstraints: &admissionregistrationv1.MatchResources{
 				ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{
-					rule("services"), rule("pods"),
+					rule("services"), rule("pods"), rule("pods/ephemeralcontainers"), rule("persistentvolumeclaims"),
 				},
 			},
-			Validations: append(
-				guarded("services", serviceValidations),
-				guarded("pods", podValidations)...,
-			),
+			Variables:   variables,
+			Validations: out,
 		},
 	}
 }
 
-// Binding applies the policy, denying, in every namespace labelled with a domain.
-func Binding(labels map[string]string) *admissionregistrationv1.ValidatingAdmissionPolicyBinding {
+// guard makes a validation apply only to its own requests, since one policy covers them all:
+// the guard is true, and the validation passes, for every other request.
+func (v validation) guard() string {
+	subresources := v.subresources
+	if len(subresources) == 0 {
+		subresources = []string{""}
+	}
+	g := "request.resource.resource != " + strconv.Quote(v.resource) + " || !((has(request.subResource) ? request.subResource : '') in " + quoted(subresources) + ")"
+	if v.operation != "" {
+		g += " || request.operation != '" + string(v.operation) + "'"
+	}
+	return g
+}
+
+// Binding applies the policy, denying, in every namespace of the domain, with the domain as its
+// parameter. Should the domain be gone, its namespaces are refused everything (fail closed).
+func Binding(domain string, labels map[string]string) *admissionregistrationv1.ValidatingAdmissionPolicyBinding {
+	deny := admissionregistrationv1.DenyAction
 	return &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: PolicyName, Labels: labels},
+		ObjectMeta: metav1.ObjectMeta{Name: BindingName(domain), Labels: labels},
 		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
 			PolicyName: PolicyName,
+			ParamRef:   &admissionregistrationv1.ParamRef{Name: domain, ParameterNotFoundAction: &deny},
 			MatchResources: &admissionregistrationv1.MatchResources{
-				NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
-					Key: opv1.LabelDomain, Operator: metav1.LabelSelectorOpExists,
-				}}},
+				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{opv1.LabelDomain: domain}},
 			},
 			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
 		},
 	}
+}
+
+// quoted renders strings as a CEL list literal.
+func quoted(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
 }
 
 func rule(resource string) admissionregistrationv1.NamedRuleWithOperations {
@@ -86,14 +204,61 @@ func rule(resource string) admissionregistrationv1.NamedRuleWithOperations {
 	}
 }
 
-// guarded makes each validation apply only to its own resource, since one policy covers both.
-func guarded(resource string, vs []validation) []admissionregistrationv1.Validation {
-	out := make([]admissionregistrationv1.Validation, 0, len(vs))
-	for _, v := range vs {
-		out = append(out, admissionregistrationv1.Validation{
-			Expression: "request.resource.resource != '" + resource + "' || (" + v.expression + ")",
-			Message:    v.message,
-		})
+// DNSPolicyName names the mutating policy that points a domain's pods at the domain's own
+// resolver; each domain binds it to its namespaces, with itself as the parameter.
+const DNSPolicyName = "opdomain-domain-dns"
+
+// DNSBindingName is the name of a domain's binding of the DNS policy.
+func DNSBindingName(domain string) string { return names.Slug(DNSPolicyName+"-"+domain, 253) }
+
+// DNSPolicy returns the MutatingAdmissionPolicy that sets, on every pod created in a domain that
+// names a resolver, the resolver as the pod's only name server, with the cluster's search path.
+// It is convenience, not the fence: the network policies let DNS reach only that resolver, so a
+// pod that escaped it could resolve nothing.
+func DNSPolicy(labels map[string]string) *admissionregistrationv1.MutatingAdmissionPolicy {
+	fail := admissionregistrationv1.Fail
+	return &admissionregistrationv1.MutatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: DNSPolicyName, Labels: labels},
+		Spec: admissionregistrationv1.MutatingAdmissionPolicySpec{
+			FailurePolicy: &fail,
+			ParamKind:     &admissionregistrationv1.ParamKind{APIVersion: opv1.GroupVersion.String(), Kind: "OperationDomain"},
+			MatchConstraints: &admissionregistrationv1.MatchResources{
+				ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+					RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+						Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+						Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}},
+					},
+				}},
+			},
+			Variables: []admissionregistrationv1.Variable{
+				{Name: "resolver", Expression: "has(params.status.dns) && has(params.status.dns.resolverIP) ? string(params.status.dns.resolverIP) : ''"},
+				{Name: "clusterDomain", Expression: "has(params.spec.dns) && has(params.spec.dns.clusterDomain) ? string(params.spec.dns.clusterDomain) : 'cluster.local'"},
+			},
+			Mutations: []admissionregistrationv1.Mutation{{
+				PatchType: admissionregistrationv1.PatchTypeJSONPatch,
+				JSONPatch: &admissionregistrationv1.JSONPatch{Expression: "variables.resolver == '' ? [] : [" +
+					"JSONPatch{op: 'add', path: '/spec/dnsPolicy', value: 'None'}, " +
+					"JSONPatch{op: 'add', path: '/spec/dnsConfig', value: Object.spec.dnsConfig{" +
+					"nameservers: [string(variables.resolver)], " +
+					"searches: [request.namespace + '.svc.' + string(variables.clusterDomain), 'svc.' + string(variables.clusterDomain), string(variables.clusterDomain)], " +
+					"options: [Object.spec.dnsConfig.options{name: 'ndots', value: '5'}]}}]"},
+			}},
+			ReinvocationPolicy: admissionregistrationv1.NeverReinvocationPolicy,
+		},
 	}
-	return out
+}
+
+// DNSBinding applies the DNS policy in every namespace of the domain.
+func DNSBinding(domain string, labels map[string]string) *admissionregistrationv1.MutatingAdmissionPolicyBinding {
+	deny := admissionregistrationv1.DenyAction
+	return &admissionregistrationv1.MutatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: DNSBindingName(domain), Labels: labels},
+		Spec: admissionregistrationv1.MutatingAdmissionPolicyBindingSpec{
+			PolicyName: DNSPolicyName,
+			ParamRef:   &admissionregistrationv1.ParamRef{Name: domain, ParameterNotFoundAction: &deny},
+			MatchResources: &admissionregistrationv1.MatchResources{
+				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{opv1.LabelDomain: domain}},
+			},
+		},
+	}
 }

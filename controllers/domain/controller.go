@@ -36,6 +36,9 @@ type Reconciler struct {
 	// Wakeups wakes a domain when its oldest evidence record's retention runs out.
 	Wakeups *wakeup.Scheduler
 	DNS     policy.DNS
+	// Operator is the operator's own user name, the one identity the admission policy lets
+	// make claims from a data source (the copies a volume grant delivers).
+	Operator string
 	// Cilium says whether the CiliumNetworkPolicy API is served; without it a domain asking
 	// for Cilium isolation stalls instead of pretending to be isolated.
 	Cilium bool
@@ -47,10 +50,12 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=cilium.io,resources=ciliumnetworkpolicies,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingadmissionpolicies;validatingadmissionpolicybindings,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingadmissionpolicies;validatingadmissionpolicybindings;mutatingadmissionpolicies;mutatingadmissionpolicybindings,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings,verbs=get;list;watch;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;delete
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create
 
 // Reconcile brings one domain to its desired state.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
@@ -103,9 +108,24 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}
 		return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: d.Name}}}
 	})
+	// A domain's resolver Service appearing, going or changing address changes its DNS.
+	toResolving := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		var list opv1.OperationDomainList
+		if err := mgr.GetClient().List(ctx, &list); err != nil {
+			return nil
+		}
+		var reqs []reconcile.Request
+		for _, d := range list.Items {
+			if ref := d.Spec.DNS.Resolver; ref != nil && ref.Namespace == o.GetNamespace() && ref.Name == o.GetName() {
+				reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Name: d.Name}})
+			}
+		}
+		return reqs
+	})
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&opv1.OperationDomain{}).
 		Watches(&corev1.Namespace{}, toDomain).
+		Watches(&corev1.Service{}, toResolving).
 		Watches(&networkingv1.NetworkPolicy{}, toDomain).
 		Watches(&admissionregistrationv1.ValidatingAdmissionPolicy{}, toAllDomains).
 		Watches(&admissionregistrationv1.ValidatingAdmissionPolicyBinding{}, toAllDomains).

@@ -7,18 +7,22 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers/admission"
 	"github.com/opdomain/opdomain/controllers/apply"
 	"github.com/opdomain/opdomain/controllers/conditions"
+	"github.com/opdomain/opdomain/controllers/dns"
 	"github.com/opdomain/opdomain/controllers/evidence"
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/controllers/rules"
@@ -33,6 +37,9 @@ type scope struct {
 	domain  *opv1.OperationDomain
 	orig    *opv1.OperationDomain
 	summary conditions.Summary
+	dns     dns.Resolution
+	// requeueAfter is set by a step that stops to wait for something outside the operator.
+	requeueAfter time.Duration
 }
 
 func (s *scope) namespaces() []string {
@@ -45,15 +52,17 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 		r.observeEmergencyStop,
 		r.checkConflicts,
 		r.checkPolicyAPI,
-		r.ensureNamespaces,
-		r.ensureIsolation,
 		r.ensureAdmissionPolicy,
+		r.ensureNamespaces,
+		r.observeDNS,
+		r.ensureIsolation,
+		r.proveAdmission,
 		r.observeBlacklist,
 		r.maintainEvidence,
 	}
 	for _, step := range steps {
 		if proceed, err := step(ctx, s); err != nil || !proceed {
-			return ctrl.Result{}, err
+			return ctrl.Result{RequeueAfter: s.requeueAfter}, err
 		}
 	}
 	s.summary = conditions.Summary{Ready: true, Reason: opv1.ReasonReconciled, Message: "namespaces isolated"}
@@ -113,15 +122,32 @@ func (r *Reconciler) ensureNamespaces(ctx context.Context, s *scope) (bool, erro
 		if err := apply.Object(ctx, r.Client, tenancy.Namespace(name, r.labels(d, name))); err != nil {
 			return false, err
 		}
+		if err := apply.Object(ctx, r.Client, tenancy.DefaultServiceAccount(name, r.labels(d, name))); err != nil {
+			return false, err
+		}
 		inventory = append(inventory, opv1.OwnedNamespace{Name: name, Adopted: !created})
 	}
 	d.Status.Namespaces = inventory
 	return true, nil
 }
 
+// observeDNS finds the resolver the domain's pods use and says whether their DNS is contained;
+// the grants read it from status.
+func (r *Reconciler) observeDNS(ctx context.Context, s *scope) (bool, error) {
+	res, err := dns.Resolve(ctx, r.Client, s.domain, r.DNS)
+	if err != nil {
+		return false, err
+	}
+	s.dns = res
+	d := s.domain
+	d.Status.DNS = opv1.DNSStatus{Contained: res.Contained, ResolverIP: res.IP}
+	conditions.Set(&d.Status.Conditions, d.Generation, opv1.ConditionDNSContained, res.Contained, res.Reason, res.Message)
+	return true, nil
+}
+
 func (r *Reconciler) ensureIsolation(ctx context.Context, s *scope) (bool, error) {
 	for _, ns := range s.namespaces() {
-		iso := policy.Isolation{Namespace: ns, Labels: r.labels(s.domain, ns), Open: true, DNS: r.DNS}
+		iso := policy.Isolation{Namespace: ns, Labels: r.labels(s.domain, ns), Open: true, DNS: s.dns.DNS}
 		if err := apply.Isolation(ctx, r.Client, iso, s.domain.Spec.NetworkPolicy); err != nil {
 			return false, err
 		}
@@ -131,15 +157,65 @@ func (r *Reconciler) ensureIsolation(ctx context.Context, s *scope) (bool, error
 	return true, nil
 }
 
-// ensureAdmissionPolicy keeps the cluster-wide admission policy installed; every domain
-// reconciles the same object, which server-side apply makes harmless.
-func (r *Reconciler) ensureAdmissionPolicy(ctx context.Context, _ *scope) (bool, error) {
+// ensureAdmissionPolicy keeps the cluster-wide admission policy installed, and the domain's own
+// binding of it, with the domain as its parameter. Every domain applies the same policy, which
+// server-side apply makes harmless. It runs before the namespaces are made, so none of them is
+// ever without it.
+func (r *Reconciler) ensureAdmissionPolicy(ctx context.Context, s *scope) (bool, error) {
 	labels := map[string]string{opv1.LabelComponent: "admission"}
-	if err := apply.Object(ctx, r.Client, admission.Policy(labels)); err != nil {
-		return false, err
+	owned := map[string]string{
+		opv1.LabelComponent: "admission", opv1.LabelDomain: s.domain.Name, opv1.LabelOwnerKind: kind, opv1.LabelOwnerName: s.domain.Name,
 	}
-	return true, apply.Object(ctx, r.Client, admission.Binding(labels))
+	for _, obj := range []client.Object{
+		admission.Policy(labels, r.Operator), admission.Binding(s.domain.Name, owned),
+		admission.DNSPolicy(labels), admission.DNSBinding(s.domain.Name, owned),
+	} {
+		if obj.GetLabels()[opv1.LabelDomain] != "" {
+			if err := controllerutil.SetControllerReference(s.domain, obj, r.Scheme()); err != nil {
+				return false, err
+			}
+		}
+		if err := apply.Object(ctx, r.Client, obj); err != nil {
+			return false, err
+		}
+	}
+	// Releases before the per-domain bindings bound the policy once for all domains.
+	return true, apply.Delete(ctx, r.Client, &admissionregistrationv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: admission.PolicyName}})
 }
+
+// probeName names the Service a domain offers its own admission policy, in a dry run.
+const probeName = "opdomain-admission-probe"
+
+// proveAdmission checks that the API server enforces the domain's admission policy before the
+// domain says it is Ready: a binding takes effect when the API server has loaded it, not when it
+// is stored. A dry-run NodePort Service in the data zone must be refused by this domain's
+// binding; nothing is stored either way.
+func (r *Reconciler) proveAdmission(ctx context.Context, s *scope) (bool, error) {
+	d := s.domain
+	probe := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: probeName, Namespace: d.Spec.DataZoneNamespace},
+		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Ports: []corev1.ServicePort{{Port: 80}}},
+	}
+	err := r.Create(ctx, probe, client.DryRunAll)
+	if err != nil && strings.Contains(err.Error(), admission.BindingName(d.Name)) {
+		conditions.Set(&d.Status.Conditions, d.Generation, opv1.ConditionAdmissionEnforced, true, opv1.ReasonReconciled,
+			"the API server refuses what the domain's admission policy forbids")
+		return true, nil
+	}
+	msg := "waiting for the API server to enforce admission policy binding " + admission.BindingName(d.Name)
+	if err == nil {
+		msg += ": a NodePort Service was admitted in a dry run"
+	} else {
+		msg += ": " + err.Error()
+	}
+	conditions.Set(&d.Status.Conditions, d.Generation, opv1.ConditionAdmissionEnforced, false, opv1.ReasonProgressing, msg)
+	s.summary = conditions.Summary{Reason: opv1.ReasonProgressing, Message: msg, Progressing: true}
+	s.requeueAfter = admissionRecheck
+	return false, nil
+}
+
+// admissionRecheck is how soon a domain looks again for its admission policy to be in force.
+const admissionRecheck = 250 * time.Millisecond
 
 // observeEmergencyStop records when the stop took effect; the workspaces do the cutting.
 func (r *Reconciler) observeEmergencyStop(ctx context.Context, s *scope) (bool, error) {

@@ -98,6 +98,13 @@ func Evaluate(in Inputs) Outcome {
 			return suspended(opv1.ReasonSourceNotFound, fmt.Sprintf("DataResource %s is not offerable", res.Name))
 		}
 	}
+	if d := w.Domain; d != nil && rules.HasRaw(g) && !d.Status.DNS.Contained {
+		msg := "Raw data waits until the DNS of domain " + d.Name + " is contained (its condition DNSContained says why not)"
+		if wasOpen {
+			return suspended(opv1.ReasonDNSNotContained, msg)
+		}
+		return Outcome{Phase: opv1.GrantPending, Reason: opv1.ReasonDNSNotContained, Message: msg, Next: g.Spec.Term.End.Time}
+	}
 	if rules.HasRaw(g) && !meta.IsStatusConditionFalse(w.Workspace.Status.Conditions, opv1.ConditionLogsReadable) {
 		// Raw data flows only once the workspace has taken the log right away.
 		return Outcome{Phase: opv1.GrantPending, Reason: opv1.ReasonRawData, Message: "waiting for the workspace to withhold pod logs", Next: g.Spec.Term.End.Time}

@@ -21,7 +21,7 @@ func world() rules.GrantWorld {
 		Status: opv1.AuthorizationStatus{Phase: opv1.PhaseActive},
 	}
 	return rules.GrantWorld{
-		Domain:    &opv1.OperationDomain{},
+		Domain:    &opv1.OperationDomain{ObjectMeta: metav1.ObjectMeta{Name: "d"}, Status: opv1.OperationDomainStatus{DNS: opv1.DNSStatus{Contained: true}}},
 		Agreement: agreement,
 		Workspace: &opv1.DeveloperWorkspace{ObjectMeta: metav1.ObjectMeta{Name: "dev"},
 			Spec: opv1.DeveloperWorkspaceSpec{Authorization: "acme"}, Status: opv1.DeveloperWorkspaceStatus{Namespace: "d-ws-dev",
@@ -57,6 +57,18 @@ func TestR4_GrantPhase(t *testing.T) {
 		next   time.Time
 	}{
 		"active in term": {grant: approved(""), now: t0, phase: opv1.GrantActive, next: end},
+		"raw waits while the domain's DNS is not contained": {grant: approved(""), now: t0,
+			world: func(w *rules.GrantWorld) { w.Domain.Status.DNS.Contained = false },
+			phase: opv1.GrantPending, reason: opv1.ReasonDNSNotContained, next: end},
+		"open raw suspended when the domain's DNS stops being contained": {grant: approved(opv1.GrantActive), now: t0,
+			world: func(w *rules.GrantWorld) { w.Domain.Status.DNS.Contained = false },
+			phase: opv1.GrantSuspended, reason: opv1.ReasonDNSNotContained, next: end},
+		"sampled data does not wait for DNS": {grant: func() *opv1.DataGrant { g := approved(""); g.Spec.Items[0].Form = opv1.FormSample; return g }(), now: t0,
+			world: func(w *rules.GrantWorld) {
+				w.Domain.Status.DNS.Contained = false
+				w.Workspace.Status.Conditions[0].Status = metav1.ConditionTrue
+			},
+			phase: opv1.GrantActive, next: end},
 		"awaiting review": {grant: func() *opv1.DataGrant { g := approved(""); g.Spec.Review = nil; return g }(), now: t0,
 			phase: opv1.GrantPending, reason: opv1.ReasonAwaitingReview, next: end},
 		"review rejected after approval": {grant: func() *opv1.DataGrant {

@@ -19,12 +19,21 @@ const (
 	AllowSameNamespace = "opdomain-allow-same-namespace"
 )
 
-// DNS says where the cluster's DNS servers run; the one destination outside its own namespace
-// a domain pod may always reach.
+// DNS says where the resolver a domain's pods use runs: the one destination outside its own
+// namespace a domain pod may always reach. The zero DNS reaches no resolver at all.
 type DNS struct {
 	Namespace string
 	PodLabels map[string]string
+	// ClusterDomain, where set, limits queries to names under it in the renderings that can
+	// filter names (Cilium's DNS rules); reverse zones and every other name are refused.
+	ClusterDomain string
 }
+
+func (d DNS) reachable() bool { return d.Namespace != "" }
+
+// ClusterNamesPattern is the Cilium DNS match pattern of every name under clusterDomain, at any
+// depth ("**." is Cilium's subdomain wildcard), and of nothing else.
+func ClusterNamesPattern(clusterDomain string) string { return "**." + clusterDomain }
 
 // KubeDNS is the DNS of a standard cluster: kube-system pods labelled k8s-app=kube-dns.
 var KubeDNS = DNS{Namespace: "kube-system", PodLabels: map[string]string{"k8s-app": "kube-dns"}}
@@ -42,18 +51,25 @@ type Isolation struct {
 
 // Names returns the names of the policies the model renders, in both renderings.
 func (iso Isolation) Names() []string {
-	if !iso.Open {
+	switch {
+	case !iso.Open:
 		return []string{DefaultDeny}
+	case !iso.DNS.reachable():
+		return []string{DefaultDeny, AllowSameNamespace}
 	}
 	return []string{DefaultDeny, AllowDNS, AllowSameNamespace}
 }
 
-// Withdrawn returns the names of policies that exist only while open and must go when closed.
+// Withdrawn returns the names of policies the model does not want now and that must go: the
+// allows while closed, the DNS allow while no resolver is reachable.
 func (iso Isolation) Withdrawn() []string {
-	if iso.Open {
-		return nil
+	switch {
+	case !iso.Open:
+		return []string{AllowDNS, AllowSameNamespace}
+	case !iso.DNS.reachable():
+		return []string{AllowDNS}
 	}
-	return []string{AllowDNS, AllowSameNamespace}
+	return nil
 }
 
 func (iso Isolation) meta(name string) metav1.ObjectMeta {
@@ -74,9 +90,20 @@ func (iso Isolation) Kubernetes() []*networkingv1.NetworkPolicy {
 	if !iso.Open {
 		return out
 	}
+	samePods := []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}
+	out = append(out, &networkingv1.NetworkPolicy{
+		ObjectMeta: iso.meta(AllowSameNamespace),
+		Spec: networkingv1.NetworkPolicySpec{
+			PolicyTypes: both,
+			Ingress:     []networkingv1.NetworkPolicyIngressRule{{From: samePods}},
+			Egress:      []networkingv1.NetworkPolicyEgressRule{{To: samePods}},
+		},
+	})
+	if !iso.DNS.reachable() {
+		return out
+	}
 	udp, tcp := corev1.ProtocolUDP, corev1.ProtocolTCP
 	dnsPort := intstr.FromInt32(53)
-	samePods := []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}
 	return append(out,
 		&networkingv1.NetworkPolicy{
 			ObjectMeta: iso.meta(AllowDNS),
@@ -89,14 +116,6 @@ func (iso Isolation) Kubernetes() []*networkingv1.NetworkPolicy {
 					}},
 					Ports: []networkingv1.NetworkPolicyPort{{Protocol: &udp, Port: &dnsPort}, {Protocol: &tcp, Port: &dnsPort}},
 				}},
-			},
-		},
-		&networkingv1.NetworkPolicy{
-			ObjectMeta: iso.meta(AllowSameNamespace),
-			Spec: networkingv1.NetworkPolicySpec{
-				PolicyTypes: both,
-				Ingress:     []networkingv1.NetworkPolicyIngressRule{{From: samePods}},
-				Egress:      []networkingv1.NetworkPolicyEgressRule{{To: samePods}},
 			},
 		},
 	)
@@ -121,35 +140,41 @@ func (iso Isolation) Cilium() []*ciliumv2.CiliumNetworkPolicy {
 	if !iso.Open {
 		return out
 	}
-	dnsPorts := api.PortRules{{Ports: []api.PortProtocol{
+	out = append(out, &ciliumv2.CiliumNetworkPolicy{
+		ObjectMeta: iso.meta(AllowSameNamespace),
+		Spec: &api.Rule{
+			EndpointSelector: all,
+			Ingress: []api.IngressRule{{IngressCommonRule: api.IngressCommonRule{
+				FromEndpoints: []api.EndpointSelector{all},
+			}}},
+			Egress: []api.EgressRule{{EgressCommonRule: api.EgressCommonRule{
+				ToEndpoints: []api.EndpointSelector{all},
+			}}},
+		},
+	})
+	if !iso.DNS.reachable() {
+		return out
+	}
+	dnsPorts := api.PortRule{Ports: []api.PortProtocol{
 		{Port: "53", Protocol: api.ProtoUDP}, {Port: "53", Protocol: api.ProtoTCP},
-	}}}
-	return append(out,
-		&ciliumv2.CiliumNetworkPolicy{
-			ObjectMeta: iso.meta(AllowDNS),
-			Spec: &api.Rule{
-				EndpointSelector: all,
-				Egress: []api.EgressRule{{
-					EgressCommonRule: api.EgressCommonRule{
-						ToEndpoints: []api.EndpointSelector{endpoints(iso.DNS.Namespace, iso.DNS.PodLabels)},
-					},
-					ToPorts: dnsPorts,
-				}},
-			},
+	}}
+	if iso.DNS.ClusterDomain != "" {
+		// Cilium's DNS proxy answers every other query itself with a refusal: it never reaches
+		// the resolver, which would forward it out of the cluster.
+		dnsPorts.Rules = &api.L7Rules{DNS: []api.PortRuleDNS{{MatchPattern: ClusterNamesPattern(iso.DNS.ClusterDomain)}}}
+	}
+	return append(out, &ciliumv2.CiliumNetworkPolicy{
+		ObjectMeta: iso.meta(AllowDNS),
+		Spec: &api.Rule{
+			EndpointSelector: all,
+			Egress: []api.EgressRule{{
+				EgressCommonRule: api.EgressCommonRule{
+					ToEndpoints: []api.EndpointSelector{endpoints(iso.DNS.Namespace, iso.DNS.PodLabels)},
+				},
+				ToPorts: api.PortRules{dnsPorts},
+			}},
 		},
-		&ciliumv2.CiliumNetworkPolicy{
-			ObjectMeta: iso.meta(AllowSameNamespace),
-			Spec: &api.Rule{
-				EndpointSelector: all,
-				Ingress: []api.IngressRule{{IngressCommonRule: api.IngressCommonRule{
-					FromEndpoints: []api.EndpointSelector{all},
-				}}},
-				Egress: []api.EgressRule{{EgressCommonRule: api.EgressCommonRule{
-					ToEndpoints: []api.EndpointSelector{all},
-				}}},
-			},
-		},
-	)
+	})
 }
 
 // podNamespaceLabel is the label Cilium gives every endpoint with its pod's namespace.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/cilium/cilium/pkg/fqdn/matchpattern"
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -32,21 +33,26 @@ func flow(from, to netcheck.Endpoint, port int, proto corev1.Protocol, allowed b
 	return expectation{netcheck.Flow{From: from, To: to, Port: port, Protocol: proto}, allowed}
 }
 
-// domainModel renders the isolation of three domain namespaces; ws-a is open or closed.
-func domainModel(wsAOpen bool) []Isolation {
+// domainModel renders the isolation of three domain namespaces; ws-a is open or closed, and
+// reaches a resolver or none.
+func domainModel(wsAOpen, wsAResolves bool) []Isolation {
+	wsADNS := KubeDNS
+	if !wsAResolves {
+		wsADNS = DNS{}
+	}
 	return []Isolation{
-		{Namespace: "ws-a", Open: wsAOpen, DNS: KubeDNS},
+		{Namespace: "ws-a", Open: wsAOpen, DNS: wsADNS},
 		{Namespace: "ws-b", Open: true, DNS: KubeDNS},
 		{Namespace: "data", Open: true, DNS: KubeDNS},
 	}
 }
 
 var truthTables = []struct {
-	name  string
-	open  bool
-	flows []expectation
+	name      string
+	open, dns bool
+	flows     []expectation
 }{
-	{"open", true, []expectation{
+	{"open", true, true, []expectation{
 		flow(wsA, wsA2, 8080, corev1.ProtocolTCP, true),
 		flow(wsA, kubeDNS, 53, corev1.ProtocolUDP, true),
 		flow(wsA, kubeDNS, 53, corev1.ProtocolTCP, true),
@@ -61,12 +67,20 @@ var truthTables = []struct {
 		flow(outside, wsA, 8080, corev1.ProtocolTCP, false),
 		flow(otherSys, wsA, 8080, corev1.ProtocolTCP, false),
 	}},
-	{"closed", false, []expectation{
+	{"closed", false, true, []expectation{
 		flow(wsA, wsA2, 8080, corev1.ProtocolTCP, false),
 		flow(wsA, kubeDNS, 53, corev1.ProtocolUDP, false),
 		flow(wsA, outside, 443, corev1.ProtocolTCP, false),
 		flow(wsB, wsA, 8080, corev1.ProtocolTCP, false),
 		// The closed namespace does not disturb the open one.
+		flow(wsB, kubeDNS, 53, corev1.ProtocolUDP, true),
+	}},
+	// A domain whose named resolver is missing: no DNS at all, never a fallback resolver.
+	{"open without a resolver", true, false, []expectation{
+		flow(wsA, wsA2, 8080, corev1.ProtocolTCP, true),
+		flow(wsA, kubeDNS, 53, corev1.ProtocolUDP, false),
+		flow(wsA, kubeDNS, 53, corev1.ProtocolTCP, false),
+		flow(wsA, outside, 53, corev1.ProtocolUDP, false),
 		flow(wsB, kubeDNS, 53, corev1.ProtocolUDP, true),
 	}},
 }
@@ -76,7 +90,7 @@ func TestR1_KubernetesRenderingAllowsOnlyDNSAndSameNamespace(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
 			var nps []*networkingv1.NetworkPolicy
-			for _, iso := range domainModel(tc.open) {
+			for _, iso := range domainModel(tc.open, tc.dns) {
 				nps = append(nps, iso.Kubernetes()...)
 			}
 			engine := netcheck.NewKubernetes(nps)
@@ -92,7 +106,7 @@ func TestR1_CiliumRenderingAllowsOnlyDNSAndSameNamespace(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			g := NewWithT(t)
 			var cnps []*ciliumv2.CiliumNetworkPolicy
-			for _, iso := range domainModel(tc.open) {
+			for _, iso := range domainModel(tc.open, tc.dns) {
 				cnps = append(cnps, iso.Cilium()...)
 			}
 			engine, err := netcheck.NewCilium(cnps)
@@ -118,6 +132,32 @@ func TestR1_CiliumDefaultDenySurvivesSerialization(t *testing.T) {
 	engine, err := netcheck.NewCilium([]*ciliumv2.CiliumNetworkPolicy{&back})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(engine.Allows(netcheck.Flow{From: wsA, To: wsA2, Port: 80, Protocol: corev1.ProtocolTCP})).To(BeFalse())
+}
+
+// The Cilium rendering's DNS allow lets through, by Cilium's own matcher, only names under the
+// cluster domain; without a cluster domain it filters nothing (R1).
+func TestR1_CiliumDNSAllowFiltersNamesByClusterDomain(t *testing.T) {
+	g := NewWithT(t)
+	dns := KubeDNS
+	dns.ClusterDomain = "cluster.example"
+	allow := Isolation{Namespace: "ws-a", Open: true, DNS: dns}.Cilium()[2]
+	g.Expect(allow.Name).To(Equal(AllowDNS))
+	rules := allow.Spec.Egress[0].ToPorts[0].Rules
+	g.Expect(rules).NotTo(BeNil())
+	g.Expect(rules.DNS).To(HaveLen(1))
+	re, err := matchpattern.Validate(matchpattern.Sanitize(rules.DNS[0].MatchPattern))
+	g.Expect(err).NotTo(HaveOccurred())
+	for name, want := range map[string]bool{
+		"api.data.svc.cluster.example.": true,
+		"cluster.example.":              false,
+		"cluster.local.":                false,
+		"x.cluster.example.evil.":       false,
+		"4.3.2.1.in-addr.arpa.":         false,
+	} {
+		g.Expect(re.MatchString(name)).To(Equal(want), name)
+	}
+	unfiltered := Isolation{Namespace: "ws-a", Open: true, DNS: KubeDNS}.Cilium()[2]
+	g.Expect(unfiltered.Spec.Egress[0].ToPorts[0].Rules).To(BeNil())
 }
 
 func describe(f expectation) string {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
@@ -90,6 +91,31 @@ func Grant(g *opv1.DataGrant, w GrantWorld) []*Violation {
 		}
 	}
 	return out
+}
+
+// ReviewGiven says whether a request sets or changes a review. Withdrawing one leaves the
+// object inert and needs no reviewer.
+func ReviewGiven(old, review *opv1.Review) bool {
+	return review != nil && (old == nil || !equality.Semantic.DeepEqual(*old, *review))
+}
+
+// ReviewerIsCaller checks that a review given by a request names its authenticated caller, and
+// that the caller holds the reviewer right (R4: a reviewer is the caller, never a name typed
+// into a field).
+func ReviewerIsCaller(old, review *opv1.Review, caller string, mayReview bool) *Violation {
+	if !ReviewGiven(old, review) {
+		return nil
+	}
+	path := field.NewPath("spec", "review", "reviewer")
+	switch {
+	case review.Reviewer != caller:
+		return &Violation{Field: path, Reason: opv1.ReasonReviewerNotCaller,
+			Message: fmt.Sprintf("%s is not the caller (%s): a review is given only by the reviewer, signed in as themselves", review.Reviewer, caller)}
+	case !mayReview:
+		return &Violation{Field: path, Reason: opv1.ReasonReviewerNotCaller,
+			Message: fmt.Sprintf("%s does not hold the reviewer right (verb review on datagrants, ClusterRole opdomain-reviewer)", caller)}
+	}
+	return nil
 }
 
 // PartyPersons lists the persons of every agreement held by the party in the domain.

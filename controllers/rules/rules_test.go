@@ -175,3 +175,32 @@ func TestR4_LogsOnlyWhileAllDataIsSampled(t *testing.T) {
 	ok, _, _ = LogsReadable([]opv1.DataGrant{sample, grant("raw", opv1.GrantPending, opv1.ReviewPending, opv1.FormRaw)})
 	g.Expect(ok).To(BeTrue(), "an unapproved Raw request does not count yet")
 }
+
+func TestR4_ReviewerIsTheCaller(t *testing.T) {
+	approved := &opv1.Review{Reviewer: "wang", Decision: opv1.ReviewApproved}
+	for name, tc := range map[string]struct {
+		old, review *opv1.Review
+		caller      string
+		mayReview   bool
+		want        string
+	}{
+		"the reviewer, with the right":            {review: approved, caller: "wang", mayReview: true},
+		"someone else typing the reviewer's name": {review: approved, caller: "admin", mayReview: true, want: "wang is not the caller (admin)"},
+		"the reviewer without the right":          {review: approved, caller: "wang", want: "wang does not hold the reviewer right"},
+		"an unchanged review needs no reviewer":   {old: approved, review: approved, caller: "operator"},
+		"a withdrawn review needs no reviewer":    {old: approved, caller: "anyone"},
+		"a changed decision is a new review":      {old: approved, review: &opv1.Review{Reviewer: "wang", Decision: opv1.ReviewRejected}, caller: "li", mayReview: true, want: "wang is not the caller (li)"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			g := NewWithT(t)
+			v := ReviewerIsCaller(tc.old, tc.review, tc.caller, tc.mayReview)
+			if tc.want == "" {
+				g.Expect(v).To(BeNil())
+				return
+			}
+			g.Expect(v).NotTo(BeNil())
+			g.Expect(v.String()).To(And(HavePrefix("spec.review.reviewer: "), ContainSubstring(tc.want)))
+			g.Expect(v.Reason).To(Equal(opv1.ReasonReviewerNotCaller))
+		})
+	}
+}

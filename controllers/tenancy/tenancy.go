@@ -31,6 +31,17 @@ func WorkspaceNamespace(name string, labels map[string]string) *corev1.Namespace
 	return ns
 }
 
+// DefaultServiceAccount is a namespace's `default` ServiceAccount, which every pod runs as
+// unless it names another, with no token mounted: a token in a pod would make the API server
+// an exit the network policies do not see, and the domain's admission policy refuses it.
+func DefaultServiceAccount(namespace string, labels map[string]string) *corev1.ServiceAccount {
+	automount := false
+	return &corev1.ServiceAccount{
+		ObjectMeta:                   metav1.ObjectMeta{Name: "default", Namespace: namespace, Labels: labels},
+		AutomountServiceAccountToken: &automount,
+	}
+}
+
 // EffectiveQuota takes each value from the workspace, or else from the domain default.
 func EffectiveQuota(workspace, defaults opv1.WorkspaceQuota) opv1.WorkspaceQuota {
 	pick := func(a, b *resource.Quantity) *resource.Quantity {

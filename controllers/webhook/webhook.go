@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -30,8 +31,14 @@ type Validators struct {
 	// applied in the same kubectl apply) must be seen, and a stale cache must not let a barred
 	// party through.
 	Reader client.Reader
-	Clock  wakeup.Clock
+	// Authorizer asks the API server whether a caller holds a right (SubjectAccessReview).
+	Authorizer client.Client
+	Clock      wakeup.Clock
 }
+
+// ReviewVerb is the right a reviewer holds on the kinds they review, as `approve` is for
+// certificate signers: granted by the ClusterRole config/rbac/reviewer_role.yaml.
+const ReviewVerb = "review"
 
 // SetupWithManager registers one validating webhook per kind with the manager's webhook server.
 func (v *Validators) SetupWithManager(mgr ctrl.Manager) error {
@@ -196,32 +203,72 @@ func (v workspaces) validate(ctx context.Context, old, ws *opv1.DeveloperWorkspa
 	return nil, invalid("DeveloperWorkspace", ws.Name, errs)
 }
 
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 // +kubebuilder:webhook:path=/validate-opdomain-io-v1alpha1-datagrant,mutating=false,failurePolicy=fail,sideEffects=None,groups=opdomain.io,resources=datagrants,verbs=create;update,versions=v1alpha1,name=datagrants.opdomain.io,admissionReviewVersions=v1
 
 type grants struct{ *Validators }
 
 func (v grants) ValidateCreate(ctx context.Context, g *opv1.DataGrant) (admission.Warnings, error) {
-	return v.validate(ctx, g)
+	return v.validate(ctx, nil, g)
 }
 
-// ValidateUpdate checks a grant whose spec changed; revoking it (a Rejected review) or
-// finishing its deletion is never refused.
+// ValidateUpdate checks a grant whose spec changed. Revoking it (a Rejected review) or
+// finishing its deletion is never refused by the grant's rules; a review is still admitted only
+// from its reviewer.
 func (v grants) ValidateUpdate(ctx context.Context, old, g *opv1.DataGrant) (admission.Warnings, error) {
-	if equality.Semantic.DeepEqual(old.Spec, g.Spec) ||
-		(g.Spec.Review != nil && g.Spec.Review.Decision == opv1.ReviewRejected) {
+	if equality.Semantic.DeepEqual(old.Spec, g.Spec) {
 		return nil, nil
 	}
-	return v.validate(ctx, g)
+	return v.validate(ctx, old, g)
 }
 
 func (grants) ValidateDelete(context.Context, *opv1.DataGrant) (admission.Warnings, error) {
 	return nil, nil
 }
 
-func (v grants) validate(ctx context.Context, g *opv1.DataGrant) (admission.Warnings, error) {
+func (v grants) validate(ctx context.Context, old, g *opv1.DataGrant) (admission.Warnings, error) {
+	var oldReview *opv1.Review
+	if old != nil {
+		oldReview = old.Spec.Review
+	}
+	reviewer, err := v.reviewer(ctx, oldReview, g)
+	if err != nil {
+		return nil, err
+	}
+	if old != nil && g.Spec.Review != nil && g.Spec.Review.Decision == opv1.ReviewRejected {
+		return nil, invalid("DataGrant", g.Name, broken(reviewer))
+	}
 	w, err := grant.ReadWorld(ctx, v.Reader, g)
 	if err != nil {
 		return nil, err
 	}
-	return nil, invalid("DataGrant", g.Name, broken(rules.Grant(g, w)...))
+	return nil, invalid("DataGrant", g.Name, broken(append([]*rules.Violation{reviewer}, rules.Grant(g, w)...)...))
+}
+
+// reviewer checks that a review the request sets or changes comes from the authenticated user
+// it names, who holds the reviewer right: the verb review on this grant, asked of the API
+// server's own authorizer.
+func (v grants) reviewer(ctx context.Context, old *opv1.Review, g *opv1.DataGrant) (*rules.Violation, error) {
+	if !rules.ReviewGiven(old, g.Spec.Review) {
+		return nil, nil
+	}
+	req, err := admission.RequestFromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	user := req.UserInfo
+	extra := make(map[string]authorizationv1.ExtraValue, len(user.Extra))
+	for k, vs := range user.Extra {
+		extra[k] = authorizationv1.ExtraValue(vs)
+	}
+	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+		User: user.Username, Groups: user.Groups, UID: user.UID, Extra: extra,
+		ResourceAttributes: &authorizationv1.ResourceAttributes{
+			Namespace: g.Namespace, Verb: ReviewVerb, Group: opv1.GroupVersion.Group, Resource: "datagrants", Name: g.Name,
+		},
+	}}
+	if err := v.Authorizer.Create(ctx, sar); err != nil {
+		return nil, fmt.Errorf("asking whether %s may review: %w", user.Username, err)
+	}
+	return rules.ReviewerIsCaller(old, g.Spec.Review, user.Username, sar.Status.Allowed), nil
 }

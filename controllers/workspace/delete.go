@@ -251,16 +251,22 @@ func (r *Reconciler) destroyData(ctx context.Context, s *scope, step *opv1.Teard
 	}
 	var volumes []*corev1.PersistentVolume
 	for i := range claims.Items {
-		name := claims.Items[i].Spec.VolumeName
-		if name == "" {
+		claim := &claims.Items[i]
+		if claim.Spec.VolumeName == "" {
 			continue
 		}
 		var pv corev1.PersistentVolume
-		if err := r.APIReader.Get(ctx, client.ObjectKey{Name: name}, &pv); err != nil {
+		if err := r.APIReader.Get(ctx, client.ObjectKey{Name: claim.Spec.VolumeName}, &pv); err != nil {
 			if apierrors.IsNotFound(err) {
 				continue
 			}
 			return err
+		}
+		// A claim's volumeName is whatever its writer typed; only a volume bound back to this
+		// very claim is the workspace's to destroy, or a member could name a volume of the data
+		// zone and have the operator delete it (R6, R4).
+		if !boundTo(&pv, claim) {
+			continue
 		}
 		volumes = append(volumes, &pv)
 	}
@@ -306,6 +312,14 @@ func (r *Reconciler) destroyData(ctx context.Context, s *scope, step *opv1.Teard
 		return errWaiting
 	}
 	return nil
+}
+
+// boundTo reports whether pv and claim are bound to each other: the claim is Bound and the
+// volume's claimRef names it by namespace, name and UID.
+func boundTo(pv *corev1.PersistentVolume, claim *corev1.PersistentVolumeClaim) bool {
+	ref := pv.Spec.ClaimRef
+	return claim.Status.Phase == corev1.ClaimBound && ref != nil &&
+		ref.Namespace == claim.Namespace && ref.Name == claim.Name && ref.UID == claim.UID
 }
 
 func (r *Reconciler) recordVolumes(step *opv1.TeardownStep, volumes []*corev1.PersistentVolume) bool {

@@ -16,6 +16,7 @@ import (
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers/apply"
 	"github.com/opdomain/opdomain/controllers/conditions"
+	"github.com/opdomain/opdomain/controllers/dns"
 	"github.com/opdomain/opdomain/controllers/index"
 	"github.com/opdomain/opdomain/controllers/names"
 	"github.com/opdomain/opdomain/controllers/policy"
@@ -179,11 +180,18 @@ func (s *scope) members() (eligible []opv1.Person, refused []string) {
 }
 
 func (r *Reconciler) ensureNamespace(ctx context.Context, s *scope, _ bool) error {
-	return apply.Object(ctx, r.Client, tenancy.WorkspaceNamespace(s.ws.Status.Namespace, s.labels()))
+	if err := apply.Object(ctx, r.Client, tenancy.WorkspaceNamespace(s.ws.Status.Namespace, s.labels())); err != nil {
+		return err
+	}
+	return apply.Object(ctx, r.Client, tenancy.DefaultServiceAccount(s.ws.Status.Namespace, s.labels()))
 }
 
 func (r *Reconciler) ensureIsolation(ctx context.Context, s *scope, open bool) error {
-	iso := policy.Isolation{Namespace: s.ws.Status.Namespace, Labels: s.labels(), Open: open, DNS: r.DNS}
+	resolver, err := dns.Resolve(ctx, r.Client, s.domain, r.DNS)
+	if err != nil {
+		return err
+	}
+	iso := policy.Isolation{Namespace: s.ws.Status.Namespace, Labels: s.labels(), Open: open, DNS: resolver.DNS}
 	mode := s.domain.Spec.NetworkPolicy
 	if mode.Cilium() && !r.Cilium {
 		// The workspace is closed (see reconcileNormal); keep what this cluster can enforce.

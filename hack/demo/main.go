@@ -89,6 +89,13 @@ func run(ctx context.Context, lifecycle bool) error {
 	if err := apply.Run(); err != nil {
 		return fmt.Errorf("kubectl apply: %w", err)
 	}
+	say("the reviewer approves the sample grant, as themselves")
+	review := exec.CommandContext(ctx, kubectl, "--kubeconfig", adminPath, "-n", "jiangsu-control", "patch", "datagrant/congestion-forecast",
+		"--as", sampleReviewer, "--type", "merge", "-p", `{"spec":{"review":{"reviewer":"`+sampleReviewer+`","decision":"Approved"}}}`)
+	review.Stdout, review.Stderr = os.Stdout, os.Stderr
+	if err := review.Run(); err != nil {
+		return fmt.Errorf("kubectl patch (review): %w", err)
+	}
 
 	c := cp.Client
 	domain := &opv1.OperationDomain{}
@@ -220,6 +227,9 @@ func namespaces(d *opv1.OperationDomain) []string {
 	}
 	return out
 }
+
+// sampleReviewer holds the reviewer right in config/samples/09_reviewer.yaml.
+const sampleReviewer = "wang@js-data-group.example"
 
 func say(format string, args ...any) {
 	fmt.Printf("[opdomain demo] "+format+"\n", args...)

@@ -17,12 +17,14 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/yaml"
 )
 
 // controllers are the kube-controller-manager loops opdomain relies on: namespace deletion,
@@ -32,6 +34,8 @@ import (
 var controllers = []string{
 	"namespace", "garbagecollector", "serviceaccount-token", "serviceaccount",
 	"root-ca-cert-publisher", "pvc-protection", "pv-protection", "resourcequota",
+	// Binds claims to the volumes made for them; opdomain's admission lets no one else do it.
+	"persistentvolume-binder",
 }
 
 // ControlPlane is a running kube-apiserver, etcd and kube-controller-manager.
@@ -72,6 +76,10 @@ func Start(scheme *runtime.Scheme) (*ControlPlane, error) {
 		// generates; the operator's manager serves it (WebhookServer).
 		WebhookInstallOptions: envtest.WebhookInstallOptions{Paths: []string{filepath.Join(root, "config", "webhook")}},
 	}
+	// envtest turns the ServiceAccount admission plugin off because it runs no controller to
+	// make `default` ServiceAccounts; this harness does, and the plugin is what mounts tokens
+	// into pods, which the domain's admission policy must be seen refusing.
+	env.ControlPlane.GetAPIServer().Configure().Disable("disable-admission-plugins")
 	cp := &ControlPlane{Env: env}
 	cfg, err := env.Start()
 	if err != nil {
@@ -84,6 +92,10 @@ func Start(scheme *runtime.Scheme) (*ControlPlane, error) {
 		_ = cp.Stop()
 		return nil, err
 	}
+	if err := cp.installReviewerRole(root); err != nil {
+		_ = cp.Stop()
+		return nil, err
+	}
 	// Started after the CRDs are installed: started earlier, its garbage collector discovers
 	// custom resources late and collects their dependants tens of seconds after the owner went.
 	if err := cp.startControllerManager(); err != nil {
@@ -91,6 +103,25 @@ func Start(scheme *runtime.Scheme) (*ControlPlane, error) {
 		return nil, err
 	}
 	return cp, nil
+}
+
+// ReviewerRole is the name the installation (config/default, the chart's default release) gives
+// the ClusterRole of config/rbac/reviewer_role.yaml.
+const ReviewerRole = "opdomain-reviewer"
+
+// installReviewerRole installs the reviewer ClusterRole as an installation would: RBAC the
+// operator does not manage, which domain admins bind to their reviewers.
+func (cp *ControlPlane) installReviewerRole(root string) error {
+	raw, err := os.ReadFile(filepath.Join(root, "config", "rbac", "reviewer_role.yaml"))
+	if err != nil {
+		return err
+	}
+	var role rbacv1.ClusterRole
+	if err := yaml.UnmarshalStrict(raw, &role); err != nil {
+		return fmt.Errorf("reading the reviewer ClusterRole: %w", err)
+	}
+	role.Name = ReviewerRole
+	return cp.Client.Create(context.Background(), &role)
 }
 
 // WebhookServer is the admission webhook server the API server calls: a manager given it in
@@ -105,7 +136,8 @@ func (cp *ControlPlane) startControllerManager() error {
 	if cp.dir, err = os.MkdirTemp("", "opdomain-kcm-"); err != nil {
 		return err
 	}
-	user, err := cp.Env.AddUser(envtest.User{Name: "kube-controller-manager", Groups: []string{"system:masters"}}, nil)
+	// The user name a cluster's kube-controller-manager has, so rules that name it hold here.
+	user, err := cp.Env.AddUser(envtest.User{Name: "system:kube-controller-manager", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		return err
 	}
@@ -172,6 +204,17 @@ func (cp *ControlPlane) Stop() error {
 		_ = os.RemoveAll(cp.dir)
 	}
 	return err
+}
+
+// UserConfig returns a client configuration for a system:masters user of the given name: the
+// operator runs under an identity of its own, as it does in a cluster. It keeps the harness's
+// client settings (a high QPS), so no client-side throttling slows the suite down.
+func (cp *ControlPlane) UserConfig(name string) (*rest.Config, error) {
+	user, err := cp.Env.AddUser(envtest.User{Name: name, Groups: []string{"system:masters"}}, cp.Config)
+	if err != nil {
+		return nil, err
+	}
+	return user.Config(), nil
 }
 
 // KubeConfig returns a kubeconfig for a system:masters user, for kubectl.

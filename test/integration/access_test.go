@@ -167,6 +167,17 @@ func newVolume(t testing.TB, w *world, name string) (*corev1.PersistentVolumeCla
 	t.Helper()
 	g := NewWithT(t)
 	ns := w.wsNamespace()
+	empty := ""
+	pvc := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+			StorageClassName: &empty,
+		},
+	}
+	g.Expect(k8s.Create(ctx, pvc)).To(Succeed())
+	// Made for the claim, as a provisioner would: the volume binder binds the two.
 	pv := &corev1.PersistentVolume{
 		ObjectMeta: metav1.ObjectMeta{Name: ns + "-" + name},
 		Spec: corev1.PersistentVolumeSpec{
@@ -174,21 +185,14 @@ func newVolume(t testing.TB, w *world, name string) (*corev1.PersistentVolumeCla
 			AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 			PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
 			PersistentVolumeSource:        corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/tmp/" + name}},
-			ClaimRef:                      &corev1.ObjectReference{Namespace: ns, Name: name},
+			ClaimRef:                      &corev1.ObjectReference{Namespace: ns, Name: name, UID: pvc.UID},
 		},
 	}
 	g.Expect(k8s.Create(ctx, pv)).To(Succeed())
-	empty := ""
-	pvc := &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
-			VolumeName:       pv.Name,
-			StorageClassName: &empty,
-		},
-	}
-	g.Expect(k8s.Create(ctx, pvc)).To(Succeed())
+	g.Eventually(func() corev1.PersistentVolumeClaimPhase {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(pvc), pvc)).To(Succeed())
+		return pvc.Status.Phase
+	}, timeout, poll).Should(Equal(corev1.ClaimBound))
 	return pvc, pv
 }
 

@@ -16,8 +16,14 @@ import (
 // that nothing was stored.
 func rejected(t testing.TB, obj client.Object, parts ...string) {
 	t.Helper()
+	rejectedAs(t, k8s, obj, parts...)
+}
+
+// rejectedAs is rejected for a create made by c's user.
+func rejectedAs(t testing.TB, c client.Client, obj client.Object, parts ...string) {
+	t.Helper()
 	g := NewWithT(t)
-	err := k8s.Create(ctx, obj)
+	err := c.Create(ctx, obj)
 	g.Expect(err).To(HaveOccurred())
 	g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), err.Error())
 	for _, p := range parts {

@@ -123,7 +123,7 @@ func BenchmarkGrantPath(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		gr := w.grant(fmt.Sprintf("g%d", i))
 		start := time.Now()
-		g.Expect(k8s.Create(ctx, gr)).To(Succeed())
+		g.Expect(asReviewer.Create(ctx, gr)).To(Succeed())
 		g.Eventually(grantObjects(gr), timeout, 5*time.Millisecond).Should(HaveLen(5))
 		open = append(open, time.Since(start))
 

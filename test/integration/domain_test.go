@@ -41,7 +41,9 @@ func TestR1_DomainCreatesIsolatedNamespacesInBothRenderings(t *testing.T) {
 		g.Expect(deny.Spec.Egress).To(BeEmpty())
 	}
 	g.Expect(k8s.Get(ctx, client.ObjectKey{Name: admission.PolicyName}, &admissionregistrationv1.ValidatingAdmissionPolicy{})).To(Succeed())
-	g.Expect(k8s.Get(ctx, client.ObjectKey{Name: admission.PolicyName}, &admissionregistrationv1.ValidatingAdmissionPolicyBinding{})).To(Succeed())
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Name: admission.BindingName(d.Name)}, &admissionregistrationv1.ValidatingAdmissionPolicyBinding{})).To(Succeed())
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Name: admission.DNSPolicyName}, &admissionregistrationv1.MutatingAdmissionPolicy{})).To(Succeed())
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Name: admission.DNSBindingName(d.Name)}, &admissionregistrationv1.MutatingAdmissionPolicyBinding{})).To(Succeed())
 	g.Expect(kstatus(t, d)).To(Equal(status.CurrentStatus))
 	g.Expect(d.Status.Namespaces).To(ConsistOf(
 		opv1.OwnedNamespace{Name: "jiangsu-control"}, opv1.OwnedNamespace{Name: "jiangsu-data"}))

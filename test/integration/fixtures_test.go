@@ -10,6 +10,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -56,6 +57,7 @@ func newDomain(t testing.TB, name string, mode opv1.NetworkPolicyMode) *opv1.Ope
 			DataZoneNamespace: name + "-data",
 			Authority:         opv1.Authority{Name: "Provincial Data Bureau"},
 			NetworkPolicy:     mode,
+			Images:            opv1.ImagePolicy{AllowedRegistries: []string{"registry.example"}},
 			WorkspaceDefaults: opv1.WorkspaceDefaults{
 				CredentialTTL: &metav1.Duration{Duration: 8 * time.Hour},
 				Quota: opv1.WorkspaceQuota{
@@ -67,6 +69,32 @@ func newDomain(t testing.TB, name string, mode opv1.NetworkPolicyMode) *opv1.Ope
 	NewWithT(t).Expect(k8s.Create(ctx, d)).To(Succeed())
 	waitReady(t, d)
 	return d
+}
+
+// The domain resolver the tests name: a Service selecting resolver pods in its own namespace,
+// as config/dns installs it. Only its address and selector matter to the API server.
+const resolverNamespace, resolverName = "opdomain-dns", "opdomain-resolver"
+
+var resolverLabels = map[string]string{"app.kubernetes.io/name": "opdomain-resolver"}
+
+// inDomainResolver makes the resolver Service once and returns a reference to it.
+func inDomainResolver(t testing.TB) *opv1.ServiceReference {
+	t.Helper()
+	g := NewWithT(t)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: resolverNamespace}}
+	if err := k8s.Create(ctx, ns); !apierrors.IsAlreadyExists(err) {
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: resolverName, Namespace: resolverNamespace},
+		Spec: corev1.ServiceSpec{Selector: resolverLabels, Ports: []corev1.ServicePort{
+			{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP}, {Name: "dns-tcp", Port: 53, Protocol: corev1.ProtocolTCP},
+		}},
+	}
+	if err := k8s.Create(ctx, svc); !apierrors.IsAlreadyExists(err) {
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	return &opv1.ServiceReference{Namespace: resolverNamespace, Name: resolverName}
 }
 
 func qty(s string) *resource.Quantity { return ptr.To(resource.MustParse(s)) }

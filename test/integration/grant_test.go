@@ -34,6 +34,7 @@ type grantWorld struct {
 func newGrantWorld(t testing.TB, name string, mode opv1.NetworkPolicyMode) *grantWorld {
 	t.Helper()
 	w := &grantWorld{world: newWorld(t, name, mode, 30*24*time.Hour)}
+	useResolver(t, w.domain, inDomainResolver(t))
 	dataService(t, w.domain, "traffic-api", 8080)
 	dataService(t, w.domain, "weather-api", 9090)
 	w.traffic = dataResource(w.domain, "traffic-flow", 2, opv1.DataSource{Service: &opv1.ServiceSource{Name: "traffic-api", Port: 8080}})
@@ -140,7 +141,7 @@ func TestR4_GrantRulesAreCheckedAtAdmission(t *testing.T) {
 		"reviewed by the developer party": {func(s *opv1.DataGrantSpec) { s.Review.Reviewer = "zhaoliu@acme.example" },
 			[]string{"spec.review.reviewer", "person of the developer party", "two-person rule"}},
 	} {
-		t.Run(name, func(t *testing.T) { rejected(t, w.grant("bad", tc.mutate), tc.parts...) })
+		t.Run(name, func(t *testing.T) { rejectedAs(t, asReviewer, w.grant("bad", tc.mutate), tc.parts...) })
 	}
 
 	// The negative list wins over the scope.
@@ -148,13 +149,13 @@ func TestR4_GrantRulesAreCheckedAtAdmission(t *testing.T) {
 	patch := client.MergeFrom(w.domain.DeepCopy())
 	w.domain.Spec.NegativeList = []string{"weather"}
 	g.Expect(k8s.Patch(ctx, w.domain, patch)).To(Succeed())
-	rejected(t, w.grant("bad", func(s *opv1.DataGrantSpec) {
+	rejectedAs(t, asReviewer, w.grant("bad", func(s *opv1.DataGrantSpec) {
 		s.Items = []opv1.GrantItem{{Resource: "weather", Fields: []string{"hour"}, Form: opv1.FormSample}}
 	}), "spec.items[0].resource", "weather is on the domain's negative list")
 
 	// After approval the list, the scenario and the workspace are fixed (CEL).
 	ok := w.grant("fixed")
-	g.Expect(k8s.Create(ctx, ok)).To(Succeed())
+	g.Expect(asReviewer.Create(ctx, ok)).To(Succeed())
 	patch = client.MergeFrom(ok.DeepCopy())
 	ok.Spec.Items[0].Fields = append(ok.Spec.Items[0].Fields, "vehicle_count")
 	err := k8s.Patch(ctx, ok, patch)
@@ -171,7 +172,7 @@ func TestR4_GrantOpensExactlyOnePathWhileActive(t *testing.T) {
 	dataZone := w.domain.Spec.DataZoneNamespace
 
 	grant := w.grant("congestion")
-	g.Expect(k8s.Create(ctx, grant)).To(Succeed())
+	g.Expect(asReviewer.Create(ctx, grant)).To(Succeed())
 	g.Eventually(grantPhase(grant), timeout, poll).Should(Equal(opv1.GrantActive))
 	g.Expect(grant.Status.ExpiresAt.Time).To(BeTemporally("==", grant.Spec.Term.End.Time))
 	egress, ingress := policy.EgressName("congestion"), policy.IngressName("congestion", 0)
@@ -193,7 +194,8 @@ func TestR4_GrantOpensExactlyOnePathWhileActive(t *testing.T) {
 		deny(flow(rivalTrain, traffic, 8080, tcp)),
 		deny(flow(pod("default", "curl"), traffic, 8080, tcp)),
 		deny(flow(traffic, train, 8080, tcp)),
-		allow(flow(train, kubeDNS, 53, udp)),
+		allow(flow(train, domainResolver, 53, udp)),
+		deny(flow(train, kubeDNS, 53, udp)),
 		deny(flow(train, outside, 443, tcp)),
 		deny(flow(traffic, outside, 443, tcp)),
 	}
@@ -232,7 +234,7 @@ func TestR4_GrantOpensExactlyOnePathWhileActive(t *testing.T) {
 
 	// Deleting a grant closes its path; its neighbour stays open.
 	second := w.grant("second")
-	g.Expect(k8s.Create(ctx, second)).To(Succeed())
+	g.Expect(asReviewer.Create(ctx, second)).To(Succeed())
 	g.Eventually(grantPhase(second), timeout, poll).Should(Equal(opv1.GrantActive))
 	g.Expect(k8s.Delete(ctx, second)).To(Succeed())
 	g.Eventually(grantObjects(second), time.Second, 10*time.Millisecond).Should(BeEmpty())
@@ -288,7 +290,7 @@ func TestR4_GrantTokenVerifiesOfflineAndOutlivesKeyRotationOnlyWhileItsGrantLive
 	g := NewWithT(t)
 	w := newGrantWorld(t, "gtk", opv1.NetworkPolicyKubernetes)
 	first := w.grant("first")
-	g.Expect(k8s.Create(ctx, first)).To(Succeed())
+	g.Expect(asReviewer.Create(ctx, first)).To(Succeed())
 	g.Eventually(grantPhase(first), timeout, poll).Should(Equal(opv1.GrantActive))
 	firstToken := tokenOf(t, w, first)
 
@@ -305,7 +307,7 @@ func TestR4_GrantTokenVerifiesOfflineAndOutlivesKeyRotationOnlyWhileItsGrantLive
 	// key stays published while the first grant lives.
 	clock.Step(61 * time.Minute)
 	second := w.grant("second")
-	g.Expect(k8s.Create(ctx, second)).To(Succeed())
+	g.Expect(asReviewer.Create(ctx, second)).To(Succeed())
 	g.Eventually(grantPhase(second), timeout, poll).Should(Equal(opv1.GrantActive))
 	secondToken := tokenOf(t, w, second)
 	g.Expect(second.Status.Credential.KeyID).NotTo(Equal(first.Status.Credential.KeyID))
@@ -360,7 +362,7 @@ func TestR4_VolumeGrantRestoresAReadOnlyClaimAndRevocationLeavesTheSourceUntouch
 	gr := w.grant("census-sample", func(s *opv1.DataGrantSpec) {
 		s.Items = []opv1.GrantItem{{Resource: "census", Fields: []string{"road_id"}, Form: opv1.FormSample}}
 	})
-	g.Expect(k8s.Create(ctx, gr)).To(Succeed())
+	g.Expect(asReviewer.Create(ctx, gr)).To(Succeed())
 	g.Eventually(grantPhase(gr), timeout, poll).Should(Equal(opv1.GrantActive))
 
 	name := "opdomain-grant-census-sample-0"
@@ -383,7 +385,7 @@ func TestR4_VolumeGrantRestoresAReadOnlyClaimAndRevocationLeavesTheSourceUntouch
 	patch := client.MergeFrom(gr.DeepCopy())
 	gr.Spec.Review.Decision = opv1.ReviewRejected
 	gr.Spec.Review.Comment = "purpose no longer holds"
-	g.Expect(k8s.Patch(ctx, gr, patch)).To(Succeed())
+	g.Expect(asReviewer.Patch(ctx, gr, patch)).To(Succeed())
 	g.Eventually(grantPhase(gr), time.Second, 10*time.Millisecond).Should(Equal(opv1.GrantRevoked))
 	g.Eventually(func() bool {
 		return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(&claim), &corev1.PersistentVolumeClaim{})) &&
@@ -411,13 +413,13 @@ func TestR4_PodLogsOnlyWhileEveryGrantIsSampled(t *testing.T) {
 	g.Expect(readsLogs()).To(BeFalse(), "no data yet, no logs")
 
 	sampled := w.grant("sampled", func(s *opv1.DataGrantSpec) { s.Items[0].Form = opv1.FormSample })
-	g.Expect(k8s.Create(ctx, sampled)).To(Succeed())
+	g.Expect(asReviewer.Create(ctx, sampled)).To(Succeed())
 	g.Eventually(grantPhase(sampled), timeout, poll).Should(Equal(opv1.GrantActive))
 	g.Eventually(readsLogs, timeout, poll).Should(BeTrue())
 	g.Eventually(conditionText(w.ws, opv1.ConditionLogsReadable), timeout, poll).Should(HavePrefix("True/" + opv1.ReasonSampledData))
 
 	raw := w.grant("raw")
-	g.Expect(k8s.Create(ctx, raw)).To(Succeed())
+	g.Expect(asReviewer.Create(ctx, raw)).To(Succeed())
 	g.Eventually(grantPhase(raw), timeout, poll).Should(Equal(opv1.GrantActive))
 	g.Expect(readsLogs()).To(BeFalse(), "the log right was gone before the Raw path opened")
 	g.Expect(conditionText(w.ws, opv1.ConditionLogsReadable)()).To(And(HavePrefix("False/"+opv1.ReasonRawData), ContainSubstring("grant raw")))
@@ -431,7 +433,7 @@ func TestR6_AgreementRecordListsItsRevokedGrants(t *testing.T) {
 	g := NewWithT(t)
 	w := newGrantWorld(t, "grec", opv1.NetworkPolicyKubernetes)
 	gr := w.grant("congestion")
-	g.Expect(k8s.Create(ctx, gr)).To(Succeed())
+	g.Expect(asReviewer.Create(ctx, gr)).To(Succeed())
 	g.Eventually(grantPhase(gr), timeout, poll).Should(Equal(opv1.GrantActive))
 
 	terminate(t, w.developer, opv1.EndBreach)

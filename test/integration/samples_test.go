@@ -36,6 +36,9 @@ func TestR3_SamplesBecomeReadyUnderKubectlWaitAndKstatus(t *testing.T) {
 	}
 
 	kubectl("apply", "-k", filepath.Join(root, "config", "samples"))
+	// The grant waits for its review, which only the reviewer gives, as themselves (R4).
+	kubectl("-n", "jiangsu-control", "patch", "datagrant/congestion-forecast", "--as", "wang@js-data-group.example", "--type", "merge",
+		"-p", `{"spec":{"review":{"reviewer":"wang@js-data-group.example","decision":"Approved"}}}`)
 	g.Expect(kubectl("wait", "--for=condition=Ready", "--timeout=30s", "operationdomain/jiangsu")).To(ContainSubstring("condition met"))
 	g.Expect(kubectl("wait", "--for=condition=Ready", "--timeout=30s", "-n", "jiangsu-control", "developerworkspace/acme-dev")).To(ContainSubstring("condition met"))
 	g.Expect(kubectl("wait", "--for=jsonpath={.status.phase}=Active", "--timeout=30s", "-n", "jiangsu-control", "authorization/acme-analytics")).To(ContainSubstring("condition met"))

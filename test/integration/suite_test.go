@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -25,9 +28,12 @@ import (
 )
 
 var (
-	cp    *controlplane.ControlPlane
-	k8s   client.Client
-	clock *clocktesting.FakeClock
+	cp  *controlplane.ControlPlane
+	k8s client.Client
+	// asReviewer acts as the operator entity's reviewer, who holds the reviewer right in every
+	// namespace: grants under review are created and decided through it.
+	asReviewer client.Client
+	clock      *clocktesting.FakeClock
 
 	stopManager func()
 )
@@ -41,6 +47,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	k8s = cp.Client
+	if asReviewer, err = reviewerClient(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		_ = cp.Stop()
+		os.Exit(1)
+	}
 	clock = clocktesting.NewFakeClock(time.Now().Truncate(time.Second))
 	if err := startManager(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -61,7 +72,11 @@ func TestMain(m *testing.M) {
 // startManager runs the operator as main.go does, on the fake clock. stopManager stops it and
 // waits until it has stopped, so a test can restart it as a crash would.
 func startManager() error {
-	mgr, err := ctrl.NewManager(cp.Config, ctrl.Options{
+	cfg, err := cp.UserConfig(operatorUser)
+	if err != nil {
+		return err
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 controllers.Scheme(),
 		Cache:                  controllers.CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -99,6 +114,29 @@ func startManager() error {
 	}
 	return nil
 }
+
+// reviewerClient impersonates reviewer and binds the reviewer ClusterRole to them.
+func reviewerClient() (client.Client, error) {
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "test-reviewer"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: controlplane.ReviewerRole},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: reviewer}},
+	}
+	if err := k8s.Create(context.Background(), binding); err != nil {
+		return nil, err
+	}
+	return impersonating(reviewer)
+}
+
+// impersonating is a client acting as user, with only the rights RBAC gives that user.
+func impersonating(user string) (client.Client, error) {
+	cfg := rest.CopyConfig(cp.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
+	return client.New(cfg, client.Options{Scheme: controllers.Scheme()})
+}
+
+// operatorUser is the identity the operator runs as; the tests act as another.
+const operatorUser = "opdomain-manager"
 
 // zapLevel keeps the operator to errors unless OPDOMAIN_TEST_LOG=debug.
 func zapLevel() zapcore.Level {
