@@ -167,21 +167,26 @@ func (v validation) guard() string {
 	return g
 }
 
-// Binding applies the policy, denying, in every namespace of the domain, with the domain as its
-// parameter. Should the domain be gone, its namespaces are refused everything (fail closed).
+// Binding applies the policy, denying, in every namespace of the domain (boundTo).
 func Binding(domain string, labels map[string]string) *admissionregistrationv1.ValidatingAdmissionPolicyBinding {
-	deny := admissionregistrationv1.DenyAction
+	param, match := boundTo(domain)
 	return &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: BindingName(domain), Labels: labels},
 		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
-			PolicyName: PolicyName,
-			ParamRef:   &admissionregistrationv1.ParamRef{Name: domain, ParameterNotFoundAction: &deny},
-			MatchResources: &admissionregistrationv1.MatchResources{
-				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{opv1.LabelDomain: domain}},
-			},
+			PolicyName: PolicyName, ParamRef: param, MatchResources: match,
 			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
 		},
 	}
+}
+
+// boundTo is where a domain binds both policies: its own namespaces, with itself as the
+// parameter, refusing every request there should it be gone.
+func boundTo(domain string) (*admissionregistrationv1.ParamRef, *admissionregistrationv1.MatchResources) {
+	deny := admissionregistrationv1.DenyAction
+	return &admissionregistrationv1.ParamRef{Name: domain, ParameterNotFoundAction: &deny},
+		&admissionregistrationv1.MatchResources{
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{opv1.LabelDomain: domain}},
+		}
 }
 
 // quoted renders strings as a CEL list literal.
@@ -250,15 +255,9 @@ func DNSPolicy(labels map[string]string) *admissionregistrationv1.MutatingAdmiss
 
 // DNSBinding applies the DNS policy in every namespace of the domain.
 func DNSBinding(domain string, labels map[string]string) *admissionregistrationv1.MutatingAdmissionPolicyBinding {
-	deny := admissionregistrationv1.DenyAction
+	param, match := boundTo(domain)
 	return &admissionregistrationv1.MutatingAdmissionPolicyBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: DNSBindingName(domain), Labels: labels},
-		Spec: admissionregistrationv1.MutatingAdmissionPolicyBindingSpec{
-			PolicyName: DNSPolicyName,
-			ParamRef:   &admissionregistrationv1.ParamRef{Name: domain, ParameterNotFoundAction: &deny},
-			MatchResources: &admissionregistrationv1.MatchResources{
-				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{opv1.LabelDomain: domain}},
-			},
-		},
+		Spec:       admissionregistrationv1.MutatingAdmissionPolicyBindingSpec{PolicyName: DNSPolicyName, ParamRef: param, MatchResources: match},
 	}
 }

@@ -13,8 +13,9 @@ import (
 	"github.com/opdomain/opdomain/test/controlplane"
 )
 
-// The Helm chart installs what enforces R1–R3 beside the CRDs: the manager, its RBAC and the
-// validating webhook. Rendered with helm, every object must be accepted by the API server.
+// The Helm chart installs what enforces R1–R4 beside the CRDs: the manager, its RBAC, the
+// validating webhook, the reviewer ClusterRole and, on request, the in-domain resolver. Rendered
+// with helm, every object must be accepted by the API server.
 func TestR1_ChartRendersObjectsTheAPIServerAccepts(t *testing.T) {
 	helm := os.Getenv("OPDOMAIN_HELM")
 	if helm == "" {
@@ -24,7 +25,9 @@ func TestR1_ChartRendersObjectsTheAPIServerAccepts(t *testing.T) {
 	root, err := controlplane.RepoRoot()
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "chart-check"}})).To(Succeed())
-	rendered, err := exec.Command(helm, "template", "opdomain", filepath.Join(root, "charts", "opdomain"), "--namespace", "chart-check").Output()
+	inDomainResolver(t) // the resolver's namespace, which a server dry run cannot create first
+	rendered, err := exec.Command(helm, "template", "opdomain", filepath.Join(root, "charts", "opdomain"), "--namespace", "chart-check",
+		"--set", "dns.resolver.enabled=true").Output()
 	g.Expect(err).NotTo(HaveOccurred())
 	manifest := filepath.Join(t.TempDir(), "chart.yaml")
 	g.Expect(os.WriteFile(manifest, rendered, 0o600)).To(Succeed())
@@ -41,5 +44,8 @@ func TestR1_ChartRendersObjectsTheAPIServerAccepts(t *testing.T) {
 		ContainSubstring("deployment.apps/opdomain-manager created (server dry run)"),
 		ContainSubstring("clusterrole.rbac.authorization.k8s.io/opdomain-manager created (server dry run)"),
 		ContainSubstring("secret/opdomain-webhook-certs created (server dry run)"),
+		ContainSubstring("clusterrole.rbac.authorization.k8s.io/opdomain-reviewer created (server dry run)"),
+		ContainSubstring("deployment.apps/opdomain-resolver created (server dry run)"),
+		ContainSubstring("configmap/opdomain-resolver created (server dry run)"),
 	))
 }
