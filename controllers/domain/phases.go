@@ -197,10 +197,14 @@ func (r *Reconciler) proveAdmission(ctx context.Context, s *scope) (bool, error)
 		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Ports: []corev1.ServicePort{{Port: 80}}},
 	}
 	err := r.Create(ctx, probe, client.DryRunAll)
-	if err != nil && strings.Contains(err.Error(), admission.BindingName(d.Name)) {
+	switch {
+	case err != nil && strings.Contains(err.Error(), admission.BindingName(d.Name)):
 		conditions.Set(&d.Status.Conditions, d.Generation, opv1.ConditionAdmissionEnforced, true, opv1.ReasonReconciled,
 			"the API server refuses what the domain's admission policy forbids")
 		return true, nil
+	case err != nil && !apierrors.IsInvalid(err):
+		// Refused for another reason, or not answered: the probe proves nothing either way.
+		return false, fmt.Errorf("probing the admission policy: %w", err)
 	}
 	msg := "waiting for the API server to enforce admission policy binding " + admission.BindingName(d.Name)
 	if err == nil {
