@@ -66,6 +66,7 @@ const (
 	ReasonResolverForwards      = "ResolverForwards"
 	ReasonResolverNotFound      = "ResolverNotFound"
 	ReasonDNSNotContained       = "DNSNotContained"
+	ReasonAdmissionNotEnforced  = "AdmissionNotEnforced"
 	ReasonAwaitingReview        = "AwaitingReview"
 	ReasonReviewRejected        = "ReviewRejected"
 	ReasonAgreementEnded        = "AgreementEnded"

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -99,6 +100,9 @@ func (s *scope) access() (open bool, reason, message string) {
 	switch {
 	case s.domain.Spec.EmergencyStop.Active:
 		return false, opv1.ReasonEmergencyStop, "domain emergency stop: " + s.domain.Spec.EmergencyStop.Reason
+	case !meta.IsStatusConditionTrue(s.domain.Status.Conditions, opv1.ConditionAdmissionEnforced):
+		// The fence must stand before anyone may act behind it.
+		return false, opv1.ReasonAdmissionNotEnforced, fmt.Sprintf("the admission policy of domain %s is not proven in force (its condition AdmissionEnforced)", s.domain.Name)
 	case s.authz == nil:
 		return false, opv1.ReasonAuthorizationNotFound, fmt.Sprintf("Authorization %q not found in %s", s.ws.Spec.Authorization, s.ws.Namespace)
 	case s.authz.Status.Phase != opv1.PhaseActive:

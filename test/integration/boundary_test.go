@@ -1,10 +1,12 @@
 package integration
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -342,4 +344,67 @@ func TestR4_ReviewerIsTheAuthenticatedCaller(t *testing.T) {
 	err = approve(asMember, own, member)
 	g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
 	g.Expect(err.Error()).To(And(ContainSubstring("requested the grant and may not review it"), Not(ContainSubstring("is not the caller"))))
+}
+
+// A workspace opens only while its domain proves, by a dry run, that the API server enforces the
+// domain's admission policy; when the proof fails, access is cut, and it returns with the proof.
+// The proof is broken here by a policy of the test's own that spoils the probe before the
+// domain's policy sees it (R1: fail closed).
+func TestR1_WorkspaceOpensOnlyWhileTheDomainProvesItsAdmissionPolicy(t *testing.T) {
+	g := NewWithT(t)
+	w := newWorld(t, "bnd7", opv1.NetworkPolicyKubernetes, 24*time.Hour)
+	token, _ := memberToken(t, w)
+	user := review(t, token)
+	g.Expect(user).NotTo(BeNil())
+	g.Expect(can(t, *user, w.wsNamespace(), "create", "", "pods", "")).To(BeTrue())
+
+	fail := admissionregistrationv1.Fail
+	spoiler := &admissionregistrationv1.MutatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "test-spoil-bnd7-probe"},
+		Spec: admissionregistrationv1.MutatingAdmissionPolicySpec{
+			FailurePolicy: &fail,
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+					Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"services"}},
+				},
+			}}},
+			MatchConditions: []admissionregistrationv1.MatchCondition{{Name: "probe", Expression: "object.metadata.name == 'opdomain-admission-probe'"}},
+			Mutations: []admissionregistrationv1.Mutation{{
+				PatchType: admissionregistrationv1.PatchTypeJSONPatch,
+				JSONPatch: &admissionregistrationv1.JSONPatch{Expression: "[JSONPatch{op: 'replace', path: '/spec/ports/0/port', value: 0}]"},
+			}},
+			ReinvocationPolicy: admissionregistrationv1.NeverReinvocationPolicy,
+		},
+	}
+	g.Expect(k8s.Create(ctx, spoiler)).To(Succeed())
+	spoilerBinding := &admissionregistrationv1.MutatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: spoiler.Name},
+		Spec: admissionregistrationv1.MutatingAdmissionPolicyBindingSpec{
+			PolicyName: spoiler.Name,
+			MatchResources: &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{corev1.LabelMetadataName: w.domain.Spec.DataZoneNamespace},
+			}},
+		},
+	}
+	g.Expect(k8s.Create(ctx, spoilerBinding)).To(Succeed())
+	touched := 0
+	g.Eventually(func() string {
+		// Wake the domain until the API server has loaded the spoiler and the proof fails.
+		touched++
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(w.domain), w.domain)).To(Succeed())
+		patch := client.MergeFrom(w.domain.DeepCopy())
+		metav1.SetMetaDataAnnotation(&w.domain.ObjectMeta, "test/touched", strconv.Itoa(touched))
+		g.Expect(k8s.Patch(ctx, w.domain, patch)).To(Succeed())
+		return conditionText(w.domain, opv1.ConditionAdmissionEnforced)()
+	}, timeout, 250*time.Millisecond).Should(HavePrefix("False/"))
+	g.Expect(readyStatus(w.domain)).To(Equal("False"))
+	g.Eventually(conditionText(w.ws, opv1.ConditionAccessGranted), timeout, poll).Should(HavePrefix("False/" + opv1.ReasonAdmissionNotEnforced))
+	g.Expect(can(t, *user, w.wsNamespace(), "create", "", "pods", "")).To(BeFalse(), "no one acts behind a fence not proven to stand")
+
+	g.Expect(k8s.Delete(ctx, spoilerBinding)).To(Succeed())
+	g.Expect(k8s.Delete(ctx, spoiler)).To(Succeed())
+	g.Eventually(conditionText(w.domain, opv1.ConditionAdmissionEnforced), timeout, poll).Should(HavePrefix("True/"))
+	g.Eventually(conditionText(w.ws, opv1.ConditionAccessGranted), timeout, poll).Should(HavePrefix("True/"))
+	g.Eventually(func() bool { return can(t, *user, w.wsNamespace(), "create", "", "pods", "") }, timeout, poll).Should(BeTrue())
 }
