@@ -20,6 +20,9 @@ import (
 	"github.com/opdomain/opdomain/controllers/names"
 )
 
+// domainParam makes the OperationDomain the parameter of both policies.
+var domainParam = &admissionregistrationv1.ParamKind{APIVersion: opv1.GroupVersion.String(), Kind: "OperationDomain"}
+
 // PolicyName names the policy; each domain's binding is named after it and the domain.
 const PolicyName = "opdomain-domain-isolation"
 
@@ -141,7 +144,7 @@ func Policy(labels map[string]string, operator string) *admissionregistrationv1.
 		ObjectMeta: metav1.ObjectMeta{Name: PolicyName, Labels: labels},
 		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
 			FailurePolicy: &fail,
-			ParamKind:     &admissionregistrationv1.ParamKind{APIVersion: opv1.GroupVersion.String(), Kind: "OperationDomain"},
+			ParamKind:     domainParam,
 			MatchConstraints: &admissionregistrationv1.MatchResources{
 				ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{
 					rule("services"), rule("pods"), rule("pods/ephemeralcontainers"), rule("persistentvolumeclaims"),
@@ -198,10 +201,14 @@ func quoted(ss []string) string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
-func rule(resource string) admissionregistrationv1.NamedRuleWithOperations {
+// rule matches a core v1 resource for the operations named, or for CREATE and UPDATE.
+func rule(resource string, operations ...admissionregistrationv1.OperationType) admissionregistrationv1.NamedRuleWithOperations {
+	if len(operations) == 0 {
+		operations = []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
+	}
 	return admissionregistrationv1.NamedRuleWithOperations{
 		RuleWithOperations: admissionregistrationv1.RuleWithOperations{
-			Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+			Operations: operations,
 			Rule: admissionregistrationv1.Rule{
 				APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{resource},
 			},
@@ -225,16 +232,9 @@ func DNSPolicy(labels map[string]string) *admissionregistrationv1.MutatingAdmiss
 	return &admissionregistrationv1.MutatingAdmissionPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: DNSPolicyName, Labels: labels},
 		Spec: admissionregistrationv1.MutatingAdmissionPolicySpec{
-			FailurePolicy: &fail,
-			ParamKind:     &admissionregistrationv1.ParamKind{APIVersion: opv1.GroupVersion.String(), Kind: "OperationDomain"},
-			MatchConstraints: &admissionregistrationv1.MatchResources{
-				ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
-					RuleWithOperations: admissionregistrationv1.RuleWithOperations{
-						Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
-						Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}},
-					},
-				}},
-			},
+			FailurePolicy:    &fail,
+			ParamKind:        domainParam,
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{rule("pods", admissionregistrationv1.Create)}},
 			Variables: []admissionregistrationv1.Variable{
 				{Name: "resolver", Expression: "has(params.status.dns) && has(params.status.dns.resolverIP) ? string(params.status.dns.resolverIP) : ''"},
 				{Name: "clusterDomain", Expression: "has(params.spec.dns) && has(params.spec.dns.clusterDomain) ? string(params.spec.dns.clusterDomain) : 'cluster.local'"},
