@@ -162,25 +162,33 @@ func (r *Reconciler) ensureIsolation(ctx context.Context, s *scope) (bool, error
 // server-side apply makes harmless. It runs before the namespaces are made, so none of them is
 // ever without it.
 func (r *Reconciler) ensureAdmissionPolicy(ctx context.Context, s *scope) (bool, error) {
-	labels := map[string]string{opv1.LabelComponent: "admission"}
-	owned := map[string]string{
-		opv1.LabelComponent: "admission", opv1.LabelDomain: s.domain.Name, opv1.LabelOwnerKind: kind, opv1.LabelOwnerName: s.domain.Name,
-	}
-	for _, obj := range []client.Object{
-		admission.Policy(labels, r.Operator), admission.Binding(s.domain.Name, owned),
-		admission.DNSPolicy(labels), admission.DNSBinding(s.domain.Name, owned),
-	} {
-		if obj.GetLabels()[opv1.LabelDomain] != "" {
-			if err := controllerutil.SetControllerReference(s.domain, obj, r.Scheme()); err != nil {
-				return false, err
-			}
-		}
-		if err := apply.Object(ctx, r.Client, obj); err != nil {
+	shared := map[string]string{opv1.LabelComponent: "admission"}
+	for _, clusterWide := range []client.Object{admission.Policy(shared, r.Operator), admission.DNSPolicy(shared)} {
+		if err := apply.Object(ctx, r.Client, clusterWide); err != nil {
 			return false, err
 		}
 	}
-	// Releases before the per-domain bindings bound the policy once for all domains.
-	return true, apply.Delete(ctx, r.Client, &admissionregistrationv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: admission.PolicyName}})
+	owned := map[string]string{
+		opv1.LabelComponent: "admission", opv1.LabelDomain: s.domain.Name, opv1.LabelOwnerKind: kind, opv1.LabelOwnerName: s.domain.Name,
+	}
+	for _, binding := range []client.Object{admission.Binding(s.domain.Name, owned), admission.DNSBinding(s.domain.Name, owned)} {
+		if err := controllerutil.SetControllerReference(s.domain, binding, r.Scheme()); err != nil {
+			return false, err
+		}
+		if err := apply.Object(ctx, r.Client, binding); err != nil {
+			return false, err
+		}
+	}
+	// Releases before the per-domain bindings bound the policy once for all domains. The cache
+	// (bindings are watched) says whether that binding is left, so no reconcile pays a delete.
+	legacy := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{}
+	switch err := r.Get(ctx, client.ObjectKey{Name: admission.PolicyName}, legacy); {
+	case apierrors.IsNotFound(err):
+		return true, nil
+	case err != nil:
+		return false, err
+	}
+	return true, apply.Delete(ctx, r.Client, legacy)
 }
 
 // probeName names the Service a domain offers its own admission policy, in a dry run.

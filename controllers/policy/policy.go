@@ -31,9 +31,9 @@ type DNS struct {
 
 func (d DNS) reachable() bool { return d.Namespace != "" }
 
-// ClusterNamesPattern is the Cilium DNS match pattern of every name under clusterDomain, at any
+// clusterNamesPattern is the Cilium DNS match pattern of every name under clusterDomain, at any
 // depth ("**." is Cilium's subdomain wildcard), and of nothing else.
-func ClusterNamesPattern(clusterDomain string) string { return "**." + clusterDomain }
+func clusterNamesPattern(clusterDomain string) string { return "**." + clusterDomain }
 
 // KubeDNS is the DNS of a standard cluster: kube-system pods labelled k8s-app=kube-dns.
 var KubeDNS = DNS{Namespace: "kube-system", PodLabels: map[string]string{"k8s-app": "kube-dns"}}
@@ -161,7 +161,7 @@ func (iso Isolation) Cilium() []*ciliumv2.CiliumNetworkPolicy {
 	if iso.DNS.ClusterDomain != "" {
 		// Cilium's DNS proxy answers every other query itself with a refusal: it never reaches
 		// the resolver, which would forward it out of the cluster.
-		dnsPorts.Rules = &api.L7Rules{DNS: []api.PortRuleDNS{{MatchPattern: ClusterNamesPattern(iso.DNS.ClusterDomain)}}}
+		dnsPorts.Rules = &api.L7Rules{DNS: []api.PortRuleDNS{{MatchPattern: clusterNamesPattern(iso.DNS.ClusterDomain)}}}
 	}
 	return append(out, &ciliumv2.CiliumNetworkPolicy{
 		ObjectMeta: iso.meta(AllowDNS),
