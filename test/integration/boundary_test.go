@@ -144,6 +144,20 @@ func TestR4_DomainRegistriesAndDigestsAreTheDomainsCurrentSetting(t *testing.T) 
 	g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
 	g.Expect(err.Error()).To(ContainSubstring("evil.example/train@sha256"))
 
+	// Nor can a debugging container bring one in through pods/ephemeralcontainers.
+	debug := func(image string) error {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(pinned), pinned)).To(Succeed())
+		pinned.Spec.EphemeralContainers = append(pinned.Spec.EphemeralContainers, corev1.EphemeralContainer{EphemeralContainerCommon: corev1.EphemeralContainerCommon{
+			Name: "debug-" + strconv.Itoa(len(pinned.Spec.EphemeralContainers)), Image: image,
+			SecurityContext: restrictedPod("", "").Spec.Containers[0].SecurityContext,
+		}})
+		return k8s.SubResource("ephemeralcontainers").Update(ctx, pinned)
+	}
+	err = debug("evil.example/shell@sha256:" + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+	g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
+	g.Expect(err.Error()).To(And(ContainSubstring("evil.example/shell@sha256"), ContainSubstring("opdomain R4")))
+	g.Expect(debug(digest)).To(Succeed(), "the control: a reviewed image is admitted the same way")
+
 	// A domain that lists no registry admits no image at all: fail closed.
 	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(w.domain), w.domain)).To(Succeed())
 	patch = client.MergeFrom(w.domain.DeepCopy())
