@@ -12,7 +12,9 @@ import (
 
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -34,6 +36,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/index"
 	"github.com/opdomain/opdomain/controllers/policy"
+	"github.com/opdomain/opdomain/controllers/summary"
 	"github.com/opdomain/opdomain/controllers/wakeup"
 	"github.com/opdomain/opdomain/controllers/webhook"
 	"github.com/opdomain/opdomain/controllers/workspace"
@@ -65,6 +68,10 @@ func CacheOptions() cache.Options {
 		&rbacv1.Role{}, &rbacv1.RoleBinding{},
 	} {
 		byObject[o] = inDomain
+	}
+	// Workloads carry no opdomain label; summaries need them all, trimmed.
+	for _, o := range []client.Object{&batchv1.Job{}, &batchv1.CronJob{}, &appsv1.Deployment{}, &appsv1.StatefulSet{}} {
+		byObject[o] = cache.ByObject{Transform: summary.Trim}
 	}
 	return cache.Options{ByObject: byObject}
 }
@@ -109,6 +116,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 			Clock: opts.Clock, Wakeups: wakeups(),
 		},
 		&catalog.Reconciler{Client: mgr.GetClient(), Snapshots: snapshots},
+		&summary.Reconciler{Client: mgr.GetClient()},
 		&grant.Reconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-grant"),
 			Clock: opts.Clock, Wakeups: wakeups(), Cilium: cilium, Snapshots: snapshots, KeyRotation: cmp.Or(opts.GrantKeyRotation, 30*24*time.Hour),

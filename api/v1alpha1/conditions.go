@@ -25,6 +25,9 @@ const (
 	ConditionTermValid = "TermValid"
 	// ConditionEvaluationWarning is True while the latest evaluation of an agreement failed.
 	ConditionEvaluationWarning = "EvaluationWarning"
+	// ConditionSealed is True once a workspace holds or has held Raw data: members then see
+	// nothing a workload wrote, only the operator's WorkloadSummaries. It never turns back.
+	ConditionSealed = "Sealed"
 	// ConditionLogsReadable is True while a workspace's members may read pod logs: only while
 	// its data comes in Sample or Desensitized form (YC plan 五(三)2).
 	ConditionLogsReadable = "LogsReadable"
@@ -74,6 +77,7 @@ const (
 	ReasonNotInTerm             = "NotInTerm"
 	ReasonRawData               = "RawData"
 	ReasonNoData                = "NoData"
+	ReasonNoRawData             = "NoRawData"
 	ReasonSampledData           = "SampledData"
 )
 
@@ -85,6 +89,9 @@ const (
 	LabelOwnerNamespace = "opdomain.io/owner-namespace"
 	LabelMember         = "opdomain.io/member"
 	LabelComponent      = "opdomain.io/component"
+	// LabelSealed marks a workspace namespace that holds or has held Raw data (ConditionSealed).
+	// The operator adds it and never removes it; the domain's admission policy reads it.
+	LabelSealed = "opdomain.io/sealed"
 	// LabelSubjectUID marks a TeardownRecord with the UID of what it records, so a teardown
 	// resumed after a restart finds its record instead of writing a second one.
 	LabelSubjectUID = "opdomain.io/subject-uid"

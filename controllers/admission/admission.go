@@ -34,9 +34,10 @@ func BindingName(domain string) string { return names.Slug(PolicyName+"-"+domain
 var binders = []string{"system:kube-controller-manager", "system:serviceaccount:kube-system:persistent-volume-binder"}
 
 type validation struct {
-	// resource and subresources select the requests the rule reads (the main resource when
-	// subresources is empty); operation limits it to CREATE or UPDATE, both when empty.
-	resource     string
+	// resources and subresources select the requests the rule reads (the main resource when
+	// subresources is empty); operation limits it to one operation, CREATE and UPDATE when
+	// empty (DELETE only when named).
+	resources    []string
 	subresources []string
 	operation    admissionregistrationv1.OperationType
 	expression   string
@@ -61,7 +62,12 @@ var variables = []admissionregistrationv1.Variable{
 	{Name: "refusedImages", Expression: "variables.images.filter(i, !(i in variables.oldImages || " +
 		"(variables.registries.exists(r, i.startsWith(r + '/')) && (!variables.requireDigest || i.matches('@sha256:[0-9a-f]{64}$')))))"},
 	{Name: "volumes", Expression: "has(object.spec.volumes) ? object.spec.volumes : []"},
+	{Name: "sealed", Expression: "has(namespaceObject.metadata.labels) && " + strconv.Quote(opv1.LabelSealed) + " in namespaceObject.metadata.labels && " +
+		"namespaceObject.metadata.labels[" + strconv.Quote(opv1.LabelSealed) + "] == 'true'"},
 }
+
+// workloads are the kinds members of a sealed workspace create and delete, never read.
+var workloads = []string{"deployments", "statefulsets", "jobs", "cronjobs"}
 
 // volumeKinds are the pod volumes that hold only what the namespace itself holds; every other
 // kind (csi, image, hostPath, gitRepo, nfs, iscsi, ...) is something the node fetches or mounts
@@ -82,48 +88,68 @@ func unboundClaim(spec string) string {
 }
 
 func validations(operator string) []validation {
-	const pod, ephemeral = "pods", "ephemeralcontainers"
+	const ephemeral = "ephemeralcontainers"
+	pod, services, claims := []string{"pods"}, []string{"services"}, []string{"persistentvolumeclaims"}
 	create := admissionregistrationv1.Create
+	// Cluster components delete workloads too (garbage collector, CronJob history, namespace
+	// deletion) and never answer to a member.
+	component := "request.userInfo.username in " + quoted([]string{operator, "system:kube-controller-manager"}) +
+		" || request.userInfo.username.startsWith('system:serviceaccount:kube-system:')"
+	noFinalizers := func(o string) string {
+		return "!has(" + o + ".metadata.finalizers) || size(" + o + ".metadata.finalizers) == 0"
+	}
 	return []validation{
-		{resource: "services", expression: "!has(object.spec.type) || !(object.spec.type in ['NodePort', 'LoadBalancer', 'ExternalName'])",
+		{resources: services, expression: "!has(object.spec.type) || !(object.spec.type in ['NodePort', 'LoadBalancer', 'ExternalName'])",
 			message: "spec.type: Services of type NodePort, LoadBalancer or ExternalName are not allowed in an operation domain (opdomain R1)"},
-		{resource: "services", expression: "!has(object.spec.externalIPs) || size(object.spec.externalIPs) == 0",
+		{resources: services, expression: "!has(object.spec.externalIPs) || size(object.spec.externalIPs) == 0",
 			message: "spec.externalIPs: a Service may not claim external addresses in an operation domain; it would capture traffic meant for them (CVE-2020-8554; opdomain R1)"},
 
-		{resource: pod, expression: "!has(object.spec.hostNetwork) || !object.spec.hostNetwork",
+		{resources: pod, expression: "!has(object.spec.hostNetwork) || !object.spec.hostNetwork",
 			message: "spec.hostNetwork: host networking is not allowed in an operation domain (opdomain R1)"},
-		{resource: pod, expression: "(!has(object.spec.hostPID) || !object.spec.hostPID) && (!has(object.spec.hostIPC) || !object.spec.hostIPC)",
+		{resources: pod, expression: "(!has(object.spec.hostPID) || !object.spec.hostPID) && (!has(object.spec.hostIPC) || !object.spec.hostIPC)",
 			message: "spec.hostPID, spec.hostIPC: host namespaces are not allowed in an operation domain (opdomain R1)"},
-		{resource: pod, expression: "[variables.containers, variables.initContainers].all(cs, cs.all(c, !has(c.ports) || c.ports.all(p, !has(p.hostPort) || p.hostPort == 0)))",
+		{resources: pod, expression: "[variables.containers, variables.initContainers].all(cs, cs.all(c, !has(c.ports) || c.ports.all(p, !has(p.hostPort) || p.hostPort == 0)))",
 			message: "spec.containers[].ports[].hostPort: host ports are not allowed in an operation domain (opdomain R1)"},
-		{resource: pod, operation: create, expression: "!has(object.spec.nodeName) || object.spec.nodeName == ''",
+		{resources: pod, operation: create, expression: "!has(object.spec.nodeName) || object.spec.nodeName == ''",
 			message: "spec.nodeName: a pod is placed by the scheduler; naming a node bypasses it and every check it runs (opdomain R1)"},
-		{resource: pod, operation: create, expression: "variables.volumes.all(v, " + volumeKinds + ")",
+		{resources: pod, operation: create, expression: "variables.volumes.all(v, " + volumeKinds + ")",
 			message: "spec.volumes[]: only configMap, secret, downwardAPI, emptyDir, persistentVolumeClaim, ephemeral and projected volumes are allowed in an operation domain; " +
 				"csi, image, hostPath and other volumes are fetched or mounted by the node outside any network policy (opdomain R1, R4)"},
-		{resource: pod, operation: create, expression: "variables.volumes.all(v, !has(v.projected) || !has(v.projected.sources) || v.projected.sources.all(s, has(s.configMap) || has(s.secret) || has(s.downwardAPI)))",
+		{resources: pod, operation: create, expression: "variables.volumes.all(v, !has(v.projected) || !has(v.projected.sources) || v.projected.sources.all(s, has(s.configMap) || has(s.secret) || has(s.downwardAPI)))",
 			message: "spec.volumes[].projected.sources[].serviceAccountToken: pods in an operation domain hold no ServiceAccount token or other credential issued by the node; " +
 				"set automountServiceAccountToken: false (opdomain R1)"},
-		{resource: pod, operation: create, expression: "variables.volumes.all(v, !has(v.ephemeral) || !has(v.ephemeral.volumeClaimTemplate) || (" + unboundClaim("v.ephemeral.volumeClaimTemplate.spec") + "))",
+		{resources: pod, operation: create, expression: "variables.volumes.all(v, !has(v.ephemeral) || !has(v.ephemeral.volumeClaimTemplate) || (" + unboundClaim("v.ephemeral.volumeClaimTemplate.spec") + "))",
 			message: "spec.volumes[].ephemeral.volumeClaimTemplate.spec.dataSource: an ephemeral volume may not copy or bind an existing volume; granted data arrives only through a DataGrant (opdomain R4)"},
-		{resource: pod, subresources: []string{"", ephemeral}, expression: "size(variables.refusedImages) == 0",
+		{resources: pod, subresources: []string{"", ephemeral}, expression: "size(variables.refusedImages) == 0",
 			messageExpression: "'spec.containers[].image: ' + variables.refusedImages.join(', ') + ' is not from a registry in spec.images.allowedRegistries of OperationDomain ' + " +
 				"params.metadata.name + (variables.requireDigest ? ' or is not pinned by a sha256 digest' : '') + '; images are imports and come only from reviewed registries (opdomain R4)'"},
-		{resource: pod, operation: create, expression: "[variables.containers, variables.initContainers].all(cs, cs.all(c, " + noExecProbe + "))",
+		{resources: pod, operation: create, expression: "[variables.containers, variables.initContainers].all(cs, cs.all(c, " + noExecProbe + "))",
 			message: "spec.containers[].livenessProbe.exec, readinessProbe.exec, startupProbe.exec, lifecycle.*.exec: the output of commands the kubelet runs is copied into Events that members read; " +
 				"use httpGet, tcpSocket or grpc probes (opdomain R1: data is usable, not visible)"},
-		{resource: pod, operation: create, expression: "[variables.containers, variables.initContainers].all(cs, cs.all(c, " + noLogFallback + "))",
+		{resources: pod, operation: create, expression: "[variables.containers, variables.initContainers].all(cs, cs.all(c, " + noLogFallback + "))",
 			message: "spec.containers[].terminationMessagePolicy: FallbackToLogsOnError copies the tail of a container's log into pod status that members read (opdomain R1: data is usable, not visible)"},
-		{resource: pod, subresources: []string{ephemeral}, expression: "variables.ephemeralContainers.all(c, " + noLogFallback + ")",
+		{resources: pod, subresources: []string{ephemeral}, expression: "variables.ephemeralContainers.all(c, " + noLogFallback + ")",
 			message: "spec.ephemeralContainers[].terminationMessagePolicy: FallbackToLogsOnError copies the tail of a container's log into pod status that members read (opdomain R1)"},
 
-		{resource: "persistentvolumeclaims", operation: create, expression: "request.userInfo.username == " + strconv.Quote(operator) + " || (" + unboundClaim("object.spec") + ")",
+		{resources: claims, operation: create, expression: "request.userInfo.username == " + strconv.Quote(operator) + " || (" + unboundClaim("object.spec") + ")",
 			message: "spec.dataSource, spec.dataSourceRef, spec.volumeName: a claim may not copy or bind an existing volume in an operation domain; " +
 				"granted data arrives only through a DataGrant, as a read-only claim the operator makes (opdomain R4)"},
-		{resource: "persistentvolumeclaims", operation: admissionregistrationv1.Update,
+		{resources: claims, operation: admissionregistrationv1.Update,
 			expression: "!has(object.spec.volumeName) || object.spec.volumeName == '' || (has(oldObject.spec.volumeName) && oldObject.spec.volumeName == object.spec.volumeName) || " +
 				"request.userInfo.username in " + quoted(append([]string{operator}, binders...)),
 			message: "spec.volumeName: only the cluster's volume binder binds a claim to a volume in an operation domain (opdomain R4)"},
+
+		// A delete answers with the object itself, status and all, when the object has
+		// finalizers or the delete orphans or waits for dependents; with Background and no
+		// finalizers it answers with a Status naming the object (workloads' stores do not return
+		// deleted objects). So in a sealed workspace only that delete is admitted.
+		{resources: workloads, operation: admissionregistrationv1.Delete,
+			expression: "!variables.sealed || " + component + " || (has(request.options) && has(request.options.propagationPolicy) && " +
+				"request.options.propagationPolicy == 'Background' && (" + noFinalizers("oldObject") + "))",
+			message: "propagationPolicy: in a sealed workspace a workload is deleted only with propagationPolicy Background and no finalizers " +
+				"(kubectl delete --cascade=background --wait=false), so that the answer names it and carries none of its status (opdomain R1: data is usable, not visible)"},
+		{resources: workloads, operation: create, expression: "!variables.sealed || " + noFinalizers("object"),
+			message: "metadata.finalizers: a workload in a sealed workspace carries no finalizers; deleting it would answer with the whole object, status included (opdomain R1)"},
 	}
 }
 
@@ -147,7 +173,11 @@ func Policy(labels map[string]string, operator string) *admissionregistrationv1.
 			ParamKind:     domainParam,
 			MatchConstraints: &admissionregistrationv1.MatchResources{
 				ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{
-					rule("services"), rule("pods"), rule("pods/ephemeralcontainers"), rule("persistentvolumeclaims"),
+					rule("", "services"), rule("", "pods"), rule("", "pods/ephemeralcontainers"), rule("", "persistentvolumeclaims"),
+					rule("apps", "deployments", admissionregistrationv1.Create, admissionregistrationv1.Delete),
+					rule("apps", "statefulsets", admissionregistrationv1.Create, admissionregistrationv1.Delete),
+					rule("batch", "jobs", admissionregistrationv1.Create, admissionregistrationv1.Delete),
+					rule("batch", "cronjobs", admissionregistrationv1.Create, admissionregistrationv1.Delete),
 				},
 			},
 			Variables:   variables,
@@ -163,7 +193,7 @@ func (v validation) guard() string {
 	if len(subresources) == 0 {
 		subresources = []string{""}
 	}
-	g := "request.resource.resource != " + strconv.Quote(v.resource) + " || !((has(request.subResource) ? request.subResource : '') in " + quoted(subresources) + ")"
+	g := "!(request.resource.resource in " + quoted(v.resources) + ") || !((has(request.subResource) ? request.subResource : '') in " + quoted(subresources) + ")"
 	if v.operation != "" {
 		g += " || request.operation != '" + string(v.operation) + "'"
 	}
@@ -201,8 +231,8 @@ func quoted(ss []string) string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
-// rule matches a core v1 resource for the operations named, or for CREATE and UPDATE.
-func rule(resource string, operations ...admissionregistrationv1.OperationType) admissionregistrationv1.NamedRuleWithOperations {
+// rule matches a v1 resource of an API group for the operations named, or for CREATE and UPDATE.
+func rule(group, resource string, operations ...admissionregistrationv1.OperationType) admissionregistrationv1.NamedRuleWithOperations {
 	if len(operations) == 0 {
 		operations = []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
 	}
@@ -210,7 +240,7 @@ func rule(resource string, operations ...admissionregistrationv1.OperationType) 
 		RuleWithOperations: admissionregistrationv1.RuleWithOperations{
 			Operations: operations,
 			Rule: admissionregistrationv1.Rule{
-				APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{resource},
+				APIGroups: []string{group}, APIVersions: []string{"v1"}, Resources: []string{resource},
 			},
 		},
 	}
@@ -234,7 +264,7 @@ func DNSPolicy(labels map[string]string) *admissionregistrationv1.MutatingAdmiss
 		Spec: admissionregistrationv1.MutatingAdmissionPolicySpec{
 			FailurePolicy:    &fail,
 			ParamKind:        domainParam,
-			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{rule("pods", admissionregistrationv1.Create)}},
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{rule("", "pods", admissionregistrationv1.Create)}},
 			Variables: []admissionregistrationv1.Variable{
 				{Name: "resolver", Expression: "has(params.status.dns) && has(params.status.dns.resolverIP) ? string(params.status.dns.resolverIP) : ''"},
 				{Name: "clusterDomain", Expression: "has(params.spec.dns) && has(params.spec.dns.clusterDomain) ? string(params.spec.dns.clusterDomain) : 'cluster.local'"},

@@ -105,9 +105,9 @@ func Evaluate(in Inputs) Outcome {
 		}
 		return Outcome{Phase: opv1.GrantPending, Reason: opv1.ReasonDNSNotContained, Message: msg, Next: g.Spec.Term.End.Time}
 	}
-	if rules.HasRaw(g) && !meta.IsStatusConditionFalse(w.Workspace.Status.Conditions, opv1.ConditionLogsReadable) {
-		// Raw data flows only once the workspace has taken the log right away.
-		return Outcome{Phase: opv1.GrantPending, Reason: opv1.ReasonRawData, Message: "waiting for the workspace to withhold pod logs", Next: g.Spec.Term.End.Time}
+	if rules.HasRaw(g) && !meta.IsStatusConditionTrue(w.Workspace.Status.Conditions, opv1.ConditionSealed) {
+		// Raw data flows only once members see nothing a workload writes (no logs, no status).
+		return Outcome{Phase: opv1.GrantPending, Reason: opv1.ReasonRawData, Message: "waiting for the workspace to be sealed", Next: g.Spec.Term.End.Time}
 	}
 	return Outcome{Phase: opv1.GrantActive, Reason: opv1.ReasonReconciled, Message: "data path open", Next: g.Spec.Term.End.Time}
 }

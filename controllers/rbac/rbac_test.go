@@ -17,12 +17,12 @@ func TestR3_MemberRoleGrantsNoExportOrEscapeChannel(t *testing.T) {
 		"networkpolicies": true, "ciliumnetworkpolicies": true, "roles": true, "rolebindings": true,
 		"serviceaccounts/token": true, "nodes/proxy": true,
 	}
-	for _, logs := range []bool{false, true} {
+	for _, v := range []Visibility{Sealed, Status, Logs} {
 		delete(forbidden, "pods/log")
-		if !logs {
+		if v != Logs {
 			forbidden["pods/log"] = true
 		}
-		for _, rule := range Role("ws", nil, logs).Rules {
+		for _, rule := range Role("ws", nil, v).Rules {
 			g.Expect(rule.Verbs).NotTo(ContainElement(rbacv1.VerbAll))
 			g.Expect(rule.APIGroups).NotTo(ContainElement(rbacv1.APIGroupAll))
 			for _, res := range rule.Resources {
@@ -33,8 +33,29 @@ func TestR3_MemberRoleGrantsNoExportOrEscapeChannel(t *testing.T) {
 			g.Expect(rule.APIGroups).NotTo(ContainElement("networking.k8s.io"))
 		}
 	}
-	g.Expect(Role("ws", nil, true).Rules).To(ContainElement(rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}}),
+	g.Expect(Role("ws", nil, Logs).Rules).To(ContainElement(rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}}),
 		"with logs, exactly get on pods/log is added")
+}
+
+// TestR1_SealedRoleReturnsNothingAWorkloadWrote checks that in a sealed workspace no verb that
+// answers with a workload, a pod or an Event is granted: only create and delete on workloads
+// (whose responses the admission policy keeps free of status) and reads of the summaries.
+func TestR1_SealedRoleReturnsNothingAWorkloadWrote(t *testing.T) {
+	g := NewWithT(t)
+	var zero Visibility
+	g.Expect(zero).To(Equal(Sealed), "an unset visibility seals")
+	carriesStatus := map[string]bool{"pods": true, "pods/status": true, "pods/log": true, "events": true, "replicasets": true,
+		"deployments": true, "statefulsets": true, "jobs": true, "cronjobs": true, "jobs/status": true, "deployments/status": true}
+	for _, rule := range Role("ws", nil, Sealed).Rules {
+		for _, res := range rule.Resources {
+			if !carriesStatus[res] {
+				continue
+			}
+			g.Expect(rule.Verbs).To(ConsistOf("create", "delete"), "%s: only create and delete", res)
+			g.Expect(res).NotTo(BeElementOf("pods", "pods/status", "pods/log", "events", "replicasets"))
+		}
+	}
+	g.Expect(Role("ws", nil, Sealed).Rules).To(ContainElement(rbacv1.PolicyRule{APIGroups: []string{"opdomain.io"}, Resources: []string{"workloadsummaries"}, Verbs: []string{"get", "list", "watch"}}))
 }
 
 func TestR3_EachMemberIsBoundAsPersonAndAsCredential(t *testing.T) {

@@ -153,6 +153,18 @@ func LogsReadable(grants []opv1.DataGrant) (bool, string, string) {
 	return true, opv1.ReasonSampledData, fmt.Sprintf("%d Active grant(s), all Sample or Desensitized", active)
 }
 
+// RawApproved names a grant of a workspace that was approved to deliver Raw data, whatever
+// became of it since, or "" when there is none. Such a workspace is sealed for good: copies of
+// the data may sit on its volumes after the grant ends (ConditionSealed).
+func RawApproved(grants []opv1.DataGrant) string {
+	for _, g := range grants {
+		if HasRaw(&g) && g.Spec.Review != nil && g.Spec.Review.Decision == opv1.ReviewApproved {
+			return g.Name
+		}
+	}
+	return ""
+}
+
 // HasRaw says whether a grant delivers any item in Raw form.
 func HasRaw(g *opv1.DataGrant) bool {
 	return slices.ContainsFunc(g.Spec.Items, func(i opv1.GrantItem) bool { return i.Form == opv1.FormRaw })

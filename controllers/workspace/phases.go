@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -45,9 +46,30 @@ type scope struct {
 	// logs says whether members may read pod logs, and why (rules.LogsReadable).
 	logs                    bool
 	logsReason, logsMessage string
+	// sealed says the workspace holds or has held Raw data, and how that is known.
+	sealed        bool
+	sealedMessage string
 }
 
 func (s *scope) wakeAt(t time.Time) { s.next = wakeup.Earliest(s.next, t) }
+
+func (s *scope) seal(why string) {
+	if !s.sealed {
+		s.sealed, s.sealedMessage = true, why
+	}
+}
+
+// visibility is what members may see of their workloads: nothing they wrote once the workspace
+// is sealed, and logs only while it works on samples.
+func (s *scope) visibility() rbac.Visibility {
+	switch {
+	case s.sealed:
+		return rbac.Sealed
+	case s.logs:
+		return rbac.Logs
+	}
+	return rbac.Status
+}
 
 // resolve finds the workspace's domain and agreement.
 func (r *Reconciler) resolve(ctx context.Context, s *scope) error {
@@ -75,6 +97,13 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) error {
 		return err
 	}
 	s.logs, s.logsReason, s.logsMessage = rules.LogsReadable(grants.Items)
+	// Sealing outlives the grant that caused it; its own condition and its namespace's label
+	// (ensureNamespace) remember it, so that no stale read or deleted grant unseals it.
+	if raw := rules.RawApproved(grants.Items); raw != "" {
+		s.seal(fmt.Sprintf("grant %s was approved with Raw data", raw))
+	} else if c := meta.FindStatusCondition(s.ws.Status.Conditions, opv1.ConditionSealed); c != nil && c.Status == metav1.ConditionTrue {
+		s.seal(c.Message)
+	}
 	if s.domain != nil && s.ws.Status.Namespace == "" {
 		s.ws.Status.Namespace = NamespaceName(s.domain.Name, s.ws.Name)
 	}
@@ -144,7 +173,14 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 	ws := s.ws
 	conditions.Set(&ws.Status.Conditions, ws.Generation, opv1.ConditionEmergencyStop, s.domain.Spec.EmergencyStop.Active,
 		opv1.ReasonEmergencyStop, s.domain.Spec.EmergencyStop.Reason)
-	// Set only once the Role says so: a Raw grant waits for this condition to be False.
+	// Set only once the Role and the namespace say so: a Raw grant waits for Sealed.
+	if s.sealed {
+		conditions.Set(&ws.Status.Conditions, ws.Generation, opv1.ConditionSealed, true, opv1.ReasonRawData,
+			s.sealedMessage+": members see no pod, pod status, Event or log, only WorkloadSummaries")
+		s.logs, s.logsReason, s.logsMessage = false, opv1.ReasonRawData, "the workspace is sealed ("+s.sealedMessage+"): pod logs are withheld"
+	} else {
+		conditions.Set(&ws.Status.Conditions, ws.Generation, opv1.ConditionSealed, false, opv1.ReasonNoRawData, "no Raw data was ever granted")
+	}
 	conditions.Set(&ws.Status.Conditions, ws.Generation, opv1.ConditionLogsReadable, s.logs, s.logsReason, s.logsMessage)
 	switch {
 	case !open:
@@ -187,7 +223,29 @@ func (r *Reconciler) ensureNamespace(ctx context.Context, s *scope, _ bool) erro
 	if err := apply.Object(ctx, r.Client, tenancy.WorkspaceNamespace(s.ws.Status.Namespace, s.labels())); err != nil {
 		return err
 	}
+	if err := r.ensureSealMark(ctx, s); err != nil {
+		return err
+	}
 	return apply.Object(ctx, r.Client, tenancy.DefaultServiceAccount(s.ws.Status.Namespace, s.labels()))
+}
+
+// ensureSealMark keeps the namespace's sealed label, which the domain's admission policy and
+// the summaries read. It is added by a patch under its own field owner, so that no later apply
+// of the namespace removes it, and it is never taken away: only the namespace's end unseals.
+func (r *Reconciler) ensureSealMark(ctx context.Context, s *scope) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: s.ws.Status.Namespace}}
+	if err := r.Get(ctx, client.ObjectKeyFromObject(ns), ns); client.IgnoreNotFound(err) != nil {
+		return err
+	}
+	if ns.Labels[opv1.LabelSealed] == "true" {
+		s.seal("namespace " + ns.Name + " is marked " + opv1.LabelSealed)
+		return nil
+	}
+	if !s.sealed {
+		return nil
+	}
+	mark := []byte(`{"metadata":{"labels":{"` + opv1.LabelSealed + `":"true"}}}`)
+	return r.Patch(ctx, ns, client.RawPatch(types.MergePatchType, mark), sealOwner)
 }
 
 func (r *Reconciler) ensureIsolation(ctx context.Context, s *scope, open bool) error {
@@ -234,7 +292,7 @@ func (r *Reconciler) ensureRBAC(ctx context.Context, s *scope, open bool) error 
 	ns := s.ws.Status.Namespace
 	want := map[string]bool{}
 	if open {
-		if err := apply.Object(ctx, r.Client, rbac.Role(ns, s.labels(), s.logs)); err != nil {
+		if err := apply.Object(ctx, r.Client, rbac.Role(ns, s.labels(), s.visibility())); err != nil {
 			return err
 		}
 		for _, p := range s.eligible {
@@ -259,6 +317,9 @@ func (r *Reconciler) ensureRBAC(ctx context.Context, s *scope, open bool) error 
 	}
 	return nil
 }
+
+// sealOwner is the field owner of the sealed label, apart from opdomain's applies.
+const sealOwner = client.FieldOwner("opdomain-seal")
 
 func (s *scope) labels() map[string]string {
 	return map[string]string{

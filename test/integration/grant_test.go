@@ -402,7 +402,7 @@ func TestR4_VolumeGrantRestoresAReadOnlyClaimAndRevocationLeavesTheSourceUntouch
 
 // YC plan 五(三)2: model work happens on samples, so members read pod logs only while every
 // grant of the workspace is Sample or Desensitized; a Raw grant takes the right away before
-// its data flows.
+// its data flows, and for good (R1: the workspace is sealed).
 func TestR4_PodLogsOnlyWhileEveryGrantIsSampled(t *testing.T) {
 	g := NewWithT(t)
 	w := newGrantWorld(t, "glog", opv1.NetworkPolicyKubernetes)
@@ -424,8 +424,11 @@ func TestR4_PodLogsOnlyWhileEveryGrantIsSampled(t *testing.T) {
 	g.Expect(readsLogs()).To(BeFalse(), "the log right was gone before the Raw path opened")
 	g.Expect(conditionText(w.ws, opv1.ConditionLogsReadable)()).To(And(HavePrefix("False/"+opv1.ReasonRawData), ContainSubstring("grant raw")))
 
+	// Copies of Raw data may sit on the workspace's volumes: the workspace stays sealed.
 	g.Expect(k8s.Delete(ctx, raw)).To(Succeed())
-	g.Eventually(readsLogs, timeout, poll).Should(BeTrue(), "with the Raw grant gone, logs come back")
+	g.Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(raw), raw)) }, timeout, poll).Should(BeTrue())
+	g.Consistently(readsLogs, 2*time.Second, 200*time.Millisecond).Should(BeFalse(), "with the Raw grant gone, logs stay withheld")
+	g.Expect(conditionText(w.ws, opv1.ConditionLogsReadable)()).To(HavePrefix("False/" + opv1.ReasonRawData))
 }
 
 // R6: an agreement's ending revokes its grants, and its record names each with how it ended.
