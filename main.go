@@ -37,6 +37,8 @@ func main() {
 	flag.StringVar(&f.kubeconfigServer, "kubeconfig-server", "", "API server URL written into member kubeconfigs (default: the URL the operator uses)")
 	flag.StringVar(&f.dnsNamespace, "dns-namespace", policy.KubeDNS.Namespace, "namespace of the cluster DNS pods that domain pods may reach")
 	flag.StringVar(&f.dnsLabels, "dns-pod-labels", "k8s-app=kube-dns", "comma-separated key=value labels of the cluster DNS pods")
+	flag.StringVar(&f.introspectionLabels, "introspection-pod-labels", "",
+		"comma-separated key=value labels of the manager's own pods; with POD_NAMESPACE, every data zone may reach their webhook port to introspect grant tokens (empty: no path is opened)")
 	flag.DurationVar(&f.grantKeyRotation, "grant-key-rotation", 30*24*time.Hour, "how long a grant-token signing key signs before a new one takes over")
 	flag.IntVar(&f.webhookPort, "webhook-port", 9443, "port the admission webhook server listens on")
 	flag.StringVar(&f.certDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory holding the webhook's tls.crt and tls.key")
@@ -60,6 +62,7 @@ func main() {
 // flags are the manager's command-line settings.
 type flags struct {
 	metricsAddr, probeAddr, kubeconfigServer, dnsNamespace, dnsLabels string
+	introspectionLabels                                               string
 	certDir, webhookService, webhookSecret, webhookConfiguration      string
 	leaderElect, selfSignedCerts                                      bool
 	workers, webhookPort                                              int
@@ -67,13 +70,16 @@ type flags struct {
 }
 
 func run(f flags) error {
-	dns := policy.DNS{Namespace: f.dnsNamespace, PodLabels: map[string]string{}}
-	for _, kv := range strings.Split(f.dnsLabels, ",") {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			return fmt.Errorf("--dns-pod-labels: %q is not key=value", kv)
+	dnsLabels, err := labelSet("--dns-pod-labels", f.dnsLabels)
+	if err != nil {
+		return err
+	}
+	dns := policy.DNS{Namespace: f.dnsNamespace, PodLabels: dnsLabels}
+	introspection := policy.Peer{Namespace: os.Getenv("POD_NAMESPACE"), Port: int32(f.webhookPort)}
+	if f.introspectionLabels != "" {
+		if introspection.PodLabels, err = labelSet("--introspection-pod-labels", f.introspectionLabels); err != nil {
+			return err
 		}
-		dns.PodLabels[k] = v
 	}
 	cfg := ctrl.GetConfigOrDie()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
@@ -98,7 +104,7 @@ func run(f flags) error {
 	}
 	ctx := ctrl.SetupSignalHandler()
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
-		Clock: clock.RealClock{}, DNS: dns, Kubeconfig: target, WorkspaceWorkers: f.workers, GrantKeyRotation: f.grantKeyRotation,
+		Clock: clock.RealClock{}, DNS: dns, Introspection: introspection, Kubeconfig: target, WorkspaceWorkers: f.workers, GrantKeyRotation: f.grantKeyRotation,
 	}); err != nil {
 		return err
 	}
@@ -126,6 +132,19 @@ func run(f flags) error {
 		return err
 	}
 	return mgr.Start(ctx)
+}
+
+// labelSet parses comma-separated key=value labels.
+func labelSet(flagName, s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, fmt.Errorf("%s: %q is not key=value", flagName, kv)
+		}
+		out[k] = v
+	}
+	return out, nil
 }
 
 // webhookCertificates returns a channel closed once the webhook's serving certificate is in

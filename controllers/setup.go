@@ -80,6 +80,9 @@ func CacheOptions() cache.Options {
 type Options struct {
 	Clock wakeup.Clock
 	DNS   policy.DNS
+	// Introspection is where the manager serves grant-token introspection, which every data
+	// zone may reach; the zero Peer opens no path.
+	Introspection policy.Peer
 	// Kubeconfig is the API server that member kubeconfigs point at.
 	Kubeconfig workspace.KubeconfigTarget
 	// WorkspaceWorkers is how many workspaces are reconciled at once (default 4).
@@ -109,7 +112,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	reconcilers := []interface{ SetupWithManager(manager.Manager) error }{
 		&domain.Reconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-domain"),
-			Clock: opts.Clock, Wakeups: wakeups(), DNS: opts.DNS, Cilium: cilium, Operator: operator,
+			Clock: opts.Clock, Wakeups: wakeups(), DNS: opts.DNS, Introspection: opts.Introspection, Cilium: cilium, Operator: operator,
 		},
 		&authorization.Reconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-authorization"),
@@ -135,10 +138,18 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	return nil
 }
 
-// SetupWebhooks registers the validating admission webhooks with mgr's webhook server. It is
-// separate from Setup because a manager that issues its own certificate registers them only
-// once the certificate is in place.
+// SetupWebhooks registers the validating admission webhooks and grant-token introspection with
+// mgr's webhook server. It is separate from Setup because a manager that issues its own
+// certificate registers them only once the certificate is in place.
 func SetupWebhooks(mgr manager.Manager, clock wakeup.Clock) error {
+	cilium, err := serves(mgr.GetRESTMapper(), ciliumv2.SchemeGroupVersion.WithKind("CiliumNetworkPolicy"))
+	if err != nil {
+		return err
+	}
+	// Token introspection shares the webhook server: its certificate, its Service, its port.
+	mgr.GetWebhookServer().Register(grant.IntrospectionPath, &grant.Introspector{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Clock: clock, Cilium: cilium,
+	})
 	return (&webhook.Validators{Reader: mgr.GetAPIReader(), Authorizer: mgr.GetClient(), Clock: clock}).SetupWithManager(mgr)
 }
 

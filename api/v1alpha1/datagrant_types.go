@@ -129,6 +129,12 @@ type GrantCredential struct {
 	// expiresAt is the token's exp: the grant's end, or its agreement's if earlier.
 	// +required
 	ExpiresAt metav1.Time `json:"expiresAt"`
+	// tokenID is the token's jti. Introspection answers active only for the token of an
+	// Active grant whose tokenID this is, so a closed grant's token is dead at once and a
+	// reopened grant's earlier token stays dead.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	TokenID string `json:"tokenID,omitempty"`
 }
 
 // DataGrantStatus says what the grant opened.

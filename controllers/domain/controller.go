@@ -36,6 +36,9 @@ type Reconciler struct {
 	// Wakeups wakes a domain when its oldest evidence record's retention runs out.
 	Wakeups *wakeup.Scheduler
 	DNS     policy.DNS
+	// Introspection is the manager's token introspection endpoint, which the data zone may
+	// reach.
+	Introspection policy.Peer
 	// Operator is the operator's own user name, the one identity the admission policy lets
 	// make claims from a data source (the copies a volume grant delivers).
 	Operator string

@@ -148,6 +148,10 @@ func (r *Reconciler) observeDNS(ctx context.Context, s *scope) (bool, error) {
 func (r *Reconciler) ensureIsolation(ctx context.Context, s *scope) (bool, error) {
 	for _, ns := range s.namespaces() {
 		iso := policy.Isolation{Namespace: ns, Labels: r.labels(s.domain, ns), Open: true, DNS: s.dns.DNS}
+		if ns == s.domain.Spec.DataZoneNamespace {
+			// Data services ask the operator whether a token is still good.
+			iso.Introspection = r.Introspection
+		}
 		if err := apply.Isolation(ctx, r.Client, iso, s.domain.Spec.NetworkPolicy); err != nil {
 			return false, err
 		}

@@ -37,7 +37,7 @@ const (
 )
 
 // TokenClaims are the claims of a grant token: the standard ones (iss opdomain.io/<domain>,
-// sub the workspace namespace, aud <domain>-data, exp, nbf, iat, jti the grant's UID) and
+// sub the workspace namespace, aud <domain>-data, exp, nbf, iat, jti a random token ID) and
 // exactly what was granted.
 type TokenClaims struct {
 	jwt.Claims
@@ -64,11 +64,12 @@ type keyRing struct {
 	keys []signingKey
 }
 
-// readKeyRing reads the ring as stored, past the cache: a ring read stale right after a key was
-// added would add another and drop the first, and with it every token it signed.
-func (r *Reconciler) readKeyRing(ctx context.Context, d *opv1.OperationDomain) (*keyRing, error) {
+// readKeyRing reads the ring as stored, through r. The reconciler reads past the cache: a ring
+// read stale right after a key was added would add another and drop the first, and with it
+// every token it signed.
+func readKeyRing(ctx context.Context, r client.Reader, d *opv1.OperationDomain) (*keyRing, error) {
 	var s corev1.Secret
-	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: d.Spec.ControlNamespace, Name: SigningKeysSecret}, &s)
+	err := r.Get(ctx, client.ObjectKey{Namespace: d.Spec.ControlNamespace, Name: SigningKeysSecret}, &s)
 	if apierrors.IsNotFound(err) {
 		return &keyRing{}, nil
 	}
@@ -80,6 +81,16 @@ func (r *Reconciler) readKeyRing(ctx context.Context, d *opv1.OperationDomain) (
 		return nil, fmt.Errorf("reading Secret %s/%s: %w", s.Namespace, s.Name, err)
 	}
 	return ring, nil
+}
+
+// find returns the key with the given ID.
+func (ring *keyRing) find(id string) (signingKey, bool) {
+	for _, k := range ring.keys {
+		if k.ID == id {
+			return k, true
+		}
+	}
+	return signingKey{}, false
 }
 
 // writeKeyRing stores the ring and publishes its public keys, the private side first so a
@@ -116,7 +127,7 @@ func (r *Reconciler) writeKeyRing(ctx context.Context, d *opv1.OperationDomain, 
 // currentKey returns the key that signs now, adding a new one when the newest is older than
 // the rotation period. Older keys stay published while a token they signed is live.
 func (r *Reconciler) currentKey(ctx context.Context, d *opv1.OperationDomain) (signingKey, error) {
-	ring, err := r.readKeyRing(ctx, d)
+	ring, err := readKeyRing(ctx, r.APIReader, d)
 	if err != nil {
 		return signingKey{}, err
 	}
@@ -141,7 +152,7 @@ func (r *Reconciler) currentKey(ctx context.Context, d *opv1.OperationDomain) (s
 // its rotation exactly as long as a live grant needs it. closing names a grant whose token is
 // being withdrawn, whatever its status still says.
 func (r *Reconciler) retireKeys(ctx context.Context, d *opv1.OperationDomain, closing string) error {
-	ring, err := r.readKeyRing(ctx, d)
+	ring, err := readKeyRing(ctx, r.APIReader, d)
 	if err != nil || len(ring.keys) < 2 {
 		return err
 	}
@@ -176,7 +187,7 @@ func (r *Reconciler) issueToken(ctx context.Context, g *opv1.DataGrant, d *opv1.
 	record := func(c *opv1.GrantCredential, uid string) opv1.ObjectRecord {
 		return opv1.ObjectRecord{Kind: "Secret", Namespace: ns, Name: name, UID: uid, Detail: "grant token signed by key " + c.KeyID}
 	}
-	if c := g.Status.Credential; c != nil && c.SecretName == name && c.ExpiresAt.Equal(&metav1.Time{Time: exp}) {
+	if c := g.Status.Credential; c != nil && c.SecretName == name && c.TokenID != "" && c.ExpiresAt.Equal(&metav1.Time{Time: exp}) {
 		var existing corev1.Secret
 		err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &existing)
 		if err == nil && len(existing.Data[TokenKey]) > 0 {
@@ -198,11 +209,16 @@ func (r *Reconciler) issueToken(ctx context.Context, g *opv1.DataGrant, d *opv1.
 	if err != nil {
 		return fail(err)
 	}
+	id := make([]byte, 16)
+	if _, err := rand.Read(id); err != nil {
+		return fail(err)
+	}
+	tokenID := hex.EncodeToString(id)
 	now := r.Clock.Now()
 	token, err := jwt.Signed(signer).Claims(TokenClaims{
 		Claims: jwt.Claims{
 			Issuer: tokenIssuer + d.Name, Subject: ns, Audience: jwt.Audience{Audience(d.Name)},
-			Expiry: jwt.NewNumericDate(exp), NotBefore: jwt.NewNumericDate(now), IssuedAt: jwt.NewNumericDate(now), ID: string(g.UID),
+			Expiry: jwt.NewNumericDate(exp), NotBefore: jwt.NewNumericDate(now), IssuedAt: jwt.NewNumericDate(now), ID: tokenID,
 		},
 		Grant: g.Name, Workspace: g.Spec.Workspace, Scenario: g.Spec.Scenario.Name, Items: g.Spec.Items,
 	}).Serialize()
@@ -219,6 +235,6 @@ func (r *Reconciler) issueToken(ctx context.Context, g *opv1.DataGrant, d *opv1.
 	if err := apply.Object(ctx, r.Client, secret); err != nil {
 		return fail(err)
 	}
-	c := &opv1.GrantCredential{SecretName: name, KeyID: key.ID, ExpiresAt: metav1.NewTime(exp)}
+	c := &opv1.GrantCredential{SecretName: name, KeyID: key.ID, ExpiresAt: metav1.NewTime(exp), TokenID: tokenID}
 	return c, record(c, string(secret.UID)), nil
 }

@@ -3,6 +3,8 @@
 package policy
 
 import (
+	"strconv"
+
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	slim_metav1 "github.com/cilium/cilium/pkg/k8s/slim/k8s/apis/meta/v1"
 	"github.com/cilium/cilium/pkg/policy/api"
@@ -17,7 +19,20 @@ const (
 	DefaultDeny        = "opdomain-default-deny"
 	AllowDNS           = "opdomain-allow-dns"
 	AllowSameNamespace = "opdomain-allow-same-namespace"
+	// AllowIntrospection lets a data zone's data services ask the operator whether a grant
+	// token is active (grant.Introspector).
+	AllowIntrospection = "opdomain-allow-introspection"
 )
+
+// Peer is a set of pods outside a namespace that its pods may reach on one TCP port. The zero
+// Peer is reached by nothing.
+type Peer struct {
+	Namespace string
+	PodLabels map[string]string
+	Port      int32
+}
+
+func (p Peer) reachable() bool { return p.Namespace != "" && len(p.PodLabels) > 0 && p.Port > 0 }
 
 // DNS says where the resolver a domain's pods use runs: the one destination outside its own
 // namespace a domain pod may always reach. The zero DNS reaches no resolver at all.
@@ -47,29 +62,47 @@ type Isolation struct {
 	Labels map[string]string
 	Open   bool
 	DNS    DNS
+	// Introspection, where reachable, is the operator's token introspection endpoint; only a
+	// data zone names it.
+	Introspection Peer
+}
+
+// allows lists every allow of the model and whether it is wanted now.
+func (iso Isolation) allows() []struct {
+	name   string
+	wanted bool
+} {
+	return []struct {
+		name   string
+		wanted bool
+	}{
+		{AllowDNS, iso.Open && iso.DNS.reachable()},
+		{AllowSameNamespace, iso.Open},
+		{AllowIntrospection, iso.Open && iso.Introspection.reachable()},
+	}
 }
 
 // Names returns the names of the policies the model renders, in both renderings.
 func (iso Isolation) Names() []string {
-	switch {
-	case !iso.Open:
-		return []string{DefaultDeny}
-	case !iso.DNS.reachable():
-		return []string{DefaultDeny, AllowSameNamespace}
+	out := []string{DefaultDeny}
+	for _, a := range iso.allows() {
+		if a.wanted {
+			out = append(out, a.name)
+		}
 	}
-	return []string{DefaultDeny, AllowDNS, AllowSameNamespace}
+	return out
 }
 
 // Withdrawn returns the names of policies the model does not want now and that must go: the
-// allows while closed, the DNS allow while no resolver is reachable.
+// allows while closed, an allow while its destination is not reachable.
 func (iso Isolation) Withdrawn() []string {
-	switch {
-	case !iso.Open:
-		return []string{AllowDNS, AllowSameNamespace}
-	case !iso.DNS.reachable():
-		return []string{AllowDNS}
+	var out []string
+	for _, a := range iso.allows() {
+		if !a.wanted {
+			out = append(out, a.name)
+		}
 	}
-	return nil
+	return out
 }
 
 func (iso Isolation) meta(name string) metav1.ObjectMeta {
@@ -99,10 +132,23 @@ func (iso Isolation) Kubernetes() []*networkingv1.NetworkPolicy {
 			Egress:      []networkingv1.NetworkPolicyEgressRule{{To: samePods}},
 		},
 	})
+	udp, tcp := corev1.ProtocolUDP, corev1.ProtocolTCP
+	if p := iso.Introspection; p.reachable() {
+		port := intstr.FromInt32(p.Port)
+		out = append(out, &networkingv1.NetworkPolicy{
+			ObjectMeta: iso.meta(AllowIntrospection),
+			Spec: networkingv1.NetworkPolicySpec{
+				PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+				Egress: []networkingv1.NetworkPolicyEgressRule{{
+					To:    []networkingv1.NetworkPolicyPeer{{NamespaceSelector: namespaceIs(p.Namespace), PodSelector: &metav1.LabelSelector{MatchLabels: p.PodLabels}}},
+					Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &port}},
+				}},
+			},
+		})
+	}
 	if !iso.DNS.reachable() {
 		return out
 	}
-	udp, tcp := corev1.ProtocolUDP, corev1.ProtocolTCP
 	dnsPort := intstr.FromInt32(53)
 	return append(out,
 		&networkingv1.NetworkPolicy{
@@ -152,6 +198,18 @@ func (iso Isolation) Cilium() []*ciliumv2.CiliumNetworkPolicy {
 			}}},
 		},
 	})
+	if p := iso.Introspection; p.reachable() {
+		out = append(out, &ciliumv2.CiliumNetworkPolicy{
+			ObjectMeta: iso.meta(AllowIntrospection),
+			Spec: &api.Rule{
+				EndpointSelector: all,
+				Egress: []api.EgressRule{{
+					EgressCommonRule: api.EgressCommonRule{ToEndpoints: []api.EndpointSelector{endpoints(p.Namespace, p.PodLabels)}},
+					ToPorts:          api.PortRules{{Ports: []api.PortProtocol{{Port: strconv.Itoa(int(p.Port)), Protocol: api.ProtoTCP}}}},
+				}},
+			},
+		})
+	}
 	if !iso.DNS.reachable() {
 		return out
 	}

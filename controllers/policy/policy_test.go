@@ -171,3 +171,23 @@ func describe(f expectation) string {
 	}
 	return fmt.Sprintf("%s -> %s on %s/%s should be %s", f.From.Name, f.To.Name, port, f.Protocol, verdict)
 }
+
+// The introspection allow exists only where a peer is named and only while the namespace is
+// open; closing withdraws it with every other allow.
+func TestR1_IntrospectionAllowOnlyWhereNamedAndOpen(t *testing.T) {
+	g := NewWithT(t)
+	peer := Peer{Namespace: "opdomain-system", PodLabels: map[string]string{"app.kubernetes.io/name": "opdomain"}, Port: 9443}
+	named := Isolation{Namespace: "d-data", Open: true, DNS: KubeDNS, Introspection: peer}
+	g.Expect(named.Names()).To(ContainElement(AllowIntrospection))
+	g.Expect(named.Withdrawn()).To(BeEmpty())
+	g.Expect(named.Kubernetes()).To(HaveLen(len(named.Names())))
+	g.Expect(named.Cilium()).To(HaveLen(len(named.Names())))
+	named.Open = false
+	g.Expect(named.Names()).To(Equal([]string{DefaultDeny}))
+	g.Expect(named.Withdrawn()).To(ContainElement(AllowIntrospection))
+	for _, missing := range []Peer{{}, {Namespace: "x", Port: 9443}, {Namespace: "x", PodLabels: peer.PodLabels}} {
+		iso := Isolation{Namespace: "d-data", Open: true, DNS: KubeDNS, Introspection: missing}
+		g.Expect(iso.Names()).NotTo(ContainElement(AllowIntrospection), "%+v", missing)
+		g.Expect(iso.Withdrawn()).To(Equal([]string{AllowIntrospection}))
+	}
+}

@@ -112,13 +112,14 @@ func BenchmarkEmergencyStop100Workspaces(b *testing.B) {
 }
 
 // BenchmarkGrantPath measures R4's data path: from creating an approved grant to its policies
-// and token being in place (Active), and from its agreement's suspension to the moment the
-// grant's policies and token are all gone. It reports the median and 90th percentile of each.
+// and token being in place (Active), and from its agreement's suspension to the moment
+// introspection first calls the token inactive (token-dead) and to the moment the grant's
+// policies and token Secret are all gone (cut). It reports the median and 90th percentile of each.
 func BenchmarkGrantPath(b *testing.B) {
 	g := NewWithT(b)
 	benchRuns++
 	w := newGrantWorld(b, fmt.Sprintf("gbench%d", benchRuns), opv1.NetworkPolicyBoth)
-	var open, cut []time.Duration
+	var open, dead, cut []time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		gr := w.grant(fmt.Sprintf("g%d", i))
@@ -126,11 +127,26 @@ func BenchmarkGrantPath(b *testing.B) {
 		g.Expect(asReviewer.Create(ctx, gr)).To(Succeed())
 		g.Eventually(grantObjects(gr), timeout, 5*time.Millisecond).Should(HaveLen(5))
 		open = append(open, time.Since(start))
+		b.StopTimer()
+		g.Eventually(grantPhase(gr), timeout, poll).Should(Equal(opv1.GrantActive))
+		token := tokenOf(b, w, gr)
+		g.Eventually(func() bool { return introspect(b, token, "").Active }, timeout, poll).Should(BeTrue())
+		b.StartTimer()
 
+		// One loop watches both ends of the cut: the token's introspection and the policies.
 		start = time.Now()
 		setSuspension(b, w.developer, &opv1.Suspension{Reason: opv1.SuspensionSecurityRisk})
-		g.Eventually(grantObjects(gr), timeout, 5*time.Millisecond).Should(BeEmpty())
-		cut = append(cut, time.Since(start))
+		var tokenDead, pathsGone time.Duration
+		g.Eventually(func() bool {
+			if tokenDead == 0 && !introspect(b, token, "").Active {
+				tokenDead = time.Since(start)
+			}
+			if pathsGone == 0 && len(grantObjects(gr)()) == 0 {
+				pathsGone = time.Since(start)
+			}
+			return tokenDead > 0 && pathsGone > 0
+		}, timeout, 2*time.Millisecond).Should(BeTrue())
+		dead, cut = append(dead, tokenDead), append(cut, pathsGone)
 		b.StopTimer()
 		setSuspension(b, w.developer, nil)
 		g.Eventually(grantPhase(gr), timeout, poll).Should(Equal(opv1.GrantActive))
@@ -140,5 +156,6 @@ func BenchmarkGrantPath(b *testing.B) {
 	}
 	b.StopTimer()
 	report(b, "open", open)
+	report(b, "token-dead", dead)
 	report(b, "cut", cut)
 }

@@ -301,7 +301,8 @@ func TestR4_GrantTokenVerifiesOfflineAndOutlivesKeyRotationOnlyWhileItsGrantLive
 	g.Expect(claims.Workspace).To(Equal(w.ws.Name))
 	g.Expect(claims.Items).To(Equal(first.Spec.Items), "exactly the granted resources, fields and form")
 	g.Expect(claims.Expiry.Time()).To(BeTemporally("==", first.Spec.Term.End.Time))
-	g.Expect(claims.ID).To(Equal(string(first.UID)))
+	g.Expect(claims.ID).To(Equal(first.Status.Credential.TokenID), "jti is the token ID in status")
+	g.Expect(claims.ID).To(MatchRegexp("^[0-9a-f]{32}$"))
 
 	// The key rotates (hourly in this suite): a new grant is signed by the new key, and the old
 	// key stays published while the first grant lives.

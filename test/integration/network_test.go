@@ -41,6 +41,12 @@ func TestR1_StoredPoliciesAllowOnlyDNSAndOwnNamespace(t *testing.T) {
 		deny(flow(train, control, 443, tcp)),
 		deny(flow(train, outside, 443, tcp)),
 		deny(flow(outside, train, 8080, tcp)),
+		// Token introspection: from the data zone only, to the manager's webhook port only.
+		allow(flow(data, manager, 9443, tcp)),
+		deny(flow(data, manager, 8080, tcp)),
+		deny(flow(data, notManager, 9443, tcp)),
+		deny(flow(train, manager, 9443, tcp)),
+		deny(flow(control, manager, 9443, tcp)),
 	})
 
 	// Suspended, the agreement's workspaces keep only their deny: not even their own pods talk.
@@ -105,6 +111,9 @@ func pod(ns, app string) netcheck.Endpoint {
 var (
 	kubeDNS = netcheck.Endpoint{Name: "kube-dns", Namespace: "kube-system", Labels: map[string]string{"k8s-app": "kube-dns"}}
 	outside = netcheck.Endpoint{Name: "outside", IP: "203.0.113.7"}
-	tcp     = corev1.ProtocolTCP
-	udp     = corev1.ProtocolUDP
+	manager = netcheck.Endpoint{Name: "opdomain manager", Namespace: introspectionPeer.Namespace, Labels: introspectionPeer.PodLabels}
+	// notManager is another pod beside the manager.
+	notManager = netcheck.Endpoint{Name: "beside the manager", Namespace: introspectionPeer.Namespace, Labels: map[string]string{"app": "other"}}
+	tcp        = corev1.ProtocolTCP
+	udp        = corev1.ProtocolUDP
 )

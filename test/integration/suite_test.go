@@ -71,6 +71,9 @@ func TestMain(m *testing.M) {
 
 // startManager runs the operator as main.go does, on the fake clock. stopManager stops it and
 // waits until it has stopped, so a test can restart it as a crash would.
+// introspectionPeer is where the manager would run in a cluster, as the chart installs it.
+var introspectionPeer = policy.Peer{Namespace: "opdomain-system", PodLabels: map[string]string{"app.kubernetes.io/name": "opdomain"}, Port: 9443}
+
 func startManager() error {
 	cfg, err := cp.UserConfig(operatorUser)
 	if err != nil {
@@ -93,7 +96,7 @@ func startManager() error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := controllers.Setup(ctx, mgr, controllers.Options{Clock: clock, DNS: policy.KubeDNS, Kubeconfig: target, GrantKeyRotation: time.Hour}); err != nil {
+	if err := controllers.Setup(ctx, mgr, controllers.Options{Clock: clock, DNS: policy.KubeDNS, Introspection: introspectionPeer, Kubeconfig: target, GrantKeyRotation: time.Hour}); err != nil {
 		cancel()
 		return err
 	}

@@ -1,0 +1,170 @@
+package grant
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/wakeup"
+)
+
+// IntrospectionPath is where the manager's webhook server answers token introspection.
+const IntrospectionPath = "/introspect"
+
+// Introspector answers, in the manner of OAuth 2.0 token introspection (RFC 7662), whether a
+// grant token may be served now. Offline verification holds a token good until its exp; this
+// answer follows the grant at once: it re-evaluates the grant's rules on the operator's current
+// view of its agreement, workspace, resources and domain (the same decision the reconciler
+// takes), so a token dies as soon as the boundary that closes its grant reaches the operator's
+// cache, before the grant's own status catches up. A token is active only while its grant is
+// Active with this very token (jti), so a reopened grant's earlier token stays dead.
+//
+// With client_ip, the token is active only when that address is a running pod's in the
+// token's workspace: a token copied out of its workspace is worth nothing elsewhere.
+type Introspector struct {
+	// Client reads through the manager's cache.
+	Client client.Client
+	// APIReader finds a pod by its address (workspace pods are not cached).
+	APIReader client.Reader
+	Clock     wakeup.Clock
+	Cilium    bool
+}
+
+// Introspection is the answer: active, and while active what the token grants.
+type Introspection struct {
+	Active    bool             `json:"active"`
+	Issuer    string           `json:"iss,omitempty"`
+	Subject   string           `json:"sub,omitempty"`
+	Audience  []string         `json:"aud,omitempty"`
+	Expiry    int64            `json:"exp,omitempty"`
+	TokenID   string           `json:"jti,omitempty"`
+	Grant     string           `json:"grant,omitempty"`
+	Workspace string           `json:"workspace,omitempty"`
+	Scenario  string           `json:"scenario,omitempty"`
+	Items     []opv1.GrantItem `json:"items,omitempty"`
+	// ClientBound says the client_ip asked about is a pod of the token's workspace.
+	ClientBound bool `json:"client_bound,omitempty"`
+}
+
+func (in *Introspector) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.Method != http.MethodPost {
+		http.Error(w, "POST application/x-www-form-urlencoded: token=...&client_ip=...", http.StatusMethodNotAllowed)
+		return
+	}
+	req.Body = http.MaxBytesReader(w, req.Body, 64<<10)
+	if err := req.ParseForm(); err != nil || req.PostForm.Get("token") == "" {
+		http.Error(w, "form parameter token is required", http.StatusBadRequest)
+		return
+	}
+	var clientIP *netip.Addr
+	if raw := req.PostForm.Get("client_ip"); raw != "" {
+		ip, err := netip.ParseAddr(raw)
+		if err != nil {
+			http.Error(w, "client_ip: not an IP address", http.StatusBadRequest)
+			return
+		}
+		clientIP = &ip
+	}
+	ctx, cancel := context.WithTimeout(req.Context(), 5*time.Second)
+	defer cancel()
+	answer, err := in.Introspect(ctx, req.PostForm.Get("token"), clientIP)
+	if err != nil {
+		// Fail closed: a token the operator cannot vouch for now is not active.
+		logf.FromContext(ctx).V(1).Info("token not active", "reason", err.Error())
+		answer = Introspection{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(answer)
+}
+
+// inactive is a reason a token is not active; it is logged, never told to the caller.
+type inactive string
+
+func (e inactive) Error() string { return string(e) }
+
+// Introspect checks a token; any error means not active.
+func (in *Introspector) Introspect(ctx context.Context, token string, clientIP *netip.Addr) (Introspection, error) {
+	parsed, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.EdDSA})
+	if err != nil || len(parsed.Headers) != 1 {
+		return Introspection{}, inactive("not a grant token")
+	}
+	var unverified jwt.Claims
+	if err := parsed.UnsafeClaimsWithoutVerification(&unverified); err != nil || !strings.HasPrefix(unverified.Issuer, tokenIssuer) {
+		return Introspection{}, inactive("not issued by opdomain")
+	}
+	var d opv1.OperationDomain
+	if err := in.Client.Get(ctx, client.ObjectKey{Name: strings.TrimPrefix(unverified.Issuer, tokenIssuer)}, &d); err != nil {
+		return Introspection{}, err
+	}
+	ring, err := readKeyRing(ctx, in.Client, &d)
+	if err != nil {
+		return Introspection{}, err
+	}
+	key, ok := ring.find(parsed.Headers[0].KeyID)
+	if !ok {
+		return Introspection{}, inactive("signing key retired")
+	}
+	var claims TokenClaims
+	if err := parsed.Claims(key.private().Public(), &claims); err != nil {
+		return Introspection{}, inactive("bad signature")
+	}
+	if err := claims.ValidateWithLeeway(jwt.Expected{Issuer: tokenIssuer + d.Name, AnyAudience: jwt.Audience{Audience(d.Name)}, Time: in.Clock.Now()}, 0); err != nil {
+		return Introspection{}, inactive(err.Error())
+	}
+	var g opv1.DataGrant
+	if err := in.Client.Get(ctx, client.ObjectKey{Namespace: d.Spec.ControlNamespace, Name: claims.Grant}, &g); err != nil {
+		return Introspection{}, err
+	}
+	if c := g.Status.Credential; g.Status.Phase != opv1.GrantActive || !g.DeletionTimestamp.IsZero() || c == nil || c.TokenID == "" || c.TokenID != claims.ID {
+		return Introspection{}, inactive("grant closed or token replaced")
+	}
+	world, err := ReadWorld(ctx, in.Client, &g)
+	if err != nil {
+		return Introspection{}, err
+	}
+	if out := Evaluate(Inputs{Grant: &g, World: world, Now: in.Clock.Now(), CiliumServed: in.Cilium}); out.Phase != opv1.GrantActive {
+		return Introspection{}, inactive("grant closing: " + out.Reason)
+	}
+	answer := Introspection{
+		Active: true, Issuer: claims.Issuer, Subject: claims.Subject, Audience: claims.Audience, Expiry: int64(*claims.Expiry),
+		TokenID: claims.ID, Grant: claims.Grant, Workspace: claims.Workspace, Scenario: claims.Scenario, Items: claims.Items,
+	}
+	if clientIP != nil {
+		if err := in.boundTo(ctx, claims.Subject, *clientIP); err != nil {
+			return Introspection{}, err
+		}
+		answer.ClientBound = true
+	}
+	return answer, nil
+}
+
+// boundTo checks that ip is a live pod's in the workspace namespace. The list is served from the
+// API server's watch cache (resourceVersion 0): pods move, and a read from etcd per call is
+// more than an answer needs.
+func (in *Introspector) boundTo(ctx context.Context, namespace string, ip netip.Addr) error {
+	var pods corev1.PodList
+	if err := in.APIReader.List(ctx, &pods, client.InNamespace(namespace),
+		client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector("status.podIP", ip.String())},
+		&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: "0"}}); err != nil {
+		return err
+	}
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp.IsZero() && (p.Status.Phase == corev1.PodRunning || p.Status.Phase == corev1.PodPending) {
+			return nil
+		}
+	}
+	return inactive("client " + ip.String() + " is no pod of " + namespace)
+}

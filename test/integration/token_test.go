@@ -1,0 +1,137 @@
+package integration
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/grant"
+)
+
+// introspectionClient calls the manager's introspection endpoint as a data service would,
+// over TLS, trusting only the webhook server's CA.
+func introspectionClient(t testing.TB) (*http.Client, string) {
+	t.Helper()
+	o := cp.Env.WebhookInstallOptions
+	pool := x509.NewCertPool()
+	NewWithT(t).Expect(pool.AppendCertsFromPEM(o.LocalServingCAData)).To(BeTrue())
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	return hc, "https://" + net.JoinHostPort(o.LocalServingHost, strconv.Itoa(o.LocalServingPort)) + grant.IntrospectionPath
+}
+
+// introspect asks whether token may be served now, from clientIP when it is not empty.
+func introspect(t testing.TB, token, clientIP string) grant.Introspection {
+	t.Helper()
+	g := NewWithT(t)
+	hc, endpoint := introspectionClient(t)
+	form := url.Values{"token": {token}}
+	if clientIP != "" {
+		form.Set("client_ip", clientIP)
+	}
+	resp, err := hc.PostForm(endpoint, form)
+	g.Expect(err).NotTo(HaveOccurred())
+	var answer grant.Introspection
+	g.Expect(resp.StatusCode).To(Equal(http.StatusOK))
+	g.Expect(json.NewDecoder(resp.Body).Decode(&answer)).To(Succeed())
+	g.Expect(resp.Body.Close()).To(Succeed())
+	return answer
+}
+
+// runningAt makes a pod in namespace that holds ip, as the kubelet would report it.
+func runningAt(t testing.TB, namespace, name, ip string) {
+	t.Helper()
+	g := NewWithT(t)
+	pod := restrictedPod(namespace, name)
+	g.Expect(k8s.Create(ctx, pod)).To(Succeed())
+	pod.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}}}
+	g.Expect(k8s.Status().Update(ctx, pod)).To(Succeed())
+}
+
+// R2, R4: a grant's token is served only while its grant is open, and only to its workspace.
+// The answer follows the agreement within the operator's cache latency, not the token's exp;
+// a reopened grant's earlier token stays dead; a token presented from outside its workspace,
+// forged, or not a token at all is never active.
+func TestR4_GrantTokenDiesWithItsGrantAndServesOnlyItsWorkspace(t *testing.T) {
+	g := NewWithT(t)
+	w := newGrantWorld(t, "gintro", opv1.NetworkPolicyKubernetes)
+	gr := w.grant("congestion")
+	g.Expect(asReviewer.Create(ctx, gr)).To(Succeed())
+	g.Eventually(grantPhase(gr), timeout, poll).Should(Equal(opv1.GrantActive))
+	token := tokenOf(t, w, gr)
+
+	answer := introspect(t, token, "")
+	g.Expect(answer.Active).To(BeTrue())
+	g.Expect(answer.Subject).To(Equal(w.wsNamespace()))
+	g.Expect(answer.Grant).To(Equal("congestion"))
+	g.Expect(answer.Items).To(Equal(gr.Spec.Items))
+	g.Expect(answer.TokenID).To(Equal(gr.Status.Credential.TokenID))
+
+	// Sender binding: only an address of a live pod in the token's own workspace.
+	g.Expect(introspect(t, token, "10.244.0.7").Active).To(BeFalse(), "no pod holds the address")
+	runningAt(t, w.domain.Spec.DataZoneNamespace, "elsewhere", "10.244.0.8")
+	g.Expect(introspect(t, token, "10.244.0.8").Active).To(BeFalse(), "a pod outside the workspace")
+	runningAt(t, w.wsNamespace(), "train", "10.244.0.7")
+	bound := introspect(t, token, "10.244.0.7")
+	g.Expect(bound.Active).To(BeTrue())
+	g.Expect(bound.ClientBound).To(BeTrue())
+
+	// Suspension: the token dies before the grant's status or its policies catch up.
+	start := time.Now()
+	setSuspension(t, w.developer, &opv1.Suspension{Reason: opv1.SuspensionSecurityRisk})
+	g.Eventually(func() bool { return introspect(t, token, "").Active }, time.Second, 5*time.Millisecond).Should(BeFalse())
+	t.Logf("token inactive %v after the suspension was written", time.Since(start))
+
+	// Lifted: the grant reopens with a new token; the old one stays dead.
+	setSuspension(t, w.developer, nil)
+	g.Eventually(func() string {
+		_ = k8s.Get(ctx, client.ObjectKeyFromObject(gr), gr)
+		if gr.Status.Credential == nil || gr.Status.Phase != opv1.GrantActive {
+			return ""
+		}
+		return gr.Status.Credential.TokenID
+	}, timeout, poll).ShouldNot(Or(BeEmpty(), Equal(answer.TokenID)))
+	g.Expect(introspect(t, tokenOf(t, w, gr), "").Active).To(BeTrue())
+	g.Expect(introspect(t, token, "").Active).To(BeFalse(), "the earlier token of a reopened grant")
+
+	// A token with the same claims signed by another key, and no token at all.
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	g.Expect(err).NotTo(HaveOccurred())
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: jose.JSONWebKey{Key: priv, KeyID: gr.Status.Credential.KeyID}}, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	claims, err := verify(w, tokenOf(t, w, gr))
+	g.Expect(err).NotTo(HaveOccurred())
+	forged, err := jwt.Signed(signer).Claims(claims).Serialize()
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(introspect(t, forged, "").Active).To(BeFalse(), "forged")
+	g.Expect(introspect(t, "not-a-token", "").Active).To(BeFalse())
+	hc, endpoint := introspectionClient(t)
+	resp, err := hc.Get(endpoint + "?token=" + url.QueryEscape(token))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(resp.StatusCode).To(Equal(http.StatusMethodNotAllowed), "a token never travels in a URL")
+	g.Expect(resp.Body.Close()).To(Succeed())
+	resp, err = hc.Post(endpoint, "application/x-www-form-urlencoded", strings.NewReader("token=x&client_ip=nope"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(resp.StatusCode).To(Equal(http.StatusBadRequest))
+	g.Expect(resp.Body.Close()).To(Succeed())
+
+	// Revoked for good: deleted, the grant's last token is dead.
+	last := tokenOf(t, w, gr)
+	g.Expect(k8s.Delete(ctx, gr)).To(Succeed())
+	g.Eventually(func() bool { return introspect(t, last, "").Active }, time.Second, 5*time.Millisecond).Should(BeFalse())
+}
