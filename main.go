@@ -21,6 +21,7 @@ import (
 
 	"github.com/opdomain/opdomain/controllers"
 	"github.com/opdomain/opdomain/controllers/evidence"
+	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/policy"
 	opwebhook "github.com/opdomain/opdomain/controllers/webhook"
 )
@@ -76,6 +77,13 @@ func run(f flags) error {
 	}
 	dns := policy.DNS{Namespace: f.dnsNamespace, PodLabels: dnsLabels}
 	introspection := policy.Peer{Namespace: os.Getenv("POD_NAMESPACE"), Port: int32(f.webhookPort)}
+	var endpoint grant.Endpoint
+	if introspection.Namespace != "" {
+		endpoint = grant.Endpoint{
+			URL:          "https://" + f.webhookService + "." + introspection.Namespace + ".svc" + grant.IntrospectionPath,
+			CABundleFrom: f.webhookConfiguration,
+		}
+	}
 	if f.introspectionLabels != "" {
 		if introspection.PodLabels, err = labelSet("--introspection-pod-labels", f.introspectionLabels); err != nil {
 			return err
@@ -104,7 +112,7 @@ func run(f flags) error {
 	}
 	ctx := ctrl.SetupSignalHandler()
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
-		Clock: clock.RealClock{}, DNS: dns, Introspection: introspection, Kubeconfig: target, WorkspaceWorkers: f.workers, GrantKeyRotation: f.grantKeyRotation,
+		Clock: clock.RealClock{}, DNS: dns, Introspection: introspection, IntrospectionEndpoint: endpoint, Kubeconfig: target, WorkspaceWorkers: f.workers, GrantKeyRotation: f.grantKeyRotation,
 	}); err != nil {
 		return err
 	}

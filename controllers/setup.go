@@ -83,6 +83,8 @@ type Options struct {
 	// Introspection is where the manager serves grant-token introspection, which every data
 	// zone may reach; the zero Peer opens no path.
 	Introspection policy.Peer
+	// IntrospectionEndpoint is what data zones are told about it: its URL and CA bundle.
+	IntrospectionEndpoint grant.Endpoint
 	// Kubeconfig is the API server that member kubeconfigs point at.
 	Kubeconfig workspace.KubeconfigTarget
 	// WorkspaceWorkers is how many workspaces are reconciled at once (default 4).
@@ -112,7 +114,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	reconcilers := []interface{ SetupWithManager(manager.Manager) error }{
 		&domain.Reconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-domain"),
-			Clock: opts.Clock, Wakeups: wakeups(), DNS: opts.DNS, Introspection: opts.Introspection, Cilium: cilium, Operator: operator,
+			Clock: opts.Clock, Wakeups: wakeups(), DNS: opts.DNS, Introspection: opts.Introspection, IntrospectionEndpoint: opts.IntrospectionEndpoint, Cilium: cilium, Operator: operator,
 		},
 		&authorization.Reconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-authorization"),

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/index"
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/controllers/wakeup"
@@ -36,9 +37,10 @@ type Reconciler struct {
 	// Wakeups wakes a domain when its oldest evidence record's retention runs out.
 	Wakeups *wakeup.Scheduler
 	DNS     policy.DNS
-	// Introspection is the manager's token introspection endpoint, which the data zone may
-	// reach.
-	Introspection policy.Peer
+	// Introspection is where the manager's token introspection runs, which the data zone may
+	// reach, and IntrospectionEndpoint how data services address and trust it.
+	Introspection         policy.Peer
+	IntrospectionEndpoint grant.Endpoint
 	// Operator is the operator's own user name, the one identity the admission policy lets
 	// make claims from a data source (the copies a volume grant delivers).
 	Operator string
@@ -59,6 +61,8 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;delete
 // +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=get
 
 // Reconcile brings one domain to its desired state.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {

@@ -15,6 +15,7 @@ import (
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers/apply"
 	"github.com/opdomain/opdomain/controllers/conditions"
+	"github.com/opdomain/opdomain/controllers/grant"
 )
 
 // reconcileDelete holds the domain while any agreement is in force or has not recorded its
@@ -75,6 +76,12 @@ func (r *Reconciler) blockers(ctx context.Context, d *opv1.OperationDomain) ([]s
 func (r *Reconciler) release(ctx context.Context, d *opv1.OperationDomain, owned opv1.OwnedNamespace) error {
 	if err := apply.RemoveIsolation(ctx, r.Client, owned.Name); err != nil {
 		return err
+	}
+	// What the operator published for data services goes too, from an adopted namespace.
+	for _, name := range []string{grant.IntrospectionConfigMap, grant.JWKSConfigMap} {
+		if err := apply.Delete(ctx, r.Client, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: owned.Name}}); err != nil {
+			return err
+		}
 	}
 	keep := owned.Adopted
 	if !keep && owned.Name == d.Spec.ControlNamespace {

@@ -24,6 +24,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/conditions"
 	"github.com/opdomain/opdomain/controllers/dns"
 	"github.com/opdomain/opdomain/controllers/evidence"
+	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/controllers/rules"
 	"github.com/opdomain/opdomain/controllers/tenancy"
@@ -56,6 +57,7 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 		r.ensureNamespaces,
 		r.observeDNS,
 		r.ensureIsolation,
+		r.publishIntrospection,
 		r.proveAdmission,
 		r.observeBlacklist,
 		r.maintainEvidence,
@@ -159,6 +161,32 @@ func (r *Reconciler) ensureIsolation(ctx context.Context, s *scope) (bool, error
 	conditions.Set(&s.domain.Status.Conditions, s.domain.Generation, opv1.ConditionNetworkIsolated, true, opv1.ReasonReconciled,
 		"default-deny with DNS in "+strings.Join(s.namespaces(), ", ")+" as "+string(s.domain.Spec.NetworkPolicy))
 	return true, nil
+}
+
+// publishIntrospection tells the data zone's services, in one ConfigMap, where to introspect
+// grant tokens and which CA to trust for it. The CA bundle is read from the webhook
+// configuration, where the webhook certificate's issuer, whichever it is, puts it.
+func (r *Reconciler) publishIntrospection(ctx context.Context, s *scope) (bool, error) {
+	e := r.IntrospectionEndpoint
+	if e.URL == "" {
+		return true, nil
+	}
+	data := map[string]string{grant.IntrospectionURLKey: e.URL}
+	if e.CABundleFrom != "" {
+		var vwc admissionregistrationv1.ValidatingWebhookConfiguration
+		if err := r.APIReader.Get(ctx, client.ObjectKey{Name: e.CABundleFrom}, &vwc); client.IgnoreNotFound(err) != nil {
+			return false, err
+		}
+		if len(vwc.Webhooks) > 0 && len(vwc.Webhooks[0].ClientConfig.CABundle) > 0 {
+			data[grant.IntrospectionCAKey] = string(vwc.Webhooks[0].ClientConfig.CABundle)
+		}
+	}
+	ns := s.domain.Spec.DataZoneNamespace
+	return true, apply.Object(ctx, r.Client, &corev1.ConfigMap{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{Name: grant.IntrospectionConfigMap, Namespace: ns, Labels: r.labels(s.domain, ns)},
+		Data:       data,
+	})
 }
 
 // ensureAdmissionPolicy keeps the cluster-wide admission policy installed, and the domain's own

@@ -23,6 +23,22 @@ import (
 // IntrospectionPath is where the manager's webhook server answers token introspection.
 const IntrospectionPath = "/introspect"
 
+// Where a data zone learns how to reach introspection: a ConfigMap with the endpoint's URL and
+// the CA bundle its certificate is signed with.
+const (
+	IntrospectionConfigMap = "opdomain-introspection"
+	IntrospectionURLKey    = "url"
+	IntrospectionCAKey     = "ca.crt"
+)
+
+// Endpoint is how data services reach introspection: its URL, and the
+// ValidatingWebhookConfiguration whose CA bundle (the webhook server's CA, however issued)
+// they trust.
+type Endpoint struct {
+	URL          string
+	CABundleFrom string
+}
+
 // Introspector answers, in the manner of OAuth 2.0 token introspection (RFC 7662), whether a
 // grant token may be served now. Offline verification holds a token good until its exp; this
 // answer follows the grant at once: it re-evaluates the grant's rules on the operator's current

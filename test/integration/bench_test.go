@@ -130,7 +130,7 @@ func BenchmarkGrantPath(b *testing.B) {
 		b.StopTimer()
 		g.Eventually(grantPhase(gr), timeout, poll).Should(Equal(opv1.GrantActive))
 		token := tokenOf(b, w, gr)
-		g.Eventually(func() bool { return introspect(b, token, "").Active }, timeout, poll).Should(BeTrue())
+		g.Eventually(func() bool { return introspect(b, w, token, "").Active }, timeout, poll).Should(BeTrue())
 		b.StartTimer()
 
 		// One loop watches both ends of the cut: the token's introspection and the policies.
@@ -138,7 +138,7 @@ func BenchmarkGrantPath(b *testing.B) {
 		setSuspension(b, w.developer, &opv1.Suspension{Reason: opv1.SuspensionSecurityRisk})
 		var tokenDead, pathsGone time.Duration
 		g.Eventually(func() bool {
-			if tokenDead == 0 && !introspect(b, token, "").Active {
+			if tokenDead == 0 && !introspect(b, w, token, "").Active {
 				tokenDead = time.Since(start)
 			}
 			if pathsGone == 0 && len(grantObjects(gr)()) == 0 {

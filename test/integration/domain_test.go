@@ -18,6 +18,7 @@ import (
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers/admission"
+	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/policy"
 )
 
@@ -51,7 +52,7 @@ func TestR1_DomainCreatesIsolatedNamespacesInBothRenderings(t *testing.T) {
 
 func TestR1_DomainAdoptsExistingNamespaceAndRendersOnlyWhatItIsAsked(t *testing.T) {
 	g := NewWithT(t)
-	g.Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "gitops-control"}})).To(Succeed())
+	g.Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "gitops-data"}})).To(Succeed())
 	d := &opv1.OperationDomain{
 		ObjectMeta: metav1.ObjectMeta{Name: "gitops"},
 		Spec: opv1.OperationDomainSpec{
@@ -62,22 +63,25 @@ func TestR1_DomainAdoptsExistingNamespaceAndRendersOnlyWhatItIsAsked(t *testing.
 	g.Expect(k8s.Create(ctx, d)).To(Succeed())
 	waitReady(t, d)
 	g.Expect(d.Status.Namespaces).To(ConsistOf(
-		opv1.OwnedNamespace{Name: "gitops-control", Adopted: true}, opv1.OwnedNamespace{Name: "gitops-data"}))
-	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: "gitops-control", Name: policy.DefaultDeny}, &networkingv1.NetworkPolicy{})).To(Succeed())
-	g.Expect(apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Namespace: "gitops-control", Name: policy.DefaultDeny}, &ciliumv2.CiliumNetworkPolicy{}))).
+		opv1.OwnedNamespace{Name: "gitops-control"}, opv1.OwnedNamespace{Name: "gitops-data", Adopted: true}))
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: "gitops-data", Name: policy.DefaultDeny}, &networkingv1.NetworkPolicy{})).To(Succeed())
+	g.Expect(apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Namespace: "gitops-data", Name: policy.DefaultDeny}, &ciliumv2.CiliumNetworkPolicy{}))).
 		To(BeTrue(), "a Kubernetes-only domain renders no Cilium policy")
+	published := client.ObjectKey{Namespace: "gitops-data", Name: grant.IntrospectionConfigMap}
+	g.Expect(k8s.Get(ctx, published, &corev1.ConfigMap{})).To(Succeed(), "the data zone learns where to introspect tokens")
 
 	// Deleting the domain releases the adopted namespace and deletes the one it created.
 	g.Expect(k8s.Delete(ctx, d)).To(Succeed())
 	g.Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(d), d)) }, timeout, poll).Should(BeTrue())
 	var adopted corev1.Namespace
-	g.Expect(k8s.Get(ctx, client.ObjectKey{Name: "gitops-control"}, &adopted)).To(Succeed())
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Name: "gitops-data"}, &adopted)).To(Succeed())
 	g.Expect(adopted.DeletionTimestamp).To(BeNil())
 	g.Expect(adopted.Labels).NotTo(HaveKey(opv1.LabelDomain))
-	g.Expect(apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Namespace: "gitops-control", Name: policy.DefaultDeny}, &networkingv1.NetworkPolicy{}))).To(BeTrue())
+	g.Expect(apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Namespace: "gitops-data", Name: policy.DefaultDeny}, &networkingv1.NetworkPolicy{}))).To(BeTrue())
+	g.Expect(apierrors.IsNotFound(k8s.Get(ctx, published, &corev1.ConfigMap{}))).To(BeTrue(), "nothing the operator published is left behind")
 	g.Eventually(func() bool {
 		var ns corev1.Namespace
-		err := k8s.Get(ctx, client.ObjectKey{Name: "gitops-data"}, &ns)
+		err := k8s.Get(ctx, client.ObjectKey{Name: "gitops-control"}, &ns)
 		return apierrors.IsNotFound(err) || ns.DeletionTimestamp != nil
 	}, timeout, poll).Should(BeTrue())
 }

@@ -5,8 +5,10 @@ package integration
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -23,6 +25,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/opdomain/opdomain/controllers"
+	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/test/controlplane"
 )
@@ -74,6 +77,16 @@ func TestMain(m *testing.M) {
 // introspectionPeer is where the manager would run in a cluster, as the chart installs it.
 var introspectionPeer = policy.Peer{Namespace: "opdomain-system", PodLabels: map[string]string{"app.kubernetes.io/name": "opdomain"}, Port: 9443}
 
+// introspectionEndpoint is the webhook server as the API server calls it, and the webhook
+// configuration envtest installed with its CA.
+func introspectionEndpoint() grant.Endpoint {
+	o := cp.Env.WebhookInstallOptions
+	return grant.Endpoint{
+		URL:          "https://" + net.JoinHostPort(o.LocalServingHost, strconv.Itoa(o.LocalServingPort)) + grant.IntrospectionPath,
+		CABundleFrom: "validating-webhook-configuration",
+	}
+}
+
 func startManager() error {
 	cfg, err := cp.UserConfig(operatorUser)
 	if err != nil {
@@ -96,7 +109,10 @@ func startManager() error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := controllers.Setup(ctx, mgr, controllers.Options{Clock: clock, DNS: policy.KubeDNS, Introspection: introspectionPeer, Kubeconfig: target, GrantKeyRotation: time.Hour}); err != nil {
+	if err := controllers.Setup(ctx, mgr, controllers.Options{
+		Clock: clock, DNS: policy.KubeDNS, Kubeconfig: target, GrantKeyRotation: time.Hour,
+		Introspection: introspectionPeer, IntrospectionEndpoint: introspectionEndpoint(),
+	}); err != nil {
 		cancel()
 		return err
 	}

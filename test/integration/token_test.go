@@ -6,11 +6,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,22 +23,13 @@ import (
 	"github.com/opdomain/opdomain/controllers/grant"
 )
 
-// introspectionClient calls the manager's introspection endpoint as a data service would,
-// over TLS, trusting only the webhook server's CA.
-func introspectionClient(t testing.TB) (*http.Client, string) {
-	t.Helper()
-	o := cp.Env.WebhookInstallOptions
-	pool := x509.NewCertPool()
-	NewWithT(t).Expect(pool.AppendCertsFromPEM(o.LocalServingCAData)).To(BeTrue())
-	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
-	return hc, "https://" + net.JoinHostPort(o.LocalServingHost, strconv.Itoa(o.LocalServingPort)) + grant.IntrospectionPath
-}
-
-// introspect asks whether token may be served now, from clientIP when it is not empty.
-func introspect(t testing.TB, token, clientIP string) grant.Introspection {
+// introspect asks whether token may be served now, from clientIP when it is not empty, the way
+// a data service in the domain's data zone does: at the URL, and trusting only the CA, that the
+// operator published there.
+func introspect(t testing.TB, w *grantWorld, token, clientIP string) grant.Introspection {
 	t.Helper()
 	g := NewWithT(t)
-	hc, endpoint := introspectionClient(t)
+	hc, endpoint := introspectionClient(t, w)
 	form := url.Values{"token": {token}}
 	if clientIP != "" {
 		form.Set("client_ip", clientIP)
@@ -51,6 +41,28 @@ func introspect(t testing.TB, token, clientIP string) grant.Introspection {
 	g.Expect(json.NewDecoder(resp.Body).Decode(&answer)).To(Succeed())
 	g.Expect(resp.Body.Close()).To(Succeed())
 	return answer
+}
+
+// introspectionClients keeps one client per data zone, as a data service keeps its connection.
+var introspectionClients sync.Map
+
+func introspectionClient(t testing.TB, w *grantWorld) (*http.Client, string) {
+	t.Helper()
+	g := NewWithT(t)
+	var cm corev1.ConfigMap
+	g.Eventually(func() error {
+		return k8s.Get(ctx, client.ObjectKey{Namespace: w.domain.Spec.DataZoneNamespace, Name: grant.IntrospectionConfigMap}, &cm)
+	}, timeout, poll).Should(Succeed())
+	g.Expect(cm.Data).To(HaveKey(grant.IntrospectionCAKey))
+	endpoint := cm.Data[grant.IntrospectionURLKey]
+	if hc, ok := introspectionClients.Load(endpoint + cm.Data[grant.IntrospectionCAKey]); ok {
+		return hc.(*http.Client), endpoint
+	}
+	pool := x509.NewCertPool()
+	g.Expect(pool.AppendCertsFromPEM([]byte(cm.Data[grant.IntrospectionCAKey]))).To(BeTrue())
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	introspectionClients.Store(endpoint+cm.Data[grant.IntrospectionCAKey], hc)
+	return hc, endpoint
 }
 
 // runningAt makes a pod in namespace that holds ip, as the kubelet would report it.
@@ -75,7 +87,7 @@ func TestR4_GrantTokenDiesWithItsGrantAndServesOnlyItsWorkspace(t *testing.T) {
 	g.Eventually(grantPhase(gr), timeout, poll).Should(Equal(opv1.GrantActive))
 	token := tokenOf(t, w, gr)
 
-	answer := introspect(t, token, "")
+	answer := introspect(t, w, token, "")
 	g.Expect(answer.Active).To(BeTrue())
 	g.Expect(answer.Subject).To(Equal(w.wsNamespace()))
 	g.Expect(answer.Grant).To(Equal("congestion"))
@@ -83,18 +95,18 @@ func TestR4_GrantTokenDiesWithItsGrantAndServesOnlyItsWorkspace(t *testing.T) {
 	g.Expect(answer.TokenID).To(Equal(gr.Status.Credential.TokenID))
 
 	// Sender binding: only an address of a live pod in the token's own workspace.
-	g.Expect(introspect(t, token, "10.244.0.7").Active).To(BeFalse(), "no pod holds the address")
+	g.Expect(introspect(t, w, token, "10.244.0.7").Active).To(BeFalse(), "no pod holds the address")
 	runningAt(t, w.domain.Spec.DataZoneNamespace, "elsewhere", "10.244.0.8")
-	g.Expect(introspect(t, token, "10.244.0.8").Active).To(BeFalse(), "a pod outside the workspace")
+	g.Expect(introspect(t, w, token, "10.244.0.8").Active).To(BeFalse(), "a pod outside the workspace")
 	runningAt(t, w.wsNamespace(), "train", "10.244.0.7")
-	bound := introspect(t, token, "10.244.0.7")
+	bound := introspect(t, w, token, "10.244.0.7")
 	g.Expect(bound.Active).To(BeTrue())
 	g.Expect(bound.ClientBound).To(BeTrue())
 
 	// Suspension: the token dies before the grant's status or its policies catch up.
 	start := time.Now()
 	setSuspension(t, w.developer, &opv1.Suspension{Reason: opv1.SuspensionSecurityRisk})
-	g.Eventually(func() bool { return introspect(t, token, "").Active }, time.Second, 5*time.Millisecond).Should(BeFalse())
+	g.Eventually(func() bool { return introspect(t, w, token, "").Active }, time.Second, 5*time.Millisecond).Should(BeFalse())
 	t.Logf("token inactive %v after the suspension was written", time.Since(start))
 
 	// Lifted: the grant reopens with a new token; the old one stays dead.
@@ -106,8 +118,8 @@ func TestR4_GrantTokenDiesWithItsGrantAndServesOnlyItsWorkspace(t *testing.T) {
 		}
 		return gr.Status.Credential.TokenID
 	}, timeout, poll).ShouldNot(Or(BeEmpty(), Equal(answer.TokenID)))
-	g.Expect(introspect(t, tokenOf(t, w, gr), "").Active).To(BeTrue())
-	g.Expect(introspect(t, token, "").Active).To(BeFalse(), "the earlier token of a reopened grant")
+	g.Expect(introspect(t, w, tokenOf(t, w, gr), "").Active).To(BeTrue())
+	g.Expect(introspect(t, w, token, "").Active).To(BeFalse(), "the earlier token of a reopened grant")
 
 	// A token with the same claims signed by another key, and no token at all.
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -118,9 +130,9 @@ func TestR4_GrantTokenDiesWithItsGrantAndServesOnlyItsWorkspace(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	forged, err := jwt.Signed(signer).Claims(claims).Serialize()
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(introspect(t, forged, "").Active).To(BeFalse(), "forged")
-	g.Expect(introspect(t, "not-a-token", "").Active).To(BeFalse())
-	hc, endpoint := introspectionClient(t)
+	g.Expect(introspect(t, w, forged, "").Active).To(BeFalse(), "forged")
+	g.Expect(introspect(t, w, "not-a-token", "").Active).To(BeFalse())
+	hc, endpoint := introspectionClient(t, w)
 	resp, err := hc.Get(endpoint + "?token=" + url.QueryEscape(token))
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(resp.StatusCode).To(Equal(http.StatusMethodNotAllowed), "a token never travels in a URL")
@@ -133,5 +145,5 @@ func TestR4_GrantTokenDiesWithItsGrantAndServesOnlyItsWorkspace(t *testing.T) {
 	// Revoked for good: deleted, the grant's last token is dead.
 	last := tokenOf(t, w, gr)
 	g.Expect(k8s.Delete(ctx, gr)).To(Succeed())
-	g.Eventually(func() bool { return introspect(t, last, "").Active }, time.Second, 5*time.Millisecond).Should(BeFalse())
+	g.Eventually(func() bool { return introspect(t, w, last, "").Active }, time.Second, 5*time.Millisecond).Should(BeFalse())
 }
