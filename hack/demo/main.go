@@ -135,14 +135,16 @@ The domain is running. Try, in another shell:
   kubectl --kubeconfig %s get od,authz,dws -A
   kubectl --kubeconfig %s -n %s get networkpolicies,resourcequota,rolebindings
   kubectl --kubeconfig %s -n jiangsu-control get dres,dgrant
-  # as the member: may run pods, may not read secrets, nor logs (the sample grant is Raw)
-  kubectl --kubeconfig %s auth can-i create pods
-  kubectl --kubeconfig %s auth can-i get pods --subresource=log
+  # as the member of a sealed workspace (the sample grant is Raw): may create and delete jobs,
+  # may not read pods, their status, Events or logs; sees WorkloadSummaries instead
+  kubectl --kubeconfig %s auth can-i create jobs
+  kubectl --kubeconfig %s auth can-i get pods
+  kubectl --kubeconfig %s get workloadsummaries
   # cut all access at once (R7), then watch the workspace
   kubectl --kubeconfig %s patch od jiangsu --type merge -p '{"spec":{"emergencyStop":{"active":true,"reason":"drill"}}}'
 
 Ctrl-C stops everything.
-`, os.Getenv("KUBEBUILDER_ASSETS"), adminPath, adminPath, ws.Status.Namespace, adminPath, memberPath, memberPath, adminPath)
+`, os.Getenv("KUBEBUILDER_ASSETS"), adminPath, adminPath, ws.Status.Namespace, adminPath, memberPath, memberPath, memberPath, adminPath)
 
 	if lifecycle {
 		if err := walkLifecycle(ctx, c, ws); err != nil {
