@@ -14,13 +14,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers/summary"
-	"github.com/opdomain/opdomain/controllers/workspace"
 )
 
 // marker is what a workload wrote: it must never reach a member of a sealed workspace.
@@ -37,13 +35,9 @@ type memberHTTP struct {
 
 func newMemberHTTP(t *testing.T, w *world) memberHTTP {
 	t.Helper()
-	g := NewWithT(t)
-	var sec corev1.Secret
-	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: w.control(), Name: w.ws.Status.Credentials[0].SecretName}, &sec)).To(Succeed())
-	cfg, err := clientcmd.RESTConfigFromKubeConfig(sec.Data[workspace.KubeconfigKey])
-	g.Expect(err).NotTo(HaveOccurred())
+	cfg := memberConfig(t, w)
 	hc, err := rest.HTTPClientFor(cfg)
-	g.Expect(err).NotTo(HaveOccurred())
+	NewWithT(t).Expect(err).NotTo(HaveOccurred())
 	return memberHTTP{t: t, host: strings.TrimRight(cfg.Host, "/") + cfg.APIPath, http: hc}
 }
 
@@ -175,9 +169,9 @@ func TestR1_SealedWorkspaceShowsMembersNothingAWorkloadWrote(t *testing.T) {
 
 	// The member's view: the operator's summary, a state and counts.
 	var view opv1.WorkloadSummary
-	memberClient := memberClient(t, w.world)
+	asMember := memberClient(t, w.world)
 	g.Eventually(func() error {
-		return memberClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: summary.Name("Job", "train")}, &view)
+		return asMember.Get(ctx, client.ObjectKey{Namespace: ns, Name: summary.Name("Job", "train")}, &view)
 	}, timeout, poll).Should(Succeed())
 	g.Expect(view.State).To(Equal(opv1.WorkloadSuspended))
 	g.Expect(view.Workload).To(Equal(opv1.WorkloadRef{Kind: "Job", Name: "train", UID: string(job.UID)}))

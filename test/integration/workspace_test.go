@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -233,14 +234,20 @@ func TestR3_DriftIsHealed(t *testing.T) {
 	}, heal, poll).Should(Succeed(), "deleted Cilium deny policy restored")
 }
 
-func memberClient(t testing.TB, w *world) client.Client {
+// memberConfig is the member's kubeconfig as opdomain issued it.
+func memberConfig(t testing.TB, w *world) *rest.Config {
 	t.Helper()
 	g := NewWithT(t)
 	var sec corev1.Secret
 	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: w.control(), Name: w.ws.Status.Credentials[0].SecretName}, &sec)).To(Succeed())
 	cfg, err := clientcmd.RESTConfigFromKubeConfig(sec.Data[workspace.KubeconfigKey])
 	g.Expect(err).NotTo(HaveOccurred())
-	c, err := client.New(cfg, client.Options{Scheme: controllers.Scheme()})
-	g.Expect(err).NotTo(HaveOccurred())
+	return cfg
+}
+
+func memberClient(t testing.TB, w *world) client.Client {
+	t.Helper()
+	c, err := client.New(memberConfig(t, w), client.Options{Scheme: controllers.Scheme()})
+	NewWithT(t).Expect(err).NotTo(HaveOccurred())
 	return c
 }
