@@ -72,8 +72,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// startManager runs the operator as main.go does, on the fake clock. stopManager stops it and
-// waits until it has stopped, so a test can restart it as a crash would.
 // introspectionPeer is where the manager would run in a cluster, as the chart installs it.
 var introspectionPeer = policy.Peer{Namespace: "opdomain-system", PodLabels: map[string]string{"app.kubernetes.io/name": "opdomain"}, Port: 9443}
 
@@ -87,6 +85,8 @@ func introspectionEndpoint() grant.Endpoint {
 	}
 }
 
+// startManager runs the operator as main.go does, on the fake clock. stopManager stops it and
+// waits until it has stopped, so a test can restart it as a crash would.
 func startManager() error {
 	cfg, err := cp.UserConfig(operatorUser)
 	if err != nil {
