@@ -33,6 +33,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/authorization"
 	"github.com/opdomain/opdomain/controllers/catalog"
 	"github.com/opdomain/opdomain/controllers/domain"
+	"github.com/opdomain/opdomain/controllers/gate"
 	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/index"
 	"github.com/opdomain/opdomain/controllers/policy"
@@ -65,7 +66,7 @@ func CacheOptions() cache.Options {
 	for _, o := range []client.Object{
 		&corev1.Namespace{}, &corev1.Secret{}, &corev1.ServiceAccount{}, &corev1.ResourceQuota{},
 		&corev1.LimitRange{}, &networkingv1.NetworkPolicy{}, &ciliumv2.CiliumNetworkPolicy{},
-		&rbacv1.Role{}, &rbacv1.RoleBinding{},
+		&rbacv1.Role{}, &rbacv1.RoleBinding{}, &rbacv1.ClusterRole{},
 	} {
 		byObject[o] = inDomain
 	}
@@ -120,6 +121,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-authorization"),
 			Clock: opts.Clock, Wakeups: wakeups(),
 		},
+		&gate.Reconciler{Client: mgr.GetClient(), Clock: opts.Clock, Wakeups: wakeups()},
 		&catalog.Reconciler{Client: mgr.GetClient(), Snapshots: snapshots},
 		&summary.Reconciler{Client: mgr.GetClient()},
 		&grant.Reconciler{

@@ -8,9 +8,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/names"
 )
 
-// MemberRole is the name of the Role every workspace member is bound to.
+// MemberRole begins the names of member bindings and gates; it is also the name of the Role
+// members were bound to before gates, which the operator removes.
 const MemberRole = "opdomain-member"
 
 var allVerbs = []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"}
@@ -58,21 +60,50 @@ var sealedRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{opv1.GroupVersion.Group}, Resources: []string{"workloadsummaries"}, Verbs: []string{"get", "list", "watch"}},
 }
 
-// Role returns the member Role for a workspace namespace at the given visibility.
-func Role(namespace string, labels map[string]string, v Visibility) *rbacv1.Role {
-	var rules []rbacv1.PolicyRule
+// String names a visibility in gate names.
+func (v Visibility) String() string {
 	switch v {
 	case Status:
-		rules = slices.Clone(openRules)
+		return "status"
 	case Logs:
-		rules = append(slices.Clone(openRules), rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}})
-	default:
-		rules = slices.Clone(sealedRules)
+		return "logs"
 	}
-	return &rbacv1.Role{
-		ObjectMeta: metav1.ObjectMeta{Name: MemberRole, Namespace: namespace, Labels: labels},
-		Rules:      rules,
+	return "sealed"
+}
+
+// Visibilities lists every visibility; an agreement has one gate for each.
+var Visibilities = []Visibility{Sealed, Status, Logs}
+
+// Rules returns the member rules at visibility v.
+func Rules(v Visibility) []rbacv1.PolicyRule {
+	switch v {
+	case Status:
+		return slices.Clone(openRules)
+	case Logs:
+		return append(slices.Clone(openRules), rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}})
 	}
+	return slices.Clone(sealedRules)
+}
+
+// GateName is the ClusterRole through which the members of one agreement of a domain hold the
+// member rules at visibility v.
+func GateName(domain, agreement string, v Visibility) string {
+	return names.Slug(MemberRole+"-"+domain+"-"+agreement, 240) + "-" + v.String()
+}
+
+// Gate returns an agreement's gate at visibility v: the member rules while open, none while
+// closed. Every member RoleBinding of every workspace under the agreement refers to one of its
+// gates, and RBAC reads the rules on every request, so closing the gates cuts every member of
+// the agreement at once with one write per visibility, whatever the number of workspaces.
+func Gate(name string, labels map[string]string, v Visibility, open bool) *rbacv1.ClusterRole {
+	gate := &rbacv1.ClusterRole{
+		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "ClusterRole"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+	}
+	if open {
+		gate.Rules = Rules(v)
+	}
+	return gate
 }
 
 // Member is one workspace member: the person's own cluster identity and the service account
@@ -83,12 +114,13 @@ type Member struct {
 	ServiceAccountName      string
 }
 
-// RoleBinding binds one member, as both identities, to the member Role. One binding per member
-// so that one person's access is cut without touching the others'.
-func RoleBinding(namespace, name string, m Member, labels map[string]string) *rbacv1.RoleBinding {
+// RoleBinding binds one member, as both identities, to a gate of their agreement, within the
+// workspace namespace only. One binding per member so that one person's access is cut without
+// touching the others'.
+func RoleBinding(namespace, name string, m Member, labels map[string]string, gate string) *rbacv1.RoleBinding {
 	return &rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: labels},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: MemberRole},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: gate},
 		Subjects: []rbacv1.Subject{
 			{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: m.User},
 			{Kind: rbacv1.ServiceAccountKind, Namespace: m.ServiceAccountNamespace, Name: m.ServiceAccountName},

@@ -1,6 +1,7 @@
 package rbac
 
 import (
+	"strings"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -22,7 +23,7 @@ func TestR3_MemberRoleGrantsNoExportOrEscapeChannel(t *testing.T) {
 		if v != Logs {
 			forbidden["pods/log"] = true
 		}
-		for _, rule := range Role("ws", nil, v).Rules {
+		for _, rule := range Rules(v) {
 			g.Expect(rule.Verbs).NotTo(ContainElement(rbacv1.VerbAll))
 			g.Expect(rule.APIGroups).NotTo(ContainElement(rbacv1.APIGroupAll))
 			for _, res := range rule.Resources {
@@ -33,7 +34,7 @@ func TestR3_MemberRoleGrantsNoExportOrEscapeChannel(t *testing.T) {
 			g.Expect(rule.APIGroups).NotTo(ContainElement("networking.k8s.io"))
 		}
 	}
-	g.Expect(Role("ws", nil, Logs).Rules).To(ContainElement(rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}}),
+	g.Expect(Rules(Logs)).To(ContainElement(rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}}),
 		"with logs, exactly get on pods/log is added")
 }
 
@@ -46,7 +47,7 @@ func TestR1_SealedRoleReturnsNothingAWorkloadWrote(t *testing.T) {
 	g.Expect(zero).To(Equal(Sealed), "an unset visibility seals")
 	carriesStatus := map[string]bool{"pods": true, "pods/status": true, "pods/log": true, "events": true, "replicasets": true,
 		"deployments": true, "statefulsets": true, "jobs": true, "cronjobs": true, "jobs/status": true, "deployments/status": true}
-	for _, rule := range Role("ws", nil, Sealed).Rules {
+	for _, rule := range Rules(Sealed) {
 		for _, res := range rule.Resources {
 			if !carriesStatus[res] {
 				continue
@@ -55,15 +56,35 @@ func TestR1_SealedRoleReturnsNothingAWorkloadWrote(t *testing.T) {
 			g.Expect(res).NotTo(BeElementOf("pods", "pods/status", "pods/log", "events", "replicasets"))
 		}
 	}
-	g.Expect(Role("ws", nil, Sealed).Rules).To(ContainElement(rbacv1.PolicyRule{APIGroups: []string{"opdomain.io"}, Resources: []string{"workloadsummaries"}, Verbs: []string{"get", "list", "watch"}}))
+	g.Expect(Rules(Sealed)).To(ContainElement(rbacv1.PolicyRule{APIGroups: []string{"opdomain.io"}, Resources: []string{"workloadsummaries"}, Verbs: []string{"get", "list", "watch"}}))
 }
 
 func TestR3_EachMemberIsBoundAsPersonAndAsCredential(t *testing.T) {
 	g := NewWithT(t)
-	b := RoleBinding("ws", "b", Member{User: "lisi@acme.example", ServiceAccountNamespace: "ctl", ServiceAccountName: "sa"}, nil)
-	g.Expect(b.RoleRef).To(Equal(rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: MemberRole}))
+	b := RoleBinding("ws", "b", Member{User: "lisi@acme.example", ServiceAccountNamespace: "ctl", ServiceAccountName: "sa"}, nil, "gate")
+	g.Expect(b.RoleRef).To(Equal(rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "gate"}))
 	g.Expect(b.Subjects).To(ConsistOf(
 		rbacv1.Subject{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: "lisi@acme.example"},
 		rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: "ctl", Name: "sa"},
 	))
+}
+
+// R2, R7: a closed gate grants nothing; an open one exactly its visibility's rules. Gate names
+// differ by visibility and agreement, and fit a ClusterRole name.
+func TestR2_GateGrantsItsRulesOnlyWhileOpen(t *testing.T) {
+	g := NewWithT(t)
+	for _, v := range Visibilities {
+		g.Expect(Gate("x", nil, v, false).Rules).To(BeEmpty())
+		g.Expect(Gate("x", nil, v, true).Rules).To(Equal(Rules(v)))
+	}
+	long := strings.Repeat("a", 253)
+	seen := map[string]bool{}
+	for _, agreement := range []string{"acme", "acme-2", long, long + "b"} {
+		for _, v := range Visibilities {
+			name := GateName("jiangsu", agreement, v)
+			g.Expect(len(name)).To(BeNumerically("<=", 253))
+			g.Expect(seen).NotTo(HaveKey(name))
+			seen[name] = true
+		}
+	}
 }

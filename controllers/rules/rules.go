@@ -9,6 +9,8 @@ import (
 	"slices"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
@@ -192,3 +194,49 @@ func filter(items, set []string, inSet bool) []string {
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// MembersMayAct says whether the members of an agreement's workspaces may hold access now, and
+// if not, why: the domain is not stopped and proves its fence, and the agreement — and, for a
+// Developer agreement, its Operator parent — is Active by its phase and by its own words
+// (suspension, termination and term are read from the spec too, so the cut does not wait for the
+// phase to catch up). parent is ignored for an Operator agreement.
+func MembersMayAct(d *opv1.OperationDomain, a, parent *opv1.Authorization, now time.Time) (ok bool, reason, message string) {
+	switch {
+	case d == nil:
+		return false, opv1.ReasonDomainNotFound, "no OperationDomain claims the agreement's namespace"
+	case d.Spec.EmergencyStop.Active:
+		return false, opv1.ReasonEmergencyStop, "domain emergency stop: " + d.Spec.EmergencyStop.Reason
+	case !meta.IsStatusConditionTrue(d.Status.Conditions, opv1.ConditionAdmissionEnforced):
+		// The fence must stand before anyone may act behind it.
+		return false, opv1.ReasonAdmissionNotEnforced, fmt.Sprintf("the admission policy of domain %s is not proven in force (its condition AdmissionEnforced)", d.Name)
+	case a == nil:
+		return false, opv1.ReasonAuthorizationNotFound, "the agreement is not found"
+	}
+	if why := inForce(a, now); why != "" {
+		return false, opv1.ReasonAuthorizationInactive, why
+	}
+	if a.Spec.Role == opv1.RoleDeveloper {
+		if parent == nil {
+			return false, opv1.ReasonParentNotFound, fmt.Sprintf("parent Authorization %q of %s is not found", a.Spec.Parent, a.Name)
+		}
+		if why := inForce(parent, now); why != "" {
+			return false, opv1.ReasonParentInactive, "parent " + why
+		}
+	}
+	return true, "", ""
+}
+
+// inForce says why an agreement is not in force now, or "" when it is.
+func inForce(a *opv1.Authorization, now time.Time) string {
+	switch {
+	case a.Status.Phase != opv1.PhaseActive:
+		phase := string(a.Status.Phase)
+		if phase == "" {
+			phase = "not yet evaluated"
+		}
+		return fmt.Sprintf("Authorization %s is %s", a.Name, phase)
+	case a.Spec.Suspension != nil || a.Spec.Termination != nil || !a.Spec.Term.Contains(metav1.NewTime(now)):
+		return fmt.Sprintf("Authorization %s is suspended, terminated or out of term", a.Name)
+	}
+	return ""
+}

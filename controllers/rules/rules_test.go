@@ -204,3 +204,67 @@ func TestR4_ReviewerIsTheCaller(t *testing.T) {
 		})
 	}
 }
+
+// R2, R7: members may act only while the domain is not stopped and proves its fence, and their
+// agreement and its parent are in force by phase and by their own words.
+func TestR2_MembersMayActOnlyWhileEverythingAboveThemIsInForce(t *testing.T) {
+	g := NewWithT(t)
+	now := t0.AddDate(0, 1, 0)
+	domain := func() *opv1.OperationDomain {
+		return &opv1.OperationDomain{ObjectMeta: metav1.ObjectMeta{Name: "d"}, Status: opv1.OperationDomainStatus{
+			Conditions: []metav1.Condition{{Type: opv1.ConditionAdmissionEnforced, Status: metav1.ConditionTrue}}}}
+	}
+	active := func(a opv1.Authorization) *opv1.Authorization {
+		a.Status.Phase = opv1.PhaseActive
+		return &a
+	}
+	op := active(agreement("op", opv1.RoleOperator, "A", 3))
+	dev := active(agreement("dev", opv1.RoleDeveloper, "B", 2))
+	dev.Spec.Parent = "op"
+	ok, _, _ := MembersMayAct(domain(), dev, op, now)
+	g.Expect(ok).To(BeTrue())
+	ok, _, _ = MembersMayAct(domain(), op, nil, now)
+	g.Expect(ok).To(BeTrue(), "an Operator agreement has no parent to ask")
+
+	for name, tc := range map[string]struct {
+		mutate func(d *opv1.OperationDomain, a, parent *opv1.Authorization) (*opv1.OperationDomain, *opv1.Authorization, *opv1.Authorization)
+		reason string
+	}{
+		"no domain": {func(_ *opv1.OperationDomain, a, p *opv1.Authorization) (*opv1.OperationDomain, *opv1.Authorization, *opv1.Authorization) {
+			return nil, a, p
+		}, opv1.ReasonDomainNotFound},
+		"emergency stop": {func(d *opv1.OperationDomain, a, p *opv1.Authorization) (*opv1.OperationDomain, *opv1.Authorization, *opv1.Authorization) {
+			d.Spec.EmergencyStop.Active = true
+			return d, a, p
+		}, opv1.ReasonEmergencyStop},
+		"fence not proven": {func(d *opv1.OperationDomain, a, p *opv1.Authorization) (*opv1.OperationDomain, *opv1.Authorization, *opv1.Authorization) {
+			d.Status.Conditions = nil
+			return d, a, p
+		}, opv1.ReasonAdmissionNotEnforced},
+		"suspended before its phase says so": {func(d *opv1.OperationDomain, a, p *opv1.Authorization) (*opv1.OperationDomain, *opv1.Authorization, *opv1.Authorization) {
+			a.Spec.Suspension = &opv1.Suspension{Reason: opv1.SuspensionSecurityRisk}
+			return d, a, p
+		}, opv1.ReasonAuthorizationInactive},
+		"out of term": {func(d *opv1.OperationDomain, a, p *opv1.Authorization) (*opv1.OperationDomain, *opv1.Authorization, *opv1.Authorization) {
+			a.Spec.Term.End = metav1.NewTime(now)
+			return d, a, p
+		}, opv1.ReasonAuthorizationInactive},
+		"parent missing": {func(d *opv1.OperationDomain, a, _ *opv1.Authorization) (*opv1.OperationDomain, *opv1.Authorization, *opv1.Authorization) {
+			return d, a, nil
+		}, opv1.ReasonParentNotFound},
+		"parent terminated, one hop": {func(d *opv1.OperationDomain, a, p *opv1.Authorization) (*opv1.OperationDomain, *opv1.Authorization, *opv1.Authorization) {
+			p.Spec.Termination = &opv1.Termination{Reason: opv1.EndBreach}
+			return d, a, p
+		}, opv1.ReasonParentInactive},
+		"parent's phase": {func(d *opv1.OperationDomain, a, p *opv1.Authorization) (*opv1.OperationDomain, *opv1.Authorization, *opv1.Authorization) {
+			p.Status.Phase = opv1.PhaseSuspended
+			return d, a, p
+		}, opv1.ReasonParentInactive},
+	} {
+		d, a, p := tc.mutate(domain(), dev.DeepCopy(), op.DeepCopy())
+		ok, reason, msg := MembersMayAct(d, a, p, now)
+		g.Expect(ok).To(BeFalse(), name)
+		g.Expect(reason).To(Equal(tc.reason), name)
+		g.Expect(msg).NotTo(BeEmpty(), name)
+	}
+}

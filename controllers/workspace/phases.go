@@ -35,6 +35,8 @@ type scope struct {
 	now    time.Time
 	domain *opv1.OperationDomain
 	authz  *opv1.Authorization
+	// parent is a Developer agreement's Operator agreement.
+	parent *opv1.Authorization
 	// eligible are the members who may hold access: trained persons of the agreement.
 	eligible []opv1.Person
 	// operatorPersons maps the people of the domain's Operator agreements to their agreement;
@@ -86,6 +88,9 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) error {
 		return err
 	}
 	if s.authz != nil && s.authz.Spec.Role == opv1.RoleDeveloper {
+		if s.parent, err = index.Lookup[opv1.Authorization](ctx, r.Client, s.ws.Namespace, s.authz.Spec.Parent); err != nil {
+			return err
+		}
 		var all opv1.AuthorizationList
 		if err := r.List(ctx, &all, client.InNamespace(s.ws.Namespace)); err != nil {
 			return err
@@ -124,23 +129,10 @@ func (s *scope) teardownCause() (reason, endedBy string, ok bool) {
 	return "", "", false
 }
 
-// access says whether members may have access now, and if not, why.
+// access says whether members may have access now, and if not, why (rules.MembersMayAct, the
+// same decision that opens or closes the agreement's gate).
 func (s *scope) access() (open bool, reason, message string) {
-	switch {
-	case s.domain.Spec.EmergencyStop.Active:
-		return false, opv1.ReasonEmergencyStop, "domain emergency stop: " + s.domain.Spec.EmergencyStop.Reason
-	case !meta.IsStatusConditionTrue(s.domain.Status.Conditions, opv1.ConditionAdmissionEnforced):
-		// The fence must stand before anyone may act behind it.
-		return false, opv1.ReasonAdmissionNotEnforced, fmt.Sprintf("the admission policy of domain %s is not proven in force (its condition AdmissionEnforced)", s.domain.Name)
-	case s.authz == nil:
-		return false, opv1.ReasonAuthorizationNotFound, fmt.Sprintf("Authorization %q not found in %s", s.ws.Spec.Authorization, s.ws.Namespace)
-	case s.authz.Status.Phase != opv1.PhaseActive:
-		return false, opv1.ReasonAuthorizationInactive, fmt.Sprintf("Authorization %s is %s", s.authz.Name, phaseOrUnknown(s.authz.Status.Phase))
-	case s.authz.Spec.Suspension != nil || s.authz.Spec.Termination != nil || !s.authz.Spec.Term.Contains(metav1.NewTime(s.now)):
-		// The agreement's own words cut access before its phase has caught up: fail closed.
-		return false, opv1.ReasonAuthorizationInactive, fmt.Sprintf("Authorization %s is suspended, terminated or out of term", s.authz.Name)
-	}
-	return true, "", ""
+	return rules.MembersMayAct(s.domain, s.authz, s.parent, s.now)
 }
 
 func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result, error) {
@@ -285,35 +277,51 @@ func (r *Reconciler) stopCompute(ctx context.Context, s *scope, _ bool) error {
 	return client.IgnoreNotFound(r.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(s.ws.Status.Namespace)))
 }
 
-// ensureRBAC keeps the member Role and one RoleBinding per eligible member while access is
-// open, and removes every binding otherwise: the cut that takes effect at once. A Role with no
-// binding grants nothing, so closing leaves it be.
+// ensureRBAC keeps one RoleBinding per eligible member, to the agreement's gate at the
+// workspace's visibility, while access is open, and removes every binding otherwise. The gate
+// itself (controllers/gate) is what cuts the whole agreement at once; deleting bindings here
+// cuts one workspace, or one member, and keeps them cut should the gate open by mistake.
 func (r *Reconciler) ensureRBAC(ctx context.Context, s *scope, open bool) error {
 	ns := s.ws.Status.Namespace
-	want := map[string]bool{}
-	if open {
-		if err := apply.Object(ctx, r.Client, rbac.Role(ns, s.labels(), s.visibility())); err != nil {
-			return err
-		}
-		for _, p := range s.eligible {
-			name := bindingName(p.User)
-			want[name] = true
-			m := rbac.Member{User: p.User, ServiceAccountNamespace: s.ws.Namespace, ServiceAccountName: serviceAccountName(s.ws.Name, p.User)}
-			if err := apply.Object(ctx, r.Client, rbac.RoleBinding(ns, name, m, s.memberLabels(p.User))); err != nil {
-				return err
-			}
-		}
-	}
 	var bindings rbacv1.RoleBindingList
 	if err := r.List(ctx, &bindings, client.InNamespace(ns), s.ownedBy()); err != nil {
 		return err
 	}
+	have := make(map[string]*rbacv1.RoleBinding, len(bindings.Items))
 	for i := range bindings.Items {
-		if !want[bindings.Items[i].Name] {
-			if err := apply.Delete(ctx, r.Client, &bindings.Items[i]); err != nil {
+		have[bindings.Items[i].Name] = &bindings.Items[i]
+	}
+	want := map[string]bool{}
+	if open {
+		gate := rbac.GateName(s.domain.Name, s.ws.Spec.Authorization, s.visibility())
+		for _, p := range s.eligible {
+			name := bindingName(p.User)
+			want[name] = true
+			if b := have[name]; b != nil && b.RoleRef.Name != gate {
+				// A binding's role cannot change: sealing rebinds, cutting first.
+				if err := apply.Delete(ctx, r.Client, b); err != nil {
+					return err
+				}
+			}
+			m := rbac.Member{User: p.User, ServiceAccountNamespace: s.ws.Namespace, ServiceAccountName: serviceAccountName(s.ws.Name, p.User)}
+			if err := apply.Object(ctx, r.Client, rbac.RoleBinding(ns, name, m, s.memberLabels(p.User), gate)); err != nil {
 				return err
 			}
 		}
+	}
+	for name, b := range have {
+		if !want[name] {
+			if err := apply.Delete(ctx, r.Client, b); err != nil {
+				return err
+			}
+		}
+	}
+	// The per-workspace Role members were bound to before gates goes on upgrade.
+	legacy := &rbacv1.Role{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: rbac.MemberRole}, legacy); err == nil {
+		return apply.Delete(ctx, r.Client, legacy)
+	} else if !apierrors.IsNotFound(err) {
+		return err
 	}
 	return nil
 }
@@ -356,11 +364,4 @@ func serviceAccountName(workspace, user string) string {
 
 func bindingName(user string) string {
 	return names.Slug(rbac.MemberRole+"-"+user, 63)
-}
-
-func phaseOrUnknown(p opv1.AuthorizationPhase) string {
-	if p == "" {
-		return "not yet evaluated"
-	}
-	return string(p)
 }

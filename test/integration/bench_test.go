@@ -7,11 +7,13 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/workspace"
 )
 
 // BenchmarkWorkspaceProvisioning measures one workspace from creation to Ready (namespace,
@@ -71,8 +73,9 @@ func report(b *testing.B, name string, ds []time.Duration) {
 var stopWorld *world
 
 // BenchmarkEmergencyStop100Workspaces measures R7's one action: from setting the domain's
-// emergency stop to the moment no member of any of its 100 workspaces holds a RoleBinding
-// (authorization is cut; tokens are rejected ~10 s later, when the API server's token cache
+// emergency stop to the moment a member's SubjectAccessReview in the last workspace is denied
+// (denied: the gates are closed), and to the moment no member of any of its 100 workspaces
+// holds a RoleBinding (cut; tokens are rejected ~10 s later, when the API server's token cache
 // lapses). Each iteration then lifts the stop and waits for every workspace to be Ready again.
 func BenchmarkEmergencyStop100Workspaces(b *testing.B) {
 	g := NewWithT(b)
@@ -95,19 +98,35 @@ func BenchmarkEmergencyStop100Workspaces(b *testing.B) {
 	}
 	g.Eventually(bindings, 5*time.Minute, 100*time.Millisecond).Should(Equal(workspaces))
 
-	var cut []time.Duration
+	// Every workspace has the same member; the last one made stands for them all, since they
+	// are all bound through the same gate.
+	last := authenticationv1.UserInfo{Username: member}
+	lastNamespace := workspace.NamespaceName(w.domain.Name, fmt.Sprintf("ws%03d", workspaces-1))
+	g.Expect(can(b, last, lastNamespace, "create", "batch", "jobs", "")).To(BeTrue())
+
+	var denied, cut []time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
 		setEmergencyStop(b, w.domain, true)
-		g.Eventually(bindings, time.Minute, 5*time.Millisecond).Should(BeZero())
-		cut = append(cut, time.Since(start))
+		var memberDenied, bindingsGone time.Duration
+		g.Eventually(func() bool {
+			if memberDenied == 0 && !can(b, last, lastNamespace, "create", "batch", "jobs", "") {
+				memberDenied = time.Since(start)
+			}
+			if bindingsGone == 0 && bindings() == 0 {
+				bindingsGone = time.Since(start)
+			}
+			return memberDenied > 0 && bindingsGone > 0
+		}, time.Minute, 2*time.Millisecond).Should(BeTrue())
+		denied, cut = append(denied, memberDenied), append(cut, bindingsGone)
 
 		b.StopTimer()
 		setEmergencyStop(b, w.domain, false)
 		g.Eventually(bindings, 5*time.Minute, 50*time.Millisecond).Should(Equal(workspaces))
 		b.StartTimer()
 	}
+	report(b, "denied", denied)
 	report(b, "cut", cut)
 }
 

@@ -58,7 +58,8 @@ func TestR3_WorkspaceNamespaceIsRestrictedIsolatedAndLimited(t *testing.T) {
 	g.Expect(k8s.List(ctx, &bindings, client.InNamespace(ns))).To(Succeed())
 	g.Expect(bindings.Items).To(HaveLen(1), "one binding per member")
 	binding = bindings.Items[0]
-	g.Expect(binding.RoleRef.Name).To(Equal(rbac.MemberRole))
+	g.Expect(binding.RoleRef).To(Equal(rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: rbac.GateName(w.domain.Name, w.developer.Name, rbac.Status)}),
+		"bound to the agreement's gate at the workspace's visibility")
 	g.Expect(binding.Subjects).To(ContainElement(rbacv1.Subject{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: member}))
 
 	cred := w.ws.Status.Credentials[0]

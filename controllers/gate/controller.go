@@ -1,0 +1,154 @@
+// Package gate keeps each agreement's gates: one ClusterRole per visibility carrying the member
+// rules while the agreement's members may act, none otherwise (R2: access follows the agreement
+// at once; R7: the emergency stop cuts in one action). Every member RoleBinding under the
+// agreement refers to one of them, so a suspension, termination, term end, parent's end or
+// emergency stop cuts every member of every workspace with three writes, and this controller
+// does nothing else: no provisioning work queues ahead of a cut.
+package gate
+
+import (
+	"context"
+	"maps"
+	"time"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/apply"
+	"github.com/opdomain/opdomain/controllers/index"
+	"github.com/opdomain/opdomain/controllers/rbac"
+	"github.com/opdomain/opdomain/controllers/rules"
+	"github.com/opdomain/opdomain/controllers/wakeup"
+)
+
+// component labels every gate.
+const component = "gate"
+
+// Reconciler opens and closes the gates of one agreement at a time.
+type Reconciler struct {
+	client.Client
+	Clock   wakeup.Clock
+	Wakeups *wakeup.Scheduler
+}
+
+// The operator holds every rule it puts in a gate (pods/log and the scale subresources too), as
+// RBAC requires of whoever writes a ClusterRole without the escalate verb.
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=get;list;watch;create;update;patch;delete;deletecollection;bind
+// +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
+// +kubebuilder:rbac:groups=apps,resources=deployments/scale;statefulsets/scale,verbs=get;update;patch
+
+// Reconcile opens or closes an agreement's gates, and removes them once the agreement is gone.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	a, err := index.Lookup[opv1.Authorization](ctx, r.Client, req.Namespace, req.Name)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if a == nil {
+		r.Wakeups.At(&opv1.Authorization{ObjectMeta: metav1.ObjectMeta{Name: req.Name, Namespace: req.Namespace}}, time.Time{})
+		return ctrl.Result{}, client.IgnoreNotFound(r.DeleteAllOf(ctx, &rbacv1.ClusterRole{}, ownedBy(req.Namespace, req.Name)))
+	}
+	d, err := index.DomainFor(ctx, r.Client, a.Namespace)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	var parent *opv1.Authorization
+	if a.Spec.Role == opv1.RoleDeveloper {
+		if parent, err = index.Lookup[opv1.Authorization](ctx, r.Client, a.Namespace, a.Spec.Parent); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if d == nil {
+		// No domain, no gate: nothing can be bound to it either.
+		return ctrl.Result{}, nil
+	}
+	now := r.Clock.Now()
+	open, _, _ := rules.MembersMayAct(d, a, parent, now)
+	labels := map[string]string{
+		opv1.LabelDomain: d.Name, opv1.LabelComponent: component,
+		opv1.LabelOwnerKind: "Authorization", opv1.LabelOwnerName: a.Name, opv1.LabelOwnerNamespace: a.Namespace,
+	}
+	for _, v := range rbac.Visibilities {
+		if err := r.ensure(ctx, rbac.Gate(rbac.GateName(d.Name, a.Name, v), labels, v, open)); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	// The term's edges open and close the gate on the operator's clock, whatever the phase says.
+	next := time.Time{}
+	for _, t := range []*opv1.Authorization{a, parent} {
+		if t == nil {
+			continue
+		}
+		for _, edge := range []metav1.Time{t.Spec.Term.Start, t.Spec.Term.End} {
+			if edge.After(now) {
+				next = wakeup.Earliest(next, edge.Time)
+			}
+		}
+	}
+	r.Wakeups.At(a, next)
+	return ctrl.Result{}, nil
+}
+
+// ensure writes a gate only when the cache says it differs: a no-op pass costs no request.
+func (r *Reconciler) ensure(ctx context.Context, want *rbacv1.ClusterRole) error {
+	var have rbacv1.ClusterRole
+	err := r.Get(ctx, client.ObjectKeyFromObject(want), &have)
+	if err == nil && equality.Semantic.DeepEqual(have.Rules, want.Rules) && maps.Equal(have.Labels, want.Labels) {
+		return nil
+	}
+	if client.IgnoreNotFound(err) != nil {
+		return err
+	}
+	return apply.Object(ctx, r.Client, want)
+}
+
+func ownedBy(namespace, name string) client.MatchingLabels {
+	return client.MatchingLabels{opv1.LabelComponent: component, opv1.LabelOwnerNamespace: namespace, opv1.LabelOwnerName: name}
+}
+
+// SetupWithManager watches agreements (a parent's change reaches its children), domains (the
+// emergency stop and the admission proof reach every agreement of the domain) and the gates
+// themselves, so an edited gate is put back.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	children := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		return r.agreements(ctx, client.InNamespace(o.GetNamespace()), client.MatchingFields{index.AuthorizationParent: o.GetName()})
+	})
+	byDomain := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		return r.agreements(ctx, client.InNamespace(o.(*opv1.OperationDomain).Spec.ControlNamespace))
+	})
+	toOwner := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+		l := o.GetLabels()
+		if l[opv1.LabelComponent] != component {
+			return nil
+		}
+		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: l[opv1.LabelOwnerNamespace], Name: l[opv1.LabelOwnerName]}}}
+	})
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("gate").
+		For(&opv1.Authorization{}).
+		Watches(&opv1.Authorization{}, children).
+		Watches(&opv1.OperationDomain{}, byDomain).
+		Watches(&rbacv1.ClusterRole{}, toOwner).
+		WatchesRawSource(r.Wakeups.Source()).
+		// Gates are independent of each other; a domain's stop closes them all at once.
+		WithOptions(controller.Options{MaxConcurrentReconciles: 8}).
+		Complete(r)
+}
+
+func (r *Reconciler) agreements(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
+	var list opv1.AuthorizationList
+	if err := r.List(ctx, &list, opts...); err != nil {
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return out
+}
