@@ -291,3 +291,50 @@ func DNSBinding(domain string, labels map[string]string) *admissionregistrationv
 		Spec:       admissionregistrationv1.MutatingAdmissionPolicyBindingSpec{PolicyName: DNSPolicyName, ParamRef: param, MatchResources: match},
 	}
 }
+
+// FinalizerPolicyName names the mutating policy that puts the teardown finalizer on every
+// DeveloperWorkspace as it is created, so that even one deleted before the operator first saw it
+// waits for its teardown and leaves its record (R6: every ending leaves evidence).
+const FinalizerPolicyName = "opdomain-workspace-finalizer"
+
+// FinalizerBindingName is the name of a domain's binding of the finalizer policy.
+func FinalizerBindingName(domain string) string {
+	return names.Slug(FinalizerPolicyName+"-"+domain, 253)
+}
+
+// FinalizerPolicy returns the MutatingAdmissionPolicy that adds opv1.Finalizer to a created
+// workspace; finalizers are a set, so one already there is kept once.
+func FinalizerPolicy(labels map[string]string) *admissionregistrationv1.MutatingAdmissionPolicy {
+	fail := admissionregistrationv1.Fail
+	return &admissionregistrationv1.MutatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: FinalizerPolicyName, Labels: labels},
+		Spec: admissionregistrationv1.MutatingAdmissionPolicySpec{
+			FailurePolicy: &fail,
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+					Rule: admissionregistrationv1.Rule{
+						APIGroups: []string{opv1.GroupVersion.Group}, APIVersions: []string{"*"}, Resources: []string{"developerworkspaces"},
+					},
+				},
+			}}},
+			Mutations: []admissionregistrationv1.Mutation{{
+				PatchType: admissionregistrationv1.PatchTypeApplyConfiguration,
+				ApplyConfiguration: &admissionregistrationv1.ApplyConfiguration{
+					Expression: "Object{metadata: Object.metadata{finalizers: [" + strconv.Quote(opv1.Finalizer) + "]}}",
+				},
+			}},
+			ReinvocationPolicy: admissionregistrationv1.NeverReinvocationPolicy,
+		},
+	}
+}
+
+// FinalizerBinding applies the finalizer policy in the domain's namespaces (workspaces live in
+// its control namespace).
+func FinalizerBinding(domain string, labels map[string]string) *admissionregistrationv1.MutatingAdmissionPolicyBinding {
+	_, match := boundTo(domain)
+	return &admissionregistrationv1.MutatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: FinalizerBindingName(domain), Labels: labels},
+		Spec:       admissionregistrationv1.MutatingAdmissionPolicyBindingSpec{PolicyName: FinalizerPolicyName, MatchResources: match},
+	}
+}

@@ -189,13 +189,14 @@ func (r *Reconciler) publishIntrospection(ctx context.Context, s *scope) (bool, 
 	})
 }
 
-// ensureAdmissionPolicy keeps the cluster-wide admission policy installed, and the domain's own
-// binding of it, with the domain as its parameter. Every domain applies the same policy, which
-// server-side apply makes harmless. It runs before the namespaces are made, so none of them is
+// ensureAdmissionPolicy keeps the cluster-wide admission policies installed (isolation, DNS,
+// workspace finalizer), and the domain's own binding of each, with the domain as the parameter
+// where a policy reads one. Every domain applies the same policies, which server-side apply
+// makes harmless. It runs before the namespaces are made, so none of them is
 // ever without it.
 func (r *Reconciler) ensureAdmissionPolicy(ctx context.Context, s *scope) (bool, error) {
 	shared := map[string]string{opv1.LabelComponent: "admission"}
-	for _, clusterWide := range []client.Object{admission.Policy(shared, r.Operator), admission.DNSPolicy(shared)} {
+	for _, clusterWide := range []client.Object{admission.Policy(shared, r.Operator), admission.DNSPolicy(shared), admission.FinalizerPolicy(shared)} {
 		if err := apply.Object(ctx, r.Client, clusterWide); err != nil {
 			return false, err
 		}
@@ -203,7 +204,9 @@ func (r *Reconciler) ensureAdmissionPolicy(ctx context.Context, s *scope) (bool,
 	owned := map[string]string{
 		opv1.LabelComponent: "admission", opv1.LabelDomain: s.domain.Name, opv1.LabelOwnerKind: kind, opv1.LabelOwnerName: s.domain.Name,
 	}
-	for _, binding := range []client.Object{admission.Binding(s.domain.Name, owned), admission.DNSBinding(s.domain.Name, owned)} {
+	for _, binding := range []client.Object{
+		admission.Binding(s.domain.Name, owned), admission.DNSBinding(s.domain.Name, owned), admission.FinalizerBinding(s.domain.Name, owned),
+	} {
 		if err := controllerutil.SetControllerReference(s.domain, binding, r.Scheme()); err != nil {
 			return false, err
 		}

@@ -8,6 +8,8 @@ import (
 	. "github.com/onsi/gomega"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
@@ -108,3 +110,35 @@ func TestR2_OneWriteCutsEveryMemberOfTheAgreement(t *testing.T) {
 	setEmergencyStop(t, w.domain, false)
 }
 
+// R6: every ending leaves evidence, even a workspace deleted before the operator ever saw it:
+// admission gives each workspace its teardown finalizer as it is created. (With the manager down
+// its validating webhook refuses every workspace; a workspace goes unseen while the reconcilers
+// lag behind a serving webhook: busy, or a leader restarting beside another replica.)
+func TestR6_WorkspaceDeletedBeforeTheOperatorSawItLeavesItsRecord(t *testing.T) {
+	g := NewWithT(t)
+	w := newWorld(t, "ghost", opv1.NetworkPolicyKubernetes, 24*time.Hour)
+	newWS := func(name string) *opv1.DeveloperWorkspace {
+		return &opv1.DeveloperWorkspace{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.control()},
+			Spec:       opv1.DeveloperWorkspaceSpec{Authorization: w.developer.Name, Members: []string{member}},
+		}
+	}
+	// The API server loads a binding a moment after it is stored: wait until a dry run shows it.
+	g.Eventually(func() []string {
+		probe := newWS("probe")
+		g.Expect(k8s.Create(ctx, probe, client.DryRunAll)).To(Succeed())
+		return probe.Finalizers
+	}, timeout, poll).Should(ConsistOf(opv1.Finalizer))
+
+	// The create's answer is what admission made of the object, before any reconcile; deleted at
+	// once, the workspace still waits for its teardown.
+	ghost := newWS("ghost")
+	g.Expect(k8s.Create(ctx, ghost)).To(Succeed())
+	g.Expect(ghost.Finalizers).To(ConsistOf(opv1.Finalizer), "given by admission")
+	g.Expect(k8s.Delete(ctx, ghost)).To(Succeed())
+	g.Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(ghost), ghost)) }, timeout, poll).Should(BeTrue())
+	var records opv1.TeardownRecordList
+	g.Expect(k8s.List(ctx, &records, client.InNamespace(w.control()), client.MatchingLabels{opv1.LabelSubjectUID: string(ghost.UID)})).To(Succeed())
+	g.Expect(records.Items).To(HaveLen(1), "exactly one record")
+	g.Expect(records.Items[0].Spec.Subject.Name).To(Equal("ghost"))
+}
