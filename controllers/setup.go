@@ -64,7 +64,7 @@ func CacheOptions() cache.Options {
 	inDomain := cache.ByObject{Label: labels.NewSelector().Add(*req)}
 	byObject := map[client.Object]cache.ByObject{}
 	for _, o := range []client.Object{
-		&corev1.Namespace{}, &corev1.Secret{}, &corev1.ServiceAccount{}, &corev1.ResourceQuota{},
+		&corev1.Namespace{}, &corev1.Secret{}, &corev1.ConfigMap{}, &corev1.ServiceAccount{}, &corev1.ResourceQuota{},
 		&corev1.LimitRange{}, &networkingv1.NetworkPolicy{}, &ciliumv2.CiliumNetworkPolicy{},
 		&rbacv1.Role{}, &rbacv1.RoleBinding{}, &rbacv1.ClusterRole{},
 	} {

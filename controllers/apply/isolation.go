@@ -21,35 +21,66 @@ import (
 func Isolation(ctx context.Context, c client.Client, iso policy.Isolation, mode opv1.NetworkPolicyMode) error {
 	var errs []error
 	for _, name := range iso.Withdrawn() {
-		errs = append(errs, deletePolicies(ctx, c, iso.Namespace, name, true, true))
+		meta := metav1.ObjectMeta{Namespace: iso.Namespace, Name: name}
+		for _, p := range []client.Object{&networkingv1.NetworkPolicy{ObjectMeta: meta}, &ciliumv2.CiliumNetworkPolicy{ObjectMeta: meta}} {
+			if iso.Open {
+				// An allow the namespace never has (introspection outside a data zone, DNS with
+				// no resolver to reach) costs no request where the cache holds none.
+				errs = append(errs, deleteCached(ctx, c, p))
+			} else {
+				// A cut never trusts the cache.
+				errs = append(errs, Delete(ctx, c, p))
+			}
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 	if mode.Kubernetes() {
 		for _, np := range iso.Kubernetes() {
-			if err := Object(ctx, c, np); err != nil {
+			if err := Cached(ctx, c, np); err != nil {
 				return err
 			}
 		}
 	}
 	if mode.Cilium() {
 		for _, cnp := range iso.Cilium() {
-			if err := Object(ctx, c, cnp); err != nil {
+			if err := Cached(ctx, c, cnp); err != nil {
 				return err
 			}
 		}
 	}
+	// The rendering the domain does not use is deleted only where the cache holds it (a mode
+	// just switched): every pass paying a delete for nothing was a fifth of all requests.
 	for _, name := range iso.Names() {
-		errs = append(errs, deletePolicies(ctx, c, iso.Namespace, name, !mode.Kubernetes(), !mode.Cilium()))
+		meta := metav1.ObjectMeta{Namespace: iso.Namespace, Name: name}
+		if !mode.Kubernetes() {
+			errs = append(errs, deleteCached(ctx, c, &networkingv1.NetworkPolicy{ObjectMeta: meta}))
+		}
+		if !mode.Cilium() {
+			errs = append(errs, deleteCached(ctx, c, &ciliumv2.CiliumNetworkPolicy{ObjectMeta: meta}))
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// deleteCached deletes obj if the cache holds it; a kind the cluster does not serve holds
+// nothing.
+func deleteCached(ctx context.Context, c client.Client, obj client.Object) error {
+	err := c.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+	if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return Delete(ctx, c, obj)
 }
 
 // RemoveIsolation deletes every policy of the model in both renderings.
 func RemoveIsolation(ctx context.Context, c client.Client, namespace string) error {
 	var errs []error
-	for _, name := range []string{policy.AllowDNS, policy.AllowSameNamespace, policy.DefaultDeny} {
+	for _, name := range policy.All {
 		errs = append(errs, deletePolicies(ctx, c, namespace, name, true, true))
 	}
 	return errors.Join(errs...)

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/apply"
 	"github.com/opdomain/opdomain/controllers/conditions"
 	"github.com/opdomain/opdomain/controllers/evidence"
 	"github.com/opdomain/opdomain/controllers/index"
@@ -111,7 +112,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		a.Status.TeardownRecord = name
 	}
-	if err := r.Status().Patch(ctx, &a, client.MergeFrom(orig)); err != nil {
+	if err := apply.Status(ctx, r.Client, &a, orig); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	r.Wakeups.At(&a, out.Next)

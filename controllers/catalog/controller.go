@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/apply"
 	"github.com/opdomain/opdomain/controllers/conditions"
 	"github.com/opdomain/opdomain/controllers/index"
 )
@@ -42,7 +43,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	summary, err := r.offer(ctx, &res)
 	res.Status.Offerable = summary.Ready
 	conditions.Finish(&res.Status.Conditions, &res.Status.ObservedGeneration, res.Generation, summary, err)
-	if perr := r.Status().Patch(ctx, &res, client.MergeFrom(orig)); perr != nil {
+	if perr := apply.Status(ctx, r.Client, &res, orig); perr != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(perr)
 	}
 	return ctrl.Result{}, err

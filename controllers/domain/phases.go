@@ -121,10 +121,10 @@ func (r *Reconciler) ensureNamespaces(ctx context.Context, s *scope) (bool, erro
 				Message: fmt.Sprintf("namespace %q is labelled for domain %s", name, existing.Labels[opv1.LabelDomain])}
 			return false, nil
 		}
-		if err := apply.Object(ctx, r.Client, tenancy.Namespace(name, r.labels(d, name))); err != nil {
+		if err := apply.Cached(ctx, r.Client, tenancy.Namespace(name, r.labels(d, name))); err != nil {
 			return false, err
 		}
-		if err := apply.Object(ctx, r.Client, tenancy.DefaultServiceAccount(name, r.labels(d, name))); err != nil {
+		if err := apply.Cached(ctx, r.Client, tenancy.DefaultServiceAccount(name, r.labels(d, name))); err != nil {
 			return false, err
 		}
 		inventory = append(inventory, opv1.OwnedNamespace{Name: name, Adopted: !created})
@@ -182,7 +182,7 @@ func (r *Reconciler) publishIntrospection(ctx context.Context, s *scope) (bool, 
 		}
 	}
 	ns := s.domain.Spec.DataZoneNamespace
-	return true, apply.Object(ctx, r.Client, &corev1.ConfigMap{
+	return true, apply.Cached(ctx, r.Client, &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: metav1.ObjectMeta{Name: grant.IntrospectionConfigMap, Namespace: ns, Labels: r.labels(s.domain, ns)},
 		Data:       data,
@@ -197,7 +197,7 @@ func (r *Reconciler) publishIntrospection(ctx context.Context, s *scope) (bool, 
 func (r *Reconciler) ensureAdmissionPolicy(ctx context.Context, s *scope) (bool, error) {
 	shared := map[string]string{opv1.LabelComponent: "admission"}
 	for _, clusterWide := range []client.Object{admission.Policy(shared, r.Operator), admission.DNSPolicy(shared), admission.FinalizerPolicy(shared)} {
-		if err := apply.Object(ctx, r.Client, clusterWide); err != nil {
+		if err := apply.Cached(ctx, r.Client, clusterWide); err != nil {
 			return false, err
 		}
 	}
@@ -210,7 +210,7 @@ func (r *Reconciler) ensureAdmissionPolicy(ctx context.Context, s *scope) (bool,
 		if err := controllerutil.SetControllerReference(s.domain, binding, r.Scheme()); err != nil {
 			return false, err
 		}
-		if err := apply.Object(ctx, r.Client, binding); err != nil {
+		if err := apply.Cached(ctx, r.Client, binding); err != nil {
 			return false, err
 		}
 	}

@@ -3,8 +3,6 @@ package domain
 import (
 	"context"
 
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	"github.com/opdomain/opdomain/controllers/apply"
 	"github.com/opdomain/opdomain/controllers/conditions"
 )
@@ -13,7 +11,7 @@ import (
 func (r *Reconciler) patchStatus(ctx context.Context, s *scope, reconcileErr error) error {
 	d := s.domain
 	conditions.Finish(&d.Status.Conditions, &d.Status.ObservedGeneration, d.Generation, s.summary, reconcileErr)
-	return r.Status().Patch(ctx, d, client.MergeFrom(s.orig))
+	return apply.Status(ctx, r.Client, d, s.orig)
 }
 
 // saveStatus writes the status now, for a step that must be on record before it acts.

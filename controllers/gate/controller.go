@@ -8,11 +8,9 @@ package gate
 
 import (
 	"context"
-	"maps"
 	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -75,7 +73,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		opv1.LabelOwnerKind: "Authorization", opv1.LabelOwnerName: a.Name, opv1.LabelOwnerNamespace: a.Namespace,
 	}
 	for _, v := range rbac.Visibilities {
-		if err := r.ensure(ctx, rbac.Gate(rbac.GateName(d.Name, a.Name, v), labels, v, open)); err != nil {
+		if err := apply.Cached(ctx, r.Client, rbac.Gate(rbac.GateName(d.Name, a.Name, v), labels, v, open)); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
@@ -93,19 +91,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	r.Wakeups.At(a, next)
 	return ctrl.Result{}, nil
-}
-
-// ensure writes a gate only when the cache says it differs: a no-op pass costs no request.
-func (r *Reconciler) ensure(ctx context.Context, want *rbacv1.ClusterRole) error {
-	var have rbacv1.ClusterRole
-	err := r.Get(ctx, client.ObjectKeyFromObject(want), &have)
-	if err == nil && equality.Semantic.DeepEqual(have.Rules, want.Rules) && maps.Equal(have.Labels, want.Labels) {
-		return nil
-	}
-	if client.IgnoreNotFound(err) != nil {
-		return err
-	}
-	return apply.Object(ctx, r.Client, want)
 }
 
 func ownedBy(namespace, name string) client.MatchingLabels {

@@ -99,7 +99,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}, err)
 	conditions.PhaseChanged(ctx, r.Recorder, &g, "grant", string(orig.Status.Phase), string(g.Status.Phase),
 		g.Status.Phase == opv1.GrantActive || g.Status.Phase == opv1.GrantPending, out.Reason, out.Message)
-	if perr := r.Status().Patch(ctx, &g, client.MergeFrom(orig)); perr != nil {
+	if perr := apply.Status(ctx, r.Client, &g, orig); perr != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(perr)
 	}
 	r.Wakeups.At(&g, out.Next)
@@ -130,7 +130,7 @@ func (r *Reconciler) open(ctx context.Context, g *opv1.DataGrant, w rules.GrantW
 	}
 	if mode.Kubernetes() {
 		for _, np := range path.Kubernetes() {
-			if err := apply.Object(ctx, r.Client, np); err != nil {
+			if err := apply.Cached(ctx, r.Client, np); err != nil {
 				return err
 			}
 			record(np)
@@ -138,7 +138,7 @@ func (r *Reconciler) open(ctx context.Context, g *opv1.DataGrant, w rules.GrantW
 	}
 	if mode.Cilium() && r.Cilium {
 		for _, cnp := range path.Cilium() {
-			if err := apply.Object(ctx, r.Client, cnp); err != nil {
+			if err := apply.Cached(ctx, r.Client, cnp); err != nil {
 				return err
 			}
 			record(cnp)

@@ -24,6 +24,10 @@ const (
 	AllowIntrospection = "opdomain-allow-introspection"
 )
 
+// All names every policy the model may render, the deny last, so that a removal cut short
+// leaves the namespace denied.
+var All = []string{AllowDNS, AllowSameNamespace, AllowIntrospection, DefaultDeny}
+
 // Peer is a set of pods outside a namespace that its pods may reach on one TCP port. The zero
 // Peer is reached by nothing.
 type Peer struct {

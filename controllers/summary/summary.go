@@ -6,13 +6,11 @@ package summary
 
 import (
 	"context"
-	"maps"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -67,19 +65,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	for i := range have.Items {
-		cur := &have.Items[i]
-		w, ok := want[cur.Name]
-		switch {
-		case !ok:
-			if err := apply.Delete(ctx, r.Client, cur); err != nil {
+		if _, ok := want[have.Items[i].Name]; !ok {
+			if err := apply.Delete(ctx, r.Client, &have.Items[i]); err != nil {
 				return ctrl.Result{}, err
 			}
-		case equality.Semantic.DeepEqual(cur.WorkloadObservation, w.WorkloadObservation) && maps.Equal(cur.Labels, w.Labels):
-			delete(want, cur.Name)
 		}
 	}
 	for _, w := range want {
-		if err := apply.Object(ctx, r.Client, w); err != nil {
+		if err := apply.Cached(ctx, r.Client, w); err != nil {
 			return ctrl.Result{}, err
 		}
 	}

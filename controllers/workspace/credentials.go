@@ -108,7 +108,7 @@ func (r *Reconciler) ensureServiceAccount(ctx context.Context, s *scope, name, u
 	if err := controllerutil.SetControllerReference(s.ws, sa, r.Scheme()); err != nil {
 		return err
 	}
-	return apply.Object(ctx, r.Client, sa)
+	return apply.Cached(ctx, r.Client, sa)
 }
 
 // currentCredential returns the member's newest credential that is not yet due for renewal,

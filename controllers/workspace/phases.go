@@ -212,13 +212,13 @@ func (s *scope) members() (eligible []opv1.Person, refused []string) {
 }
 
 func (r *Reconciler) ensureNamespace(ctx context.Context, s *scope, _ bool) error {
-	if err := apply.Object(ctx, r.Client, tenancy.WorkspaceNamespace(s.ws.Status.Namespace, s.labels())); err != nil {
+	if err := apply.Cached(ctx, r.Client, tenancy.WorkspaceNamespace(s.ws.Status.Namespace, s.labels())); err != nil {
 		return err
 	}
 	if err := r.ensureSealMark(ctx, s); err != nil {
 		return err
 	}
-	return apply.Object(ctx, r.Client, tenancy.DefaultServiceAccount(s.ws.Status.Namespace, s.labels()))
+	return apply.Cached(ctx, r.Client, tenancy.DefaultServiceAccount(s.ws.Status.Namespace, s.labels()))
 }
 
 // ensureSealMark keeps the namespace's sealed label, which the domain's admission policy and
@@ -265,10 +265,10 @@ func (r *Reconciler) ensureIsolation(ctx context.Context, s *scope, open bool) e
 func (r *Reconciler) ensureLimits(ctx context.Context, s *scope, open bool) error {
 	defaults := s.domain.Spec.WorkspaceDefaults
 	quota := tenancy.EffectiveQuota(s.ws.Spec.Resources, defaults.Quota)
-	if err := apply.Object(ctx, r.Client, tenancy.ResourceQuota(s.ws.Status.Namespace, quota, !open, s.labels())); err != nil {
+	if err := apply.Cached(ctx, r.Client, tenancy.ResourceQuota(s.ws.Status.Namespace, quota, !open, s.labels())); err != nil {
 		return err
 	}
-	return apply.Object(ctx, r.Client, tenancy.LimitRange(s.ws.Status.Namespace, defaults.ContainerDefaults, s.labels()))
+	return apply.Cached(ctx, r.Client, tenancy.LimitRange(s.ws.Status.Namespace, defaults.ContainerDefaults, s.labels()))
 }
 
 // stopCompute deletes every pod while access is cut; the zero-pod quota keeps workload
@@ -304,7 +304,7 @@ func (r *Reconciler) ensureRBAC(ctx context.Context, s *scope, open bool) error 
 				}
 			}
 			m := rbac.Member{User: p.User, ServiceAccountNamespace: s.ws.Namespace, ServiceAccountName: serviceAccountName(s.ws.Name, p.User)}
-			if err := apply.Object(ctx, r.Client, rbac.RoleBinding(ns, name, m, s.memberLabels(p.User), gate)); err != nil {
+			if err := apply.Cached(ctx, r.Client, rbac.RoleBinding(ns, name, m, s.memberLabels(p.User), gate)); err != nil {
 				return err
 			}
 		}

@@ -3,8 +3,6 @@ package workspace
 import (
 	"context"
 
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	"github.com/opdomain/opdomain/controllers/apply"
 	"github.com/opdomain/opdomain/controllers/conditions"
 )
@@ -13,7 +11,7 @@ import (
 func (r *Reconciler) patchStatus(ctx context.Context, s *scope, reconcileErr error) error {
 	ws := s.ws
 	conditions.Finish(&ws.Status.Conditions, &ws.Status.ObservedGeneration, ws.Generation, s.summary, reconcileErr)
-	return r.Status().Patch(ctx, ws, client.MergeFrom(s.orig))
+	return apply.Status(ctx, r.Client, ws, s.orig)
 }
 
 // saveProgress writes the status now rather than at the end of the reconcile, so a teardown
