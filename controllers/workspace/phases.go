@@ -105,7 +105,7 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) error {
 	// Sealing outlives the grant that caused it; its own condition and its namespace's label
 	// (ensureNamespace) remember it, so that no stale read or deleted grant unseals it.
 	if raw := rules.RawApproved(grants.Items); raw != "" {
-		s.seal(fmt.Sprintf("grant %s was approved with Raw data", raw))
+		s.seal(fmt.Sprintf("grant %s was approved with Raw data: members see only WorkloadSummaries", raw))
 	} else if c := meta.FindStatusCondition(s.ws.Status.Conditions, opv1.ConditionSealed); c != nil && c.Status == metav1.ConditionTrue {
 		s.seal(c.Message)
 	}
@@ -167,8 +167,9 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 		opv1.ReasonEmergencyStop, s.domain.Spec.EmergencyStop.Reason)
 	// Set only once the Role and the namespace say so: a Raw grant waits for Sealed.
 	if s.sealed {
-		conditions.Set(&ws.Status.Conditions, ws.Generation, opv1.ConditionSealed, true, opv1.ReasonRawData,
-			s.sealedMessage+": members see no pod, pod status, Event or log, only WorkloadSummaries")
+		// The message is the reason as first found, carried over from this condition on later
+		// passes, so it never grows.
+		conditions.Set(&ws.Status.Conditions, ws.Generation, opv1.ConditionSealed, true, opv1.ReasonRawData, s.sealedMessage)
 		s.logs, s.logsReason, s.logsMessage = false, opv1.ReasonRawData, "the workspace is sealed ("+s.sealedMessage+"): pod logs are withheld"
 	} else {
 		conditions.Set(&ws.Status.Conditions, ws.Generation, opv1.ConditionSealed, false, opv1.ReasonNoRawData, "no Raw data was ever granted")
@@ -230,7 +231,7 @@ func (r *Reconciler) ensureSealMark(ctx context.Context, s *scope) error {
 		return err
 	}
 	if ns.Labels[opv1.LabelSealed] == "true" {
-		s.seal("namespace " + ns.Name + " is marked " + opv1.LabelSealed)
+		s.seal("namespace " + ns.Name + " is marked " + opv1.LabelSealed + ": members see only WorkloadSummaries")
 		return nil
 	}
 	if !s.sealed {

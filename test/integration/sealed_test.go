@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -210,7 +211,16 @@ func TestR1_SealedWorkspaceShowsMembersNothingAWorkloadWrote(t *testing.T) {
 	g.Expect(k8s.Delete(ctx, raw)).To(Succeed())
 	g.Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(raw), raw)) }, timeout, poll).Should(BeTrue())
 	g.Consistently(func() bool { return can(t, *user, ns, "get", "", "pods", "status") }, 2*time.Second, 200*time.Millisecond).Should(BeFalse())
-	g.Expect(conditionText(w.ws, opv1.ConditionSealed)()).To(HavePrefix("True/"))
+	sealed := conditionText(w.ws, opv1.ConditionSealed)()
+	g.Expect(sealed).To(HavePrefix("True/"))
+	// Each pass carries the reason over; it must not grow with every reconcile.
+	for i := range 5 {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(w.ws), w.ws)).To(Succeed())
+		patch := client.MergeFrom(w.ws.DeepCopy())
+		w.ws.Annotations = map[string]string{"example.com/touch": strconv.Itoa(i)}
+		g.Expect(k8s.Patch(ctx, w.ws, patch)).To(Succeed())
+	}
+	g.Consistently(conditionText(w.ws, opv1.ConditionSealed), time.Second, 100*time.Millisecond).Should(Equal(sealed))
 }
 
 func jsonOf(t testing.TB, o any) string {
