@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -28,19 +29,28 @@ import (
 // operator published there.
 func introspect(t testing.TB, w *grantWorld, token, clientIP string) grant.Introspection {
 	t.Helper()
-	g := NewWithT(t)
 	hc, endpoint := introspectionClient(t, w)
+	answer, err := askIntrospection(hc, endpoint, token, clientIP)
+	NewWithT(t).Expect(err).NotTo(HaveOccurred())
+	return answer
+}
+
+// askIntrospection is one introspection request; it asserts nothing, so a goroutine may ask.
+func askIntrospection(hc *http.Client, endpoint, token, clientIP string) (grant.Introspection, error) {
 	form := url.Values{"token": {token}}
 	if clientIP != "" {
 		form.Set("client_ip", clientIP)
 	}
-	resp, err := hc.PostForm(endpoint, form)
-	g.Expect(err).NotTo(HaveOccurred())
 	var answer grant.Introspection
-	g.Expect(resp.StatusCode).To(Equal(http.StatusOK))
-	g.Expect(json.NewDecoder(resp.Body).Decode(&answer)).To(Succeed())
-	g.Expect(resp.Body.Close()).To(Succeed())
-	return answer
+	resp, err := hc.PostForm(endpoint, form)
+	if err != nil {
+		return answer, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return answer, fmt.Errorf("introspection answered %s", resp.Status)
+	}
+	return answer, json.NewDecoder(resp.Body).Decode(&answer)
 }
 
 // introspectionClients keeps one client per data zone, as a data service keeps its connection.
