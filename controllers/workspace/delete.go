@@ -28,17 +28,18 @@ import (
 	"github.com/opdomain/opdomain/controllers/policy"
 )
 
-// Teardown steps, in order (DESIGN.md, R6).
+// Teardown steps, in order (R6).
 const (
-	StepPaths      = "paths"
 	StepIdentities = "identities"
+	StepPaths      = "paths"
 	StepCompute    = "compute"
 	StepData       = "data"
 	StepNamespace  = "namespace"
 )
 
-// TeardownSteps lists the steps in the order they run.
-var TeardownSteps = []string{StepPaths, StepIdentities, StepCompute, StepData, StepNamespace}
+// TeardownSteps lists the steps in the order they run: identities first, as every cut takes the
+// keys back before anything else, so a member cannot act while the rest comes down.
+var TeardownSteps = []string{StepIdentities, StepPaths, StepCompute, StepData, StepNamespace}
 
 // waitInterval is how often a teardown looks again at objects it is waiting to see gone
 // (pods terminating, volumes released, the namespace finalizing).

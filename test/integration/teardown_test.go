@@ -86,13 +86,14 @@ func TestR6_DeletingAWorkspaceDestroysEverythingAndRecordsIt(t *testing.T) {
 	g.Expect(recorded(workspace.StepPaths, "CiliumNetworkPolicy", "opdomain-allow-same-namespace")).To(BeTrue())
 	g.Expect(recorded(workspace.StepIdentities, "Secret", secret)).To(BeTrue())
 	g.Expect(recorded(workspace.StepIdentities, "ServiceAccount", account)).To(BeTrue())
-	g.Expect(slices.ContainsFunc(rec.Spec.Steps[1].Objects, func(o opv1.ObjectRecord) bool { return o.Kind == "RoleBinding" })).To(BeTrue())
+	g.Expect(slices.ContainsFunc(rec.Spec.Steps[slices.Index(workspace.TeardownSteps, workspace.StepIdentities)].Objects,
+		func(o opv1.ObjectRecord) bool { return o.Kind == "RoleBinding" })).To(BeTrue())
 	g.Expect(recorded(workspace.StepCompute, "Pod", "train")).To(BeTrue())
 	g.Expect(recorded(workspace.StepCompute, "Deployment", "notebook")).To(BeTrue())
 	g.Expect(recorded(workspace.StepData, "PersistentVolumeClaim", pvc.Name)).To(BeTrue(), "%+v", rec.Spec.Steps)
 	g.Expect(recorded(workspace.StepData, "PersistentVolume", pv.Name)).To(BeTrue())
 	g.Expect(recorded(workspace.StepNamespace, "Namespace", ns)).To(BeTrue())
-	for _, o := range rec.Spec.Steps[3].Objects {
+	for _, o := range rec.Spec.Steps[slices.Index(workspace.TeardownSteps, workspace.StepData)].Objects {
 		if o.Kind == "PersistentVolume" {
 			g.Expect(o.Detail).To(ContainSubstring("reclaim policy was Retain"))
 		}
