@@ -79,29 +79,8 @@ var stopWorld *world
 // lapses). Each iteration then lifts the stop and waits for every workspace to be Ready again.
 func BenchmarkEmergencyStop100Workspaces(b *testing.B) {
 	g := NewWithT(b)
-	const workspaces = 100
-	if stopWorld == nil {
-		stopWorld = newWorld(b, "stop100", opv1.NetworkPolicyBoth, 365*24*time.Hour)
-		for i := 1; i < workspaces; i++ {
-			ws := &opv1.DeveloperWorkspace{
-				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("ws%03d", i), Namespace: stopWorld.control()},
-				Spec:       opv1.DeveloperWorkspaceSpec{Authorization: "acme", Members: []string{member}},
-			}
-			g.Expect(k8s.Create(ctx, ws)).To(Succeed())
-		}
-	}
-	w := stopWorld
-	bindings := func() int {
-		var list rbacv1.RoleBindingList
-		g.Expect(k8s.List(ctx, &list, client.MatchingLabels{opv1.LabelDomain: w.domain.Name, opv1.LabelOwnerKind: "DeveloperWorkspace"})).To(Succeed())
-		return len(list.Items)
-	}
-	g.Eventually(bindings, 5*time.Minute, 100*time.Millisecond).Should(Equal(workspaces))
-
-	// Every workspace has the same member; the last one made stands for them all, since they
-	// are all bound through the same gate.
-	last := authenticationv1.UserInfo{Username: member}
-	lastNamespace := workspace.NamespaceName(w.domain.Name, fmt.Sprintf("ws%03d", workspaces-1))
+	w, bindings := hundredWorkspaces(b)
+	last, lastNamespace := lastMember(w)
 	g.Expect(can(b, last, lastNamespace, "create", "batch", "jobs", "")).To(BeTrue())
 
 	var denied, cut []time.Duration
@@ -123,11 +102,44 @@ func BenchmarkEmergencyStop100Workspaces(b *testing.B) {
 
 		b.StopTimer()
 		setEmergencyStop(b, w.domain, false)
-		g.Eventually(bindings, 5*time.Minute, 50*time.Millisecond).Should(Equal(workspaces))
+		g.Eventually(bindings, 5*time.Minute, 50*time.Millisecond).Should(Equal(stopWorkspaces))
 		b.StartTimer()
 	}
 	report(b, "denied", denied)
 	report(b, "cut", cut)
+}
+
+// stopWorkspaces is the size of the domain the cut benchmarks share.
+const stopWorkspaces = 100
+
+// hundredWorkspaces builds, once for every benchmark and run, a domain with 100 workspaces with
+// one member each, and waits until every member holds a binding, which bindings counts.
+func hundredWorkspaces(b *testing.B) (*world, func() int) {
+	g := NewWithT(b)
+	if stopWorld == nil {
+		stopWorld = newWorld(b, "stop100", opv1.NetworkPolicyBoth, 365*24*time.Hour)
+		for i := 1; i < stopWorkspaces; i++ {
+			ws := &opv1.DeveloperWorkspace{
+				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("ws%03d", i), Namespace: stopWorld.control()},
+				Spec:       opv1.DeveloperWorkspaceSpec{Authorization: "acme", Members: []string{member}},
+			}
+			g.Expect(k8s.Create(ctx, ws)).To(Succeed())
+		}
+	}
+	w := stopWorld
+	bindings := func() int {
+		var list rbacv1.RoleBindingList
+		g.Expect(k8s.List(ctx, &list, client.MatchingLabels{opv1.LabelDomain: w.domain.Name, opv1.LabelOwnerKind: "DeveloperWorkspace"})).To(Succeed())
+		return len(list.Items)
+	}
+	g.Eventually(bindings, 5*time.Minute, 100*time.Millisecond).Should(Equal(stopWorkspaces))
+	return w, bindings
+}
+
+// lastMember is the member of the last workspace made; every workspace has the same member, all
+// bound through the same gate, so this one stands for them all.
+func lastMember(w *world) (authenticationv1.UserInfo, string) {
+	return authenticationv1.UserInfo{Username: member}, workspace.NamespaceName(w.domain.Name, fmt.Sprintf("ws%03d", stopWorkspaces-1))
 }
 
 // BenchmarkGrantPath measures R4's data path: from creating an approved grant to its policies
