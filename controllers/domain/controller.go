@@ -138,8 +138,14 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&admissionregistrationv1.ValidatingAdmissionPolicyBinding{}, toAllDomains).
 		// Agreements ending feed the blacklist; agreements and workspaces going away may unblock
 		// a domain's deletion.
-		Watches(&opv1.Authorization{}, toOwningDomain, builder.WithPredicates(notCreates())).
-		Watches(&opv1.DeveloperWorkspace{}, toOwningDomain, builder.WithPredicates(notCreates())).
+		Watches(&opv1.Authorization{}, toOwningDomain, builder.WithPredicates(phaseChangesAndDeletes(func(o client.Object) string {
+			// An ended agreement still owes its record, which a domain being deleted waits for.
+			a := o.(*opv1.Authorization)
+			return string(a.Status.Phase) + "/" + a.Status.TeardownRecord
+		}))).
+		Watches(&opv1.DeveloperWorkspace{}, toOwningDomain, builder.WithPredicates(phaseChangesAndDeletes(func(o client.Object) string {
+			return string(o.(*opv1.DeveloperWorkspace).Status.Phase)
+		}))).
 		Watches(&opv1.TeardownRecord{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			if name := o.GetLabels()[opv1.LabelDomain]; name != "" {
 				return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: name}}}
@@ -154,11 +160,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return b.Complete(r)
 }
 
-// notCreates passes the updates and deletes that may end an agreement or a workspace; a new
-// one changes nothing for its domain.
-func notCreates() predicate.Predicate {
+// phaseChangesAndDeletes passes what may end an agreement or a workspace: a change of phase
+// (as phase reads it), or its deletion. Every other update — a workspace's status while it provisions — changes
+// nothing for its domain, and waking the domain for each cost a dry-run and a reconcile.
+func phaseChangesAndDeletes(phase func(client.Object) string) predicate.Predicate {
 	return predicate.Funcs{
 		CreateFunc:  func(event.TypedCreateEvent[client.Object]) bool { return false },
+		UpdateFunc:  func(e event.TypedUpdateEvent[client.Object]) bool { return phase(e.ObjectOld) != phase(e.ObjectNew) },
 		GenericFunc: func(event.TypedGenericEvent[client.Object]) bool { return false },
 	}
 }
