@@ -124,13 +124,5 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 func (r *Reconciler) resourcesOf(ctx context.Context, d *opv1.OperationDomain) []reconcile.Request {
-	var list opv1.DataResourceList
-	if err := r.List(ctx, &list, client.InNamespace(d.Spec.ControlNamespace)); err != nil {
-		return nil
-	}
-	out := make([]reconcile.Request, 0, len(list.Items))
-	for _, res := range list.Items {
-		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&res)})
-	}
-	return out
+	return index.Requests(ctx, r, &opv1.DataResourceList{}, client.InNamespace(d.Spec.ControlNamespace))
 }

@@ -98,15 +98,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return nil
 	})
 	toAllDomains := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
-		var list opv1.OperationDomainList
-		if err := mgr.GetClient().List(ctx, &list); err != nil {
-			return nil
-		}
-		reqs := make([]reconcile.Request, 0, len(list.Items))
-		for _, d := range list.Items {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Name: d.Name}})
-		}
-		return reqs
+		return index.Requests(ctx, mgr.GetClient(), &opv1.OperationDomainList{})
 	})
 	toOwningDomain := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 		d, err := index.DomainFor(ctx, mgr.GetClient(), o.GetNamespace())

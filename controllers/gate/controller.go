@@ -127,13 +127,5 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 func (r *Reconciler) agreements(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
-	var list opv1.AuthorizationList
-	if err := r.List(ctx, &list, opts...); err != nil {
-		return nil
-	}
-	out := make([]reconcile.Request, 0, len(list.Items))
-	for i := range list.Items {
-		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-	}
-	return out
+	return index.Requests(ctx, r, &opv1.AuthorizationList{}, opts...)
 }

@@ -244,19 +244,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	by := func(field string, value func(client.Object) (string, string)) handler.EventHandler {
 		return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			ns, v := value(o)
-			var list opv1.DataGrantList
 			opts := []client.ListOption{client.InNamespace(ns)}
 			if field != "" {
 				opts = append(opts, client.MatchingFields{field: v})
 			}
-			if err := r.List(ctx, &list, opts...); err != nil {
-				return nil
-			}
-			out := make([]reconcile.Request, 0, len(list.Items))
-			for _, g := range list.Items {
-				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&g)})
-			}
-			return out
+			return index.Requests(ctx, r, &opv1.DataGrantList{}, opts...)
 		})
 	}
 	own := func(o client.Object) (string, string) { return o.GetNamespace(), o.GetName() }

@@ -1,4 +1,5 @@
-// Package index registers the field indexes the controllers look objects up by.
+// Package index registers the field indexes the controllers look objects up by, and maps a
+// watched object onto the objects that depend on it.
 package index
 
 import (
@@ -7,9 +8,10 @@ import (
 	"slices"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-
+	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 )
@@ -109,4 +111,24 @@ func Lookup[T any, PT interface {
 		return nil, err
 	}
 	return obj, nil
+}
+
+// Requests lists objects through r and returns a reconcile request for each: how a watch maps
+// one object's change onto the objects that depend on it. A failed list maps to nothing; the
+// next event or resync brings it back.
+func Requests(ctx context.Context, r client.Reader, list client.ObjectList, opts ...client.ListOption) []reconcile.Request {
+	if err := r.List(ctx, list, opts...); err != nil {
+		return nil
+	}
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(items))
+	for _, item := range items {
+		if o, ok := item.(client.Object); ok {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(o)})
+		}
+	}
+	return out
 }
