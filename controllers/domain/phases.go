@@ -24,6 +24,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/conditions"
 	"github.com/opdomain/opdomain/controllers/dns"
 	"github.com/opdomain/opdomain/controllers/evidence"
+	"github.com/opdomain/opdomain/controllers/gate"
 	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/controllers/rules"
@@ -264,7 +265,8 @@ func (r *Reconciler) proveAdmission(ctx context.Context, s *scope) (bool, error)
 // admissionRecheck is how soon a domain looks again for its admission policy to be in force.
 const admissionRecheck = 250 * time.Millisecond
 
-// observeEmergencyStop records when the stop took effect; the workspaces do the cutting.
+// observeEmergencyStop records when the stop took effect and cuts: the domain's gates close
+// first, then every member binding and credential goes (cutAccess); the workspaces do the rest.
 func (r *Reconciler) observeEmergencyStop(ctx context.Context, s *scope) (bool, error) {
 	d := s.domain
 	stop := d.Spec.EmergencyStop
@@ -280,6 +282,9 @@ func (r *Reconciler) observeEmergencyStop(ctx context.Context, s *scope) (bool, 
 	conditions.Set(&d.Status.Conditions, d.Generation, opv1.ConditionEmergencyStop, stop.Active, opv1.ReasonEmergencyStop, stop.Reason)
 	if !stop.Active {
 		return true, nil
+	}
+	if err := gate.CloseAll(ctx, r.Client, d.Name); err != nil {
+		return false, err
 	}
 	return true, r.cutAccess(ctx, d)
 }

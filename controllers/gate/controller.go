@@ -129,3 +129,23 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 func (r *Reconciler) agreements(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
 	return index.Requests(ctx, r, &opv1.AuthorizationList{}, opts...)
 }
+
+// CloseAll closes every open gate of a domain: the emergency stop's first writes, made by the
+// domain itself ahead of everything else the stop sets off (R7: one action). The gate
+// controller, woken by the same change, then finds them closed.
+func CloseAll(ctx context.Context, c client.Client, domain string) error {
+	var gates rbacv1.ClusterRoleList
+	if err := c.List(ctx, &gates, client.MatchingLabels{opv1.LabelDomain: domain, opv1.LabelComponent: component}); err != nil {
+		return err
+	}
+	for i := range gates.Items {
+		g := &gates.Items[i]
+		if len(g.Rules) == 0 {
+			continue
+		}
+		if err := apply.Object(ctx, c, rbac.Gate(g.Name, g.Labels, rbac.Sealed, false)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
