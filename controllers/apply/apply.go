@@ -15,7 +15,6 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -32,10 +31,15 @@ func Object(ctx context.Context, c client.Client, obj client.Object) error {
 	if err != nil {
 		return err
 	}
+	return send(ctx, c, u, obj)
+}
+
+// send applies u, the apply form of obj, and gives obj the identity the server answers with,
+// which evidence records.
+func send(ctx context.Context, c client.Client, u *unstructured.Unstructured, obj client.Object) error {
 	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), FieldOwner, client.ForceOwnership); err != nil {
 		return fmt.Errorf("applying %s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
 	}
-	// The server's answer names the object's identity, which evidence records.
 	obj.SetUID(u.GetUID())
 	return nil
 }
@@ -81,12 +85,11 @@ func Cached(ctx context.Context, c client.Client, obj client.Object) error {
 	case err != nil && !apierrors.IsNotFound(err):
 		return err
 	}
-	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), FieldOwner, client.ForceOwnership); err != nil {
+	if err := send(ctx, c, u, obj); err != nil {
 		lastWritten.remember(key, "")
-		return fmt.Errorf("applying %s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+		return err
 	}
 	lastWritten.remember(key, digest)
-	obj.SetUID(u.GetUID())
 	return nil
 }
 
