@@ -131,8 +131,9 @@ func (r *Reconciler) agreements(ctx context.Context, opts ...client.ListOption) 
 }
 
 // CloseAll closes every open gate of a domain: the emergency stop's first writes, made by the
-// domain itself ahead of everything else the stop sets off (R7: one action). The gate
-// controller, woken by the same change, then finds them closed.
+// domain itself ahead of everything else the stop sets off (R7: one action). It writes what the
+// gate controller would (apply.Cached: a gate the cache or a recent write shows open is closed),
+// so the gate controller, woken by the same change, finds nothing left to do.
 func CloseAll(ctx context.Context, c client.Client, domain string) error {
 	var gates rbacv1.ClusterRoleList
 	if err := c.List(ctx, &gates, client.MatchingLabels{opv1.LabelDomain: domain, opv1.LabelComponent: component}); err != nil {
@@ -140,10 +141,7 @@ func CloseAll(ctx context.Context, c client.Client, domain string) error {
 	}
 	for i := range gates.Items {
 		g := &gates.Items[i]
-		if len(g.Rules) == 0 {
-			continue
-		}
-		if err := apply.Object(ctx, c, rbac.Gate(g.Name, g.Labels, rbac.Sealed, false)); err != nil {
+		if err := apply.Cached(ctx, c, rbac.Gate(g.Name, g.Labels, rbac.Sealed, false)); err != nil {
 			return err
 		}
 	}
