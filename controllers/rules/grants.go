@@ -137,7 +137,7 @@ func PartyPersons(creditCode string, agreements []opv1.Authorization) []string {
 func LogsReadable(grants []opv1.DataGrant) (bool, string, string) {
 	active := 0
 	for _, g := range grants {
-		if g.Status.Phase.Ended() || g.Spec.Review == nil || g.Spec.Review.Decision != opv1.ReviewApproved {
+		if g.Status.Phase.Ended() || !approved(&g) {
 			continue
 		}
 		if HasRaw(&g) {
@@ -158,11 +158,16 @@ func LogsReadable(grants []opv1.DataGrant) (bool, string, string) {
 // the data may sit on its volumes after the grant ends (ConditionSealed).
 func RawApproved(grants []opv1.DataGrant) string {
 	for _, g := range grants {
-		if HasRaw(&g) && g.Spec.Review != nil && g.Spec.Review.Decision == opv1.ReviewApproved {
+		if HasRaw(&g) && approved(&g) {
 			return g.Name
 		}
 	}
 	return ""
+}
+
+// approved says whether a grant's review approved it.
+func approved(g *opv1.DataGrant) bool {
+	return g.Spec.Review != nil && g.Spec.Review.Decision == opv1.ReviewApproved
 }
 
 // HasRaw says whether a grant delivers any item in Raw form.
