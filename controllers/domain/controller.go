@@ -62,7 +62,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;patch;delete
-// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=get
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=get;list;watch
 
 // Reconcile brings one domain to its desired state.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
@@ -153,8 +153,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // phaseChangesAndDeletes passes what may end an agreement or a workspace: a change of phase
-// (as phase reads it), or its deletion. Every other update — a workspace's status while it provisions — changes
-// nothing for its domain, and waking the domain for each cost a dry-run and a reconcile.
+// (as phase reads it), or its deletion. Every other update — a workspace's status while it
+// provisions — changes nothing for its domain, and waking the domain for each cost a dry-run
+// and a reconcile.
 func phaseChangesAndDeletes(phase func(client.Object) string) predicate.Predicate {
 	return predicate.Funcs{
 		CreateFunc:  func(event.TypedCreateEvent[client.Object]) bool { return false },

@@ -165,8 +165,9 @@ func (r *Reconciler) ensureIsolation(ctx context.Context, s *scope) (bool, error
 }
 
 // publishIntrospection tells the data zone's services, in one ConfigMap, where to introspect
-// grant tokens and which CA to trust for it. The CA bundle is read from the webhook
-// configuration, where the webhook certificate's issuer, whichever it is, puts it.
+// grant tokens and which CA to trust for it. The CA bundle is read, through the cache (a domain
+// reconciles often; webhook configurations are few), from the webhook configuration, where the
+// webhook certificate's issuer, whichever it is, puts it.
 func (r *Reconciler) publishIntrospection(ctx context.Context, s *scope) (bool, error) {
 	e := r.IntrospectionEndpoint
 	if e.URL == "" {
@@ -175,7 +176,7 @@ func (r *Reconciler) publishIntrospection(ctx context.Context, s *scope) (bool, 
 	data := map[string]string{grant.IntrospectionURLKey: e.URL}
 	if e.CABundleFrom != "" {
 		var vwc admissionregistrationv1.ValidatingWebhookConfiguration
-		if err := r.APIReader.Get(ctx, client.ObjectKey{Name: e.CABundleFrom}, &vwc); client.IgnoreNotFound(err) != nil {
+		if err := r.Get(ctx, client.ObjectKey{Name: e.CABundleFrom}, &vwc); client.IgnoreNotFound(err) != nil {
 			return false, err
 		}
 		if len(vwc.Webhooks) > 0 && len(vwc.Webhooks[0].ClientConfig.CABundle) > 0 {

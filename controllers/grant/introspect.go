@@ -137,7 +137,8 @@ func (in *Introspector) Introspect(ctx context.Context, token string, clientIP *
 	if err := parsed.Claims(key.private().Public(), &claims); err != nil {
 		return Introspection{}, inactive("bad signature")
 	}
-	if err := claims.ValidateWithLeeway(jwt.Expected{Issuer: tokenIssuer + d.Name, AnyAudience: jwt.Audience{Audience(d.Name)}, Time: in.Clock.Now()}, 0); err != nil {
+	now := in.Clock.Now()
+	if err := claims.ValidateWithLeeway(jwt.Expected{Issuer: tokenIssuer + d.Name, AnyAudience: jwt.Audience{Audience(d.Name)}, Time: now}, 0); err != nil {
 		return Introspection{}, inactive(err.Error())
 	}
 	var g opv1.DataGrant
@@ -151,7 +152,7 @@ func (in *Introspector) Introspect(ctx context.Context, token string, clientIP *
 	if err != nil {
 		return Introspection{}, err
 	}
-	if out := Evaluate(Inputs{Grant: &g, World: world, Now: in.Clock.Now(), CiliumServed: in.Cilium}); out.Phase != opv1.GrantActive {
+	if out := Evaluate(Inputs{Grant: &g, World: world, Now: now, CiliumServed: in.Cilium}); out.Phase != opv1.GrantActive {
 		return Introspection{}, inactive("grant closing: " + out.Reason)
 	}
 	answer := Introspection{
