@@ -63,7 +63,7 @@ func run(ctx context.Context, lifecycle bool) error {
 		return err
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	admin, err := cp.KubeConfig()
+	admin, err := cp.KubeConfig("admin")
 	if err != nil {
 		return err
 	}

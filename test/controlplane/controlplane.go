@@ -217,13 +217,30 @@ func (cp *ControlPlane) UserConfig(name string) (*rest.Config, error) {
 	return user.Config(), nil
 }
 
-// KubeConfig returns a kubeconfig for a system:masters user, for kubectl.
-func (cp *ControlPlane) KubeConfig() ([]byte, error) {
-	user, err := cp.Env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+// KubeConfig returns a kubeconfig for a system:masters user of the given name, for kubectl or
+// for the manager run as its own process.
+func (cp *ControlPlane) KubeConfig(name string) ([]byte, error) {
+	user, err := cp.Env.AddUser(envtest.User{Name: name, Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		return nil, err
 	}
 	return user.KubeConfig()
+}
+
+// BuildManager builds the manager binary from this repository into dir and returns its path:
+// for tests that run the operator, or its commands, as their own processes.
+func BuildManager(dir string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "manager")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %w: %s", err, out)
+	}
+	return bin, nil
 }
 
 // RepoRoot finds the module root by walking up from the working directory to go.mod.

@@ -32,7 +32,7 @@ func TestR1_ChartRendersObjectsTheAPIServerAccepts(t *testing.T) {
 	manifest := filepath.Join(t.TempDir(), "chart.yaml")
 	g.Expect(os.WriteFile(manifest, rendered, 0o600)).To(Succeed())
 
-	kubeconfig, err := cp.KubeConfig()
+	kubeconfig, err := cp.KubeConfig("admin")
 	g.Expect(err).NotTo(HaveOccurred())
 	kubeconfigPath := filepath.Join(t.TempDir(), "kubeconfig")
 	g.Expect(os.WriteFile(kubeconfigPath, kubeconfig, 0o600)).To(Succeed())

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,21 +36,15 @@ func newVerifier(t *testing.T) verifier {
 }
 
 func build() (verifier, error) {
-	root, err := controlplane.RepoRoot()
-	if err != nil {
-		return verifier{}, err
-	}
 	dir, err := os.MkdirTemp("", "opdomain-verify-")
 	if err != nil {
 		return verifier{}, err
 	}
-	bin := filepath.Join(dir, "manager")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return verifier{}, fmt.Errorf("go build: %w: %s", err, out)
+	bin, err := controlplane.BuildManager(dir)
+	if err != nil {
+		return verifier{}, err
 	}
-	kubeconfig, err := cp.KubeConfig()
+	kubeconfig, err := cp.KubeConfig("admin")
 	if err != nil {
 		return verifier{}, err
 	}

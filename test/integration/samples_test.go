@@ -24,7 +24,7 @@ func TestR3_SamplesBecomeReadyUnderKubectlWaitAndKstatus(t *testing.T) {
 
 	root, err := controlplane.RepoRoot()
 	g.Expect(err).NotTo(HaveOccurred())
-	kubeconfig, err := cp.KubeConfig()
+	kubeconfig, err := cp.KubeConfig("admin")
 	g.Expect(err).NotTo(HaveOccurred())
 	path := filepath.Join(t.TempDir(), "kubeconfig")
 	g.Expect(os.WriteFile(path, kubeconfig, 0o600)).To(Succeed())
