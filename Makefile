@@ -56,8 +56,15 @@ control-plane: ## Build (or reuse) kube-apiserver, kube-controller-manager and e
 	hack/setup-control-plane.sh
 
 .PHONY: test
-test: generate manifests vet $(HELM) ## Run every test against a real control plane.
-	OPDOMAIN_HELM=$(HELM) KUBEBUILDER_ASSETS="$$(hack/setup-control-plane.sh)" go test $(GO_TEST_FLAGS) ./...
+test: generate manifests vet $(HELM) ## Run every test against a real control plane, then a one-minute soak.
+	OPDOMAIN_SOAK= OPDOMAIN_HELM=$(HELM) KUBEBUILDER_ASSETS="$$(hack/setup-control-plane.sh)" go test $(GO_TEST_FLAGS) ./...
+	$(MAKE) soak SOAK=1m SOAK_TIMEOUT=10m
+
+SOAK ?= 10m
+SOAK_TIMEOUT ?= 45m
+.PHONY: soak
+soak: ## Churn agreements and workspaces for $(SOAK) while the manager is killed every few seconds; report how long access outlived each boundary.
+	OPDOMAIN_SOAK=$(SOAK) KUBEBUILDER_ASSETS="$$(hack/setup-control-plane.sh)" go test -count=1 -v -timeout=$(SOAK_TIMEOUT) ./test/soak
 
 .PHONY: chart
 chart: $(HELM) ## Lint the Helm chart and render it: self-issued or cert-manager webhook certificate, with the in-domain resolver.

@@ -1,6 +1,8 @@
 package soak
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -22,13 +24,12 @@ type manager struct {
 	webhookPort          int
 	certDir              string
 
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	started time.Time
-	// startups are how long each start took until the manager answered ready (its webhook
-	// server serving), readies when it did; kills are when it was killed.
+	mu  sync.Mutex
+	cmd *exec.Cmd
+	// starts are when each run was started and startups how long it took until the manager
+	// answered ready (its webhook server serving); kills are when it was killed.
+	starts   []time.Time
 	startups []time.Duration
-	readies  []time.Time
 	kills    []time.Time
 }
 
@@ -67,7 +68,8 @@ func (m *manager) start() error {
 		"--webhook-port="+strconv.Itoa(m.webhookPort),
 		"--webhook-cert-dir="+m.certDir,
 		"--self-signed-webhook-certs=false",
-		"--zap-log-level=error",
+		// Info, with exact times: gateStarts reads when each run's gate controller started.
+		"--zap-log-level=info", "--zap-time-encoding=rfc3339nano",
 	)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	began := time.Now()
@@ -75,7 +77,8 @@ func (m *manager) start() error {
 		return err
 	}
 	m.mu.Lock()
-	m.cmd, m.started = cmd, began
+	m.cmd = cmd
+	m.starts = append(m.starts, began)
 	m.mu.Unlock()
 	ready := "http://127.0.0.1:" + strconv.Itoa(probe) + "/readyz"
 	for deadline := began.Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
@@ -84,7 +87,6 @@ func (m *manager) start() error {
 			if resp.StatusCode == http.StatusOK {
 				m.mu.Lock()
 				m.startups = append(m.startups, time.Since(began))
-				m.readies = append(m.readies, time.Now())
 				m.mu.Unlock()
 				return nil
 			}
@@ -127,17 +129,45 @@ func (m *manager) killedBetween(from, to time.Time) bool {
 	return false
 }
 
-// readyBefore is the last time before t the manager became ready.
-func (m *manager) readyBefore(t time.Time) time.Time {
+// startedBefore is when the run of the manager that was running at t started.
+func (m *manager) startedBefore(t time.Time) time.Time {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var last time.Time
-	for _, r := range m.readies {
-		if r.Before(t) {
-			last = r
+	for _, s := range m.starts {
+		if s.Before(t) {
+			last = s
 		}
 	}
 	return last
+}
+
+// gateStarts returns, for every run that got that far, how long after its start the gate
+// controller (the cut) started its workers: the restart's start-up as far as a cut goes. It
+// reads controller-runtime's "Starting workers" log lines.
+func (m *manager) gateStarts() ([]time.Duration, error) {
+	f, err := os.Open(m.log)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }()
+	var out []time.Duration
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var line struct {
+			Msg, Controller, TS string
+		}
+		if json.Unmarshal(sc.Bytes(), &line) != nil || line.Msg != "Starting workers" || line.Controller != "gate" {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, line.TS)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, at.Sub(m.startedBefore(at)))
+	}
+	return out, sc.Err()
 }
 
 func (m *manager) startupTimes() []time.Duration {

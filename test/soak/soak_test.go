@@ -186,8 +186,9 @@ func (s *soak) addAgreement(a *agreement) error {
 	}
 	a.uid = string(obj.UID)
 	s.m.change(func() { s.m.agreements[a.name] = a })
+	// In force, or suspended with its parent: either way it takes workspaces.
 	deadline := time.Now().Add(time.Minute)
-	for obj.Status.Phase != opv1.PhaseActive {
+	for obj.Status.Phase != opv1.PhaseActive && obj.Status.Phase != opv1.PhaseSuspended {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("agreement %s is %q a minute after it was made", a.name, obj.Status.Phase)
 		}
@@ -545,16 +546,19 @@ func (s *soak) memberMay(ctx context.Context, ws *workspace) (bool, error) {
 func (s *soak) report(actions map[string]int) {
 	s.m.mu.Lock()
 	defer s.m.mu.Unlock()
-	var up, restarted, afterReady, liftedFirst []time.Duration
+	var up, restarted, afterStart, liftedFirst []time.Duration
 	for _, e := range s.m.episodes {
+		run := s.mgr.startedBefore(e.deniedAt)
 		switch {
 		case e.deniedAt.IsZero() && !e.liftedAt.IsZero():
 			liftedFirst = append(liftedFirst, e.liftedAt.Sub(e.boundary))
 		case e.deniedAt.IsZero():
 			s.t.Errorf("the member of %s was never denied after the boundary at %s", e.ws.name, e.boundary.Format(time.RFC3339Nano))
-		case s.mgr.killedBetween(e.boundary, e.deniedAt):
+		case s.mgr.killedBetween(e.boundary, run):
+			// Denied by a manager started after the boundary (a denial seen while the next one
+			// was not started yet was the killed one's work, and counts with the manager up).
 			restarted = append(restarted, e.deniedAt.Sub(e.boundary))
-			afterReady = append(afterReady, e.deniedAt.Sub(s.mgr.readyBefore(e.deniedAt)))
+			afterStart = append(afterStart, e.deniedAt.Sub(run))
 		default:
 			up = append(up, e.deniedAt.Sub(e.boundary))
 		}
@@ -566,8 +570,23 @@ func (s *soak) report(actions map[string]int) {
 	}
 	line("access outlived a boundary, manager up", distributionOf(up))
 	line("access outlived a boundary, manager killed meanwhile", distributionOf(restarted))
-	line("  of which after the restarted manager was ready", distributionOf(afterReady))
+	line("  of which after the restarted manager started", distributionOf(afterStart))
 	line("cut lifted before the first denial (lower bound)", distributionOf(liftedFirst))
-	line("manager start to ready", distributionOf(s.mgr.startupTimes()))
+	line("manager start to ready (webhook serving)", distributionOf(s.mgr.startupTimes()))
+	gateStarts, err := s.mgr.gateStarts()
+	if err != nil {
+		s.t.Error(err)
+	}
+	line("manager start to its gate controller's workers", distributionOf(gateStarts))
 	s.t.Log("\n" + b.String())
+	// With the manager up, access outlives a boundary by at most a second (p99), the issue's
+	// goal; after a restart the cut waits for the new manager's caches, which take a few hundred
+	// milliseconds here, so it must land within 2 s of the start. Before the gates, the same
+	// churn saw 14 s with the manager up and 72 s across restarts.
+	if d := distributionOf(up); d.p99 > time.Second {
+		s.t.Errorf("with the manager up, access outlived a boundary by %v (p99); the goal is 1 s", d.p99)
+	}
+	if d := distributionOf(afterStart); d.p99 > 2*time.Second {
+		s.t.Errorf("after a restart, access outlived the new manager's start by %v (p99); the bound is 2 s", d.p99)
+	}
 }
