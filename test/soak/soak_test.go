@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -335,7 +336,7 @@ func (s *soak) pick() (string, func() error) {
 		a := suspended[rand.N(len(suspended))]
 		add("lift a suspension", 3, func() error { return s.lift(a) })
 	}
-	if all := append(inForce, suspended...); len(all) > 0 {
+	if all := slices.Concat(inForce, suspended); len(all) > 0 {
 		a := all[rand.N(len(all))]
 		add("terminate and replace an agreement", 1, func() error { return s.terminateAndReplace(a) })
 	}
