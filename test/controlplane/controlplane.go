@@ -13,12 +13,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -38,6 +41,22 @@ var controllers = []string{
 	"persistentvolume-binder",
 }
 
+// workloadControllers are the kube-controller-manager loops that turn workloads into pods and
+// Services into endpoints, for a control plane with a node to run them (test/node); without a
+// node they would only fill the suite with pods that never start.
+var workloadControllers = []string{
+	"job", "cronjob", "replicaset", "deployment", "statefulset", "endpointslice",
+	"endpointslice-mirroring", "podgc", "ttl-after-finished", "disruption",
+}
+
+// Option changes how the control plane starts.
+type Option func(*ControlPlane)
+
+// WithWorkloadControllers runs kube-controller-manager's workload loops as well.
+func WithWorkloadControllers() Option {
+	return func(cp *ControlPlane) { cp.controllers = append(cp.controllers, workloadControllers...) }
+}
+
 // ControlPlane is a running kube-apiserver, etcd and kube-controller-manager.
 type ControlPlane struct {
 	Env *envtest.Environment
@@ -46,13 +65,14 @@ type ControlPlane struct {
 	// Client is a client with the scheme given to Start.
 	Client client.Client
 
-	kcm    *exec.Cmd
-	kcmLog string
-	dir    string
+	kcm         *exec.Cmd
+	kcmLog      string
+	dir         string
+	controllers []string
 }
 
 // Start brings the control plane up and installs the CRDs. On error nothing is left running.
-func Start(scheme *runtime.Scheme) (*ControlPlane, error) {
+func Start(scheme *runtime.Scheme, opts ...Option) (*ControlPlane, error) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		return nil, errors.New("KUBEBUILDER_ASSETS is not set: run `make test`, or export KUBEBUILDER_ASSETS=$(hack/setup-control-plane.sh)")
 	}
@@ -80,7 +100,10 @@ func Start(scheme *runtime.Scheme) (*ControlPlane, error) {
 	// make `default` ServiceAccounts; this harness does, and the plugin is what mounts tokens
 	// into pods, which the domain's admission policy must be seen refusing.
 	env.ControlPlane.GetAPIServer().Configure().Disable("disable-admission-plugins")
-	cp := &ControlPlane{Env: env}
+	cp := &ControlPlane{Env: env, controllers: slices.Clone(controllers)}
+	for _, opt := range opts {
+		opt(cp)
+	}
 	cfg, err := env.Start()
 	if err != nil {
 		// Stop even when Start failed: it may have left an apiserver or etcd running.
@@ -89,6 +112,10 @@ func Start(scheme *runtime.Scheme) (*ControlPlane, error) {
 	}
 	cp.Config = cfg
 	if cp.Client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		_ = cp.Stop()
+		return nil, err
+	}
+	if err := cp.waitForCRDs(); err != nil {
 		_ = cp.Stop()
 		return nil, err
 	}
@@ -103,6 +130,35 @@ func Start(scheme *runtime.Scheme) (*ControlPlane, error) {
 		return nil, err
 	}
 	return cp, nil
+}
+
+// waitForCRDs waits until every installed kind can be listed. envtest waits for discovery to
+// show the CRDs, but the API server serves a kind's requests only once its own informer has
+// seen the CRD, and answers 503 until then: a first test could meet that.
+func (cp *ControlPlane) waitForCRDs() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, crd := range cp.Env.CRDInstallOptions.CRDs {
+		var served string
+		for _, v := range crd.Spec.Versions {
+			if v.Served {
+				served = v.Name
+			}
+		}
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(schema.GroupVersionKind{Group: crd.Spec.Group, Version: served, Kind: crd.Spec.Names.ListKind})
+		for {
+			err := cp.Client.List(ctx, list, client.Limit(1))
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("kind %s is not served 30 s after its CRD was installed: %w", crd.Spec.Names.Kind, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return nil
 }
 
 // ReviewerRole is the name the installation (config/default, the chart's default release) gives
@@ -160,7 +216,7 @@ func (cp *ControlPlane) startControllerManager() error {
 	bin := filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kube-controller-manager")
 	cp.kcm = exec.Command(bin,
 		"--kubeconfig="+kubeconfigPath,
-		"--controllers="+strings.Join(controllers, ","),
+		"--controllers="+strings.Join(cp.controllers, ","),
 		"--use-service-account-credentials=false",
 		"--leader-elect=false",
 		"--secure-port=0",
