@@ -55,9 +55,14 @@ verify: generate manifests ## Regenerate and fail if generated files drifted fro
 control-plane: ## Build (or reuse) kube-apiserver, kube-controller-manager and etcd.
 	hack/setup-control-plane.sh
 
+.PHONY: node
+node: ## Install (as root) containerd, runc, CNI plugins; build (or reuse) kubelet, kube-scheduler, kube-proxy.
+	hack/setup-node.sh
+
 .PHONY: test
 test: generate manifests vet $(HELM) ## Run every test against a real control plane, then a one-minute soak.
-	OPDOMAIN_SOAK= OPDOMAIN_HELM=$(HELM) KUBEBUILDER_ASSETS="$$(hack/setup-control-plane.sh)" go test $(GO_TEST_FLAGS) ./...
+	OPDOMAIN_SOAK= OPDOMAIN_HELM=$(HELM) KUBEBUILDER_ASSETS="$$(hack/setup-control-plane.sh)" OPDOMAIN_NODE_BIN="$$(hack/setup-node.sh)" \
+	  go test $(GO_TEST_FLAGS) ./...
 	$(MAKE) soak SOAK=1m SOAK_TIMEOUT=10m
 
 SOAK ?= 10m

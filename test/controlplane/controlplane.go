@@ -45,8 +45,11 @@ var controllers = []string{
 // Services into endpoints, for a control plane with a node to run them (test/node); without a
 // node they would only fill the suite with pods that never start.
 var workloadControllers = []string{
-	"job", "cronjob", "replicaset", "deployment", "statefulset", "endpointslice",
-	"endpointslice-mirroring", "podgc", "ttl-after-finished", "disruption",
+	"job-controller", "cronjob-controller", "replicaset-controller", "deployment-controller",
+	"statefulset-controller", "endpointslice-controller", "pod-garbage-collector-controller",
+	"ttl-after-finished-controller", "disruption-controller",
+	// Lifts the not-ready taint a node registers with once it reports Ready.
+	"node-lifecycle-controller",
 }
 
 // Option changes how the control plane starts.

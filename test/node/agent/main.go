@@ -1,0 +1,143 @@
+// Command agent is what the end-to-end suite runs in its pods: the pod sandbox's pause process,
+// and a workload that serves, dials, resolves and writes, so that a test can see a packet
+// arrive or not, a name resolve or not, and bytes land on a volume. It is built into the
+// node's images by the suite itself; no registry is needed.
+//
+//	agent pause                     block until SIGTERM or SIGINT (the sandbox image)
+//	agent serve :PORT               answer every TCP connection with a line naming the host
+//	agent dial HOST:PORT [TIMEOUT]  exit 0 when a connection opens and a line is read, 2 when not
+//	agent resolve NAME              print the addresses NAME resolves to; exit 2 when it does not
+//	agent write PATH TEXT           write TEXT to PATH and sync it to disk, then pause
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fail("usage: agent pause|serve|dial|resolve|write ...")
+	}
+	args := os.Args[2:]
+	switch os.Args[1] {
+	case "pause":
+		pause()
+	case "serve":
+		need(args, 1)
+		serve(args[0])
+	case "dial":
+		need(args, 1)
+		timeout := 2 * time.Second
+		if len(args) > 1 {
+			d, err := time.ParseDuration(args[1])
+			if err != nil {
+				fail(err.Error())
+			}
+			timeout = d
+		}
+		report(dial(args[0], timeout))
+	case "resolve":
+		need(args, 1)
+		report(resolve(args[0]))
+	case "write":
+		need(args, 2)
+		write(args[0], args[1])
+		pause()
+	default:
+		fail("unknown command " + os.Args[1])
+	}
+}
+
+func need(args []string, n int) {
+	if len(args) < n {
+		fail(fmt.Sprintf("%s needs %d argument(s)", os.Args[1], n))
+	}
+}
+
+func fail(msg string) {
+	fmt.Fprintln(os.Stderr, "agent:", msg)
+	os.Exit(1)
+}
+
+func pause() {
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	<-stop
+}
+
+func serve(addr string) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		fail(err.Error())
+	}
+	host, _ := os.Hostname()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = fmt.Fprintf(c, "opdomain-agent %s\n", host)
+			_ = c.Close()
+		}
+	}()
+	pause()
+}
+
+// report prints what happened and exits 2 when it did not succeed.
+func report(what string, ok bool) {
+	fmt.Println(what)
+	if !ok {
+		os.Exit(2)
+	}
+}
+
+// dial succeeds only when the peer answered: a SYN that is dropped or refused, or a connection
+// that opens but says nothing (a proxy), all count as not reached.
+func dial(addr string, timeout time.Duration) (string, bool) {
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return "unreachable: " + err.Error(), false
+	}
+	defer func() { _ = c.Close() }()
+	_ = c.SetReadDeadline(time.Now().Add(timeout))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return "connected, no answer: " + err.Error(), false
+	}
+	return "reached: " + strings.TrimSpace(line), true
+}
+
+func resolve(name string) (string, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupHost(ctx, name)
+	if err != nil {
+		return "unresolved: " + err.Error(), false
+	}
+	return "resolved: " + strings.Join(addrs, " "), true
+}
+
+func write(path, text string) {
+	f, err := os.Create(path)
+	if err != nil {
+		fail(err.Error())
+	}
+	if _, err := f.WriteString(text); err != nil {
+		fail(err.Error())
+	}
+	if err := f.Sync(); err != nil {
+		fail(err.Error())
+	}
+	if err := f.Close(); err != nil {
+		fail(err.Error())
+	}
+}

@@ -1,0 +1,506 @@
+// Package node runs a real single-node cluster around a test control plane: Debian's containerd,
+// runc and CNI plugins, and kubelet, kube-scheduler and kube-proxy built by hack/setup-node.sh,
+// with the suite's own images imported, so that pods really run and packets really flow. It
+// changes host-wide state (a bridge, netfilter rules, mounts, cgroups), so there is one node per
+// machine, shared by a suite; Stop removes all of it. It needs root.
+package node
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/opdomain/opdomain/test/controlplane"
+)
+
+const (
+	// Name is the node's name.
+	Name = "opdomain-node"
+	// PodCIDR is where pods get their addresses.
+	PodCIDR = "10.244.0.0/24"
+	// bridge is the CNI bridge the pods hang on; a name of its own, so that nothing else on the
+	// host is touched.
+	bridge = "opd0"
+	// BinEnv names the variable holding the directory hack/setup-node.sh prints.
+	BinEnv = "OPDOMAIN_NODE_BIN"
+)
+
+// Node is a running node.
+type Node struct {
+	dir, bin string
+	cp       *controlplane.ControlPlane
+	// procs in start order; Stop ends them in reverse.
+	procs []*process
+}
+
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	// exited is closed once the process has ended and been reaped.
+	exited chan struct{}
+}
+
+func (p *process) running() bool {
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// Start brings containerd, the kubelet, kube-scheduler and kube-proxy up against cp and waits
+// until the node is Ready and untainted (cp must run the workload controllers, the node
+// lifecycle among them). On error nothing is left running.
+func Start(cp *controlplane.ControlPlane) (_ *Node, err error) {
+	bin := os.Getenv(BinEnv)
+	if bin == "" {
+		return nil, errors.New(BinEnv + " is not set: run `make test`, or export " + BinEnv + "=$(hack/setup-node.sh)")
+	}
+	if os.Geteuid() != 0 {
+		return nil, errors.New("a real node needs root: it mounts, makes a bridge and sets netfilter rules")
+	}
+	dir, err := os.MkdirTemp("", "opdomain-node-")
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{dir: dir, bin: bin, cp: cp}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, n.Stop())
+		}
+	}()
+	archive, err := buildImages(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.startContainerd(); err != nil {
+		return nil, err
+	}
+	if out, err := exec.Command("ctr", "--address", n.socket(), "-n", "k8s.io", "images", "import", archive).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("importing the suite's images: %w: %s", err, out)
+	}
+	if err := n.startKubernetes(); err != nil {
+		return nil, err
+	}
+	return n, n.waitReady()
+}
+
+func (n *Node) path(elem ...string) string { return filepath.Join(append([]string{n.dir}, elem...)...) }
+
+func (n *Node) socket() string { return n.path("containerd.sock") }
+
+// start runs a command with its output in a log file beside the node's state.
+func (n *Node) start(name string, args ...string) error {
+	log := n.path(name + ".log")
+	f, err := os.Create(log)
+	if err != nil {
+		return err
+	}
+	// The child keeps its own descriptor; ours is only for handing over.
+	defer func() { _ = f.Close() }()
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = f, f
+	// Its own process group, so that a test's Ctrl-C reaches Stop rather than the node first.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting %s: %w", name, err)
+	}
+	p := &process{name: name, cmd: cmd, log: log, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.exited) }()
+	n.procs = append(n.procs, p)
+	return nil
+}
+
+func (n *Node) startContainerd() error {
+	for _, d := range []string{"cni", "cni-ipam", "containerd/root", "containerd/state"} {
+		if err := os.MkdirAll(n.path(d), 0o700); err != nil {
+			return err
+		}
+	}
+	config := fmt.Sprintf(`version = 2
+root = %q
+state = %q
+[grpc]
+  address = %q
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = %q
+  # The sandbox cannot lower its own oom_score_adj without CAP_SYS_RESOURCE, which a
+  # virtualized root may lack; every sandbox would fail to start.
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = %q
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        Root = %q
+`, n.path("containerd/root"), n.path("containerd/state"), n.socket(), PauseImage, n.path("cni"), n.path("runc"))
+	if err := os.WriteFile(n.path("containerd.toml"), []byte(config), 0o600); err != nil {
+		return err
+	}
+	cni := fmt.Sprintf(`{
+  "cniVersion": "0.4.0",
+  "name": "opdomain",
+  "plugins": [
+    {"type": "bridge", "bridge": %q, "isGateway": true, "ipMasq": true, "hairpinMode": true,
+     "ipam": {"type": "host-local", "dataDir": %q, "ranges": [[{"subnet": %q}]], "routes": [{"dst": "0.0.0.0/0"}]}},
+    {"type": "portmap", "capabilities": {"portMappings": true}},
+    {"type": "loopback"}
+  ]
+}`, bridge, n.path("cni-ipam"), PodCIDR)
+	if err := os.WriteFile(n.path("cni", "10-opdomain.conflist"), []byte(cni), 0o600); err != nil {
+		return err
+	}
+	if err := n.start("containerd", "containerd", "--config", n.path("containerd.toml")); err != nil {
+		return err
+	}
+	return poll(30*time.Second, "containerd to answer", func() error {
+		return exec.Command("ctr", "--address", n.socket(), "version").Run()
+	})
+}
+
+func (n *Node) startKubernetes() error {
+	kubeconfig := func(user string) (string, error) {
+		raw, err := n.cp.KubeConfig(user)
+		if err != nil {
+			return "", err
+		}
+		path := n.path(strings.ReplaceAll(user, ":", "-") + ".kubeconfig")
+		return path, os.WriteFile(path, raw, 0o600)
+	}
+	kubelet, err := kubeconfig("system:node:" + Name)
+	if err != nil {
+		return err
+	}
+	scheduler, err := kubeconfig("system:kube-scheduler")
+	if err != nil {
+		return err
+	}
+	proxy, err := kubeconfig("system:kube-proxy")
+	if err != nil {
+		return err
+	}
+	config := fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+containerRuntimeEndpoint: unix://%s
+# The machines this runs on have cgroup v1 only.
+cgroupDriver: cgroupfs
+failCgroupV1: false
+failSwapOn: false
+podCIDR: %s
+clusterDomain: cluster.local
+clusterDNS: ["10.0.0.10"]
+readOnlyPort: 0
+healthzPort: 0
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+authorization: {mode: Webhook}
+# The suite's images are imported, never pulled: they must never be collected.
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+evictionHard: {memory.available: "100Mi", nodefs.available: "1%%", imagefs.available: "1%%"}
+`, n.socket(), PodCIDR)
+	if err := os.WriteFile(n.path("kubelet.yaml"), []byte(config), 0o600); err != nil {
+		return err
+	}
+	if err := n.start("kubelet", filepath.Join(n.bin, "kubelet"),
+		"--config="+n.path("kubelet.yaml"), "--kubeconfig="+kubelet, "--root-dir="+n.path("kubelet"),
+		"--cert-dir="+n.path("kubelet", "pki"), "--hostname-override="+Name,
+	); err != nil {
+		return err
+	}
+	if err := n.start("kube-scheduler", filepath.Join(n.bin, "kube-scheduler"),
+		"--kubeconfig="+scheduler, "--authentication-kubeconfig="+scheduler, "--authorization-kubeconfig="+scheduler,
+		"--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port=0",
+	); err != nil {
+		return err
+	}
+	return n.start("kube-proxy", append([]string{filepath.Join(n.bin, "kube-proxy")}, n.proxyArgs(proxy)...)...)
+}
+
+// proxyArgs are kube-proxy's: nftables mode (this kernel has no IPVS), and no attempt to raise
+// its own OOM protection or the conntrack table, which a virtualized root may not do.
+func (n *Node) proxyArgs(kubeconfig string) []string {
+	return []string{
+		"--kubeconfig=" + kubeconfig, "--proxy-mode=nftables", "--cluster-cidr=" + PodCIDR,
+		"--hostname-override=" + Name, "--oom-score-adj=0", "--conntrack-max-per-core=0",
+		"--metrics-bind-address=127.0.0.1:10249", "--healthz-bind-address=127.0.0.1:10256",
+	}
+}
+
+func (n *Node) waitReady() error {
+	return poll(2*time.Minute, "the node to be Ready", func() error {
+		for _, p := range n.procs {
+			if !p.running() {
+				return permanent{fmt.Errorf("%s exited; its log:\n%s", p.name, tail(p.log))}
+			}
+		}
+		var node corev1.Node
+		if err := n.cp.Client.Get(context.Background(), client.ObjectKey{Name: Name}, &node); err != nil {
+			return err
+		}
+		for _, taint := range node.Spec.Taints {
+			if taint.Effect == corev1.TaintEffectNoSchedule || taint.Effect == corev1.TaintEffectNoExecute {
+				return fmt.Errorf("tainted %s", taint.Key)
+			}
+		}
+		for _, c := range node.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+				return nil
+			}
+		}
+		return errors.New("not Ready yet")
+	})
+}
+
+// Stop deletes every pod (so that the CNI plugin takes its addresses and rules back), stops the
+// processes, and removes what they left on the host: container shims, mounts, cgroups, the
+// bridge, kube-proxy's tables and the state directory.
+func (n *Node) Stop() error {
+	var errs []error
+	if n.running("kubelet") {
+		errs = append(errs, n.deletePods())
+	}
+	for _, p := range slices.Backward(n.procs) {
+		if p.running() {
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-p.exited:
+			case <-time.After(10 * time.Second):
+				_ = p.cmd.Process.Kill()
+				<-p.exited
+			}
+		}
+	}
+	n.procs = nil
+	errs = append(errs, n.killShims(), n.unmountAll(), removeCgroups("kubepods"), removeKubeChains())
+	if out, err := exec.Command("ip", "link", "del", bridge).CombinedOutput(); err != nil && !strings.Contains(string(out), "Cannot find device") {
+		errs = append(errs, fmt.Errorf("removing bridge %s: %w: %s", bridge, err, out))
+	}
+	if out, err := exec.Command(filepath.Join(n.bin, "kube-proxy"), "--cleanup", "--proxy-mode=nftables").CombinedOutput(); err != nil {
+		errs = append(errs, fmt.Errorf("kube-proxy --cleanup: %w: %s", err, out))
+	}
+	errs = append(errs, os.RemoveAll(n.dir))
+	// Where containerd puts its shims' sockets whatever its configuration says; removed only
+	// if empty, as another containerd may use it.
+	_ = os.Remove("/run/containerd/s")
+	_ = os.Remove("/run/containerd")
+	return errors.Join(errs...)
+}
+
+// Logs returns the end of every node process's log, for a failing test to show.
+func (n *Node) Logs() string {
+	var b strings.Builder
+	for _, p := range n.procs {
+		fmt.Fprintf(&b, "==== %s\n%s\n", p.name, tail(p.log))
+	}
+	return b.String()
+}
+
+func (n *Node) running(name string) bool {
+	for _, p := range n.procs {
+		if p.name == name && p.running() {
+			return true
+		}
+	}
+	return false
+}
+
+// deletePods deletes every pod on the node and waits until the kubelet has stopped them all.
+func (n *Node) deletePods() error {
+	ctx := context.Background()
+	var pods corev1.PodList
+	if err := n.cp.Client.List(ctx, &pods); err != nil {
+		return err
+	}
+	for i := range pods.Items {
+		_ = n.cp.Client.Delete(ctx, &pods.Items[i], client.GracePeriodSeconds(1))
+	}
+	return poll(time.Minute, "every pod to be gone", func() error {
+		var left corev1.PodList
+		if err := n.cp.Client.List(ctx, &left); err != nil {
+			return err
+		}
+		if len(left.Items) > 0 {
+			return fmt.Errorf("%d pods left, %s/%s among them", len(left.Items), left.Items[0].Namespace, left.Items[0].Name)
+		}
+		return nil
+	})
+}
+
+// killShims kills the runc shims of this node's containerd, which outlive it by design.
+func (n *Node) killShims() error {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(raw), "\x00")
+		if len(args) > 0 && strings.HasSuffix(args[0], "containerd-shim-runc-v2") && slices.Contains(args, n.socket()) {
+			var pid int
+			if _, err := fmt.Sscan(e.Name(), &pid); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
+	return nil
+}
+
+// unmountAll detaches every mount under the node's directory, deepest first.
+func (n *Node) unmountAll() error {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }()
+	var mounts []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 4 && strings.HasPrefix(fields[4], n.dir+"/") {
+			mounts = append(mounts, fields[4])
+		}
+	}
+	slices.SortFunc(mounts, func(a, b string) int { return len(b) - len(a) })
+	var errs []error
+	for _, m := range mounts {
+		if err := syscall.Unmount(m, syscall.MNT_DETACH); err != nil && !errors.Is(err, syscall.EINVAL) {
+			errs = append(errs, fmt.Errorf("unmounting %s: %w", m, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// removeCgroups removes the kubelet's cgroup hierarchy from every cgroup v1 controller,
+// deepest first; the processes in it are gone by now.
+func removeCgroups(top string) error {
+	controllers, err := os.ReadDir("/sys/fs/cgroup")
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, c := range controllers {
+		root := filepath.Join("/sys/fs/cgroup", c.Name(), top)
+		var dirs []string
+		_ = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				dirs = append(dirs, path)
+			}
+			return nil
+		})
+		for _, d := range slices.Backward(dirs) {
+			if err := os.Remove(d); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// permanent is an error poll does not wait out.
+type permanent struct{ error }
+
+// removeKubeChains removes the iptables chains the kubelet keeps (KUBE-FIREWALL among them,
+// which drops traffic to 127.0.0.0/8 from elsewhere) and every rule that jumps to them.
+func removeKubeChains() error {
+	var errs []error
+	for _, cmd := range []string{"iptables", "ip6tables"} {
+		for _, table := range []string{"mangle", "filter", "nat"} {
+			out, err := exec.Command(cmd, "-t", table, "-S").Output()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s -t %s -S: %w", cmd, table, err))
+				continue
+			}
+			var chains []string
+			for _, line := range strings.Split(string(out), "\n") {
+				fields := strings.Fields(line)
+				switch {
+				case len(fields) == 2 && fields[0] == "-N" && strings.HasPrefix(fields[1], "KUBE-"):
+					chains = append(chains, fields[1])
+				case len(fields) > 2 && fields[0] == "-A" && !strings.HasPrefix(fields[1], "KUBE-") && strings.Contains(line, " KUBE-"):
+					// A rule of a built-in chain that jumps to one of them. The rule is
+					// given back as -S printed it; no field holds spaces (no comments here).
+					args := append([]string{"-t", table, "-D"}, fields[1:]...)
+					if out, err := exec.Command(cmd, args...).CombinedOutput(); err != nil {
+						errs = append(errs, fmt.Errorf("%s %v: %w: %s", cmd, args, err, out))
+					}
+				}
+			}
+			for _, op := range []string{"-F", "-X"} {
+				for _, chain := range chains {
+					if out, err := exec.Command(cmd, "-t", table, op, chain).CombinedOutput(); err != nil {
+						errs = append(errs, fmt.Errorf("%s -t %s %s %s: %w: %s", cmd, table, op, chain, err, out))
+					}
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func poll(timeout time.Duration, what string, f func() error) error {
+	var err error
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if err = f(); err == nil {
+			return nil
+		}
+		if errors.As(err, new(permanent)) {
+			return err
+		}
+	}
+	return fmt.Errorf("waited %v for %s: %w", timeout, what, err)
+}
+
+func tail(path string) string {
+	raw, _ := os.ReadFile(path)
+	if len(raw) > 4000 {
+		raw = raw[len(raw)-4000:]
+	}
+	return string(raw)
+}
+
+// RestrictedPod is a pod of the agent image that Pod Security `restricted` admits, running args.
+func RestrictedPod(namespace, name string, args ...string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: map[string]string{"app": name}},
+		Spec: corev1.PodSpec{
+			AutomountServiceAccountToken:  ptr.To(false),
+			TerminationGracePeriodSeconds: ptr.To(int64(1)),
+			SecurityContext: &corev1.PodSecurityContext{
+				RunAsNonRoot:   ptr.To(true),
+				RunAsUser:      ptr.To(int64(AgentUser)),
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			},
+			Containers: []corev1.Container{{
+				Name: "agent", Image: AgentImage, ImagePullPolicy: corev1.PullNever, Args: args,
+				SecurityContext: &corev1.SecurityContext{
+					AllowPrivilegeEscalation: ptr.To(false),
+					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+				},
+			}},
+		},
+	}
+}

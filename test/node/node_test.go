@@ -1,0 +1,88 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/opdomain/opdomain/controllers"
+	"github.com/opdomain/opdomain/test/controlplane"
+)
+
+// The harness itself: the node comes up and runs the suite's images; a pod reaches another
+// through the bridge and through a ClusterIP Service (kube-proxy), and does not reach a port
+// nothing listens on, so the agent's dial can fail; Stop leaves no bridge and no kube-proxy
+// table behind.
+func TestNodeRunsPodsThatReachEachOther(t *testing.T) {
+	g := NewWithT(t)
+	cp, err := controlplane.Start(controllers.Scheme(), controlplane.WithWorkloadControllers())
+	g.Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = cp.Stop() }()
+	began := time.Now()
+	n, err := Start(cp)
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Logf("node Ready %v after the control plane", time.Since(began).Round(time.Millisecond))
+	stopped := false
+	defer func() {
+		if t.Failed() && !stopped {
+			t.Log(n.Logs())
+		}
+		if !stopped {
+			_ = n.Stop()
+		}
+	}()
+
+	ctx := context.Background()
+	c := cp.Client
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "harness"}}
+	g.Expect(c.Create(ctx, ns)).To(Succeed())
+	server := RestrictedPod(ns.Name, "server", "serve", ":8080")
+	g.Eventually(func() error { return c.Create(ctx, server) }, 30*time.Second, 200*time.Millisecond).Should(Succeed(),
+		"admitted once the namespace's default ServiceAccount exists")
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "server", Namespace: ns.Name},
+		Spec:       corev1.ServiceSpec{Selector: server.Labels, Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}},
+	}
+	g.Expect(c.Create(ctx, svc)).To(Succeed())
+	began = time.Now()
+	g.Eventually(func() corev1.PodPhase {
+		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(server), server)).To(Succeed())
+		return server.Status.Phase
+	}, time.Minute, 100*time.Millisecond).Should(Equal(corev1.PodRunning), func() string { return fmt.Sprintf("%s %+v", server.Spec.NodeName, server.Status) })
+	t.Logf("server pod Running %v after it was created", time.Since(began).Round(time.Millisecond))
+
+	for i, tc := range []struct {
+		target string
+		want   corev1.PodPhase
+	}{
+		{server.Status.PodIP + ":8080", corev1.PodSucceeded},
+		{svc.Spec.ClusterIP + ":80", corev1.PodSucceeded},
+		{server.Status.PodIP + ":9999", corev1.PodFailed},
+	} {
+		dialer := RestrictedPod(ns.Name, fmt.Sprintf("dial%d", i), "dial", tc.target)
+		dialer.Spec.RestartPolicy = corev1.RestartPolicyNever
+		g.Expect(c.Create(ctx, dialer)).To(Succeed())
+		g.Eventually(func() corev1.PodPhase {
+			g.Expect(c.Get(ctx, client.ObjectKeyFromObject(dialer), dialer)).To(Succeed())
+			return dialer.Status.Phase
+		}, time.Minute, 100*time.Millisecond).Should(Equal(tc.want), "dialing %s", tc.target)
+	}
+
+	stopped = true
+	g.Expect(n.Stop()).To(Succeed())
+	g.Expect(exec.Command("ip", "link", "show", bridge).Run()).To(HaveOccurred(), "the bridge is gone")
+	g.Expect(exec.Command("nft", "list", "table", "ip", "kube-proxy").Run()).To(HaveOccurred(), "kube-proxy's table is gone")
+	for _, table := range []string{"filter", "nat", "mangle"} {
+		out, err := exec.Command("iptables", "-t", table, "-S").Output()
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(string(out)).NotTo(ContainSubstring("KUBE-"), "the kubelet's chains are gone from %s", table)
+	}
+}
