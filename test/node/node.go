@@ -10,6 +10,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +21,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -84,7 +87,7 @@ func Start(cp *controlplane.ControlPlane) (_ *Node, err error) {
 			err = errors.Join(err, n.Stop())
 		}
 	}()
-	archive, err := buildImages(dir)
+	archive, err := buildImages(dir, bin)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +100,10 @@ func Start(cp *controlplane.ControlPlane) (_ *Node, err error) {
 	if err := n.startKubernetes(); err != nil {
 		return nil, err
 	}
-	return n, n.waitReady()
+	if err := n.waitReady(); err != nil {
+		return nil, err
+	}
+	return n, n.startEnforcer()
 }
 
 func (n *Node) path(elem ...string) string { return filepath.Join(append([]string{n.dir}, elem...)...) }
@@ -208,6 +214,7 @@ failSwapOn: false
 podCIDR: %s
 clusterDomain: cluster.local
 clusterDNS: ["10.0.0.10"]
+podLogsDir: %s
 readOnlyPort: 0
 healthzPort: 0
 authentication:
@@ -218,7 +225,7 @@ authorization: {mode: Webhook}
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: "100Mi", nodefs.available: "1%%", imagefs.available: "1%%"}
-`, n.socket(), PodCIDR)
+`, n.socket(), PodCIDR, n.path("pod-logs"))
 	if err := os.WriteFile(n.path("kubelet.yaml"), []byte(config), 0o600); err != nil {
 		return err
 	}
@@ -272,6 +279,76 @@ func (n *Node) waitReady() error {
 	})
 }
 
+// enforcerTable is the nftables table kube-network-policies keeps.
+const enforcerTable = "kube-network-policies"
+
+// startEnforcer runs kube-network-policies as its own install does, a privileged host-network
+// pod in kube-system with a ServiceAccount that may read pods, namespaces, nodes and policies;
+// it reaches the API server at the address the test control plane serves on (its certificate
+// names no Service address). It waits until the enforcer's table is in the kernel.
+func (n *Node) startEnforcer() error {
+	ctx := context.Background()
+	c := n.cp.Client
+	u, err := url.Parse(n.cp.Config.Host)
+	if err != nil {
+		return err
+	}
+	host, port, err := net.SplitHostPort(u.Host)
+	if err != nil {
+		return err
+	}
+	const name, namespace = "kube-network-policies", metav1.NamespaceSystem
+	role := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"pods", "namespaces", "nodes"}, Verbs: []string{"get", "list", "watch"}},
+			{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"networkpolicies"}, Verbs: []string{"get", "list", "watch"}},
+		},
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: namespace, Name: name}},
+	}
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: map[string]string{"app": name}},
+		Spec: corev1.PodSpec{
+			ServiceAccountName: name,
+			HostNetwork:        true,
+			Tolerations:        []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+			Containers: []corev1.Container{{
+				Name: name, Image: EnforcerImage, ImagePullPolicy: corev1.PullNever,
+				Args: []string{"--hostname-override=" + Name, "--metrics-bind-address=127.0.0.1:9080", "--v=2"},
+				Env: []corev1.EnvVar{
+					{Name: "KUBERNETES_SERVICE_HOST", Value: host}, {Name: "KUBERNETES_SERVICE_PORT", Value: port},
+				},
+				SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true)},
+			}},
+		},
+	}
+	for _, obj := range []client.Object{role, binding, sa} {
+		if err := c.Create(ctx, obj); err != nil {
+			return fmt.Errorf("installing the enforcer: %w", err)
+		}
+	}
+	if err := poll(30*time.Second, "the enforcer's pod to be admitted", func() error { return c.Create(ctx, pod) }); err != nil {
+		return err
+	}
+	return poll(time.Minute, "the enforcer's nftables table", func() error {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil {
+			return err
+		}
+		if pod.Status.Phase == corev1.PodFailed || pod.Status.Phase == corev1.PodSucceeded {
+			return permanent{fmt.Errorf("the enforcer's pod ended: %+v", pod.Status)}
+		}
+		if out, err := exec.Command("nft", "list", "table", "inet", enforcerTable).CombinedOutput(); err != nil {
+			return fmt.Errorf("%w: %s", err, out)
+		}
+		return nil
+	})
+}
+
 // Stop deletes every pod (so that the CNI plugin takes its addresses and rules back), stops the
 // processes, and removes what they left on the host: container shims, mounts, cgroups, the
 // bridge, kube-proxy's tables and the state directory.
@@ -292,7 +369,10 @@ func (n *Node) Stop() error {
 		}
 	}
 	n.procs = nil
-	errs = append(errs, n.killShims(), n.unmountAll(), removeCgroups("kubepods"), removeKubeChains())
+	errs = append(errs, n.killShims(), n.unmountAll(), removeCgroups("kubepods"), removeKubeChains(), n.removeLogLinks())
+	if out, err := exec.Command("nft", "delete", "table", "inet", enforcerTable).CombinedOutput(); err != nil && !strings.Contains(string(out), "No such file") {
+		errs = append(errs, fmt.Errorf("removing the enforcer's table: %w: %s", err, out))
+	}
 	if out, err := exec.Command("ip", "link", "del", bridge).CombinedOutput(); err != nil && !strings.Contains(string(out), "Cannot find device") {
 		errs = append(errs, fmt.Errorf("removing bridge %s: %w: %s", bridge, err, out))
 	}
@@ -345,6 +425,26 @@ func (n *Node) deletePods() error {
 		}
 		return nil
 	})
+}
+
+// removeLogLinks removes the links the kubelet keeps in /var/log/containers (a path it does not
+// let one configure) to this node's pod logs.
+func (n *Node) removeLogLinks() error {
+	const links = "/var/log/containers"
+	entries, err := os.ReadDir(links)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		target, err := os.Readlink(filepath.Join(links, e.Name()))
+		if err == nil && strings.HasPrefix(target, n.dir+"/") {
+			_ = os.Remove(filepath.Join(links, e.Name()))
+		}
+	}
+	_ = os.Remove(links) // only if empty
+	return nil
 }
 
 // killShims kills the runc shims of this node's containerd, which outlive it by design.

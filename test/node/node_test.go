@@ -9,6 +9,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -19,8 +20,8 @@ import (
 
 // The harness itself: the node comes up and runs the suite's images; a pod reaches another
 // through the bridge and through a ClusterIP Service (kube-proxy), and does not reach a port
-// nothing listens on, so the agent's dial can fail; Stop leaves no bridge and no kube-proxy
-// table behind.
+// nothing listens on, so the agent's dial can fail; once a NetworkPolicy denies the server's
+// ingress, the enforcer drops both; Stop leaves nothing behind on the host.
 func TestNodeRunsPodsThatReachEachOther(t *testing.T) {
 	g := NewWithT(t)
 	cp, err := controlplane.Start(controllers.Scheme(), controlplane.WithWorkloadControllers())
@@ -59,27 +60,38 @@ func TestNodeRunsPodsThatReachEachOther(t *testing.T) {
 	}, time.Minute, 100*time.Millisecond).Should(Equal(corev1.PodRunning), func() string { return fmt.Sprintf("%s %+v", server.Spec.NodeName, server.Status) })
 	t.Logf("server pod Running %v after it was created", time.Since(began).Round(time.Millisecond))
 
-	for i, tc := range []struct {
-		target string
-		want   corev1.PodPhase
-	}{
-		{server.Status.PodIP + ":8080", corev1.PodSucceeded},
-		{svc.Spec.ClusterIP + ":80", corev1.PodSucceeded},
-		{server.Status.PodIP + ":9999", corev1.PodFailed},
-	} {
-		dialer := RestrictedPod(ns.Name, fmt.Sprintf("dial%d", i), "dial", tc.target)
+	dials := 0
+	dial := func(target string) corev1.PodPhase {
+		dials++
+		dialer := RestrictedPod(ns.Name, fmt.Sprintf("dial%d", dials), "dial", target)
 		dialer.Spec.RestartPolicy = corev1.RestartPolicyNever
 		g.Expect(c.Create(ctx, dialer)).To(Succeed())
-		g.Eventually(func() corev1.PodPhase {
+		g.Eventually(func() bool {
 			g.Expect(c.Get(ctx, client.ObjectKeyFromObject(dialer), dialer)).To(Succeed())
-			return dialer.Status.Phase
-		}, time.Minute, 100*time.Millisecond).Should(Equal(tc.want), "dialing %s", tc.target)
+			return dialer.Status.Phase == corev1.PodSucceeded || dialer.Status.Phase == corev1.PodFailed
+		}, time.Minute, 100*time.Millisecond).Should(BeTrue(), "dialing %s", target)
+		return dialer.Status.Phase
 	}
+	g.Expect(dial(server.Status.PodIP+":8080")).To(Equal(corev1.PodSucceeded), "pod to pod")
+	g.Expect(dial(svc.Spec.ClusterIP+":80")).To(Equal(corev1.PodSucceeded), "through the Service")
+	g.Expect(dial(server.Status.PodIP+":9999")).To(Equal(corev1.PodFailed), "a closed port")
+
+	// The enforcer drops what a policy does not allow.
+	deny := &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "deny-server", Namespace: ns.Name},
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: server.Labels}, PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+		},
+	}
+	g.Expect(c.Create(ctx, deny)).To(Succeed())
+	g.Expect(dial(server.Status.PodIP+":8080")).To(Equal(corev1.PodFailed), "pod to pod, ingress denied")
+	g.Expect(dial(svc.Spec.ClusterIP+":80")).To(Equal(corev1.PodFailed), "through the Service, ingress denied")
 
 	stopped = true
 	g.Expect(n.Stop()).To(Succeed())
 	g.Expect(exec.Command("ip", "link", "show", bridge).Run()).To(HaveOccurred(), "the bridge is gone")
 	g.Expect(exec.Command("nft", "list", "table", "ip", "kube-proxy").Run()).To(HaveOccurred(), "kube-proxy's table is gone")
+	g.Expect(exec.Command("nft", "list", "table", "inet", enforcerTable).Run()).To(HaveOccurred(), "the enforcer's table is gone")
 	for _, table := range []string{"filter", "nat", "mangle"} {
 		out, err := exec.Command("iptables", "-t", table, "-S").Output()
 		g.Expect(err).NotTo(HaveOccurred())
