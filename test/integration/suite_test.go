@@ -17,17 +17,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	clocktesting "k8s.io/utils/clock/testing"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/opdomain/opdomain/controllers"
 	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/test/controlplane"
+	"github.com/opdomain/opdomain/test/operator"
 )
 
 var (
@@ -88,50 +86,12 @@ func introspectionEndpoint() grant.Endpoint {
 // startManager runs the operator as main.go does, on the fake clock. stopManager stops it and
 // waits until it has stopped, so a test can restart it as a crash would.
 func startManager() error {
-	cfg, err := cp.UserConfig(operatorUser)
-	if err != nil {
-		return err
-	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 controllers.Scheme(),
-		Cache:                  controllers.CacheOptions(),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		WebhookServer:          cp.WebhookServer(),
-		// A restarted manager registers controllers under the same names in this process.
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	if err != nil {
-		return err
-	}
-	target, err := controllers.KubeconfigTargetFor(cp.Config, "")
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := controllers.Setup(ctx, mgr, controllers.Options{
-		Clock: clock, DNS: policy.KubeDNS, Kubeconfig: target, GrantKeyRotation: time.Hour,
+	var err error
+	stopManager, err = operator.Start(cp, controllers.Options{
+		Clock: clock, DNS: policy.KubeDNS, GrantKeyRotation: time.Hour,
 		Introspection: introspectionPeer, IntrospectionEndpoint: introspectionEndpoint(),
-	}); err != nil {
-		cancel()
-		return err
-	}
-	if err := controllers.SetupWebhooks(mgr, clock); err != nil {
-		cancel()
-		return err
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := mgr.Start(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, "manager:", err)
-		}
-	}()
-	stopManager = func() {
-		cancel()
-		<-done
-	}
-	return nil
+	})
+	return err
 }
 
 // reviewerClient impersonates reviewer and binds the reviewer ClusterRole to them.
@@ -155,7 +115,7 @@ func impersonating(user string) (client.Client, error) {
 }
 
 // operatorUser is the identity the operator runs as; the tests act as another.
-const operatorUser = "opdomain-manager"
+const operatorUser = operator.User
 
 // zapLevel keeps the operator to errors unless OPDOMAIN_TEST_LOG=debug.
 func zapLevel() zapcore.Level {

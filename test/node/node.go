@@ -47,6 +47,10 @@ type Node struct {
 	cp       *controlplane.ControlPlane
 	// procs in start order; Stop ends them in reverse.
 	procs []*process
+	// dials counts Dial's pods, for their names.
+	dials int
+	// ipForward is the host's forwarding setting before the node changed it.
+	ipForward []byte
 }
 
 type process struct {
@@ -103,8 +107,55 @@ func Start(cp *controlplane.ControlPlane) (_ *Node, err error) {
 	if err := n.waitReady(); err != nil {
 		return nil, err
 	}
-	return n, n.startEnforcer()
+	if err := n.startEnforcer(); err != nil {
+		return nil, err
+	}
+	return n, n.startOutside()
 }
+
+const (
+	// OutsideAddr is a host outside the cluster, in a network namespace of its own behind the
+	// node (as the internet or a neighbour's network would be): it answers TCP there.
+	OutsideAddr = "192.168.250.2:8080"
+	// NodeAddr is the node itself as a pod would address it: a process of the node answering TCP.
+	NodeAddr     = "192.168.250.1:8081"
+	outsideNetns = "opd-outside"
+	outsideLink  = "opd-out0"
+)
+
+// startOutside makes the outside host and the node's own listener, and lets the node route (as
+// the CNI bridge's gateway would anyway); Stop puts the forwarding setting back.
+func (n *Node) startOutside() error {
+	forward, err := os.ReadFile(ipForward)
+	if err != nil {
+		return err
+	}
+	n.ipForward = forward
+	for _, args := range [][]string{
+		{"netns", "add", outsideNetns},
+		{"link", "add", outsideLink, "type", "veth", "peer", "name", "opd-out1"},
+		{"link", "set", "opd-out1", "netns", outsideNetns},
+		{"addr", "add", "192.168.250.1/30", "dev", outsideLink},
+		{"link", "set", outsideLink, "up"},
+		{"-n", outsideNetns, "addr", "add", "192.168.250.2/30", "dev", "opd-out1"},
+		{"-n", outsideNetns, "link", "set", "opd-out1", "up"},
+		{"-n", outsideNetns, "link", "set", "lo", "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("ip %v: %w: %s", args, err, out)
+		}
+	}
+	if err := os.WriteFile(ipForward, []byte("1\n"), 0o644); err != nil {
+		return err
+	}
+	agent := n.path("agent")
+	if err := n.start("outside-host", "ip", "netns", "exec", outsideNetns, agent, "serve", ":8080"); err != nil {
+		return err
+	}
+	return n.start("node-listener", agent, "serve", NodeAddr)
+}
+
+const ipForward = "/proc/sys/net/ipv4/ip_forward"
 
 func (n *Node) path(elem ...string) string { return filepath.Join(append([]string{n.dir}, elem...)...) }
 
@@ -379,6 +430,12 @@ func (n *Node) Stop() error {
 	if out, err := exec.Command(filepath.Join(n.bin, "kube-proxy"), "--cleanup", "--proxy-mode=nftables").CombinedOutput(); err != nil {
 		errs = append(errs, fmt.Errorf("kube-proxy --cleanup: %w: %s", err, out))
 	}
+	if out, err := exec.Command("ip", "netns", "del", outsideNetns).CombinedOutput(); err != nil && !strings.Contains(string(out), "No such file") {
+		errs = append(errs, fmt.Errorf("removing the outside host: %w: %s", err, out))
+	}
+	if n.ipForward != nil {
+		errs = append(errs, os.WriteFile(ipForward, n.ipForward, 0o644))
+	}
 	errs = append(errs, os.RemoveAll(n.dir))
 	// Where containerd puts its shims' sockets whatever its configuration says; removed only
 	// if empty, as another containerd may use it.
@@ -580,6 +637,29 @@ func tail(path string) string {
 		raw = raw[len(raw)-4000:]
 	}
 	return string(raw)
+}
+
+// Dial runs a pod of the agent in namespace that dials target (host:port) once, waits until
+// it has ended, deletes it, and says whether the target answered.
+func (n *Node) Dial(ctx context.Context, namespace, target string) (bool, error) {
+	n.dials++
+	pod := RestrictedPod(namespace, fmt.Sprintf("dial-%d", n.dials), "dial", target)
+	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
+	c := n.cp.Client
+	if err := c.Create(ctx, pod); err != nil {
+		return false, err
+	}
+	defer func() { _ = c.Delete(ctx, pod, client.GracePeriodSeconds(0)) }()
+	err := poll(time.Minute, "the dial from "+namespace+" to "+target+" to end", func() error {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil {
+			return err
+		}
+		if pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed {
+			return fmt.Errorf("pod %s is %s", pod.Name, pod.Status.Phase)
+		}
+		return nil
+	})
+	return pod.Status.Phase == corev1.PodSucceeded, err
 }
 
 // RestrictedPod is a pod of the agent image that Pod Security `restricted` admits, running args.

@@ -19,8 +19,8 @@ import (
 )
 
 // The harness itself: the node comes up and runs the suite's images; a pod reaches another
-// through the bridge and through a ClusterIP Service (kube-proxy), and does not reach a port
-// nothing listens on, so the agent's dial can fail; once a NetworkPolicy denies the server's
+// through the bridge and through a ClusterIP Service (kube-proxy), reaches the outside host and
+// the node, and does not reach a port nothing listens on, so the agent's dial can fail; once a NetworkPolicy denies the server's
 // ingress, the enforcer drops both; Stop leaves nothing behind on the host.
 func TestNodeRunsPodsThatReachEachOther(t *testing.T) {
 	g := NewWithT(t)
@@ -60,21 +60,16 @@ func TestNodeRunsPodsThatReachEachOther(t *testing.T) {
 	}, time.Minute, 100*time.Millisecond).Should(Equal(corev1.PodRunning), func() string { return fmt.Sprintf("%s %+v", server.Spec.NodeName, server.Status) })
 	t.Logf("server pod Running %v after it was created", time.Since(began).Round(time.Millisecond))
 
-	dials := 0
-	dial := func(target string) corev1.PodPhase {
-		dials++
-		dialer := RestrictedPod(ns.Name, fmt.Sprintf("dial%d", dials), "dial", target)
-		dialer.Spec.RestartPolicy = corev1.RestartPolicyNever
-		g.Expect(c.Create(ctx, dialer)).To(Succeed())
-		g.Eventually(func() bool {
-			g.Expect(c.Get(ctx, client.ObjectKeyFromObject(dialer), dialer)).To(Succeed())
-			return dialer.Status.Phase == corev1.PodSucceeded || dialer.Status.Phase == corev1.PodFailed
-		}, time.Minute, 100*time.Millisecond).Should(BeTrue(), "dialing %s", target)
-		return dialer.Status.Phase
+	dial := func(target string) bool {
+		reached, err := n.Dial(ctx, ns.Name, target)
+		g.Expect(err).NotTo(HaveOccurred())
+		return reached
 	}
-	g.Expect(dial(server.Status.PodIP+":8080")).To(Equal(corev1.PodSucceeded), "pod to pod")
-	g.Expect(dial(svc.Spec.ClusterIP+":80")).To(Equal(corev1.PodSucceeded), "through the Service")
-	g.Expect(dial(server.Status.PodIP+":9999")).To(Equal(corev1.PodFailed), "a closed port")
+	g.Expect(dial(server.Status.PodIP+":8080")).To(BeTrue(), "pod to pod")
+	g.Expect(dial(svc.Spec.ClusterIP+":80")).To(BeTrue(), "through the Service")
+	g.Expect(dial(server.Status.PodIP+":9999")).To(BeFalse(), "a closed port")
+	g.Expect(dial(OutsideAddr)).To(BeTrue(), "the host outside the cluster")
+	g.Expect(dial(NodeAddr)).To(BeTrue(), "the node itself")
 
 	// The enforcer drops what a policy does not allow.
 	deny := &networkingv1.NetworkPolicy{
@@ -84,14 +79,15 @@ func TestNodeRunsPodsThatReachEachOther(t *testing.T) {
 		},
 	}
 	g.Expect(c.Create(ctx, deny)).To(Succeed())
-	g.Expect(dial(server.Status.PodIP+":8080")).To(Equal(corev1.PodFailed), "pod to pod, ingress denied")
-	g.Expect(dial(svc.Spec.ClusterIP+":80")).To(Equal(corev1.PodFailed), "through the Service, ingress denied")
+	g.Expect(dial(server.Status.PodIP+":8080")).To(BeFalse(), "pod to pod, ingress denied")
+	g.Expect(dial(svc.Spec.ClusterIP+":80")).To(BeFalse(), "through the Service, ingress denied")
 
 	stopped = true
 	g.Expect(n.Stop()).To(Succeed())
 	g.Expect(exec.Command("ip", "link", "show", bridge).Run()).To(HaveOccurred(), "the bridge is gone")
 	g.Expect(exec.Command("nft", "list", "table", "ip", "kube-proxy").Run()).To(HaveOccurred(), "kube-proxy's table is gone")
 	g.Expect(exec.Command("nft", "list", "table", "inet", enforcerTable).Run()).To(HaveOccurred(), "the enforcer's table is gone")
+	g.Expect(exec.Command("ip", "netns", "pids", outsideNetns).Run()).To(HaveOccurred(), "the outside host is gone")
 	for _, table := range []string{"filter", "nat", "mangle"} {
 		out, err := exec.Command("iptables", "-t", table, "-S").Output()
 		g.Expect(err).NotTo(HaveOccurred())
