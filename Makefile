@@ -59,10 +59,15 @@ control-plane: ## Build (or reuse) kube-apiserver, kube-controller-manager and e
 node: ## Install (as root) containerd, runc, CNI plugins; build (or reuse) kubelet, kube-scheduler, kube-proxy.
 	hack/setup-node.sh
 
+# The packages that run a real node, one after the other: there is one node per machine.
+NODE_PACKAGES := ./test/node ./test/e2e
+
 .PHONY: test
-test: generate manifests vet $(HELM) ## Run every test against a real control plane, then a one-minute soak.
-	OPDOMAIN_SOAK= OPDOMAIN_HELM=$(HELM) KUBEBUILDER_ASSETS="$$(hack/setup-control-plane.sh)" OPDOMAIN_NODE_BIN="$$(hack/setup-node.sh)" \
-	  go test $(GO_TEST_FLAGS) ./...
+test: generate manifests vet $(HELM) ## Run every test against a real control plane, the real node's, then a one-minute soak.
+	OPDOMAIN_SOAK= OPDOMAIN_HELM=$(HELM) KUBEBUILDER_ASSETS="$$(hack/setup-control-plane.sh)" \
+	  go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v -e '/test/node$$' -e '/test/e2e$$')
+	KUBEBUILDER_ASSETS="$$(hack/setup-control-plane.sh)" OPDOMAIN_NODE_BIN="$$(hack/setup-node.sh)" \
+	  go test -p 1 $(GO_TEST_FLAGS) $(NODE_PACKAGES)
 	$(MAKE) soak SOAK=1m SOAK_TIMEOUT=10m
 
 SOAK ?= 10m
@@ -79,8 +84,9 @@ chart: $(HELM) ## Lint the Helm chart and render it: self-issued or cert-manager
 	$(HELM) template opdomain charts/opdomain --set dns.resolver.enabled=true > /dev/null
 
 .PHONY: bench
-bench: ## Run the benchmarks against a real control plane.
-	KUBEBUILDER_ASSETS="$$(hack/setup-control-plane.sh)" go test -run '^$$' -bench . $(BENCH_FLAGS) ./...
+bench: ## Run the benchmarks against a real control plane, and on the real node.
+	KUBEBUILDER_ASSETS="$$(hack/setup-control-plane.sh)" OPDOMAIN_NODE_BIN="$$(hack/setup-node.sh)" \
+	  go test -p 1 -run '^$$' -bench . $(BENCH_FLAGS) ./...
 
 .PHONY: demo
 demo: manifests ## Start a local control plane, the operator and the samples; Ctrl-C stops it all.

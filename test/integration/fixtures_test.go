@@ -12,7 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
@@ -20,6 +19,7 @@ import (
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers/workspace"
+	"github.com/opdomain/opdomain/test/fixtures"
 )
 
 const (
@@ -50,22 +50,7 @@ func (w *world) wsNamespace() string {
 // newDomain creates a domain and waits for it to be Ready.
 func newDomain(t testing.TB, name string, mode opv1.NetworkPolicyMode) *opv1.OperationDomain {
 	t.Helper()
-	d := &opv1.OperationDomain{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: opv1.OperationDomainSpec{
-			ControlNamespace:  name + "-control",
-			DataZoneNamespace: name + "-data",
-			Authority:         opv1.Authority{Name: "Provincial Data Bureau"},
-			NetworkPolicy:     mode,
-			Images:            opv1.ImagePolicy{AllowedRegistries: []string{"registry.example"}},
-			WorkspaceDefaults: opv1.WorkspaceDefaults{
-				CredentialTTL: &metav1.Duration{Duration: 8 * time.Hour},
-				Quota: opv1.WorkspaceQuota{
-					CPU: qty("8"), Memory: qty("32Gi"), Storage: qty("100Gi"), Pods: qty("20"),
-				},
-			},
-		},
-	}
+	d := fixtures.Domain(name, mode, "registry.example")
 	NewWithT(t).Expect(k8s.Create(ctx, d)).To(Succeed())
 	waitReady(t, d)
 	return d
@@ -97,28 +82,20 @@ func inDomainResolver(t testing.TB) *opv1.ServiceReference {
 	return &opv1.ServiceReference{Namespace: resolverNamespace, Name: resolverName}
 }
 
-func qty(s string) *resource.Quantity { return ptr.To(resource.MustParse(s)) }
+var qty = fixtures.Quantity
 
 // newAgreement creates an agreement whose term runs from an hour ago to `remaining` from now.
 func newAgreement(t testing.TB, d *opv1.OperationDomain, name string, role opv1.Role, parent string, remaining time.Duration, creditCode string) *opv1.Authorization {
 	t.Helper()
 	now := clock.Now()
-	a := &opv1.Authorization{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: d.Spec.ControlNamespace},
-		Spec: opv1.AuthorizationSpec{
-			Role:   role,
-			Parent: parent,
-			Party:  opv1.Party{Name: name + " Co.", CreditCode: creditCode},
-			Term:   opv1.Term{Start: metav1.NewTime(now.Add(-time.Hour)), End: metav1.NewTime(now.Add(remaining))},
-			Persons: []opv1.Person{
-				{Name: "Li Si", User: member, TrainedAt: ptr.To(metav1.NewTime(now.Add(-48 * time.Hour)))},
-				{Name: "Zhao Liu", User: "zhaoliu@acme.example"}, // not trained
-			},
-		},
+	persons := []opv1.Person{
+		fixtures.Trained("Li Si", member, now),
+		{Name: "Zhao Liu", User: "zhaoliu@acme.example"}, // not trained
 	}
 	if role == opv1.RoleOperator {
-		a.Spec.Persons = []opv1.Person{{Name: "Wang Wu", User: "wang@operator.example", TrainedAt: ptr.To(metav1.NewTime(now.Add(-48 * time.Hour)))}}
+		persons = []opv1.Person{fixtures.Trained("Wang Wu", "wang@operator.example", now)}
 	}
+	a := fixtures.Agreement(d, name, role, parent, now.Add(-time.Hour), now.Add(remaining), creditCode, persons...)
 	g := NewWithT(t)
 	g.Expect(k8s.Create(ctx, a)).To(Succeed())
 	g.Eventually(func() opv1.AuthorizationPhase {

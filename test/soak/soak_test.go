@@ -21,10 +21,8 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -34,6 +32,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/evidence"
 	wscontroller "github.com/opdomain/opdomain/controllers/workspace"
 	"github.com/opdomain/opdomain/test/controlplane"
+	"github.com/opdomain/opdomain/test/fixtures"
 )
 
 const (
@@ -106,22 +105,7 @@ type soak struct {
 // workspaces, and waits until every workspace is Ready.
 func (s *soak) setUp() {
 	g := NewWithT(s.t)
-	d := &opv1.OperationDomain{
-		ObjectMeta: metav1.ObjectMeta{Name: domainName},
-		Spec: opv1.OperationDomainSpec{
-			ControlNamespace:  control,
-			DataZoneNamespace: domainName + "-data",
-			Authority:         opv1.Authority{Name: "Provincial Data Bureau"},
-			NetworkPolicy:     opv1.NetworkPolicyKubernetes,
-			Images:            opv1.ImagePolicy{AllowedRegistries: []string{"registry.example"}},
-			WorkspaceDefaults: opv1.WorkspaceDefaults{
-				CredentialTTL: &metav1.Duration{Duration: 8 * time.Hour},
-				Quota: opv1.WorkspaceQuota{
-					CPU: qty("8"), Memory: qty("32Gi"), Storage: qty("100Gi"), Pods: qty("20"),
-				},
-			},
-		},
-	}
+	d := fixtures.Domain(domainName, opv1.NetworkPolicyKubernetes, "registry.example")
 	g.Expect(s.c.Create(context.Background(), d)).To(Succeed())
 	g.Eventually(func() string { return readyOf(s.c, d) }, time.Minute, 100*time.Millisecond).Should(Equal("True"))
 	g.Expect(s.c.Create(context.Background(), s.agreementObject(operatorAgreement, "", "wang@operator.example", "91320100MA1CPRAT0X"))).To(Succeed())
@@ -140,8 +124,6 @@ func (s *soak) setUp() {
 		return off
 	}, 3*time.Minute, time.Second).Should(BeEmpty(), "workspaces not Ready after set-up")
 }
-
-func qty(s string) *resource.Quantity { return ptr.To(resource.MustParse(s)) }
 
 func readyOf(c client.Client, obj client.Object) string {
 	if err := c.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
@@ -162,20 +144,13 @@ func readyOf(c client.Client, obj client.Object) string {
 
 func (s *soak) agreementObject(name, parent, user, creditCode string) *opv1.Authorization {
 	// Every developer term lies within the Operator's, as admission requires.
-	now, role, margin := s.began, opv1.RoleDeveloper, time.Duration(0)
+	role, margin := opv1.RoleDeveloper, time.Duration(0)
 	if parent == "" {
 		role, margin = opv1.RoleOperator, time.Hour
 	}
-	return &opv1.Authorization{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: control},
-		Spec: opv1.AuthorizationSpec{
-			Role:    role,
-			Parent:  parent,
-			Party:   opv1.Party{Name: name + " Co.", CreditCode: creditCode},
-			Term:    opv1.Term{Start: metav1.NewTime(now.Add(-time.Hour - margin)), End: metav1.NewTime(now.Add(30*24*time.Hour + margin))},
-			Persons: []opv1.Person{{Name: "Member " + name, User: user, TrainedAt: ptr.To(metav1.NewTime(now.Add(-48 * time.Hour)))}},
-		},
-	}
+	d := &opv1.OperationDomain{Spec: opv1.OperationDomainSpec{ControlNamespace: control}}
+	return fixtures.Agreement(d, name, role, parent, s.began.Add(-time.Hour-margin), s.began.Add(30*24*time.Hour+margin), creditCode,
+		fixtures.Trained("Member "+name, user, s.began))
 }
 
 // addAgreement makes a developer agreement, waits until it is in force, and gives it its

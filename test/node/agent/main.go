@@ -5,7 +5,9 @@
 //
 //	agent pause                     block until SIGTERM or SIGINT (the sandbox image)
 //	agent serve :PORT               answer every TCP connection with a line naming the host
-//	agent dial HOST:PORT [TIMEOUT]  exit 0 when a connection opens and a line is read, 2 when not
+//	agent dial HOST:PORT [TIMEOUT [AFTER]]
+//	                                exit 0 when a connection opens and a line is read, 2 when not;
+//	                                wait AFTER first
 //	agent resolve NAME              print the addresses NAME resolves to; exit 2 when it does not
 //	agent write PATH TEXT           write TEXT to PATH and sync it to disk, then pause
 package main
@@ -35,14 +37,17 @@ func main() {
 		serve(args[0])
 	case "dial":
 		need(args, 1)
-		timeout := 2 * time.Second
-		if len(args) > 1 {
-			d, err := time.ParseDuration(args[1])
-			if err != nil {
-				fail(err.Error())
+		timeout, after := 2*time.Second, time.Duration(0)
+		for i, d := range []*time.Duration{&timeout, &after} {
+			if len(args) > i+1 {
+				v, err := time.ParseDuration(args[i+1])
+				if err != nil {
+					fail(err.Error())
+				}
+				*d = v
 			}
-			timeout = d
 		}
+		time.Sleep(after)
 		report(dial(args[0], timeout))
 	case "resolve":
 		need(args, 1)

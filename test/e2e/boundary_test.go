@@ -1,0 +1,144 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/workspace"
+	"github.com/opdomain/opdomain/test/fixtures"
+	"github.com/opdomain/opdomain/test/node"
+)
+
+const (
+	timeout = time.Minute
+	poll    = 100 * time.Millisecond
+)
+
+// world is a domain admitting the suite's images, an Operator and a Developer agreement in
+// force, and the developer's workspaces, all Ready.
+type world struct {
+	domain     *opv1.OperationDomain
+	workspaces map[string]string // workspace name → its namespace
+}
+
+func newWorld(t testing.TB, name string, workspaces ...string) *world {
+	t.Helper()
+	g := NewWithT(t)
+	d := fixtures.Domain(name, opv1.NetworkPolicyKubernetes, "opdomain.test")
+	g.Expect(k8s.Create(ctx, d)).To(Succeed())
+	waitReady(t, d)
+	now := time.Now()
+	operator := fixtures.Agreement(d, "operator", opv1.RoleOperator, "", now.Add(-2*time.Hour), now.Add(60*24*time.Hour),
+		"91320100MA1CPRAT0X", fixtures.Trained("Wang Wu", "wang@operator.example", now))
+	developer := fixtures.Agreement(d, "acme", opv1.RoleDeveloper, "operator", now.Add(-time.Hour), now.Add(30*24*time.Hour),
+		"91320100MA1ABCDE2X", fixtures.Trained("Li Si", "lisi@acme.example", now))
+	for _, a := range []*opv1.Authorization{operator, developer} {
+		g.Expect(k8s.Create(ctx, a)).To(Succeed())
+		g.Eventually(func() opv1.AuthorizationPhase {
+			_ = k8s.Get(ctx, client.ObjectKeyFromObject(a), a)
+			return a.Status.Phase
+		}, timeout, poll).Should(Equal(opv1.PhaseActive))
+	}
+	w := &world{domain: d, workspaces: map[string]string{}}
+	for _, ws := range workspaces {
+		obj := &opv1.DeveloperWorkspace{
+			ObjectMeta: metav1.ObjectMeta{Name: ws, Namespace: d.Spec.ControlNamespace},
+			Spec:       opv1.DeveloperWorkspaceSpec{Authorization: developer.Name, Members: []string{"lisi@acme.example"}},
+		}
+		g.Expect(k8s.Create(ctx, obj)).To(Succeed())
+		waitReady(t, obj)
+		w.workspaces[ws] = workspace.NamespaceName(d.Name, ws)
+	}
+	return w
+}
+
+func waitReady(t testing.TB, obj client.Object) {
+	t.Helper()
+	NewWithT(t).Eventually(func() bool {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return false
+		}
+		var conds []metav1.Condition
+		switch o := obj.(type) {
+		case *opv1.OperationDomain:
+			conds = o.Status.Conditions
+		case *opv1.DeveloperWorkspace:
+			conds = o.Status.Conditions
+		}
+		return meta.IsStatusConditionTrue(conds, opv1.ConditionReady)
+	}, timeout, poll).Should(BeTrue(), "%T %s never became Ready", obj, obj.GetName())
+}
+
+// serve runs a pod of the agent answering on port 8080 in namespace and returns its address.
+func serve(t *testing.T, namespace, name string) string {
+	t.Helper()
+	g := NewWithT(t)
+	pod := node.RestrictedPod(namespace, name, "serve", ":8080")
+	g.Eventually(func() error { return k8s.Create(ctx, pod) }, timeout, poll).Should(Succeed())
+	g.Eventually(func() corev1.PodPhase {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(pod), pod)).To(Succeed())
+		return pod.Status.Phase
+	}, timeout, poll).Should(Equal(corev1.PodRunning), "pod %s/%s", namespace, name)
+	return net.JoinHostPort(pod.Status.PodIP, "8080")
+}
+
+// enforcerLag is how long a new pod waits before it dials: kube-network-policies learns a pod
+// from its IP in the API, which the kubelet reports after the pod's containers may already run;
+// until then the pod's packets pass unexamined (BenchmarkNewPodFirstDial measures that window).
+const enforcerLag = 3 * time.Second
+
+// reaches says whether a pod in namespace reaches target once the enforcer knows the pod.
+func reaches(t *testing.T, namespace, target string) bool {
+	t.Helper()
+	reached, err := nd.Dial(ctx, namespace, target, enforcerLag)
+	NewWithT(t).Expect(err).NotTo(HaveOccurred())
+	return reached
+}
+
+// R1: a pod in a workspace reaches the pods of its own namespace and nothing else — not a pod of
+// another workspace of the same developer, not the data zone, not a host outside the cluster —
+// while each of those answers from where it may be reached, so every refusal is the domain's
+// policies at work, enforced by the node's kernel.
+func TestR1_WorkspacePodReachesItsOwnNamespaceAndNothingElse(t *testing.T) {
+	g := NewWithT(t)
+	w := newWorld(t, "net1", "team-a", "team-b")
+	a, b, data := w.workspaces["team-a"], w.workspaces["team-b"], w.domain.Spec.DataZoneNamespace
+	ungoverned := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "net1-elsewhere"}}
+	g.Expect(k8s.Create(ctx, ungoverned)).To(Succeed())
+
+	targets := map[string]string{
+		"its own namespace": serve(t, a, "a-server"),
+		"another workspace": serve(t, b, "b-server"),
+		"the data zone":     serve(t, data, "data-server"),
+		"a host outside":    node.OutsideAddr,
+	}
+	// Where each target may be reached from: it is up and answering.
+	from := map[string]string{"its own namespace": a, "another workspace": b, "the data zone": data, "a host outside": ungoverned.Name}
+	for what, target := range targets {
+		g.Expect(reaches(t, from[what], target)).To(BeTrue(), "%s (%s) answers from %s", what, target, from[what])
+	}
+	for what, target := range targets {
+		want := what == "its own namespace"
+		g.Expect(reaches(t, a, target)).To(Equal(want), fmt.Sprintf("a workspace pod reaching %s (%s)", what, target))
+	}
+}
+
+// R1, a limit of Kubernetes NetworkPolicy, proven so that the README's warning stays true: the
+// API says traffic between a pod and the node it runs on is always allowed, whatever the
+// policies, and the enforcer keeps to it. A workspace pod of a Kubernetes-mode domain reaches
+// whatever listens on its node's addresses; a node firewall, or a Cilium-mode domain (whose
+// policies deny the host entity), must close that.
+func TestR1_KubernetesPoliciesCannotDenyAPodItsOwnNode(t *testing.T) {
+	w := newWorld(t, "net2", "team-a")
+	NewWithT(t).Expect(reaches(t, w.workspaces["team-a"], node.NodeAddr)).To(BeTrue(),
+		"if this fails, the enforcer now denies pods their node: update the README's limits")
+}
