@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -24,7 +23,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers"
@@ -32,6 +30,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/controllers/workspace"
 	"github.com/opdomain/opdomain/test/controlplane"
+	"github.com/opdomain/opdomain/test/operator"
 )
 
 func main() {
@@ -73,10 +72,11 @@ func run(ctx context.Context, lifecycle bool) error {
 	}
 
 	say("starting the opdomain manager")
-	mgrDone, err := startManager(ctx, cp)
+	stopManager, err := operator.Start(cp, controllers.Options{Clock: clock.RealClock{}, DNS: policy.KubeDNS})
 	if err != nil {
 		return err
 	}
+	defer stopManager()
 
 	root, err := controlplane.RepoRoot()
 	if err != nil {
@@ -151,42 +151,8 @@ Ctrl-C stops everything.
 			return err
 		}
 	}
-	select {
-	case <-ctx.Done():
-	case <-mgrDone:
-		return errors.New("the manager stopped")
-	}
-	<-mgrDone
+	<-ctx.Done()
 	return nil
-}
-
-func startManager(ctx context.Context, cp *controlplane.ControlPlane) (<-chan struct{}, error) {
-	mgr, err := ctrl.NewManager(cp.Config, ctrl.Options{
-		Scheme: controllers.Scheme(), Cache: controllers.CacheOptions(),
-		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
-		WebhookServer: cp.WebhookServer(),
-	})
-	if err != nil {
-		return nil, err
-	}
-	target, err := controllers.KubeconfigTargetFor(cp.Config, "")
-	if err != nil {
-		return nil, err
-	}
-	if err := controllers.Setup(ctx, mgr, controllers.Options{Clock: clock.RealClock{}, DNS: policy.KubeDNS, Kubeconfig: target}); err != nil {
-		return nil, err
-	}
-	if err := controllers.SetupWebhooks(mgr, clock.RealClock{}); err != nil {
-		return nil, err
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := mgr.Start(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, "manager:", err)
-		}
-	}()
-	return done, nil
 }
 
 // waitReady polls until the object's Ready condition is True, printing each new reason.

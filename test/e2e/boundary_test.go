@@ -8,7 +8,6 @@ import (
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -63,19 +62,8 @@ func newWorld(t testing.TB, name string, workspaces ...string) *world {
 
 func waitReady(t testing.TB, obj client.Object) {
 	t.Helper()
-	NewWithT(t).Eventually(func() bool {
-		if err := k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
-			return false
-		}
-		var conds []metav1.Condition
-		switch o := obj.(type) {
-		case *opv1.OperationDomain:
-			conds = o.Status.Conditions
-		case *opv1.DeveloperWorkspace:
-			conds = o.Status.Conditions
-		}
-		return meta.IsStatusConditionTrue(conds, opv1.ConditionReady)
-	}, timeout, poll).Should(BeTrue(), "%T %s never became Ready", obj, obj.GetName())
+	NewWithT(t).Eventually(func() string { return fixtures.ReadyStatus(ctx, k8s, obj) }, timeout, poll).Should(Equal("True"),
+		"%T %s never became Ready", obj, obj.GetName())
 }
 
 // serve runs a pod of the agent answering on port 8080 in namespace and returns its address.

@@ -20,7 +20,6 @@ import (
 	"go.uber.org/zap/zapcore"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -107,7 +106,7 @@ func (s *soak) setUp() {
 	g := NewWithT(s.t)
 	d := fixtures.Domain(domainName, opv1.NetworkPolicyKubernetes, "registry.example")
 	g.Expect(s.c.Create(context.Background(), d)).To(Succeed())
-	g.Eventually(func() string { return readyOf(s.c, d) }, time.Minute, 100*time.Millisecond).Should(Equal("True"))
+	g.Eventually(func() string { return fixtures.ReadyStatus(context.Background(), s.c, d) }, time.Minute, 100*time.Millisecond).Should(Equal("True"))
 	g.Expect(s.c.Create(context.Background(), s.agreementObject(operatorAgreement, "", "wang@operator.example", "91320100MA1CPRAT0X"))).To(Succeed())
 	for i := range agreementsAtOnce {
 		a := &agreement{name: fmt.Sprintf("dev%02d", i), member: fmt.Sprintf("dev%02d@soak.example", i), creditCode: fmt.Sprintf("91320100%010d", i)}
@@ -117,29 +116,12 @@ func (s *soak) setUp() {
 		var off []string
 		for _, ws := range s.m.workspaces {
 			obj := &opv1.DeveloperWorkspace{ObjectMeta: metav1.ObjectMeta{Name: ws.name, Namespace: control}}
-			if r := readyOf(s.c, obj); r != "True" {
+			if r := fixtures.ReadyStatus(context.Background(), s.c, obj); r != "True" {
 				off = append(off, ws.name+": "+r)
 			}
 		}
 		return off
 	}, 3*time.Minute, time.Second).Should(BeEmpty(), "workspaces not Ready after set-up")
-}
-
-func readyOf(c client.Client, obj client.Object) string {
-	if err := c.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
-		return err.Error()
-	}
-	var conds []metav1.Condition
-	switch o := obj.(type) {
-	case *opv1.OperationDomain:
-		conds = o.Status.Conditions
-	case *opv1.DeveloperWorkspace:
-		conds = o.Status.Conditions
-	}
-	if c := meta.FindStatusCondition(conds, opv1.ConditionReady); c != nil {
-		return string(c.Status)
-	}
-	return "no Ready condition"
 }
 
 func (s *soak) agreementObject(name, parent, user, creditCode string) *opv1.Authorization {
