@@ -51,6 +51,25 @@ type Node struct {
 	dials int
 	// ipForward is the host's forwarding setting before the node changed it.
 	ipForward []byte
+	// lock is held while the node runs: one node per machine.
+	lock *os.File
+}
+
+// machineLock is the file whose lock a running node holds.
+const machineLock = "/run/opdomain-node.lock"
+
+// claimMachine takes the machine for one node, or says that another node has it (the kubelet's
+// ports, the bridge and the outside host exist once per machine).
+func claimMachine() (*os.File, error) {
+	f, err := os.OpenFile(machineLock, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("another node runs on this machine (%s is locked): run the node's suites one at a time", machineLock)
+	}
+	return f, nil
 }
 
 type process struct {
@@ -81,11 +100,16 @@ func Start(cp *controlplane.ControlPlane) (_ *Node, err error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("a real node needs root: it mounts, makes a bridge and sets netfilter rules")
 	}
-	dir, err := os.MkdirTemp("", "opdomain-node-")
+	lock, err := claimMachine()
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{dir: dir, bin: bin, cp: cp}
+	dir, err := os.MkdirTemp("", "opdomain-node-")
+	if err != nil {
+		_ = lock.Close()
+		return nil, err
+	}
+	n := &Node{dir: dir, bin: bin, cp: cp, lock: lock}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, n.Stop())
@@ -441,6 +465,10 @@ func (n *Node) Stop() error {
 	// if empty, as another containerd may use it.
 	_ = os.Remove("/run/containerd/s")
 	_ = os.Remove("/run/containerd")
+	if n.lock != nil {
+		_ = n.lock.Close() // releases the lock; the file stays, so a waiting claim keeps its inode
+		n.lock = nil
+	}
 	return errors.Join(errs...)
 }
 

@@ -92,6 +92,19 @@ func (m *model) ended(ws *workspace) bool {
 	return !ws.deletedAt.IsZero() || !m.agreements[ws.agreement].terminatedAt.IsZero()
 }
 
+// undenied counts the cuts in force whose member has not been seen denied yet.
+func (m *model) undenied() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, ws := range m.workspaces {
+		if ws.cut != nil && ws.cut.deniedAt.IsZero() {
+			n++
+		}
+	}
+	return n
+}
+
 // sample asks the API server, as every member still to be cut, whether they may create Jobs in
 // their workspace (a right of every visibility), until the first denial; it then keeps asking
 // now and then, to catch a cut that reopens while it should hold. A sample whose cut was lifted

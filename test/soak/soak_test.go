@@ -72,19 +72,23 @@ func TestR2_R6_AccessEndsAtEveryBoundaryUnderChurnAndRestarts(t *testing.T) {
 
 	s := &soak{t: t, c: cp.Client, mgr: mgr, m: newModel(), began: time.Now().Truncate(time.Second), killNow: make(chan struct{}, 1)}
 	s.setUp()
-	ctx, cancel := context.WithCancel(context.Background())
+	sampling, stopSampling := context.WithCancel(context.Background())
+	killing, stopKilling := context.WithCancel(context.Background())
 	sampled, restarted := make(chan struct{}), make(chan struct{})
-	go func() { defer close(sampled); s.m.sample(ctx, s.c) }()
-	go func() { defer close(restarted); s.restartEveryFewSeconds(ctx) }()
+	go func() { defer close(sampled); s.m.sample(sampling, s.c) }()
+	go func() { defer close(restarted); s.restartEveryFewSeconds(killing) }()
 	actions := s.churn(time.Now().Add(churnFor))
-	cancel()
+	stopKilling()
 	<-restarted
-	<-sampled
 	if !mgr.running() {
 		if err := mgr.start(); err != nil {
 			t.Fatal(err)
 		}
 	}
+	// The last cuts are sampled to their first denial before the sampler stops.
+	NewWithT(t).Eventually(s.m.undenied, time.Minute, 100*time.Millisecond).Should(BeZero(), "cuts still not seen denied")
+	stopSampling()
+	<-sampled
 	s.settle()
 	s.report(actions)
 }
