@@ -89,9 +89,10 @@ func (p *process) running() bool {
 	}
 }
 
-// Start brings containerd, the kubelet, kube-scheduler and kube-proxy up against cp and waits
+// Start brings containerd, the kubelet, kube-scheduler and kube-proxy up against cp, waits
 // until the node is Ready and untainted (cp must run the workload controllers, the node
-// lifecycle among them). On error nothing is left running.
+// lifecycle among them), runs the NetworkPolicy enforcer, and makes the outside host and the
+// node's listener. On error nothing is left running.
 func Start(cp *controlplane.ControlPlane) (_ *Node, err error) {
 	bin := os.Getenv(BinEnv)
 	if bin == "" {
