@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -32,4 +34,20 @@ func BenchmarkNewPodFirstDial(b *testing.B) {
 			b.ReportMetric(float64(escaped)/float64(b.N), "escaped/pod")
 		})
 	}
+}
+
+// BenchmarkGrantRevokedToRefused measures, on the node, how long after a reviewer's revocation
+// is sent a workspace pod that was reaching the granted service has its first dial fail.
+func BenchmarkGrantRevokedToRefused(b *testing.B) {
+	w, target := newGrantWorld(b, "bench2")
+	review := asReviewer(b)
+	var cuts []time.Duration
+	i := 0
+	for b.Loop() {
+		i++
+		cuts = append(cuts, grantCut(b, w, review, target, fmt.Sprintf("cut%d", i), func() {}))
+	}
+	slices.Sort(cuts)
+	b.ReportMetric(float64(cuts[len(cuts)/2].Milliseconds()), "p50-ms")
+	b.ReportMetric(float64(cuts[len(cuts)-1].Milliseconds()), "max-ms")
 }

@@ -25,8 +25,9 @@ const (
 // world is a domain admitting the suite's images, an Operator and a Developer agreement in
 // force, and the developer's workspaces, all Ready.
 type world struct {
-	domain     *opv1.OperationDomain
-	workspaces map[string]string // workspace name → its namespace
+	domain              *opv1.OperationDomain
+	operator, developer *opv1.Authorization
+	workspaces          map[string]string // workspace name → its namespace
 }
 
 func newWorld(t testing.TB, name string, workspaces ...string) *world {
@@ -47,7 +48,7 @@ func newWorld(t testing.TB, name string, workspaces ...string) *world {
 			return a.Status.Phase
 		}, timeout, poll).Should(Equal(opv1.PhaseActive))
 	}
-	w := &world{domain: d, workspaces: map[string]string{}}
+	w := &world{domain: d, operator: operator, developer: developer, workspaces: map[string]string{}}
 	for _, ws := range workspaces {
 		obj := &opv1.DeveloperWorkspace{
 			ObjectMeta: metav1.ObjectMeta{Name: ws, Namespace: d.Spec.ControlNamespace},
@@ -67,7 +68,7 @@ func waitReady(t testing.TB, obj client.Object) {
 }
 
 // serve runs a pod of the agent answering on port 8080 in namespace and returns its address.
-func serve(t *testing.T, namespace, name string) string {
+func serve(t testing.TB, namespace, name string) string {
 	t.Helper()
 	g := NewWithT(t)
 	pod := node.RestrictedPod(namespace, name, "serve", ":8080")
@@ -85,7 +86,7 @@ func serve(t *testing.T, namespace, name string) string {
 const enforcerLag = 3 * time.Second
 
 // reaches says whether a pod in namespace reaches target once the enforcer knows the pod.
-func reaches(t *testing.T, namespace, target string) bool {
+func reaches(t testing.TB, namespace, target string) bool {
 	t.Helper()
 	reached, err := nd.Dial(ctx, namespace, target, enforcerLag)
 	NewWithT(t).Expect(err).NotTo(HaveOccurred())

@@ -8,6 +8,9 @@
 //	agent dial HOST:PORT [TIMEOUT [AFTER]]
 //	                                exit 0 when a connection opens and a line is read, 2 when not;
 //	                                wait AFTER first
+//	agent probe HOST:PORT           dial every 50 ms; once reached, the first attempt that fails
+//	                                ends it, writing when that attempt began (RFC 3339, ns) to
+//	                                /dev/termination-log
 //	agent resolve NAME              print the addresses NAME resolves to; exit 2 when it does not
 //	agent write PATH TEXT           write TEXT to PATH and sync it to disk, then pause
 package main
@@ -49,6 +52,9 @@ func main() {
 		}
 		time.Sleep(after)
 		report(dial(args[0], timeout))
+	case "probe":
+		need(args, 1)
+		probe(args[0])
 	case "resolve":
 		need(args, 1)
 		report(resolve(args[0]))
@@ -119,6 +125,24 @@ func dial(addr string, timeout time.Duration) (string, bool) {
 		return "connected, no answer: " + err.Error(), false
 	}
 	return "reached: " + strings.TrimSpace(line), true
+}
+
+// probe measures when a path that was open closes: the caller reads the time from the pod's
+// termination message, which the API shows without any log access.
+func probe(addr string) {
+	reached := false
+	for {
+		began := time.Now()
+		if _, ok := dial(addr, 200*time.Millisecond); ok {
+			reached = true
+		} else if reached {
+			if err := os.WriteFile("/dev/termination-log", []byte(began.UTC().Format(time.RFC3339Nano)), 0o644); err != nil {
+				fail(err.Error())
+			}
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func resolve(name string) (string, bool) {

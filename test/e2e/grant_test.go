@@ -1,0 +1,155 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers"
+	"github.com/opdomain/opdomain/test/controlplane"
+	"github.com/opdomain/opdomain/test/node"
+)
+
+// reviewer is the Operator agreement's person in newWorld, who reviews grants.
+const reviewer = "wang@operator.example"
+
+// asReviewer binds the reviewer ClusterRole to the reviewer (once) and acts as them.
+func asReviewer(t testing.TB) client.Client {
+	t.Helper()
+	g := NewWithT(t)
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "e2e-reviewer"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: controlplane.ReviewerRole},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: reviewer}},
+	}
+	g.Expect(client.IgnoreAlreadyExists(k8s.Create(ctx, binding))).To(Succeed())
+	cfg := rest.CopyConfig(cp.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: reviewer}
+	c, err := client.New(cfg, client.Options{Scheme: controllers.Scheme()})
+	g.Expect(err).NotTo(HaveOccurred())
+	return c
+}
+
+// newGrantWorld is a world with a workspace team-a, a data service traffic-api answering in the
+// data zone, and the resource traffic-flow it serves in both agreements' scope; it returns the
+// world and the service's address.
+func newGrantWorld(t testing.TB, name string) (*world, string) {
+	t.Helper()
+	g := NewWithT(t)
+	w := newWorld(t, name, "team-a")
+	data := w.domain.Spec.DataZoneNamespace
+	serve(t, data, "traffic-api")
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "traffic-api", Namespace: data},
+		Spec: corev1.ServiceSpec{
+			Selector: map[string]string{"app": "traffic-api"},
+			Ports:    []corev1.ServicePort{{Name: "api", Port: 8080, TargetPort: intstr.FromInt32(8080)}},
+		},
+	}
+	g.Expect(k8s.Create(ctx, svc)).To(Succeed())
+	resource := &opv1.DataResource{
+		ObjectMeta: metav1.ObjectMeta{Name: "traffic-flow", Namespace: w.domain.Spec.ControlNamespace},
+		Spec: opv1.DataResourceSpec{
+			Provider: "Provincial Transport Department", Level: 2,
+			Fields: []opv1.Field{{Name: "road_id"}, {Name: "hour"}, {Name: "plate", Sensitive: true}},
+			Source: opv1.DataSource{Service: &opv1.ServiceSource{Name: "traffic-api", Port: 8080}},
+		},
+	}
+	g.Expect(k8s.Create(ctx, resource)).To(Succeed())
+	g.Eventually(func() bool {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(resource), resource)).To(Succeed())
+		return resource.Status.Offerable
+	}, timeout, poll).Should(BeTrue())
+	for _, a := range []*opv1.Authorization{w.operator, w.developer} {
+		patch := client.MergeFrom(a.DeepCopy())
+		a.Spec.Scope.Resources = []string{"traffic-flow"}
+		g.Expect(k8s.Patch(ctx, a, patch)).To(Succeed())
+	}
+	return w, net.JoinHostPort(svc.Spec.ClusterIP, "8080")
+}
+
+// R4, R2: an approved grant opens the granted data service to the workspace on the node, and
+// nothing before it; when the reviewer revokes it, a pod that was getting through is refused
+// within 2 s, and a new pod no longer gets through.
+func TestR4_GrantOpensTheDataServiceUntilRevoked(t *testing.T) {
+	g := NewWithT(t)
+	w, target := newGrantWorld(t, "grant1")
+	ws := w.workspaces["team-a"]
+	g.Expect(reaches(t, w.domain.Spec.DataZoneNamespace, target)).To(BeTrue(), "the data service answers in its zone")
+	g.Expect(reaches(t, ws, target)).To(BeFalse(), "no grant, no path")
+	cut := grantCut(t, w, asReviewer(t), target, "congestion", func() {
+		g.Expect(reaches(t, ws, target)).To(BeTrue(), "the grant's path")
+	})
+	t.Logf("revocation → first refused connection: %v", cut.Round(time.Millisecond))
+	g.Expect(cut).To(BeNumerically("<", 2*time.Second), "a revoked grant's path closes within 2 s")
+	g.Expect(reaches(t, ws, target)).To(BeFalse(), "revoked, no path")
+}
+
+// grantCut approves a grant named name of traffic-flow to the world's team-a workspace, waits
+// until it is Active, runs whileOpen, starts a pod that dials target every 50 ms, revokes the
+// grant as its reviewer once the enforcer knows the pod, and returns how long after the
+// revocation was sent the pod's first dial failed.
+func grantCut(t testing.TB, w *world, review client.Client, target, name string, whileOpen func()) time.Duration {
+	t.Helper()
+	g := NewWithT(t)
+	ws := w.workspaces["team-a"]
+	now := time.Now()
+	grant := &opv1.DataGrant{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.domain.Spec.ControlNamespace},
+		Spec: opv1.DataGrantSpec{
+			Authorization: w.developer.Name, Workspace: "team-a",
+			Scenario:    opv1.Scenario{Name: "urban congestion forecasting", Purpose: "hourly road load model"},
+			Items:       []opv1.GrantItem{{Resource: "traffic-flow", Fields: []string{"road_id", "hour"}, Form: opv1.FormDesensitized}},
+			Term:        opv1.Term{Start: metav1.NewTime(now), End: metav1.NewTime(now.Add(2 * time.Hour))},
+			RequestedBy: "lisi@acme.example",
+			Review:      &opv1.Review{Reviewer: reviewer, Decision: opv1.ReviewApproved, Time: ptr.To(metav1.NewTime(now))},
+		},
+	}
+	g.Expect(review.Create(ctx, grant)).To(Succeed())
+	g.Eventually(func() opv1.GrantPhase {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(grant), grant)).To(Succeed())
+		return grant.Status.Phase
+	}, timeout, poll).Should(Equal(opv1.GrantActive))
+	whileOpen()
+
+	prober := node.RestrictedPod(ws, name+"-prober", "probe", target)
+	prober.Spec.RestartPolicy = corev1.RestartPolicyNever
+	g.Expect(k8s.Create(ctx, prober)).To(Succeed())
+	defer func() { _ = k8s.Delete(ctx, prober, client.GracePeriodSeconds(0)) }()
+	g.Eventually(func() corev1.PodPhase {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(prober), prober)).To(Succeed())
+		return prober.Status.Phase
+	}, timeout, poll).Should(Equal(corev1.PodRunning))
+	time.Sleep(enforcerLag)
+	patch := client.MergeFrom(grant.DeepCopy())
+	grant.Spec.Review.Decision = opv1.ReviewRejected
+	grant.Spec.Review.Comment = "purpose no longer holds"
+	revoked := time.Now()
+	g.Expect(review.Patch(ctx, grant, patch)).To(Succeed())
+	var refusedAt time.Time
+	g.Eventually(func() error {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(prober), prober)).To(Succeed())
+		for _, s := range prober.Status.ContainerStatuses {
+			if s.State.Terminated != nil {
+				var err error
+				refusedAt, err = time.Parse(time.RFC3339Nano, s.State.Terminated.Message)
+				return err
+			}
+		}
+		return fmt.Errorf("the prober is %s", prober.Status.Phase)
+	}, timeout, poll).Should(Succeed(), "the prober never saw the path close")
+	cut := refusedAt.Sub(revoked)
+	g.Expect(cut).To(BeNumerically(">", 0), "the path closed before the revocation: something else broke it")
+	return cut
+}
