@@ -67,11 +67,15 @@ func waitReady(t testing.TB, obj client.Object) {
 		"%T %s never became Ready", obj, obj.GetName())
 }
 
-// serve runs a pod of the agent answering on port 8080 in namespace and returns its address.
-func serve(t testing.TB, namespace, name string) string {
+// serve runs a pod of the agent answering on port 8080 in namespace (agent serve, or what
+// args say instead) and returns its address.
+func serve(t testing.TB, namespace, name string, args ...string) string {
 	t.Helper()
 	g := NewWithT(t)
-	pod := node.RestrictedPod(namespace, name, "serve", ":8080")
+	if len(args) == 0 {
+		args = []string{"serve", ":8080"}
+	}
+	pod := node.RestrictedPod(namespace, name, args...)
 	g.Eventually(func() error { return k8s.Create(ctx, pod) }, timeout, poll).Should(Succeed())
 	g.Eventually(func() corev1.PodPhase {
 		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(pod), pod)).To(Succeed())

@@ -5,6 +5,10 @@
 //
 //	agent pause                     block until SIGTERM or SIGINT (the sandbox image)
 //	agent serve :PORT               answer every TCP connection with a line naming the host
+//	agent stream :PORT              send a line every 100 ms on every TCP connection, for good
+//	agent follow HOST:PORT [AFTER]  wait AFTER, then read a stream; when no line came for a second,
+//	                                write when the last one came (RFC 3339, ns) to
+//	                                /dev/termination-log
 //	agent dial HOST:PORT [TIMEOUT [AFTER]]
 //	                                exit 0 when a connection opens and a line is read, 2 when not;
 //	                                wait AFTER first
@@ -52,6 +56,19 @@ func main() {
 		}
 		time.Sleep(after)
 		report(dial(args[0], timeout))
+	case "stream":
+		need(args, 1)
+		stream(args[0])
+	case "follow":
+		need(args, 1)
+		if len(args) > 1 {
+			after, err := time.ParseDuration(args[1])
+			if err != nil {
+				fail(err.Error())
+			}
+			time.Sleep(after)
+		}
+		follow(args[0])
 	case "probe":
 		need(args, 1)
 		probe(args[0])
@@ -125,6 +142,51 @@ func dial(addr string, timeout time.Duration) (string, bool) {
 		return "connected, no answer: " + err.Error(), false
 	}
 	return "reached: " + strings.TrimSpace(line), true
+}
+
+func stream(addr string) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		fail(err.Error())
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer func() { _ = c.Close() }()
+				for {
+					if _, err := fmt.Fprintln(c, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+						return
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			}()
+		}
+	}()
+	pause()
+}
+
+// follow measures how long an established connection outlives the path that let it open.
+func follow(addr string) {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		fail(err.Error())
+	}
+	r := bufio.NewReader(c)
+	var last time.Time
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(time.Second))
+		if _, err := r.ReadString('\n'); err != nil {
+			if err := os.WriteFile("/dev/termination-log", []byte(last.UTC().Format(time.RFC3339Nano)), 0o644); err != nil {
+				fail(err.Error())
+			}
+			return
+		}
+		last = time.Now()
+	}
 }
 
 // probe measures when a path that was open closes: the caller reads the time from the pod's
