@@ -1,8 +1,8 @@
 package e2e
 
 import (
-	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,9 +109,11 @@ func grantCut(t testing.TB, w *world, review client.Client, target, name string,
 	running(t, prober)
 	defer func() { _ = k8s.Delete(ctx, prober, client.GracePeriodSeconds(0)) }()
 	time.Sleep(enforcerLag)
+	ended := watchTermination(t, prober)
 	revoked := revoke(t, review, grant)
-	refusedAt := terminationTime(t, prober)
-	cut := refusedAt.Sub(revoked)
+	how, at := ended()
+	g.Expect(how).To(Equal("refused"), "a revocation leaves the workspace's pods running")
+	cut := at.Sub(revoked)
 	g.Expect(cut).To(BeNumerically(">", 0), "the path closed before the revocation: something else broke it")
 	return cut
 }
@@ -163,24 +165,65 @@ func running(t testing.TB, pod *corev1.Pod) {
 	}, timeout, poll).Should(Equal(corev1.PodRunning))
 }
 
-// terminationTime waits until the agent in pod has ended and returns the time it wrote as its
-// termination message.
-func terminationTime(t testing.TB, pod *corev1.Pod) time.Time {
+// watchTermination starts watching pod and returns a function that waits until the agent in it
+// has ended and returns what it wrote as its termination message: how it ended and when.
+// Watching, rather than polling, sees the ending even when the pod is deleted right after it.
+func watchTermination(t testing.TB, pod *corev1.Pod) func() (string, time.Time) {
 	t.Helper()
 	g := NewWithT(t)
-	var at time.Time
-	g.Eventually(func() error {
-		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(pod), pod)).To(Succeed())
-		for _, s := range pod.Status.ContainerStatuses {
-			if s.State.Terminated != nil {
-				var err error
-				at, err = time.Parse(time.RFC3339Nano, s.State.Terminated.Message)
-				return err
+	w, err := client.NewWithWatch(cp.Config, client.Options{Scheme: controllers.Scheme()})
+	g.Expect(err).NotTo(HaveOccurred())
+	events, err := w.Watch(ctx, &corev1.PodList{}, client.InNamespace(pod.Namespace),
+		client.MatchingFields{"metadata.name": pod.Name})
+	g.Expect(err).NotTo(HaveOccurred())
+	return func() (string, time.Time) {
+		defer events.Stop()
+		deadline := time.After(timeout)
+		for {
+			select {
+			case <-deadline:
+				t.Fatalf("the agent in %s never ended", pod.Name)
+			case e, ok := <-events.ResultChan():
+				if !ok {
+					t.Fatalf("the watch of %s ended", pod.Name)
+				}
+				seen, isPod := e.Object.(*corev1.Pod)
+				if !isPod {
+					continue
+				}
+				for _, s := range seen.Status.ContainerStatuses {
+					if s.State.Terminated != nil {
+						what, when, _ := strings.Cut(s.State.Terminated.Message, " ")
+						at, err := time.Parse(time.RFC3339Nano, when)
+						g.Expect(err).NotTo(HaveOccurred(), "pod %s ended without its time: %+v\n%s", pod.Name, s.State.Terminated, nd.PodLog(pod.Namespace, pod.Name))
+						return what, at
+					}
+				}
 			}
 		}
-		return fmt.Errorf("pod %s is %s", pod.Name, pod.Status.Phase)
-	}, timeout, poll).Should(Succeed(), "the agent in %s never ended", pod.Name)
-	return at
+	}
+}
+
+// R2, R4: suspending the agreement cuts a granted path on the node: a pod that was dialing the
+// data service every 50 ms is refused, or stopped with the workspace's compute, within 2 s of
+// the suspension's write.
+func TestR2_SuspensionCutsTheGrantedPathOnTheNode(t *testing.T) {
+	g := NewWithT(t)
+	w, target := newGrantWorld(t, "grant3")
+	openGrant(t, w, asReviewer(t), "congestion")
+	prober := node.RestrictedPod(w.workspaces["team-a"], "prober", "probe", target)
+	prober.Spec.RestartPolicy = corev1.RestartPolicyNever
+	running(t, prober)
+	time.Sleep(enforcerLag)
+	ended := watchTermination(t, prober)
+	patch := client.MergeFrom(w.developer.DeepCopy())
+	w.developer.Spec.Suspension = &opv1.Suspension{Reason: opv1.SuspensionSecurityRisk}
+	suspended := time.Now()
+	g.Expect(k8s.Patch(ctx, w.developer, patch)).To(Succeed())
+	how, at := ended()
+	cut := at.Sub(suspended)
+	t.Logf("suspension → the prober %s: %v", how, cut.Round(time.Millisecond))
+	g.Expect(cut).To(And(BeNumerically(">", 0), BeNumerically("<", 2*time.Second)))
 }
 
 // R4, an open exit proven so that the README's warning stays true: kube-network-policies

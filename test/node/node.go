@@ -473,6 +473,17 @@ func (n *Node) Stop() error {
 	return errors.Join(errs...)
 }
 
+// PodLog returns what the containers of a pod wrote, read from the node's disk (the harness's
+// API server cannot reach the kubelet's log endpoint), for a failing test to show.
+func (n *Node) PodLog(namespace, name string) string {
+	files, _ := filepath.Glob(n.path("pod-logs", namespace+"_"+name+"_*", "*", "*.log"))
+	var b strings.Builder
+	for _, f := range files {
+		fmt.Fprintf(&b, "==== %s\n%s\n", f, tail(f))
+	}
+	return b.String()
+}
+
 // Logs returns the end of every node process's log, for a failing test to show.
 func (n *Node) Logs() string {
 	var b strings.Builder

@@ -7,14 +7,15 @@
 //	agent serve :PORT               answer every TCP connection with a line naming the host
 //	agent stream :PORT              send a line every 100 ms on every TCP connection, for good
 //	agent follow HOST:PORT [AFTER]  wait AFTER, then read a stream; when no line came for a second,
-//	                                write when the last one came (RFC 3339, ns) to
+//	                                write "stalled TIME" (when the last one came) to
 //	                                /dev/termination-log
 //	agent dial HOST:PORT [TIMEOUT [AFTER]]
 //	                                exit 0 when a connection opens and a line is read, 2 when not;
 //	                                wait AFTER first
 //	agent probe HOST:PORT           dial every 50 ms; once reached, the first attempt that fails
-//	                                ends it, writing when that attempt began (RFC 3339, ns) to
-//	                                /dev/termination-log
+//	                                ends it, writing "refused TIME" (when that attempt began,
+//	                                RFC 3339 ns) to /dev/termination-log; "stopped TIME" when
+//	                                it is stopped first
 //	agent resolve NAME              print the addresses NAME resolves to; exit 2 when it does not
 //	agent write PATH TEXT           write TEXT to PATH and sync it to disk, then pause
 package main
@@ -180,9 +181,7 @@ func follow(addr string) {
 	for {
 		_ = c.SetReadDeadline(time.Now().Add(time.Second))
 		if _, err := r.ReadString('\n'); err != nil {
-			if err := os.WriteFile("/dev/termination-log", []byte(last.UTC().Format(time.RFC3339Nano)), 0o644); err != nil {
-				fail(err.Error())
-			}
+			ended("stalled", last)
 			return
 		}
 		last = time.Now()
@@ -190,20 +189,33 @@ func follow(addr string) {
 }
 
 // probe measures when a path that was open closes: the caller reads the time from the pod's
-// termination message, which the API shows without any log access.
+// termination message, which the API shows without any log access. Stopped before it saw the
+// path close (its pod deleted), it reports that instead: the pod's own access ended then.
 func probe(addr string) {
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	reached := false
 	for {
 		began := time.Now()
 		if _, ok := dial(addr, 200*time.Millisecond); ok {
 			reached = true
 		} else if reached {
-			if err := os.WriteFile("/dev/termination-log", []byte(began.UTC().Format(time.RFC3339Nano)), 0o644); err != nil {
-				fail(err.Error())
-			}
+			ended("refused", began)
 			return
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-stop:
+			ended("stopped", time.Now())
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// ended writes "WHAT TIME" (RFC 3339, ns) to the termination message.
+func ended(what string, at time.Time) {
+	if err := os.WriteFile("/dev/termination-log", []byte(what+" "+at.UTC().Format(time.RFC3339Nano)), 0o644); err != nil {
+		fail(err.Error())
 	}
 }
 
