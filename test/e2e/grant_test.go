@@ -204,26 +204,42 @@ func watchTermination(t testing.TB, pod *corev1.Pod) func() (string, time.Time) 
 	}
 }
 
-// R2, R4: suspending the agreement cuts a granted path on the node: a pod that was dialing the
-// data service every 50 ms is refused, or stopped with the workspace's compute, within 2 s of
-// the suspension's write.
-func TestR2_SuspensionCutsTheGrantedPathOnTheNode(t *testing.T) {
-	g := NewWithT(t)
-	w, target := newGrantWorld(t, "grant3")
-	openGrant(t, w, asReviewer(t), "congestion")
-	prober := node.RestrictedPod(w.workspaces["team-a"], "prober", "probe", target)
-	prober.Spec.RestartPolicy = corev1.RestartPolicyNever
-	running(t, prober)
-	time.Sleep(enforcerLag)
-	ended := watchTermination(t, prober)
-	patch := client.MergeFrom(w.developer.DeepCopy())
-	w.developer.Spec.Suspension = &opv1.Suspension{Reason: opv1.SuspensionSecurityRisk}
-	suspended := time.Now()
-	g.Expect(k8s.Patch(ctx, w.developer, patch)).To(Succeed())
-	how, at := ended()
-	cut := at.Sub(suspended)
-	t.Logf("suspension → the prober %s: %v", how, cut.Round(time.Millisecond))
-	g.Expect(cut).To(And(BeNumerically(">", 0), BeNumerically("<", 2*time.Second)))
+// R2, R7: suspending the agreement, or the domain's emergency stop, ends a granted path on the
+// node: a pod that was dialing the data service every 50 ms is refused, or stopped with the
+// workspace's compute, within 2 s of the write.
+func TestR2_R7_SuspensionAndEmergencyStopCutTheGrantedPathOnTheNode(t *testing.T) {
+	for _, tc := range []struct {
+		name, domain string
+		cut          func(*world) error
+	}{
+		{"suspension", "cut1", func(w *world) error {
+			patch := client.MergeFrom(w.developer.DeepCopy())
+			w.developer.Spec.Suspension = &opv1.Suspension{Reason: opv1.SuspensionSecurityRisk}
+			return k8s.Patch(ctx, w.developer, patch)
+		}},
+		{"emergency stop", "cut2", func(w *world) error {
+			patch := client.MergeFrom(w.domain.DeepCopy())
+			w.domain.Spec.EmergencyStop = opv1.EmergencyStop{Active: true, Reason: "drill"}
+			return k8s.Patch(ctx, w.domain, patch)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			w, target := newGrantWorld(t, tc.domain)
+			openGrant(t, w, asReviewer(t), "congestion")
+			prober := node.RestrictedPod(w.workspaces["team-a"], "prober", "probe", target)
+			prober.Spec.RestartPolicy = corev1.RestartPolicyNever
+			running(t, prober)
+			time.Sleep(enforcerLag)
+			ended := watchTermination(t, prober)
+			sent := time.Now()
+			g.Expect(tc.cut(w)).To(Succeed())
+			how, at := ended()
+			cut := at.Sub(sent)
+			t.Logf("%s → the prober %s: %v", tc.name, how, cut.Round(time.Millisecond))
+			g.Expect(cut).To(And(BeNumerically(">", 0), BeNumerically("<", 2*time.Second)))
+		})
+	}
 }
 
 // R4, an open exit proven so that the README's warning stays true: kube-network-policies

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -21,8 +22,8 @@ import (
 const User = "opdomain-manager"
 
 // Start starts the manager with opts (its Kubeconfig target defaults to the control plane's
-// API server) and returns a function that stops it and waits until it has stopped, so that a
-// test can restart it as a crash would.
+// API server), waits until its webhook serves, and returns a function that stops it and waits
+// until it has stopped, so that a test can restart it as a crash would.
 func Start(cp *controlplane.ControlPlane, opts controllers.Options) (stop func(), err error) {
 	cfg, err := cp.UserConfig(User)
 	if err != nil {
@@ -61,8 +62,17 @@ func Start(cp *controlplane.ControlPlane, opts controllers.Options) (stop func()
 			fmt.Fprintln(os.Stderr, "manager:", err)
 		}
 	}()
-	return func() {
+	stop = func() {
 		cancel()
 		<-done
-	}, nil
+	}
+	// Until its webhook serves, the API server refuses every write to opdomain's kinds.
+	serving := mgr.GetWebhookServer().StartedChecker()
+	for deadline := time.Now().Add(30 * time.Second); serving(nil) != nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			stop()
+			return nil, fmt.Errorf("the manager's webhook server did not serve within 30 s: %w", serving(nil))
+		}
+	}
+	return stop, nil
 }
