@@ -71,17 +71,24 @@ func waitReady(t testing.TB, obj client.Object) {
 // args say instead) and returns its address.
 func serve(t testing.TB, namespace, name string, args ...string) string {
 	t.Helper()
-	g := NewWithT(t)
 	if len(args) == 0 {
 		args = []string{"serve", ":8080"}
 	}
 	pod := node.RestrictedPod(namespace, name, args...)
+	running(t, pod)
+	return net.JoinHostPort(pod.Status.PodIP, "8080")
+}
+
+// running creates pod, admitted once its namespace's default ServiceAccount exists, and waits
+// until it runs.
+func running(t testing.TB, pod *corev1.Pod) {
+	t.Helper()
+	g := NewWithT(t)
 	g.Eventually(func() error { return k8s.Create(ctx, pod) }, timeout, poll).Should(Succeed())
 	g.Eventually(func() corev1.PodPhase {
 		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(pod), pod)).To(Succeed())
 		return pod.Status.Phase
-	}, timeout, poll).Should(Equal(corev1.PodRunning), "pod %s/%s", namespace, name)
-	return net.JoinHostPort(pod.Status.PodIP, "8080")
+	}, timeout, poll).Should(Equal(corev1.PodRunning), "pod %s/%s", pod.Namespace, pod.Name)
 }
 
 // enforcerLag is how long a new pod waits before it dials: kube-network-policies learns a pod

@@ -317,17 +317,13 @@ evictionHard: {memory.available: "100Mi", nodefs.available: "1%%", imagefs.avail
 	); err != nil {
 		return err
 	}
-	return n.start("kube-proxy", append([]string{filepath.Join(n.bin, "kube-proxy")}, n.proxyArgs(proxy)...)...)
-}
-
-// proxyArgs are kube-proxy's: nftables mode (this kernel has no IPVS), and no attempt to raise
-// its own OOM protection or the conntrack table, which a virtualized root may not do.
-func (n *Node) proxyArgs(kubeconfig string) []string {
-	return []string{
-		"--kubeconfig=" + kubeconfig, "--proxy-mode=nftables", "--cluster-cidr=" + PodCIDR,
-		"--hostname-override=" + Name, "--oom-score-adj=0", "--conntrack-max-per-core=0",
+	// nftables mode (this kernel has no IPVS), and no attempt to raise its own OOM protection or
+	// the conntrack table, which a virtualized root may not do.
+	return n.start("kube-proxy", filepath.Join(n.bin, "kube-proxy"),
+		"--kubeconfig="+proxy, "--proxy-mode=nftables", "--cluster-cidr="+PodCIDR,
+		"--hostname-override="+Name, "--oom-score-adj=0", "--conntrack-max-per-core=0",
 		"--metrics-bind-address=127.0.0.1:10249", "--healthz-bind-address=127.0.0.1:10256",
-	}
+	)
 }
 
 func (n *Node) waitReady() error {
@@ -427,7 +423,8 @@ func (n *Node) startEnforcer() error {
 
 // Stop deletes every pod (so that the CNI plugin takes its addresses and rules back), stops the
 // processes, and removes what they left on the host: container shims, mounts, cgroups, the
-// bridge, kube-proxy's tables and the state directory.
+// kubelet's iptables chains and log links, the enforcer's and kube-proxy's tables, the bridge,
+// the outside host, the forwarding setting and the state directory; then it frees the machine.
 func (n *Node) Stop() error {
 	var errs []error
 	if n.running("kubelet") {
@@ -445,19 +442,11 @@ func (n *Node) Stop() error {
 		}
 	}
 	n.procs = nil
-	errs = append(errs, n.killShims(), n.unmountAll(), removeCgroups("kubepods"), removeKubeChains(), n.removeLogLinks())
-	if out, err := exec.Command("nft", "delete", "table", "inet", enforcerTable).CombinedOutput(); err != nil && !strings.Contains(string(out), "No such file") {
-		errs = append(errs, fmt.Errorf("removing the enforcer's table: %w: %s", err, out))
-	}
-	if out, err := exec.Command("ip", "link", "del", bridge).CombinedOutput(); err != nil && !strings.Contains(string(out), "Cannot find device") {
-		errs = append(errs, fmt.Errorf("removing bridge %s: %w: %s", bridge, err, out))
-	}
-	if out, err := exec.Command(filepath.Join(n.bin, "kube-proxy"), "--cleanup", "--proxy-mode=nftables").CombinedOutput(); err != nil {
-		errs = append(errs, fmt.Errorf("kube-proxy --cleanup: %w: %s", err, out))
-	}
-	if out, err := exec.Command("ip", "netns", "del", outsideNetns).CombinedOutput(); err != nil && !strings.Contains(string(out), "No such file") {
-		errs = append(errs, fmt.Errorf("removing the outside host: %w: %s", err, out))
-	}
+	errs = append(errs, n.killShims(), n.unmountAll(), removeCgroups("kubepods"), removeKubeChains(), n.removeLogLinks(),
+		undo("No such file", "nft", "delete", "table", "inet", enforcerTable),
+		undo("Cannot find device", "ip", "link", "del", bridge),
+		undo("", filepath.Join(n.bin, "kube-proxy"), "--cleanup", "--proxy-mode=nftables"),
+		undo("No such file", "ip", "netns", "del", outsideNetns))
 	if n.ipForward != nil {
 		errs = append(errs, os.WriteFile(ipForward, n.ipForward, 0o644))
 	}
@@ -471,6 +460,16 @@ func (n *Node) Stop() error {
 		n.lock = nil
 	}
 	return errors.Join(errs...)
+}
+
+// undo runs a command that removes something the node made; output containing absent (when
+// not empty) says it was not there, which is no error.
+func undo(absent string, args ...string) error {
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil && (absent == "" || !strings.Contains(string(out), absent)) {
+		return fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return nil
 }
 
 // PodLog returns what the containers of a pod wrote, read from the node's disk (the harness's

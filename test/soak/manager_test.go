@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/opdomain/opdomain/test/controlplane"
+	"github.com/opdomain/opdomain/test/operator"
 )
 
 // manager runs the operator as its own process, as a cluster runs it, so that a kill is a real
@@ -38,7 +39,7 @@ func newManager(cp *controlplane.ControlPlane, dir string) (*manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	kubeconfig, err := cp.KubeConfig("opdomain-manager")
+	kubeconfig, err := cp.KubeConfig(operator.User)
 	if err != nil {
 		return nil, err
 	}

@@ -155,14 +155,9 @@ func (m *model) sample(ctx context.Context, c client.Client) {
 }
 
 func (m *model) probe(c client.Client, e *episode) {
-	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-		User: e.ws.member,
-		ResourceAttributes: &authorizationv1.ResourceAttributes{
-			Namespace: e.ws.namespace, Verb: "create", Group: "batch", Resource: "jobs",
-		},
-	}}
 	// Not cancelled with the soak: a probe in flight then finishes, and is not logged as broken.
-	if err := c.Create(context.Background(), sar); err != nil {
+	allowed, err := memberMay(context.Background(), c, e.ws)
+	if err != nil {
 		return // the API server was busy: sampled again next round
 	}
 	answered := time.Now()
@@ -172,12 +167,23 @@ func (m *model) probe(c client.Client, e *episode) {
 		return
 	}
 	switch {
-	case !sar.Status.Allowed && e.deniedAt.IsZero():
+	case !allowed && e.deniedAt.IsZero():
 		e.deniedAt = answered
-	case sar.Status.Allowed && !e.deniedAt.IsZero():
+	case allowed && !e.deniedAt.IsZero():
 		m.reopened = append(m.reopened, e.ws.member+" in "+e.ws.namespace+" at "+answered.Format(time.RFC3339Nano)+
 			", denied since "+e.deniedAt.Format(time.RFC3339Nano))
 	}
+}
+
+// memberMay asks the API server whether the workspace's member may create Jobs there, a right
+// of every visibility.
+func memberMay(ctx context.Context, c client.Client, ws *workspace) (bool, error) {
+	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+		User:               ws.member,
+		ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: ws.namespace, Verb: "create", Group: "batch", Resource: "jobs"},
+	}}
+	err := c.Create(ctx, sar)
+	return sar.Status.Allowed, err
 }
 
 // distribution summarizes durations: count, p50, p99 and max.

@@ -18,7 +18,6 @@ import (
 
 	. "github.com/onsi/gomega"
 	"go.uber.org/zap/zapcore"
-	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -479,7 +478,7 @@ func (s *soak) misplaced() []string {
 		if got != want {
 			off = append(off, fmt.Sprintf("workspace %s is %q, not %q", ws.name, got, want))
 		}
-		if may, err := s.memberMay(ctx, ws); err != nil || may != allowed {
+		if may, err := memberMay(ctx, s.c, ws); err != nil || may != allowed {
 			off = append(off, fmt.Sprintf("the member of workspace %s may act: %t, not %t (%v)", ws.name, may, allowed, err))
 		}
 		records := 0
@@ -492,15 +491,6 @@ func (s *soak) misplaced() []string {
 		off = append(off, fmt.Sprintf("%d TeardownRecords of %s, which did not end", n, uid))
 	}
 	return off
-}
-
-func (s *soak) memberMay(ctx context.Context, ws *workspace) (bool, error) {
-	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-		User:               ws.member,
-		ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: ws.namespace, Verb: "create", Group: "batch", Resource: "jobs"},
-	}}
-	err := s.c.Create(ctx, sar)
-	return sar.Status.Allowed, err
 }
 
 // report logs how long access outlived each boundary, apart for the cuts during which the
