@@ -53,6 +53,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=opdomain.io,resources=datagrants,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=opdomain.io,resources=datagrants/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=opdomain.io,resources=datagrants/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=pods,verbs=deletecollection
 
 // Reconcile opens or closes one grant's path.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -187,13 +188,38 @@ func (r *Reconciler) path(ctx context.Context, g *opv1.DataGrant, w rules.GrantW
 	return path, nil
 }
 
-// close deletes every policy, token and volume copy of the grant, wherever they are, and
-// retires the domain's signing keys its token alone kept (d may be nil: no domain, no keys).
+// close deletes every policy, token and volume copy of the grant, wherever they are, ends the
+// pods that ran while it was open, and retires the domain's signing keys its token alone kept
+// (d may be nil: no domain, no keys).
 func (r *Reconciler) close(ctx context.Context, g *opv1.DataGrant, d *opv1.OperationDomain) error {
-	if err := r.deleteExcept(ctx, g, nil); err != nil || d == nil {
+	if err := r.deleteExcept(ctx, g, nil); err != nil {
+		return err
+	}
+	if err := r.endPods(ctx, g, d); err != nil || d == nil {
 		return err
 	}
 	return r.retireKeys(ctx, d, g.Name)
+}
+
+// endPods deletes every pod in the namespaces a grant's path was open to, besides the data
+// zone, while its status still records that path (so once per closing, again only after a
+// restart mid-close). Deleting the policies stops new connections only: an enforcer keeps an
+// established one (conntrack), and a pod keeps a volume copy mounted after its claim is
+// deleted. Ending the pods ends both; their controllers start new ones under the closed path.
+func (r *Reconciler) endPods(ctx context.Context, g *opv1.DataGrant, d *opv1.OperationDomain) error {
+	ended := map[string]bool{}
+	for _, o := range g.Status.Opened {
+		if o.Namespace == "" || ended[o.Namespace] || (d != nil && o.Namespace == d.Spec.DataZoneNamespace) {
+			continue
+		}
+		ended[o.Namespace] = true
+		if err := r.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(o.Namespace)); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+		r.Recorder.Eventf(g, nil, corev1.EventTypeNormal, "PodsEnded", "Close",
+			"ended the pods of %s: a connection or volume copy opened under the grant must not outlive it", o.Namespace)
+	}
+	return nil
 }
 
 // deleteExcept deletes the grant's policies and token Secret in every namespace it may have

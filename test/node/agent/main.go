@@ -162,7 +162,7 @@ func stream(addr string) {
 					if _, err := fmt.Fprintln(c, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
 						return
 					}
-					time.Sleep(100 * time.Millisecond)
+					time.Sleep(50 * time.Millisecond)
 				}
 			}()
 		}
@@ -170,30 +170,54 @@ func stream(addr string) {
 	pause()
 }
 
-// follow measures how long an established connection outlives the path that let it open.
+// follow measures how long an established connection outlives the path that let it open: it
+// reports when it last received a line, once the stream stalls or its pod is stopped.
 func follow(addr string) {
+	stop := stopped()
 	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err != nil {
 		fail(err.Error())
 	}
-	r := bufio.NewReader(c)
+	lines := make(chan time.Time)
+	go func() {
+		r := bufio.NewReader(c)
+		for {
+			_ = c.SetReadDeadline(time.Now().Add(time.Second))
+			if _, err := r.ReadString('\n'); err != nil {
+				close(lines)
+				return
+			}
+			lines <- time.Now()
+		}
+	}()
 	var last time.Time
 	for {
-		_ = c.SetReadDeadline(time.Now().Add(time.Second))
-		if _, err := r.ReadString('\n'); err != nil {
-			ended("stalled", last)
+		select {
+		case at, ok := <-lines:
+			if !ok {
+				ended("stalled", last)
+				return
+			}
+			last = at
+		case <-stop:
+			ended("stopped", last)
 			return
 		}
-		last = time.Now()
 	}
+}
+
+// stopped is told when the kubelet stops the agent's container.
+func stopped() <-chan os.Signal {
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	return stop
 }
 
 // probe measures when a path that was open closes: the caller reads the time from the pod's
 // termination message, which the API shows without any log access. Stopped before it saw the
 // path close (its pod deleted), it reports that instead: the pod's own access ended then.
 func probe(addr string) {
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	stop := stopped()
 	reached := false
 	for {
 		began := time.Now()
