@@ -11,6 +11,9 @@ HELM_VERSION ?= v4.3.1
 HELM ?= $(LOCALBIN)/helm
 GO_TEST_FLAGS ?=
 BENCH_FLAGS ?= -benchtime=5x -count=3 -timeout=30m
+# The release's version is the chart's appVersion; the image is tagged with it.
+VERSION ?= $(shell sed -n 's/^appVersion: "\(.*\)"$$/\1/p' charts/opdomain/Chart.yaml)
+IMG ?= opdomain/manager:$(VERSION)
 
 .PHONY: all
 all: generate manifests fmt vet build
@@ -97,6 +100,10 @@ demo: manifests ## Start a local control plane, the operator and the samples; Ct
 .PHONY: build
 build: ## Build the manager binary.
 	go build -o $(LOCALBIN)/manager .
+
+.PHONY: image
+image: ## Build the manager image $(IMG) offline into bin/opdomain-manager.tar (docker load, podman load, ctr images import).
+	go run ./hack/image/manager -ref $(IMG) -o $(LOCALBIN)/opdomain-manager.tar
 
 .PHONY: run
 run: manifests ## Run the manager against the cluster in $KUBECONFIG.
