@@ -21,14 +21,20 @@ import (
 
 	"github.com/opdomain/opdomain/controllers"
 	"github.com/opdomain/opdomain/controllers/evidence"
+	"github.com/opdomain/opdomain/controllers/fence"
 	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/policy"
 	opwebhook "github.com/opdomain/opdomain/controllers/webhook"
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "verify-evidence" {
-		os.Exit(verifyEvidence(os.Args[2:]))
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "verify-evidence":
+			os.Exit(verifyEvidence(os.Args[2:]))
+		case "fence":
+			os.Exit(runFence(os.Args[2:]))
+		}
 	}
 	var f flags
 	flag.StringVar(&f.metricsAddr, "metrics-bind-address", ":8080", "address the metrics endpoint binds to; 0 disables it")
@@ -41,6 +47,10 @@ func main() {
 	flag.StringVar(&f.introspectionLabels, "introspection-pod-labels", "",
 		"comma-separated key=value labels of the manager's own pods; with POD_NAMESPACE, every data zone may reach their webhook port to introspect grant tokens (empty: no path is opened)")
 	flag.DurationVar(&f.grantKeyRotation, "grant-key-rotation", 30*24*time.Hour, "how long a grant-token signing key signs before a new one takes over")
+	flag.StringVar(&f.fenceImage, "fence-image", "", "image (the manager's own) whose fence every workspace pod starts with, until the node's "+
+		"NetworkPolicy enforcer holds the pod; empty adds no fence")
+	flag.StringVar(&f.fenceTarget, "fence-target", "", "host:port the fence dials, which answers unless a pod's egress is enforced and which workspaces "+
+		"may not reach (default: the webhook Service, port 443)")
 	flag.IntVar(&f.webhookPort, "webhook-port", 9443, "port the admission webhook server listens on")
 	flag.StringVar(&f.certDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory holding the webhook's tls.crt and tls.key")
 	flag.BoolVar(&f.selfSignedCerts, "self-signed-webhook-certs", true,
@@ -63,7 +73,7 @@ func main() {
 // flags are the manager's command-line settings.
 type flags struct {
 	metricsAddr, probeAddr, kubeconfigServer, dnsNamespace, dnsLabels string
-	introspectionLabels                                               string
+	introspectionLabels, fenceImage, fenceTarget                      string
 	certDir, webhookService, webhookSecret, webhookConfiguration      string
 	leaderElect, selfSignedCerts                                      bool
 	workers, webhookPort                                              int
@@ -89,6 +99,13 @@ func run(f flags) error {
 			return err
 		}
 	}
+	fenced := fence.Config{Image: f.fenceImage, Target: f.fenceTarget}
+	if fenced.Enabled() && fenced.Target == "" {
+		if introspection.Namespace == "" {
+			return errors.New("--fence-target: required outside a pod (POD_NAMESPACE unset) when --fence-image is set")
+		}
+		fenced.Target = f.webhookService + "." + introspection.Namespace + ".svc:443"
+	}
 	cfg := ctrl.GetConfigOrDie()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 controllers.Scheme(),
@@ -113,6 +130,7 @@ func run(f flags) error {
 	ctx := ctrl.SetupSignalHandler()
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
 		Clock: clock.RealClock{}, DNS: dns, Introspection: introspection, IntrospectionEndpoint: endpoint, Kubeconfig: target, WorkspaceWorkers: f.workers, GrantKeyRotation: f.grantKeyRotation,
+		Fence: fenced,
 	}); err != nil {
 		return err
 	}
@@ -167,6 +185,25 @@ func webhookCertificates(mgr ctrl.Manager, f flags) (<-chan struct{}, error) {
 		Namespace: os.Getenv("POD_NAMESPACE"), Service: f.webhookService, Secret: f.webhookSecret,
 		CertDir: f.certDir, Configuration: f.webhookConfiguration,
 	})
+}
+
+// runFence is a workspace pod's first init container (controllers/fence): it ends once the node's
+// enforcer drops the pod's dial to --target, and never before.
+func runFence(args []string) int {
+	fs := flag.NewFlagSet("fence", flag.ExitOnError)
+	target := fs.String("target", "", "host:port that answers unless this pod's egress is enforced")
+	timeout := fs.Duration("dial-timeout", 500*time.Millisecond, "how long a dial may wait before it counts as dropped")
+	_ = fs.Parse(args)
+	if *target == "" {
+		fmt.Fprintln(os.Stderr, "fence: --target is required")
+		return 2
+	}
+	err := fence.Wait(ctrl.SetupSignalHandler(), *target, *timeout, func(s string) { fmt.Println("fence:", s) })
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fence:", err)
+		return 1
+	}
+	return 0
 }
 
 // verifyEvidence checks the hash chain of a domain's TeardownRecords against the cluster

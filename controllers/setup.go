@@ -33,6 +33,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/authorization"
 	"github.com/opdomain/opdomain/controllers/catalog"
 	"github.com/opdomain/opdomain/controllers/domain"
+	"github.com/opdomain/opdomain/controllers/fence"
 	"github.com/opdomain/opdomain/controllers/gate"
 	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/index"
@@ -92,6 +93,8 @@ type Options struct {
 	WorkspaceWorkers int
 	// GrantKeyRotation is how long a grant-token signing key signs (default 30 days).
 	GrantKeyRotation time.Duration
+	// Fence is the network fence every workspace pod starts with; the zero Config adds none.
+	Fence fence.Config
 }
 
 // Setup registers the indexes and reconcilers with mgr.
@@ -116,6 +119,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		&domain.Reconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-domain"),
 			Clock: opts.Clock, Wakeups: wakeups(), DNS: opts.DNS, Introspection: opts.Introspection, IntrospectionEndpoint: opts.IntrospectionEndpoint, Cilium: cilium, Operator: operator,
+			Fence: opts.Fence,
 		},
 		&authorization.Reconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-authorization"),

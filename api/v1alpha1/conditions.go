@@ -83,8 +83,10 @@ const (
 
 // Labels and annotations every opdomain child carries.
 const (
-	LabelDomain         = "opdomain.io/domain"
-	LabelOwnerKind      = "opdomain.io/owner-kind"
+	LabelDomain    = "opdomain.io/domain"
+	LabelOwnerKind = "opdomain.io/owner-kind"
+	// OwnerKindWorkspace is LabelOwnerKind on what a DeveloperWorkspace owns, its namespace first.
+	OwnerKindWorkspace  = "DeveloperWorkspace"
 	LabelOwnerName      = "opdomain.io/owner-name"
 	LabelOwnerNamespace = "opdomain.io/owner-namespace"
 	LabelMember         = "opdomain.io/member"

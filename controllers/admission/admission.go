@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/fence"
 	"github.com/opdomain/opdomain/controllers/names"
 )
 
@@ -45,25 +46,34 @@ type validation struct {
 	message, messageExpression string
 }
 
-// Rules shared by several validations, as CEL variables. A pod's containers are read through
-// three lists because containers, init containers and ephemeral containers are distinct types.
-var variables = []admissionregistrationv1.Variable{
-	{Name: "containers", Expression: "object.spec.containers"},
-	{Name: "initContainers", Expression: "has(object.spec.initContainers) ? object.spec.initContainers : []"},
-	{Name: "ephemeralContainers", Expression: "has(object.spec.ephemeralContainers) ? object.spec.ephemeralContainers : []"},
-	{Name: "images", Expression: "variables.containers.map(c, c.image) + variables.initContainers.map(c, c.image) + variables.ephemeralContainers.map(c, c.image)"},
-	// An update may keep the images a pod already runs even after the domain's list changed;
-	// only images it adds are checked.
-	{Name: "oldImages", Expression: "request.operation != 'UPDATE' ? [] : oldObject.spec.containers.map(c, c.image) + " +
-		"(has(oldObject.spec.initContainers) ? oldObject.spec.initContainers.map(c, c.image) : []) + " +
-		"(has(oldObject.spec.ephemeralContainers) ? oldObject.spec.ephemeralContainers.map(c, c.image) : [])"},
-	{Name: "registries", Expression: "has(params.spec.images) && has(params.spec.images.allowedRegistries) ? params.spec.images.allowedRegistries : []"},
-	{Name: "requireDigest", Expression: "has(params.spec.images) && has(params.spec.images.requireDigest) && params.spec.images.requireDigest"},
-	{Name: "refusedImages", Expression: "variables.images.filter(i, !(i in variables.oldImages || " +
-		"(variables.registries.exists(r, i.startsWith(r + '/')) && (!variables.requireDigest || i.matches('@sha256:[0-9a-f]{64}$')))))"},
-	{Name: "volumes", Expression: "has(object.spec.volumes) ? object.spec.volumes : []"},
-	{Name: "sealed", Expression: "has(namespaceObject.metadata.labels) && " + strconv.Quote(opv1.LabelSealed) + " in namespaceObject.metadata.labels && " +
-		"namespaceObject.metadata.labels[" + strconv.Quote(opv1.LabelSealed) + "] == 'true'"},
+// variables are the rules shared by several validations, as CEL variables. A pod's containers
+// are read through three lists because containers, init containers and ephemeral containers are
+// distinct types. The fence's image is the operator's, not an import: no registry list applies.
+func variables(f fence.Config) []admissionregistrationv1.Variable {
+	initImages := "variables.initContainers"
+	if f.Enabled() {
+		initImages += ".filter(c, !(c.name == " + strconv.Quote(fence.ContainerName) + " && c.image == " + strconv.Quote(f.Image) + "))"
+	}
+	return []admissionregistrationv1.Variable{
+		{Name: "containers", Expression: "object.spec.containers"},
+		{Name: "initContainers", Expression: "has(object.spec.initContainers) ? object.spec.initContainers : []"},
+		{Name: "ephemeralContainers", Expression: "has(object.spec.ephemeralContainers) ? object.spec.ephemeralContainers : []"},
+		{Name: "images", Expression: "variables.containers.map(c, c.image) + " + initImages + ".map(c, c.image) + variables.ephemeralContainers.map(c, c.image)"},
+		// An update may keep the images a pod already runs even after the domain's list changed;
+		// only images it adds are checked.
+		{Name: "oldImages", Expression: "request.operation != 'UPDATE' ? [] : oldObject.spec.containers.map(c, c.image) + " +
+			"(has(oldObject.spec.initContainers) ? oldObject.spec.initContainers.map(c, c.image) : []) + " +
+			"(has(oldObject.spec.ephemeralContainers) ? oldObject.spec.ephemeralContainers.map(c, c.image) : [])"},
+		{Name: "registries", Expression: "has(params.spec.images) && has(params.spec.images.allowedRegistries) ? params.spec.images.allowedRegistries : []"},
+		{Name: "requireDigest", Expression: "has(params.spec.images) && has(params.spec.images.requireDigest) && params.spec.images.requireDigest"},
+		{Name: "refusedImages", Expression: "variables.images.filter(i, !(i in variables.oldImages || " +
+			"(variables.registries.exists(r, i.startsWith(r + '/')) && (!variables.requireDigest || i.matches('@sha256:[0-9a-f]{64}$')))))"},
+		{Name: "volumes", Expression: "has(object.spec.volumes) ? object.spec.volumes : []"},
+		{Name: "sealed", Expression: "has(namespaceObject.metadata.labels) && " + strconv.Quote(opv1.LabelSealed) + " in namespaceObject.metadata.labels && " +
+			"namespaceObject.metadata.labels[" + strconv.Quote(opv1.LabelSealed) + "] == 'true'"},
+		{Name: "workspace", Expression: "has(namespaceObject.metadata.labels) && " + strconv.Quote(opv1.LabelOwnerKind) + " in namespaceObject.metadata.labels && " +
+			"namespaceObject.metadata.labels[" + strconv.Quote(opv1.LabelOwnerKind) + "] == " + strconv.Quote(opv1.OwnerKindWorkspace)},
+	}
 }
 
 // workloads are the kinds members of a sealed workspace create and delete, never read.
@@ -87,7 +97,7 @@ func unboundClaim(spec string) string {
 	return "!has(" + spec + ".dataSource) && !has(" + spec + ".dataSourceRef) && (!has(" + spec + ".volumeName) || " + spec + ".volumeName == '')"
 }
 
-func validations(operator string) []validation {
+func validations(operator string, f fence.Config) []validation {
 	const ephemeral = "ephemeralcontainers"
 	pod, services, claims := []string{"pods"}, []string{"services"}, []string{"persistentvolumeclaims"}
 	create := admissionregistrationv1.Create
@@ -98,7 +108,7 @@ func validations(operator string) []validation {
 	noFinalizers := func(o string) string {
 		return "!has(" + o + ".metadata.finalizers) || size(" + o + ".metadata.finalizers) == 0"
 	}
-	return []validation{
+	vs := []validation{
 		{resources: services, expression: "!has(object.spec.type) || !(object.spec.type in ['NodePort', 'LoadBalancer', 'ExternalName'])",
 			message: "spec.type: Services of type NodePort, LoadBalancer or ExternalName are not allowed in an operation domain (opdomain R1)"},
 		{resources: services, expression: "!has(object.spec.externalIPs) || size(object.spec.externalIPs) == 0",
@@ -151,13 +161,23 @@ func validations(operator string) []validation {
 		{resources: workloads, operation: create, expression: "!variables.sealed || " + noFinalizers("object"),
 			message: "metadata.finalizers: a workload in a sealed workspace carries no finalizers; deleting it would answer with the whole object, status included (opdomain R1)"},
 	}
+	if f.Enabled() {
+		first := "variables.initContainers[0]"
+		vs = append(vs, validation{resources: pod, operation: create,
+			expression: "!variables.workspace || (size(variables.initContainers) > 0 && " + first + ".name == " + strconv.Quote(fence.ContainerName) +
+				" && " + first + ".image == " + strconv.Quote(f.Image) + " && !has(" + first + ".command) && has(" + first + ".args) && " + first + ".args == " + quoted(f.Args()) + ")",
+			message: "spec.initContainers[0]: a workspace pod starts with the network fence " + fence.ContainerName + " (" + f.Image + "), which holds its containers " +
+				"until the node's NetworkPolicy enforcer holds the pod; MutatingAdmissionPolicy " + FencePolicyName + " adds it on creation (opdomain R1)"})
+	}
+	return vs
 }
 
 // Policy returns the ValidatingAdmissionPolicy. operator is the operator's own user name: it
-// alone makes claims from a data source (the copies a volume grant delivers).
-func Policy(labels map[string]string, operator string) *admissionregistrationv1.ValidatingAdmissionPolicy {
+// alone makes claims from a data source (the copies a volume grant delivers). With the fence
+// enabled, a workspace pod without it is refused.
+func Policy(labels map[string]string, operator string, f fence.Config) *admissionregistrationv1.ValidatingAdmissionPolicy {
 	fail := admissionregistrationv1.Fail
-	vs := validations(operator)
+	vs := validations(operator, f)
 	out := make([]admissionregistrationv1.Validation, 0, len(vs))
 	for _, v := range vs {
 		out = append(out, admissionregistrationv1.Validation{
@@ -180,7 +200,7 @@ func Policy(labels map[string]string, operator string) *admissionregistrationv1.
 					rule("batch", "cronjobs", admissionregistrationv1.Create, admissionregistrationv1.Delete),
 				},
 			},
-			Variables:   variables,
+			Variables:   variables(f),
 			Validations: out,
 		},
 	}
@@ -336,5 +356,53 @@ func FinalizerBinding(domain string, labels map[string]string) *admissionregistr
 	return &admissionregistrationv1.MutatingAdmissionPolicyBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: FinalizerBindingName(domain), Labels: labels},
 		Spec:       admissionregistrationv1.MutatingAdmissionPolicyBindingSpec{PolicyName: FinalizerPolicyName, MatchResources: match},
+	}
+}
+
+// FencePolicyName names the mutating policy that makes the network fence (controllers/fence) the
+// first init container of every pod created in a workspace.
+const FencePolicyName = "opdomain-network-fence"
+
+// FenceBindingName is the name of a domain's binding of the fence policy.
+func FenceBindingName(domain string) string { return names.Slug(FencePolicyName+"-"+domain, 253) }
+
+// FencePolicy returns the MutatingAdmissionPolicy that puts the fence before every other init
+// container of a created pod: restricted as Pod Security's restricted level asks, with requests
+// and limits of its own, so that no quota or LimitRange of the workspace has to make room for it.
+func FencePolicy(labels map[string]string, f fence.Config) *admissionregistrationv1.MutatingAdmissionPolicy {
+	fail := admissionregistrationv1.Fail
+	const c = "Object.spec.initContainers"
+	container := c + "{name: " + strconv.Quote(fence.ContainerName) + ", image: " + strconv.Quote(f.Image) + ", args: " + quoted(f.Args()) +
+		", imagePullPolicy: 'IfNotPresent', terminationMessagePolicy: 'File'" +
+		", resources: " + c + ".resources{requests: {'cpu': '10m', 'memory': '16Mi'}, limits: {'cpu': '100m', 'memory': '32Mi'}}" +
+		", securityContext: " + c + ".securityContext{allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true" +
+		", capabilities: " + c + ".securityContext.capabilities{drop: ['ALL']}" +
+		", seccompProfile: " + c + ".securityContext.seccompProfile{type: 'RuntimeDefault'}}}"
+	return &admissionregistrationv1.MutatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: FencePolicyName, Labels: labels},
+		Spec: admissionregistrationv1.MutatingAdmissionPolicySpec{
+			FailurePolicy:    &fail,
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{rule("", "pods", admissionregistrationv1.Create)}},
+			Mutations: []admissionregistrationv1.Mutation{{
+				PatchType: admissionregistrationv1.PatchTypeJSONPatch,
+				// One add, whose value is the whole list: it makes the list or replaces it.
+				JSONPatch: &admissionregistrationv1.JSONPatch{Expression: "[JSONPatch{op: 'add', path: '/spec/initContainers', value: [" + container + "] + " +
+					"(has(object.spec.initContainers) ? object.spec.initContainers : [])}]"},
+			}},
+			ReinvocationPolicy: admissionregistrationv1.NeverReinvocationPolicy,
+		},
+	}
+}
+
+// FenceBinding applies the fence policy in the domain's workspace namespaces.
+func FenceBinding(domain string, labels map[string]string) *admissionregistrationv1.MutatingAdmissionPolicyBinding {
+	return &admissionregistrationv1.MutatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: FenceBindingName(domain), Labels: labels},
+		Spec: admissionregistrationv1.MutatingAdmissionPolicyBindingSpec{
+			PolicyName: FencePolicyName,
+			MatchResources: &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{
+				opv1.LabelDomain: domain, opv1.LabelOwnerKind: opv1.OwnerKindWorkspace,
+			}}},
+		},
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/fence"
 	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/index"
 	"github.com/opdomain/opdomain/controllers/policy"
@@ -47,6 +48,8 @@ type Reconciler struct {
 	// Cilium says whether the CiliumNetworkPolicy API is served; without it a domain asking
 	// for Cilium isolation stalls instead of pretending to be isolated.
 	Cilium bool
+	// Fence is the network fence every workspace pod starts with; the zero Config adds none.
+	Fence fence.Config
 }
 
 // +kubebuilder:rbac:groups=opdomain.io,resources=operationdomains,verbs=get;list;watch;update;patch
@@ -55,7 +58,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=cilium.io,resources=ciliumnetworkpolicies,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingadmissionpolicies;validatingadmissionpolicybindings;mutatingadmissionpolicies;mutatingadmissionpolicybindings,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingadmissionpolicies;validatingadmissionpolicybindings;mutatingadmissionpolicies;mutatingadmissionpolicybindings,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings,verbs=get;list;watch;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;delete
@@ -128,6 +131,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&networkingv1.NetworkPolicy{}, toDomain).
 		Watches(&admissionregistrationv1.ValidatingAdmissionPolicy{}, toAllDomains).
 		Watches(&admissionregistrationv1.ValidatingAdmissionPolicyBinding{}, toAllDomains).
+		Watches(&admissionregistrationv1.MutatingAdmissionPolicy{}, toAllDomains).
+		Watches(&admissionregistrationv1.MutatingAdmissionPolicyBinding{}, toAllDomains).
 		// Agreements ending feed the blacklist; agreements and workspaces going away may unblock
 		// a domain's deletion.
 		Watches(&opv1.Authorization{}, toOwningDomain, builder.WithPredicates(phaseChangesAndDeletes(func(o client.Object) string {

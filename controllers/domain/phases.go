@@ -192,23 +192,34 @@ func (r *Reconciler) publishIntrospection(ctx context.Context, s *scope) (bool, 
 }
 
 // ensureAdmissionPolicy keeps the cluster-wide admission policies installed (isolation, DNS,
-// workspace finalizer), and the domain's own binding of each, with the domain as the parameter
-// where a policy reads one. Every domain applies the same policies, which server-side apply
-// makes harmless. It runs before the namespaces are made, so none of them is
-// ever without it.
+// workspace finalizer, and the network fence when the manager runs one), and the domain's own
+// binding of each, with the domain as the parameter where a policy reads one. Every domain
+// applies the same policies, which server-side apply makes harmless. It runs before the
+// namespaces are made, so none of them is ever without it.
 func (r *Reconciler) ensureAdmissionPolicy(ctx context.Context, s *scope) (bool, error) {
 	shared := map[string]string{opv1.LabelComponent: "admission"}
-	for _, clusterWide := range []client.Object{admission.Policy(shared, r.Operator), admission.DNSPolicy(shared), admission.FinalizerPolicy(shared)} {
+	owned := map[string]string{
+		opv1.LabelComponent: "admission", opv1.LabelDomain: s.domain.Name, opv1.LabelOwnerKind: kind, opv1.LabelOwnerName: s.domain.Name,
+	}
+	policies := []client.Object{admission.Policy(shared, r.Operator, r.Fence), admission.DNSPolicy(shared), admission.FinalizerPolicy(shared)}
+	bindings := []client.Object{
+		admission.Binding(s.domain.Name, owned), admission.DNSBinding(s.domain.Name, owned), admission.FinalizerBinding(s.domain.Name, owned),
+	}
+	// Releases before the per-domain bindings bound the policy once for all domains.
+	stale := []client.Object{&admissionregistrationv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: admission.PolicyName}}}
+	fenceBinding := admission.FenceBinding(s.domain.Name, owned)
+	if r.Fence.Enabled() {
+		policies = append(policies, admission.FencePolicy(shared, r.Fence))
+		bindings = append(bindings, fenceBinding)
+	} else {
+		stale = append(stale, fenceBinding)
+	}
+	for _, clusterWide := range policies {
 		if err := apply.Cached(ctx, r.Client, clusterWide); err != nil {
 			return false, err
 		}
 	}
-	owned := map[string]string{
-		opv1.LabelComponent: "admission", opv1.LabelDomain: s.domain.Name, opv1.LabelOwnerKind: kind, opv1.LabelOwnerName: s.domain.Name,
-	}
-	for _, binding := range []client.Object{
-		admission.Binding(s.domain.Name, owned), admission.DNSBinding(s.domain.Name, owned), admission.FinalizerBinding(s.domain.Name, owned),
-	} {
+	for _, binding := range bindings {
 		if err := controllerutil.SetControllerReference(s.domain, binding, r.Scheme()); err != nil {
 			return false, err
 		}
@@ -216,16 +227,20 @@ func (r *Reconciler) ensureAdmissionPolicy(ctx context.Context, s *scope) (bool,
 			return false, err
 		}
 	}
-	// Releases before the per-domain bindings bound the policy once for all domains. The cache
-	// (bindings are watched) says whether that binding is left, so no reconcile pays a delete.
-	legacy := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{}
-	switch err := r.Get(ctx, client.ObjectKey{Name: admission.PolicyName}, legacy); {
-	case apierrors.IsNotFound(err):
-		return true, nil
-	case err != nil:
-		return false, err
+	// The cache (bindings are watched) says whether a stale binding is left, so no reconcile
+	// pays a delete.
+	for _, o := range stale {
+		switch err := r.Get(ctx, client.ObjectKeyFromObject(o), o); {
+		case apierrors.IsNotFound(err):
+			continue
+		case err != nil:
+			return false, err
+		}
+		if err := apply.Delete(ctx, r.Client, o); err != nil {
+			return false, err
+		}
 	}
-	return true, apply.Delete(ctx, r.Client, legacy)
+	return true, nil
 }
 
 // probeName names the Service a domain offers its own admission policy, in a dry run.
@@ -298,7 +313,7 @@ const cutWorkers = 16
 // pass over the domain instead of one workspace after another. The workspaces then withdraw
 // their network paths and stop their pods; their data stays.
 func (r *Reconciler) cutAccess(ctx context.Context, d *opv1.OperationDomain) error {
-	inDomain := client.MatchingLabels{opv1.LabelDomain: d.Name, opv1.LabelOwnerKind: "DeveloperWorkspace"}
+	inDomain := client.MatchingLabels{opv1.LabelDomain: d.Name, opv1.LabelOwnerKind: opv1.OwnerKindWorkspace}
 	var bindings rbacv1.RoleBindingList
 	if err := r.List(ctx, &bindings, inDomain); err != nil {
 		return err

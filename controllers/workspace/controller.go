@@ -27,7 +27,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/wakeup"
 )
 
-const kind = "DeveloperWorkspace"
+const kind = opv1.OwnerKindWorkspace
 
 // Reconciler reconciles DeveloperWorkspaces.
 type Reconciler struct {

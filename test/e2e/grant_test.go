@@ -86,7 +86,7 @@ func TestR4_GrantOpensTheDataServiceUntilRevoked(t *testing.T) {
 	g := NewWithT(t)
 	w, target := newGrantWorld(t, "grant1")
 	ws := w.workspaces["team-a"]
-	g.Expect(reaches(t, w.domain.Spec.DataZoneNamespace, target)).To(BeTrue(), "the data service answers in its zone")
+	answers(t, w.domain.Spec.DataZoneNamespace, target)
 	g.Expect(reaches(t, ws, target)).To(BeFalse(), "no grant, no path")
 	cut := grantCut(t, w, asReviewer(t), target, "congestion", func() {
 		g.Expect(reaches(t, ws, target)).To(BeTrue(), "the grant's path")
@@ -107,7 +107,7 @@ func grantCut(t testing.TB, w *world, review client.Client, target, name string,
 }
 
 // probeCut starts a pod in the world's team-a workspace that dials target every 50 ms, and once
-// the enforcer knows it, calls cut, which returns when the boundary fell; it returns how the pod
+// it runs (behind its fence), calls cut, which returns when the boundary fell; it returns how the pod
 // ended (refused, or stopped with its pod) and how long after the boundary.
 func probeCut(t testing.TB, w *world, name, target string, cut func() time.Time) (string, time.Duration) {
 	t.Helper()
@@ -116,7 +116,6 @@ func probeCut(t testing.TB, w *world, name, target string, cut func() time.Time)
 	prober.Spec.RestartPolicy = corev1.RestartPolicyNever
 	running(t, prober)
 	defer func() { _ = k8s.Delete(ctx, prober, client.GracePeriodSeconds(0)) }()
-	time.Sleep(enforcerLag)
 	ended := watchTermination(t, prober)
 	boundary := cut()
 	how, at := ended()
@@ -256,11 +255,11 @@ func TestR4_RevokingAGrantEndsAnEstablishedStream(t *testing.T) {
 	w, target := newGrantWorld(t, "grant2", "stream", ":8080")
 	review := asReviewer(t)
 	grant := openGrant(t, w, review, "stream", time.Hour)
-	// Connecting once the enforcer knows the pod, the stream runs under the grant.
-	follower := node.RestrictedPod(w.workspaces["team-a"], "follower", "follow", target, enforcerLag.String())
+	// Connecting behind its fence, the stream runs under the grant.
+	follower := node.RestrictedPod(w.workspaces["team-a"], "follower", "follow", target)
 	follower.Spec.RestartPolicy = corev1.RestartPolicyNever
 	running(t, follower)
-	time.Sleep(enforcerLag + time.Second)
+	time.Sleep(time.Second)
 	ended := watchTermination(t, follower)
 	revoked := written(t, func() error { return revoke(review, grant) })()
 	how, last := ended()

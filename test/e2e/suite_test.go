@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/opdomain/opdomain/controllers"
+	"github.com/opdomain/opdomain/controllers/fence"
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/test/controlplane"
 	"github.com/opdomain/opdomain/test/node"
@@ -54,7 +55,12 @@ func run(m *testing.M) (code int, err error) {
 		return 0, err
 	}
 	defer func() { err = errors.Join(err, nd.Stop()) }()
-	stop, err := operator.Start(cp, controllers.Options{Clock: clock.RealClock{}, DNS: policy.KubeDNS, GrantKeyRotation: time.Hour})
+	// The fence dials the outside host: the one address the suite knows answers every pod whose
+	// egress is not enforced, and no workspace may reach.
+	stop, err := operator.Start(cp, controllers.Options{
+		Clock: clock.RealClock{}, DNS: policy.KubeDNS, GrantKeyRotation: time.Hour,
+		Fence: fence.Config{Image: node.ManagerImage, Target: node.OutsideAddr},
+	})
 	if err != nil {
 		return 0, err
 	}

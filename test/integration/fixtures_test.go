@@ -121,7 +121,20 @@ func newWorld(t testing.TB, name string, mode opv1.NetworkPolicyMode, remaining 
 	}
 	NewWithT(t).Expect(k8s.Create(ctx, w.ws)).To(Succeed())
 	waitReady(t, w.ws)
+	waitFenced(t, w.wsNamespace())
 	return w
+}
+
+// waitFenced waits until the API server adds the fence to a pod created in namespace (a dry
+// run): it loads a new domain's fence binding moments after the binding is stored, and until
+// then the domain's policy refuses every workspace pod, fence-less.
+func waitFenced(t testing.TB, namespace string) {
+	t.Helper()
+	NewWithT(t).Eventually(func() error {
+		pod := restrictedPod(namespace, "fence-probe")
+		pod.Spec.AutomountServiceAccountToken = ptr.To(false)
+		return k8s.Create(ctx, pod, client.DryRunAll)
+	}, timeout, poll).Should(Succeed())
 }
 
 // waitReady waits for the Ready condition, as `kubectl wait --for=condition=Ready` does.

@@ -89,7 +89,7 @@ func startManager() error {
 	var err error
 	stopManager, err = operator.Start(cp, controllers.Options{
 		Clock: clock, DNS: policy.KubeDNS, GrantKeyRotation: time.Hour,
-		Introspection: introspectionPeer, IntrospectionEndpoint: introspectionEndpoint(),
+		Introspection: introspectionPeer, IntrospectionEndpoint: introspectionEndpoint(), Fence: testFence,
 	})
 	return err
 }

@@ -678,11 +678,11 @@ func tail(path string) string {
 	return string(raw)
 }
 
-// Dial runs a pod of the agent in namespace that dials target (host:port) once, after waiting
-// for after, waits until it has ended, deletes it, and says whether the target answered.
-func (n *Node) Dial(ctx context.Context, namespace, target string, after time.Duration) (bool, error) {
+// Dial runs a pod of the agent in namespace that dials target (host:port) once, as soon as it
+// runs, waits until it has ended, deletes it, and says whether the target answered.
+func (n *Node) Dial(ctx context.Context, namespace, target string) (bool, error) {
 	n.dials++
-	pod := RestrictedPod(namespace, fmt.Sprintf("dial-%d", n.dials), "dial", target, "2s", after.String())
+	pod := RestrictedPod(namespace, fmt.Sprintf("dial-%d", n.dials), "dial", target, "2s")
 	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
 	c := n.cp.Client
 	if err := c.Create(ctx, pod); err != nil {

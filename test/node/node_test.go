@@ -61,7 +61,7 @@ func TestNodeRunsPodsThatReachEachOther(t *testing.T) {
 	t.Logf("server pod Running %v after it was created", time.Since(began).Round(time.Millisecond))
 
 	dial := func(target string) bool {
-		reached, err := n.Dial(ctx, ns.Name, target, 0)
+		reached, err := n.Dial(ctx, ns.Name, target)
 		g.Expect(err).NotTo(HaveOccurred())
 		return reached
 	}

@@ -5,13 +5,11 @@
 //
 //	agent pause                     block until SIGTERM or SIGINT (the sandbox image)
 //	agent serve :PORT               answer every TCP connection with a line naming the host
-//	agent stream :PORT              send a line every 100 ms on every TCP connection, for good
-//	agent follow HOST:PORT [AFTER]  wait AFTER, then read a stream; when no line came for a second,
-//	                                write "stalled TIME" (when the last one came) to
-//	                                /dev/termination-log
-//	agent dial HOST:PORT [TIMEOUT [AFTER]]
-//	                                exit 0 when a connection opens and a line is read, 2 when not;
-//	                                wait AFTER first
+//	agent stream :PORT              send a line every 50 ms on every TCP connection, for good
+//	agent follow HOST:PORT          read a stream; when no line came for a second, write
+//	                                "stalled TIME" (when the last one came) to
+//	                                /dev/termination-log; "stopped TIME" when it is stopped first
+//	agent dial HOST:PORT [TIMEOUT]  exit 0 when a connection opens and a line is read, 2 when not
 //	agent probe HOST:PORT           dial every 50 ms; once reached, the first attempt that fails
 //	                                ends it, writing "refused TIME" (when that attempt began,
 //	                                RFC 3339 ns) to /dev/termination-log; "stopped TIME" when
@@ -45,30 +43,20 @@ func main() {
 		serve(args[0])
 	case "dial":
 		need(args, 1)
-		timeout, after := 2*time.Second, time.Duration(0)
-		for i, d := range []*time.Duration{&timeout, &after} {
-			if len(args) > i+1 {
-				v, err := time.ParseDuration(args[i+1])
-				if err != nil {
-					fail(err.Error())
-				}
-				*d = v
+		timeout := 2 * time.Second
+		if len(args) > 1 {
+			v, err := time.ParseDuration(args[1])
+			if err != nil {
+				fail(err.Error())
 			}
+			timeout = v
 		}
-		time.Sleep(after)
 		report(dial(args[0], timeout))
 	case "stream":
 		need(args, 1)
 		stream(args[0])
 	case "follow":
 		need(args, 1)
-		if len(args) > 1 {
-			after, err := time.ParseDuration(args[1])
-			if err != nil {
-				fail(err.Error())
-			}
-			time.Sleep(after)
-		}
 		follow(args[0])
 	case "probe":
 		need(args, 1)
