@@ -6,11 +6,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -50,7 +54,7 @@ func main() {
 	flag.StringVar(&f.fenceImage, "fence-image", "", "image (the manager's own) whose fence every workspace pod starts with, until the node's "+
 		"NetworkPolicy enforcer holds the pod; empty adds no fence")
 	flag.StringVar(&f.fenceTarget, "fence-target", "", "host:port the fence dials, which answers unless a pod's egress is enforced and which workspaces "+
-		"may not reach (default: the webhook Service, port 443)")
+		"may not reach (default: the webhook Service's cluster IP and port)")
 	flag.IntVar(&f.webhookPort, "webhook-port", 9443, "port the admission webhook server listens on")
 	flag.StringVar(&f.certDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory holding the webhook's tls.crt and tls.key")
 	flag.BoolVar(&f.selfSignedCerts, "self-signed-webhook-certs", true,
@@ -99,14 +103,13 @@ func run(f flags) error {
 			return err
 		}
 	}
+	cfg := ctrl.GetConfigOrDie()
 	fenced := fence.Config{Image: f.fenceImage, Target: f.fenceTarget}
 	if fenced.Enabled() && fenced.Target == "" {
-		if introspection.Namespace == "" {
-			return errors.New("--fence-target: required outside a pod (POD_NAMESPACE unset) when --fence-image is set")
+		if fenced.Target, err = webhookServiceAddress(cfg, introspection.Namespace, f.webhookService); err != nil {
+			return fmt.Errorf("--fence-target: %w", err)
 		}
-		fenced.Target = f.webhookService + "." + introspection.Namespace + ".svc:443"
 	}
-	cfg := ctrl.GetConfigOrDie()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 controllers.Scheme(),
 		Cache:                  controllers.CacheOptions(),
@@ -158,6 +161,26 @@ func run(f flags) error {
 		return err
 	}
 	return mgr.Start(ctx)
+}
+
+// webhookServiceAddress is the cluster IP and port of the manager's webhook Service, the fence's
+// default target: an address, so that the fence needs no DNS, which a domain may contain.
+func webhookServiceAddress(cfg *rest.Config, namespace, name string) (string, error) {
+	if namespace == "" {
+		return "", errors.New("required outside a pod (POD_NAMESPACE unset) when --fence-image is set")
+	}
+	c, err := client.New(cfg, client.Options{Scheme: controllers.Scheme()})
+	if err != nil {
+		return "", err
+	}
+	var svc corev1.Service
+	if err := c.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, &svc); err != nil {
+		return "", fmt.Errorf("reading the webhook Service: %w", err)
+	}
+	if svc.Spec.ClusterIP == "" || svc.Spec.ClusterIP == corev1.ClusterIPNone || len(svc.Spec.Ports) == 0 {
+		return "", fmt.Errorf("the webhook Service %s/%s has no cluster IP and port", namespace, name)
+	}
+	return net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(svc.Spec.Ports[0].Port))), nil
 }
 
 // labelSet parses comma-separated key=value labels.

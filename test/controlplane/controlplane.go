@@ -10,10 +10,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,6 +63,47 @@ func WithWorkloadControllers() Option {
 	return func(cp *ControlPlane) { cp.controllers = append(cp.controllers, workloadControllers...) }
 }
 
+// WithAddress serves the API on ip, which the serving certificate then names: an address pods
+// can reach, unlike the loopback address envtest picks. The certificate names no Service
+// address, so a pod's in-cluster client must be pointed at ip (KUBERNETES_SERVICE_HOST and
+// _PORT from APIServerEnv). ip must be an address of this host already.
+func WithAddress(ip string) Option {
+	return func(cp *ControlPlane) {
+		api := cp.Env.ControlPlane.GetAPIServer()
+		// envtest picks both address and port when either is missing.
+		api.SecureServing.Address, api.SecureServing.Port = ip, freePort(ip)
+	}
+}
+
+// APIServerEnv is the environment that points a pod's in-cluster client at the API server.
+func (cp *ControlPlane) APIServerEnv() (map[string]string, error) {
+	u, err := url.Parse(cp.Config.Host)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"KUBERNETES_SERVICE_HOST": u.Hostname(), "KUBERNETES_SERVICE_PORT": u.Port()}, nil
+}
+
+// freePort is a TCP port free on ip now, or "" (envtest then picks an address and port itself,
+// and the control plane fails to serve where it was asked to).
+func freePort(ip string) string {
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		return ""
+	}
+	defer func() { _ = l.Close() }()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+// WithoutOperatorInstall leaves out what an installation of the operator brings (its webhook
+// configuration, the reviewer ClusterRole), for a suite that installs the chart itself.
+func WithoutOperatorInstall() Option {
+	return func(cp *ControlPlane) {
+		cp.Env.WebhookInstallOptions = envtest.WebhookInstallOptions{}
+		cp.withoutInstall = true
+	}
+}
+
 // ControlPlane is a running kube-apiserver, etcd and kube-controller-manager.
 type ControlPlane struct {
 	Env *envtest.Environment
@@ -72,6 +116,8 @@ type ControlPlane struct {
 	kcmLog      string
 	dir         string
 	controllers []string
+	// withoutInstall: see WithoutOperatorInstall.
+	withoutInstall bool
 }
 
 // Start brings the control plane up and installs the CRDs. On error nothing is left running.
@@ -122,9 +168,11 @@ func Start(scheme *runtime.Scheme, opts ...Option) (*ControlPlane, error) {
 		_ = cp.Stop()
 		return nil, err
 	}
-	if err := cp.installReviewerRole(root); err != nil {
-		_ = cp.Stop()
-		return nil, err
+	if !cp.withoutInstall {
+		if err := cp.installReviewerRole(root); err != nil {
+			_ = cp.Stop()
+			return nil, err
+		}
 	}
 	// Started after the CRDs are installed: started earlier, its garbage collector discovers
 	// custom resources late and collects their dependants tens of seconds after the owner went.

@@ -1,6 +1,6 @@
 // Package e2e proves opdomain's boundary on a real node (test/node): real pods in real
-// workspaces, and packets that arrive or do not, with the operator reconciling against the same
-// control plane. The node enforces Kubernetes NetworkPolicies only (its kernel cannot run
+// workspaces, and packets that arrive or do not, with the operator installed by its Helm chart
+// and running as a Deployment on the node. The node enforces Kubernetes NetworkPolicies only (its kernel cannot run
 // Cilium's datapath); the Cilium rendering stays proven by Cilium's own parser.
 package e2e
 
@@ -8,22 +8,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
-	"time"
 
 	"go.uber.org/zap/zapcore"
-	"k8s.io/utils/clock"
+	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/opdomain/opdomain/controllers"
-	"github.com/opdomain/opdomain/controllers/fence"
-	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/test/controlplane"
 	"github.com/opdomain/opdomain/test/node"
-	"github.com/opdomain/opdomain/test/operator"
 )
 
 var (
@@ -43,27 +44,77 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// run starts the control plane, the node and the operator, runs the tests and stops all three,
-// whatever happened.
+// run starts the control plane and the node, installs the operator, runs the tests and stops
+// it all, whatever happened.
 func run(m *testing.M) (code int, err error) {
-	if cp, err = controlplane.Start(controllers.Scheme(), controlplane.WithWorkloadControllers()); err != nil {
+	if nd, err = node.Claim(); err != nil {
+		return 0, err
+	}
+	// Deferred first, so it runs last, once the control plane is gone.
+	defer func() { err = errors.Join(err, nd.Release()) }()
+	cp, err = controlplane.Start(controllers.Scheme(), controlplane.WithWorkloadControllers(), controlplane.WithoutOperatorInstall(), nd.ControlPlane())
+	if err != nil {
 		return 0, err
 	}
 	defer func() { err = errors.Join(err, cp.Stop()) }()
 	k8s = cp.Client
-	if nd, err = node.Start(cp); err != nil {
+	if err = nd.Start(cp); err != nil {
 		return 0, err
 	}
+	// The node stops while the control plane still runs: it deletes its pods through the API.
 	defer func() { err = errors.Join(err, nd.Stop()) }()
-	// The fence dials the outside host: the one address the suite knows answers every pod whose
-	// egress is not enforced, and no workspace may reach.
-	stop, err := operator.Start(cp, controllers.Options{
-		Clock: clock.RealClock{}, DNS: policy.KubeDNS, GrantKeyRotation: time.Hour,
-		Fence: fence.Config{Image: node.ManagerImage, Target: node.OutsideAddr},
-	})
-	if err != nil {
+	if err = install(); err != nil {
 		return 0, err
 	}
-	defer stop()
 	return m.Run(), nil
 }
+
+// install installs opdomain as a platform engineer does: `helm install` of the chart, with the
+// manager's image as `make image` builds it (the node has it), webhook certificates self-issued,
+// the fence on, and member kubeconfigs pointing at the API server's address.
+func install() error {
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		return err
+	}
+	helm := filepath.Join(root, "bin", "helm")
+	if _, err := os.Stat(helm); err != nil {
+		return fmt.Errorf("the suite installs the chart with %s: run `make test`, which installs it: %w", helm, err)
+	}
+	kubeconfig, err := cp.KubeConfig("e2e-installer")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("opdomain-e2e-%d.kubeconfig", os.Getpid()))
+	if err := os.WriteFile(path, kubeconfig, 0o600); err != nil {
+		return err
+	}
+	defer func() { _ = os.Remove(path) }()
+	repository, tag, _ := strings.Cut(node.ManagerImage, ":")
+	args := []string{"install", "opdomain", filepath.Join(root, "charts", "opdomain"),
+		"--kubeconfig", path, "--namespace", installNamespace, "--create-namespace", "--wait", "--timeout", "3m",
+		"--set", "image.repository=" + repository, "--set", "image.tag=" + tag, "--set", "image.pullPolicy=Never",
+		"--set", "kubeconfigServer=" + cp.Config.Host,
+	}
+	// The test API server's certificate names only the address it serves on.
+	apiEnv, err := cp.APIServerEnv()
+	if err != nil {
+		return err
+	}
+	for i, k := range slices.Sorted(maps.Keys(apiEnv)) {
+		args = append(args, "--set-string", fmt.Sprintf("env[%d].name=%s,env[%d].value=%s", i, k, i, apiEnv[k]))
+	}
+	out, err := exec.Command(helm, args...).CombinedOutput()
+	if err != nil {
+		var pods corev1.PodList
+		_ = k8s.List(ctx, &pods, client.InNamespace(installNamespace))
+		for _, p := range pods.Items {
+			out = fmt.Appendf(out, "\npod %s: %+v\n%s", p.Name, p.Status, nd.PodLog(p.Namespace, p.Name))
+		}
+		return fmt.Errorf("helm install: %w: %s", err, out)
+	}
+	return nil
+}
+
+// installNamespace is where the chart is installed.
+const installNamespace = "opdomain-system"

@@ -10,8 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,8 +19,11 @@ import (
 	"syscall"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -89,11 +91,18 @@ func (p *process) running() bool {
 	}
 }
 
-// Start brings containerd, the kubelet, kube-scheduler and kube-proxy up against cp, waits
-// until the node is Ready and untainted (cp must run the workload controllers, the node
-// lifecycle among them), runs the NetworkPolicy enforcer, and makes the outside host and the
-// node's listener. On error nothing is left running.
-func Start(cp *controlplane.ControlPlane) (_ *Node, err error) {
+// APIServerIP is where the API server serves for the node's pods to reach it: an address of
+// no network the cluster uses, which Claim gives the host (controlplane.WithAddress).
+const APIServerIP = "10.97.0.1"
+
+// apiAddr is APIServerIP as the host holds it: on its loopback device, as the kernel of these
+// machines makes no dummy devices; packets from pods arrive for it all the same.
+const apiAddr = APIServerIP + "/32"
+
+// Claim takes the machine for one node and gives the host the API server's address; start the
+// control plane with ControlPlane() next, then Start. Stop stops the node and removes what it
+// made on the host; Release, once the control plane has stopped too, gives the machine back.
+func Claim() (_ *Node, err error) {
 	bin := os.Getenv(BinEnv)
 	if bin == "" {
 		return nil, errors.New(BinEnv + " is not set: run `make test`, or export " + BinEnv + "=$(hack/setup-node.sh)")
@@ -110,32 +119,55 @@ func Start(cp *controlplane.ControlPlane) (_ *Node, err error) {
 		_ = lock.Close()
 		return nil, err
 	}
-	n := &Node{dir: dir, bin: bin, cp: cp, lock: lock}
+	n := &Node{dir: dir, bin: bin, lock: lock}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, n.Stop(), n.Release())
+		}
+	}()
+	if out, err := exec.Command("ip", "addr", "add", apiAddr, "dev", "lo").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("giving the host the API server's address %s: %w: %s", apiAddr, err, out)
+	}
+	return n, nil
+}
+
+// ControlPlane is the option that makes a control plane this node can serve.
+func (n *Node) ControlPlane() controlplane.Option {
+	return controlplane.WithAddress(APIServerIP)
+}
+
+// Start brings containerd, the kubelet, kube-scheduler and kube-proxy up against cp, waits
+// until the node is Ready and untainted (cp must run the workload controllers, the node
+// lifecycle among them), runs the NetworkPolicy enforcer, and makes the outside host and the
+// node's listener. On error nothing is left running.
+func (n *Node) Start(cp *controlplane.ControlPlane) (err error) {
+	n.cp = cp
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, n.Stop())
 		}
 	}()
+	dir, bin := n.dir, n.bin
 	archive, err := buildImages(dir, bin)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := n.startContainerd(); err != nil {
-		return nil, err
+		return err
 	}
 	if out, err := exec.Command("ctr", "--address", n.socket(), "-n", "k8s.io", "images", "import", archive).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("importing the suite's images: %w: %s", err, out)
+		return fmt.Errorf("importing the suite's images: %w: %s", err, out)
 	}
 	if err := n.startKubernetes(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := n.waitReady(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := n.startEnforcer(); err != nil {
-		return nil, err
+		return err
 	}
-	return n, n.startOutside()
+	return n.startOutside()
 }
 
 const (
@@ -361,13 +393,13 @@ const enforcerTable = "kube-network-policies"
 func (n *Node) startEnforcer() error {
 	ctx := context.Background()
 	c := n.cp.Client
-	u, err := url.Parse(n.cp.Config.Host)
+	apiEnv, err := n.cp.APIServerEnv()
 	if err != nil {
 		return err
 	}
-	host, port, err := net.SplitHostPort(u.Host)
-	if err != nil {
-		return err
+	var env []corev1.EnvVar
+	for _, k := range slices.Sorted(maps.Keys(apiEnv)) {
+		env = append(env, corev1.EnvVar{Name: k, Value: apiEnv[k]})
 	}
 	const name, namespace = "kube-network-policies", metav1.NamespaceSystem
 	role := &rbacv1.ClusterRole{
@@ -391,10 +423,8 @@ func (n *Node) startEnforcer() error {
 			Tolerations:        []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
 			Containers: []corev1.Container{{
 				Name: name, Image: EnforcerImage, ImagePullPolicy: corev1.PullNever,
-				Args: []string{"--hostname-override=" + Name, "--metrics-bind-address=127.0.0.1:9080", "--v=2"},
-				Env: []corev1.EnvVar{
-					{Name: "KUBERNETES_SERVICE_HOST", Value: host}, {Name: "KUBERNETES_SERVICE_PORT", Value: port},
-				},
+				Args:            []string{"--hostname-override=" + Name, "--metrics-bind-address=127.0.0.1:9080", "--v=2"},
+				Env:             env,
 				SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true)},
 			}},
 		},
@@ -407,7 +437,7 @@ func (n *Node) startEnforcer() error {
 	if err := poll(30*time.Second, "the enforcer's pod to be admitted", func() error { return c.Create(ctx, pod) }); err != nil {
 		return err
 	}
-	return poll(time.Minute, "the enforcer's nftables table", func() error {
+	err = poll(time.Minute, "the enforcer's nftables table", func() error {
 		if err := c.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil {
 			return err
 		}
@@ -419,12 +449,16 @@ func (n *Node) startEnforcer() error {
 		}
 		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("%w; the enforcer's log:\n%s", err, n.PodLog(namespace, name))
+	}
+	return nil
 }
 
 // Stop deletes every pod (so that the CNI plugin takes its addresses and rules back), stops the
 // processes, and removes what they left on the host: container shims, mounts, cgroups, the
 // kubelet's iptables chains and log links, the enforcer's and kube-proxy's tables, the bridge,
-// the outside host, the forwarding setting and the state directory; then it frees the machine.
+// the outside host, the forwarding setting and the state directory.
 func (n *Node) Stop() error {
 	var errs []error
 	if n.running("kubelet") {
@@ -455,11 +489,18 @@ func (n *Node) Stop() error {
 	// if empty, as another containerd may use it.
 	_ = os.Remove("/run/containerd/s")
 	_ = os.Remove("/run/containerd")
+	return errors.Join(errs...)
+}
+
+// Release takes the API server's address from the host and frees the machine: after Stop, and
+// after the control plane that served on the address has stopped.
+func (n *Node) Release() error {
+	err := undo("Address not found", "ip", "addr", "del", apiAddr, "dev", "lo")
 	if n.lock != nil {
 		_ = n.lock.Close() // releases the lock; the file stays, so a waiting claim keeps its inode
 		n.lock = nil
 	}
-	return errors.Join(errs...)
+	return err
 }
 
 // undo runs a command that removes something the node made; output containing absent (when
@@ -504,12 +545,26 @@ func (n *Node) running(name string) bool {
 // deletePods deletes every pod on the node and waits until the kubelet has stopped them all.
 func (n *Node) deletePods() error {
 	ctx := context.Background()
+	c := n.cp.Client
+	// Their controllers first, or they make new pods as fast as the old ones go.
+	for _, list := range []client.ObjectList{&appsv1.DeploymentList{}, &appsv1.ReplicaSetList{}, &appsv1.StatefulSetList{}, &appsv1.DaemonSetList{}, &batchv1.JobList{}, &batchv1.CronJobList{}} {
+		if err := c.List(ctx, list); err != nil {
+			return err
+		}
+		items, err := meta.ExtractList(list)
+		if err != nil {
+			return err
+		}
+		for _, item := range items {
+			_ = c.Delete(ctx, item.(client.Object), client.PropagationPolicy(metav1.DeletePropagationBackground))
+		}
+	}
 	var pods corev1.PodList
-	if err := n.cp.Client.List(ctx, &pods); err != nil {
+	if err := c.List(ctx, &pods); err != nil {
 		return err
 	}
 	for i := range pods.Items {
-		_ = n.cp.Client.Delete(ctx, &pods.Items[i], client.GracePeriodSeconds(1))
+		_ = c.Delete(ctx, &pods.Items[i], client.GracePeriodSeconds(1))
 	}
 	return poll(time.Minute, "every pod to be gone", func() error {
 		var left corev1.PodList

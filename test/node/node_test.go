@@ -24,13 +24,9 @@ import (
 // ingress, the enforcer drops both; Stop leaves nothing behind on the host.
 func TestNodeRunsPodsThatReachEachOther(t *testing.T) {
 	g := NewWithT(t)
-	cp, err := controlplane.Start(controllers.Scheme(), controlplane.WithWorkloadControllers())
+	n, err := Claim()
 	g.Expect(err).NotTo(HaveOccurred())
-	defer func() { _ = cp.Stop() }()
-	began := time.Now()
-	n, err := Start(cp)
-	g.Expect(err).NotTo(HaveOccurred())
-	t.Logf("node Ready %v after the control plane", time.Since(began).Round(time.Millisecond))
+	defer func() { g.Expect(n.Release()).To(Succeed()) }()
 	stopped := false
 	defer func() {
 		if t.Failed() && !stopped {
@@ -40,6 +36,13 @@ func TestNodeRunsPodsThatReachEachOther(t *testing.T) {
 			_ = n.Stop()
 		}
 	}()
+	cp, err := controlplane.Start(controllers.Scheme(), controlplane.WithWorkloadControllers(), n.ControlPlane())
+	g.Expect(err).NotTo(HaveOccurred())
+	// The node stops while the control plane still runs: it deletes its pods through the API.
+	defer func() { _ = cp.Stop() }()
+	began := time.Now()
+	g.Expect(n.Start(cp)).To(Succeed())
+	t.Logf("node Ready %v after the control plane", time.Since(began).Round(time.Millisecond))
 
 	ctx := context.Background()
 	c := cp.Client
