@@ -71,7 +71,7 @@ func WithAddress(ip string) Option {
 	return func(cp *ControlPlane) {
 		api := cp.Env.ControlPlane.GetAPIServer()
 		// envtest picks both address and port when either is missing.
-		api.SecureServing.Address, api.SecureServing.Port = ip, freePort(ip)
+		api.Address, api.Port = ip, freePort(ip)
 	}
 }
 

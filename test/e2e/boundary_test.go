@@ -57,6 +57,11 @@ func newWorld(t testing.TB, name string, workspaces ...string) *world {
 		g.Expect(k8s.Create(ctx, obj)).To(Succeed())
 		waitReady(t, obj)
 		w.workspaces[ws] = workspace.NamespaceName(d.Name, ws)
+		// The API server loads a new domain's fence binding moments after it is stored; until
+		// then it refuses every workspace pod, fence-less (README: known limits).
+		g.Eventually(func() error {
+			return k8s.Create(ctx, node.RestrictedPod(w.workspaces[ws], "fence-probe", "pause"), client.DryRunAll)
+		}, timeout, poll).Should(Succeed())
 	}
 	return w
 }
