@@ -27,7 +27,7 @@ import (
 )
 
 // component labels every gate.
-const component = "gate"
+const component = rbac.GateComponent
 
 // Reconciler opens and closes the gates of one agreement at a time.
 type Reconciler struct {

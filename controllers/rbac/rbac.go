@@ -85,6 +85,9 @@ func Rules(v Visibility) []rbacv1.PolicyRule {
 	return slices.Clone(sealedRules)
 }
 
+// GateComponent is the opdomain.io/component label of every gate.
+const GateComponent = "gate"
+
 // GateName is the ClusterRole through which the members of one agreement of a domain hold the
 // member rules at visibility v.
 func GateName(domain, agreement string, v Visibility) string {

@@ -24,6 +24,7 @@ import (
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers/index"
 	"github.com/opdomain/opdomain/controllers/policy"
+	"github.com/opdomain/opdomain/controllers/rbac"
 	"github.com/opdomain/opdomain/controllers/wakeup"
 )
 
@@ -115,6 +116,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	byDomain := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 		return r.workspaces(ctx, client.InNamespace(o.(*opv1.OperationDomain).Spec.ControlNamespace))
 	})
+	byGate := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		l := o.GetLabels()
+		if l[opv1.LabelComponent] != rbac.GateComponent {
+			return nil
+		}
+		return r.workspaces(ctx, client.InNamespace(l[opv1.LabelOwnerNamespace]), client.MatchingFields{index.WorkspaceAuthorization: l[opv1.LabelOwnerName]})
+	})
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&opv1.DeveloperWorkspace{}).
 		Owns(&corev1.ServiceAccount{}).
@@ -125,6 +133,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&networkingv1.NetworkPolicy{}, toOwner).
 		Watches(&rbacv1.Role{}, toOwner).
 		Watches(&rbacv1.RoleBinding{}, toOwner).
+		Watches(&rbacv1.ClusterRole{}, byGate).
 		Watches(&opv1.Authorization{}, byAuthorization).
 		Watches(&opv1.OperationDomain{}, byDomain).
 		// Grants decide whether members may read pod logs.

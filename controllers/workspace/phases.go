@@ -161,6 +161,13 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 	if s.authz != nil && s.authz.Status.NextTransition != nil {
 		s.wakeAt(s.authz.Status.NextTransition.Time)
 	}
+	gateOpen := true
+	if open && len(s.eligible) > 0 {
+		var err error
+		if gateOpen, err = r.gateOpen(ctx, s); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 
 	ws := s.ws
 	conditions.Set(&ws.Status.Conditions, ws.Generation, opv1.ConditionEmergencyStop, s.domain.Spec.EmergencyStop.Active,
@@ -180,6 +187,11 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 		ws.Status.Phase = opv1.WorkspaceSuspended
 		conditions.Set(&ws.Status.Conditions, ws.Generation, opv1.ConditionAccessGranted, false, reason, message+"; access cut, data kept")
 		s.summary = conditions.Summary{Reason: reason, Message: message + "; access cut, data kept"}
+	case !gateOpen:
+		ws.Status.Phase = opv1.WorkspaceProvisioning
+		msg := "waiting for the agreement's gate " + rbac.GateName(s.domain.Name, ws.Spec.Authorization, s.visibility()) + " to open"
+		conditions.Set(&ws.Status.Conditions, ws.Generation, opv1.ConditionAccessGranted, false, opv1.ReasonProgressing, msg)
+		s.summary = conditions.Summary{Reason: opv1.ReasonProgressing, Message: msg}
 	case len(refused) > 0:
 		ws.Status.Phase = opv1.WorkspaceReady
 		msg := "no credential for " + strings.Join(refused, ", ")
@@ -192,6 +204,18 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 		s.summary = conditions.Summary{Ready: true, Reason: opv1.ReasonReconciled, Message: "workspace " + ws.Status.Namespace + " is ready"}
 	}
 	return ctrl.Result{}, nil
+}
+
+// gateOpen says whether the agreement's gate the members are bound to carries their rules: the
+// gate controller writes it and may trail this workspace by a moment, and until then a member's
+// credential works for nothing, so the workspace is not Ready yet.
+func (r *Reconciler) gateOpen(ctx context.Context, s *scope) (bool, error) {
+	var gate rbacv1.ClusterRole
+	err := r.Get(ctx, client.ObjectKey{Name: rbac.GateName(s.domain.Name, s.ws.Spec.Authorization, s.visibility())}, &gate)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil && len(gate.Rules) > 0, err
 }
 
 // members splits the spec's members into those who may have access and those refused, each

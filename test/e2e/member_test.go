@@ -49,9 +49,7 @@ func TestR3_MemberRunsAJobButCannotEnterItsPod(t *testing.T) {
 			Template:     corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: template.Labels}, Spec: template.Spec},
 		},
 	}
-	// The agreement's gate is written by its own controller, which may trail the workspace's
-	// Ready by a moment; until it is there the member is denied (README: known limits).
-	g.Eventually(func() error { return asMember.Create(ctx, job) }, timeout, poll).Should(Succeed(), "the member creates a Job with their own credential")
+	g.Expect(asMember.Create(ctx, job)).To(Succeed(), "the member creates a Job with their own credential, as soon as the workspace is Ready")
 	g.Eventually(func() int32 {
 		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(job), job)).To(Succeed())
 		return job.Status.Succeeded
