@@ -92,8 +92,8 @@ bench: ## Run the benchmarks against a real control plane, and on the real node.
 	  go test -p 1 -run '^$$' -bench . $(BENCH_FLAGS) ./...
 
 .PHONY: demo
-demo: manifests ## Start a local control plane, the operator and the samples; Ctrl-C stops it all.
-	KUBEBUILDER_ASSETS="$$(hack/setup-control-plane.sh)" go run ./hack/demo $(DEMO_FLAGS)
+demo: manifests ## Start a local control plane, the operator and the samples (NODE=1: a real node too, as root); Ctrl-C stops it all.
+	KUBEBUILDER_ASSETS="$$(hack/setup-control-plane.sh)" $(if $(NODE),OPDOMAIN_NODE_BIN="$$(hack/setup-node.sh)") go run ./hack/demo $(DEMO_FLAGS) $(if $(NODE),-node)
 
 ##@ Build
 

@@ -1,7 +1,8 @@
 // Command demo runs opdomain on a local control plane built from source: kube-apiserver, etcd
 // and kube-controller-manager, the operator, and config/samples. It prints the workspace going
-// Ready and writes kubeconfigs for an administrator and for the workspace member. Ctrl-C stops
-// everything.
+// Ready and writes kubeconfigs for an administrator and for the workspace member. With -node it
+// also runs a real node (test/node; root, Debian), so that a pod in the sample workspace can be
+// seen failing to get out. Ctrl-C stops everything.
 package main
 
 import (
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -23,21 +25,25 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/yaml"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers"
 	"github.com/opdomain/opdomain/controllers/evidence"
+	"github.com/opdomain/opdomain/controllers/fence"
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/controllers/workspace"
 	"github.com/opdomain/opdomain/test/controlplane"
+	"github.com/opdomain/opdomain/test/node"
 	"github.com/opdomain/opdomain/test/operator"
 )
 
 func main() {
 	lifecycle := flag.Bool("lifecycle", false, "after the workspace is Ready, walk its agreement through suspension, restoration and termination")
+	withNode := flag.Bool("node", false, "run a real node too (root; OPDOMAIN_NODE_BIN from hack/setup-node.sh), and print how to watch a workspace pod fail to get out")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, *lifecycle)
+	err := run(ctx, *lifecycle, *withNode)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
@@ -45,10 +51,20 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, lifecycle bool) error {
+func run(ctx context.Context, lifecycle, withNode bool) error {
 	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
+	var nd *node.Node
+	var opts []controlplane.Option
+	if withNode {
+		var err error
+		if nd, err = node.Claim(); err != nil {
+			return err
+		}
+		defer func() { _ = nd.Release() }()
+		opts = append(opts, controlplane.WithWorkloadControllers(), nd.ControlPlane())
+	}
 	say("starting kube-apiserver, etcd and kube-controller-manager")
-	cp, err := controlplane.Start(controllers.Scheme())
+	cp, err := controlplane.Start(controllers.Scheme(), opts...)
 	if err != nil {
 		return err
 	}
@@ -56,6 +72,19 @@ func run(ctx context.Context, lifecycle bool) error {
 		say("stopping the control plane")
 		_ = cp.Stop()
 	}()
+	var fenced fence.Config
+	if withNode {
+		say("starting the node: containerd, kubelet, kube-scheduler, kube-proxy and the NetworkPolicy enforcer")
+		if err := nd.Start(cp); err != nil {
+			return err
+		}
+		defer func() {
+			say("stopping the node")
+			_ = nd.Stop()
+		}()
+		// The fence dials the node's outside host, which answers every pod not yet held.
+		fenced = fence.Config{Image: node.ManagerImage, Target: node.OutsideAddr}
+	}
 
 	dir, err := os.MkdirTemp("", "opdomain-demo-")
 	if err != nil {
@@ -72,7 +101,7 @@ func run(ctx context.Context, lifecycle bool) error {
 	}
 
 	say("starting the opdomain manager")
-	stopManager, err := operator.Start(cp, controllers.Options{Clock: clock.RealClock{}, DNS: policy.KubeDNS})
+	stopManager, err := operator.Start(cp, controllers.Options{Clock: clock.RealClock{}, DNS: policy.KubeDNS, Fence: fenced})
 	if err != nil {
 		return err
 	}
@@ -146,12 +175,61 @@ The domain is running. Try, in another shell:
 Ctrl-C stops everything.
 `, os.Getenv("KUBEBUILDER_ASSETS"), adminPath, adminPath, ws.Status.Namespace, adminPath, memberPath, memberPath, memberPath, adminPath)
 
+	if withNode {
+		if err := showEscape(ctx, c, dir, adminPath, ws.Status.Namespace); err != nil {
+			return err
+		}
+	}
 	if lifecycle {
 		if err := walkLifecycle(ctx, c, ws); err != nil {
 			return err
 		}
 	}
 	<-ctx.Done()
+	return nil
+}
+
+// showEscape lets the node's images into the sample domain and prints how to watch a pod in the
+// workspace dial a host outside the cluster and fail, beside the same pod in an ungoverned
+// namespace, which gets through.
+func showEscape(ctx context.Context, c client.Client, dir, adminPath, namespace string) error {
+	domain := &opv1.OperationDomain{}
+	if err := c.Get(ctx, client.ObjectKey{Name: "jiangsu"}, domain); err != nil {
+		return err
+	}
+	patch := client.MergeFrom(domain.DeepCopy())
+	domain.Spec.Images.AllowedRegistries = append(domain.Spec.Images.AllowedRegistries, strings.Split(node.AgentImage, "/")[0])
+	if err := c.Patch(ctx, domain, patch); err != nil {
+		return err
+	}
+	say("the sample domain now also admits images of %s, where the node's test images come from", strings.Split(node.AgentImage, "/")[0])
+	paths := map[string]string{}
+	for _, ns := range []string{namespace, metav1.NamespaceDefault} {
+		pod := node.RestrictedPod(ns, "escape", "dial", node.OutsideAddr)
+		pod.Spec.RestartPolicy = corev1.RestartPolicyNever
+		pod.APIVersion, pod.Kind = "v1", "Pod"
+		raw, err := yaml.Marshal(pod)
+		if err != nil {
+			return err
+		}
+		paths[ns] = filepath.Join(dir, "escape-"+ns+".yaml")
+		if err := os.WriteFile(paths[ns], raw, 0o644); err != nil {
+			return err
+		}
+	}
+	fmt.Printf(`
+A real node runs. A pod in the workspace dials %[1]s, a host outside the cluster, as soon as it
+starts (behind its fence, which waits until the enforcer holds the pod); exit code 0 means it got
+through, 2 that it did not:
+
+  kubectl --kubeconfig %[2]s apply -f %[3]s
+  kubectl --kubeconfig %[2]s -n %[4]s get pod escape -w
+  kubectl --kubeconfig %[2]s -n %[4]s get pod escape -o jsonpath='{.status.containerStatuses[0].state.terminated.exitCode}{"\n"}'
+  # the same pod where opdomain governs nothing gets through (exit code 0)
+  kubectl --kubeconfig %[2]s apply -f %[5]s
+  kubectl --kubeconfig %[2]s -n default get pod escape -o jsonpath='{.status.containerStatuses[0].state.terminated.exitCode}{"\n"}'
+
+`, node.OutsideAddr, adminPath, paths[namespace], namespace, paths[metav1.NamespaceDefault])
 	return nil
 }
 
