@@ -120,7 +120,10 @@ func probeCut(t testing.TB, w *world, name, target string, cut func() time.Time)
 	boundary := cut()
 	how, at := ended()
 	took := at.Sub(boundary)
-	g.Expect(took).To(BeNumerically(">", 0), "the path closed before the cut: something else broke it")
+	// The prober reports when its failing dial began; the enforcer judges a queued packet in
+	// user space, so a dial begun just before the boundary may be judged after it. Earlier than
+	// one dial (200 ms) and its pause (50 ms), something else broke the path.
+	g.Expect(took).To(BeNumerically(">", -250*time.Millisecond), "the path closed before the cut: something else broke it")
 	return how, took
 }
 
