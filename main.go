@@ -14,7 +14,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -104,12 +103,6 @@ func run(f flags) error {
 		}
 	}
 	cfg := ctrl.GetConfigOrDie()
-	fenced := fence.Config{Image: f.fenceImage, Target: f.fenceTarget}
-	if fenced.Enabled() && fenced.Target == "" {
-		if fenced.Target, err = webhookServiceAddress(cfg, introspection.Namespace, f.webhookService); err != nil {
-			return fmt.Errorf("--fence-target: %w", err)
-		}
-	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 controllers.Scheme(),
 		Cache:                  controllers.CacheOptions(),
@@ -121,6 +114,12 @@ func run(f flags) error {
 	})
 	if err != nil {
 		return err
+	}
+	fenced := fence.Config{Image: f.fenceImage, Target: f.fenceTarget}
+	if fenced.Enabled() && fenced.Target == "" {
+		if fenced.Target, err = webhookServiceAddress(mgr.GetAPIReader(), introspection.Namespace, f.webhookService); err != nil {
+			return fmt.Errorf("--fence-target: %w", err)
+		}
 	}
 	certsReady, err := webhookCertificates(mgr, f)
 	if err != nil {
@@ -165,13 +164,9 @@ func run(f flags) error {
 
 // webhookServiceAddress is the cluster IP and port of the manager's webhook Service, the fence's
 // default target: an address, so that the fence needs no DNS, which a domain may contain.
-func webhookServiceAddress(cfg *rest.Config, namespace, name string) (string, error) {
+func webhookServiceAddress(c client.Reader, namespace, name string) (string, error) {
 	if namespace == "" {
 		return "", errors.New("required outside a pod (POD_NAMESPACE unset) when --fence-image is set")
-	}
-	c, err := client.New(cfg, client.Options{Scheme: controllers.Scheme()})
-	if err != nil {
-		return "", err
 	}
 	var svc corev1.Service
 	if err := c.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, &svc); err != nil {

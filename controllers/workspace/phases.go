@@ -189,7 +189,7 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 		s.summary = conditions.Summary{Reason: reason, Message: message + "; access cut, data kept"}
 	case !gateOpen:
 		ws.Status.Phase = opv1.WorkspaceProvisioning
-		msg := "waiting for the agreement's gate " + rbac.GateName(s.domain.Name, ws.Spec.Authorization, s.visibility()) + " to open"
+		msg := "waiting for the agreement's gate " + s.gate() + " to open"
 		conditions.Set(&ws.Status.Conditions, ws.Generation, opv1.ConditionAccessGranted, false, opv1.ReasonProgressing, msg)
 		s.summary = conditions.Summary{Reason: opv1.ReasonProgressing, Message: msg}
 	case len(refused) > 0:
@@ -211,11 +211,17 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 // credential works for nothing, so the workspace is not Ready yet.
 func (r *Reconciler) gateOpen(ctx context.Context, s *scope) (bool, error) {
 	var gate rbacv1.ClusterRole
-	err := r.Get(ctx, client.ObjectKey{Name: rbac.GateName(s.domain.Name, s.ws.Spec.Authorization, s.visibility())}, &gate)
+	err := r.Get(ctx, client.ObjectKey{Name: s.gate()}, &gate)
 	if apierrors.IsNotFound(err) {
 		return false, nil
 	}
 	return err == nil && len(gate.Rules) > 0, err
+}
+
+// gate is the ClusterRole the workspace's members are bound to: their agreement's gate at the
+// workspace's visibility.
+func (s *scope) gate() string {
+	return rbac.GateName(s.domain.Name, s.ws.Spec.Authorization, s.visibility())
 }
 
 // members splits the spec's members into those who may have access and those refused, each
@@ -318,7 +324,7 @@ func (r *Reconciler) ensureRBAC(ctx context.Context, s *scope, open bool) error 
 	}
 	want := map[string]bool{}
 	if open {
-		gate := rbac.GateName(s.domain.Name, s.ws.Spec.Authorization, s.visibility())
+		gate := s.gate()
 		for _, p := range s.eligible {
 			name := bindingName(p.User)
 			want[name] = true

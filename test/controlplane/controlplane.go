@@ -76,12 +76,12 @@ func WithAddress(ip string) Option {
 }
 
 // APIServerEnv is the environment that points a pod's in-cluster client at the API server.
-func (cp *ControlPlane) APIServerEnv() (map[string]string, error) {
+func (cp *ControlPlane) APIServerEnv() ([]corev1.EnvVar, error) {
 	u, err := url.Parse(cp.Config.Host)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]string{"KUBERNETES_SERVICE_HOST": u.Hostname(), "KUBERNETES_SERVICE_PORT": u.Port()}, nil
+	return []corev1.EnvVar{{Name: "KUBERNETES_SERVICE_HOST", Value: u.Hostname()}, {Name: "KUBERNETES_SERVICE_PORT", Value: u.Port()}}, nil
 }
 
 // freePort is a TCP port free on ip now, or "" (envtest then picks an address and port itself,

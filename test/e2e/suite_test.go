@@ -8,11 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -101,8 +99,8 @@ func install() error {
 	if err != nil {
 		return err
 	}
-	for i, k := range slices.Sorted(maps.Keys(apiEnv)) {
-		args = append(args, "--set-string", fmt.Sprintf("env[%d].name=%s,env[%d].value=%s", i, k, i, apiEnv[k]))
+	for i, e := range apiEnv {
+		args = append(args, "--set-string", fmt.Sprintf("env[%d].name=%s,env[%d].value=%s", i, e.Name, i, e.Value))
 	}
 	out, err := exec.Command(helm, args...).CombinedOutput()
 	if err != nil {

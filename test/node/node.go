@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -393,13 +392,9 @@ const enforcerTable = "kube-network-policies"
 func (n *Node) startEnforcer() error {
 	ctx := context.Background()
 	c := n.cp.Client
-	apiEnv, err := n.cp.APIServerEnv()
+	env, err := n.cp.APIServerEnv()
 	if err != nil {
 		return err
-	}
-	var env []corev1.EnvVar
-	for _, k := range slices.Sorted(maps.Keys(apiEnv)) {
-		env = append(env, corev1.EnvVar{Name: k, Value: apiEnv[k]})
 	}
 	const name, namespace = "kube-network-policies", metav1.NamespaceSystem
 	role := &rbacv1.ClusterRole{

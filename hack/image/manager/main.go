@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"runtime"
 
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
 	"github.com/opdomain/opdomain/hack/image"
 )
 
@@ -34,7 +36,7 @@ func build(ref, out, arch string) error {
 	if err := image.GoBinary(".", ".", spec.Binary, arch); err != nil {
 		return err
 	}
-	_, img, err := image.Build(spec)
+	tag, img, err := image.Build(spec)
 	if err != nil {
 		return err
 	}
@@ -45,7 +47,7 @@ func build(ref, out, arch string) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
-	if err := image.Write(out, spec); err != nil {
+	if err := tarball.WriteToFile(out, tag, img); err != nil {
 		return err
 	}
 	fmt.Printf("%s %s@%s\n", out, ref, digest)
