@@ -54,6 +54,8 @@ type Node struct {
 	ipForward []byte
 	// lock is held while the node runs: one node per machine.
 	lock *os.File
+	// stopVolumes stops the volume provisioner (startVolumes).
+	stopVolumes func()
 }
 
 // machineLock is the file whose lock a running node holds.
@@ -137,7 +139,7 @@ func (n *Node) ControlPlane() controlplane.Option {
 
 // Start brings containerd, the kubelet, kube-scheduler and kube-proxy up against cp, waits
 // until the node is Ready and untainted (cp must run the workload controllers, the node
-// lifecycle among them), runs the NetworkPolicy enforcer, and makes the outside host and the
+// lifecycle among them), runs the volume provisioner and the NetworkPolicy enforcer, and makes the outside host and the
 // node's listener. On error nothing is left running.
 func (n *Node) Start(cp *controlplane.ControlPlane) (err error) {
 	n.cp = cp
@@ -161,6 +163,9 @@ func (n *Node) Start(cp *controlplane.ControlPlane) (err error) {
 		return err
 	}
 	if err := n.waitReady(); err != nil {
+		return err
+	}
+	if err := n.startVolumes(); err != nil {
 		return err
 	}
 	if err := n.startEnforcer(); err != nil {
@@ -471,6 +476,10 @@ func (n *Node) Stop() error {
 		}
 	}
 	n.procs = nil
+	if n.stopVolumes != nil {
+		n.stopVolumes()
+		n.stopVolumes = nil
+	}
 	errs = append(errs, n.killShims(), n.unmountAll(), removeCgroups("kubepods"), removeKubeChains(), n.removeLogLinks(),
 		undo("No such file", "nft", "delete", "table", "inet", enforcerTable),
 		undo("Cannot find device", "ip", "link", "del", bridge),
