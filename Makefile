@@ -27,7 +27,11 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs, RBAC and the webhook configuratio
 	cp config/crd/bases/*.yaml charts/opdomain/crds/
 	sed 's/^  name: manager$$/  name: {{ .Release.Name }}-manager/' config/rbac/role.yaml > charts/opdomain/templates/clusterrole.yaml
 	sed 's/^  name: reviewer$$/  name: {{ .Release.Name }}-reviewer/' config/rbac/reviewer_role.yaml > charts/opdomain/templates/reviewer-clusterrole.yaml
-	{ echo '{{- if .Values.dns.resolver.enabled }}'; cat config/dns/resolver.yaml; echo '{{- end }}'; } > charts/opdomain/templates/resolver.yaml
+	{ echo '{{- if .Values.dns.resolver.enabled }}'; \
+	  sed -e 's,^        image: .*$$,        image: {{ .Values.dns.resolver.image }},' \
+	      -e 's,^        args: \[-conf.*$$,&\n        {{- with .Values.dns.resolver.env }}\n        env:\n        {{- toYaml . | nindent 8 }}\n        {{- end }},' \
+	      config/dns/resolver.yaml; \
+	  echo '{{- end }}'; } > charts/opdomain/templates/resolver.yaml
 	sed -e 's/^  name: validating-webhook-configuration$$/  name: {{ .Release.Name }}-validating-webhook-configuration/' \
 	    -e 's/^      name: webhook-service$$/      name: {{ .Release.Name }}-webhook-service/' \
 	    -e 's/^      namespace: system$$/      namespace: {{ .Release.Namespace }}/' \

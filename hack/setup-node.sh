@@ -3,7 +3,8 @@
 # runc, CNI plugins and netfilter tools (installed when missing; needs root); kubelet,
 # kube-scheduler and kube-proxy built from source like the control plane; and the NetworkPolicy
 # enforcer kube-network-policies, built with kube-network-policies-nfqueue.patch (see there),
-# all into a cache outside the work tree. Prints the directory holding the built commands.
+# and CoreDNS (the cluster's resolver and opdomain's in-domain one), all into a cache outside
+# the work tree. Prints the directory holding the built commands.
 # Idempotent: with everything present it only prints the directory.
 #
 #   OPDOMAIN_NODE_DIR  where the commands go
@@ -15,6 +16,7 @@ source "$(dirname "$0")/lib/kubernetes.sh"
 NODE_DIR=${OPDOMAIN_NODE_DIR:-$OPDOMAIN_CACHE/${K8S_VERSION}-node}
 BINARIES=(kubelet kube-scheduler kube-proxy)
 KNP_VERSION=${KNP_VERSION:-v0.7.0}
+COREDNS_VERSION=${COREDNS_VERSION:-v1.15.0}
 PACKAGES=(containerd runc containernetworking-plugins iptables nftables conntrack iproute2)
 
 log() { echo "setup-node: $*" >&2; }
@@ -66,5 +68,13 @@ if [[ "$(cat "$NODE_DIR/kube-network-policies.version" 2>/dev/null)" != "$KNP_VE
   )
   echo "$KNP_VERSION+nfqueue" >"$NODE_DIR/kube-network-policies.version"
   log "built kube-network-policies in $(( $(date +%s) - started ))s"
+fi
+
+if [[ "$(cat "$NODE_DIR/coredns.version" 2>/dev/null)" != "$COREDNS_VERSION" ]]; then
+  started=$(date +%s)
+  log "building CoreDNS $COREDNS_VERSION into $NODE_DIR"
+  GOBIN="$NODE_DIR" GOFLAGS=-trimpath CGO_ENABLED=0 go install -ldflags "-s -w" "github.com/coredns/coredns@$COREDNS_VERSION" >&2
+  echo "$COREDNS_VERSION" >"$NODE_DIR/coredns.version"
+  log "built CoreDNS in $(( $(date +%s) - started ))s"
 fi
 echo "$NODE_DIR"

@@ -8,6 +8,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -22,7 +23,7 @@ const (
 	poll    = 100 * time.Millisecond
 )
 
-// world is a domain admitting the suite's images, an Operator and a Developer agreement in
+// world is a domain admitting the suite's images and asking the in-domain resolver, an Operator and a Developer agreement in
 // force, and the developer's workspaces, all Ready.
 type world struct {
 	domain              *opv1.OperationDomain
@@ -34,6 +35,10 @@ func newWorld(t testing.TB, name string, workspaces ...string) *world {
 	t.Helper()
 	g := NewWithT(t)
 	d := fixtures.Domain(name, opv1.NetworkPolicyKubernetes, "opdomain.test")
+	// The chart's in-domain resolver (install): only cluster names resolve, DNS is contained.
+	d.Spec.DNS.Resolver = &opv1.ServiceReference{Namespace: resolverNamespace, Name: resolverName}
+	// Every test's pods share one small node: a container that sets no resources asks for little.
+	d.Spec.WorkspaceDefaults.ContainerDefaults = opv1.ContainerDefaults{CPU: fixtures.Quantity("100m"), Memory: fixtures.Quantity("64Mi")}
 	g.Expect(k8s.Create(ctx, d)).To(Succeed())
 	waitReady(t, d)
 	now := time.Now()
@@ -116,8 +121,9 @@ func answers(t testing.TB, namespace, target string) {
 
 // R1: a pod in a workspace reaches the pods of its own namespace and nothing else — not a pod of
 // another workspace of the same developer, not the data zone, not a host outside the cluster —
-// while each of those answers from where it may be reached, so every refusal is the domain's
-// policies at work, enforced by the node's kernel.
+// while each of those answers from where it may be reached, and one policy allowing the outside
+// host added to the workspace lets the pod out, so every refusal is the domain's policies at work, enforced by
+// the node's kernel.
 func TestR1_WorkspacePodReachesItsOwnNamespaceAndNothingElse(t *testing.T) {
 	g := NewWithT(t)
 	w := newWorld(t, "net1", "team-a", "team-b")
@@ -140,6 +146,22 @@ func TestR1_WorkspacePodReachesItsOwnNamespaceAndNothingElse(t *testing.T) {
 		want := what == "its own namespace"
 		g.Expect(reaches(t, a, target)).To(Equal(want), fmt.Sprintf("a workspace pod reaching %s (%s)", what, target))
 	}
+
+	// The mutation that shows this test can fail: one policy allowing egress to the outside
+	// host's network, added beside the domain's, and the same pod gets out. (Allowing all egress
+	// would also open the fence's target, and a pod whose fence connects waits in its fence.)
+	outside := &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "mutation-allow-outside", Namespace: a},
+		Spec: networkingv1.NetworkPolicySpec{
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+			Egress: []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{{
+				IPBlock: &networkingv1.IPBlock{CIDR: node.OutsideCIDR},
+			}}}},
+		},
+	}
+	g.Expect(k8s.Create(ctx, outside)).To(Succeed())
+	g.Eventually(func() bool { return reaches(t, a, node.OutsideAddr) }, timeout, poll).Should(BeTrue(),
+		"with a policy allowing it added, a workspace pod reaches the host outside")
 }
 
 // R1, a limit of Kubernetes NetworkPolicy, proven so that the README's warning stays true: the

@@ -136,9 +136,14 @@ func written(t testing.TB, write func() error) func() time.Time {
 	}
 }
 
-// openGrant approves a grant named name of traffic-flow to the world's team-a workspace for a
-// term of the given length and waits until it is Active.
+// openGrant approves a grant named name of traffic-flow, desensitized, to the world's team-a
+// workspace for a term of the given length and waits until it is Active.
 func openGrant(t testing.TB, w *world, review client.Client, name string, term time.Duration) *opv1.DataGrant {
+	return openGrantOf(t, w, review, name, opv1.FormDesensitized, term)
+}
+
+// openGrantOf is openGrant of data in the given form.
+func openGrantOf(t testing.TB, w *world, review client.Client, name string, form opv1.DataForm, term time.Duration) *opv1.DataGrant {
 	t.Helper()
 	g := NewWithT(t)
 	now := time.Now()
@@ -147,7 +152,7 @@ func openGrant(t testing.TB, w *world, review client.Client, name string, term t
 		Spec: opv1.DataGrantSpec{
 			Authorization: w.developer.Name, Workspace: "team-a",
 			Scenario:    opv1.Scenario{Name: "urban congestion forecasting", Purpose: "hourly road load model"},
-			Items:       []opv1.GrantItem{{Resource: "traffic-flow", Fields: []string{"road_id", "hour"}, Form: opv1.FormDesensitized}},
+			Items:       []opv1.GrantItem{{Resource: "traffic-flow", Fields: []string{"road_id", "hour"}, Form: form}},
 			Term:        opv1.Term{Start: metav1.NewTime(now), End: metav1.NewTime(now.Add(term))},
 			RequestedBy: "lisi@acme.example",
 			Review:      &opv1.Review{Reviewer: reviewer, Decision: opv1.ReviewApproved, Time: ptr.To(metav1.NewTime(now))},

@@ -69,7 +69,8 @@ func run(m *testing.M) (code int, err error) {
 
 // install installs opdomain as a platform engineer does: `helm install` of the chart, with the
 // manager's image as `make image` builds it (the node has it), webhook certificates self-issued,
-// the fence on, and member kubeconfigs pointing at the API server's address.
+// the fence on, the in-domain resolver (CoreDNS as the node has it), and member kubeconfigs
+// pointing at the API server's address.
 func install() error {
 	root, err := controlplane.RepoRoot()
 	if err != nil {
@@ -93,14 +94,18 @@ func install() error {
 		"--kubeconfig", path, "--namespace", installNamespace, "--create-namespace", "--wait", "--timeout", "3m",
 		"--set", "image.repository=" + repository, "--set", "image.tag=" + tag, "--set", "image.pullPolicy=Never",
 		"--set", "kubeconfigServer=" + cp.Config.Host,
+		"--set", "dns.resolver.enabled=true", "--set", "dns.resolver.image=" + node.CoreDNSImage,
 	}
-	// The test API server's certificate names only the address it serves on.
+	// The test API server's certificate names only the address it serves on; the manager and
+	// the resolver reach it there.
 	apiEnv, err := cp.APIServerEnv()
 	if err != nil {
 		return err
 	}
-	for i, e := range apiEnv {
-		args = append(args, "--set-string", fmt.Sprintf("env[%d].name=%s,env[%d].value=%s", i, e.Name, i, e.Value))
+	for _, list := range []string{"env", "dns.resolver.env"} {
+		for i, e := range apiEnv {
+			args = append(args, "--set-string", fmt.Sprintf("%[1]s[%[2]d].name=%[3]s,%[1]s[%[2]d].value=%[4]s", list, i, e.Name, e.Value))
+		}
 	}
 	out, err := exec.Command(helm, args...).CombinedOutput()
 	if err != nil {
@@ -116,3 +121,6 @@ func install() error {
 
 // installNamespace is where the chart is installed.
 const installNamespace = "opdomain-system"
+
+// The chart's in-domain resolver.
+const resolverNamespace, resolverName = "opdomain-dns", "opdomain-resolver"

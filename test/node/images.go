@@ -17,13 +17,16 @@ const (
 	EnforcerImage = "opdomain.test/kube-network-policies:e2e"
 	// ManagerImage is opdomain's manager, built as `make image` builds it.
 	ManagerImage = "opdomain.test/manager:e2e"
+	// CoreDNSImage holds CoreDNS as hack/setup-node.sh built it: the cluster's resolver, and
+	// opdomain's in-domain one.
+	CoreDNSImage = "opdomain.test/coredns:e2e"
 	// AgentUser is the numeric user the agent runs as: non-root, so `restricted` pods admit it.
 	AgentUser = 65532
 )
 
 // buildImages compiles the agent and the manager and writes the pause and agent images (one
-// layer holding /agent each), the manager's, and the enforcer's (/kube-network-policies, from
-// the node's commands in bin) into one image archive in dir, which it returns.
+// layer holding /agent each), the manager's, and the enforcer's and CoreDNS's (from the node's
+// commands in bin) into one image archive in dir, which it returns.
 func buildImages(dir, bin string) (string, error) {
 	root, err := controlplane.RepoRoot()
 	if err != nil {
@@ -42,5 +45,6 @@ func buildImages(dir, bin string) (string, error) {
 		image.Manager(ManagerImage, manager, runtime.GOARCH),
 		// The enforcer writes the host's netfilter rules: root, in a privileged pod.
 		image.Spec{Ref: EnforcerImage, Binary: filepath.Join(bin, "kube-network-policies"), Entrypoint: []string{"/kube-network-policies"}, User: 0, Arch: runtime.GOARCH},
+		image.Spec{Ref: CoreDNSImage, Binary: filepath.Join(bin, "coredns"), Entrypoint: []string{"/coredns"}, User: AgentUser, Arch: runtime.GOARCH},
 	)
 }

@@ -48,8 +48,8 @@ type Node struct {
 	cp       *controlplane.ControlPlane
 	// procs in start order; Stop ends them in reverse.
 	procs []*process
-	// dials counts Dial's pods, for their names.
-	dials int
+	// runs counts Run's pods, for their names.
+	runs int
 	// ipForward is the host's forwarding setting before the node changed it.
 	ipForward []byte
 	// lock is held while the node runs: one node per machine.
@@ -139,8 +139,9 @@ func (n *Node) ControlPlane() controlplane.Option {
 
 // Start brings containerd, the kubelet, kube-scheduler and kube-proxy up against cp, waits
 // until the node is Ready and untainted (cp must run the workload controllers, the node
-// lifecycle among them), runs the volume provisioner and the NetworkPolicy enforcer, and makes the outside host and the
-// node's listener. On error nothing is left running.
+// lifecycle among them), runs the volume provisioner, the cluster's resolver and the
+// NetworkPolicy enforcer, and makes the outside host (a TCP server and the upstream resolver)
+// and the node's listener. On error nothing is left running.
 func (n *Node) Start(cp *controlplane.ControlPlane) (err error) {
 	n.cp = cp
 	defer func() {
@@ -168,6 +169,9 @@ func (n *Node) Start(cp *controlplane.ControlPlane) (err error) {
 	if err := n.startVolumes(); err != nil {
 		return err
 	}
+	if err := n.startClusterDNS(); err != nil {
+		return err
+	}
 	if err := n.startEnforcer(); err != nil {
 		return err
 	}
@@ -178,6 +182,8 @@ const (
 	// OutsideAddr is a host outside the cluster, in a network namespace of its own behind the
 	// node (as the internet or a neighbour's network would be): it answers TCP there.
 	OutsideAddr = "192.168.250.2:8080"
+	// OutsideCIDR is the network of the outside host and the node's side of its link.
+	OutsideCIDR = "192.168.250.0/30"
 	// NodeAddr is the node itself as a pod would address it: a process of the node answering TCP.
 	NodeAddr     = "192.168.250.1:8081"
 	outsideNetns = "opd-outside"
@@ -211,6 +217,9 @@ func (n *Node) startOutside() error {
 	}
 	agent := n.path("agent")
 	if err := n.start("outside-host", "ip", "netns", "exec", outsideNetns, agent, "serve", ":8080"); err != nil {
+		return err
+	}
+	if err := n.start(upstreamProcess, "ip", "netns", "exec", outsideNetns, agent, "upstream", UpstreamResolver); err != nil {
 		return err
 	}
 	return n.start("node-listener", agent, "serve", NodeAddr)
@@ -325,7 +334,7 @@ failCgroupV1: false
 failSwapOn: false
 podCIDR: %s
 clusterDomain: cluster.local
-clusterDNS: ["10.0.0.10"]
+clusterDNS: [%s]
 podLogsDir: %s
 readOnlyPort: 0
 healthzPort: 0
@@ -337,7 +346,7 @@ authorization: {mode: Webhook}
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: "100Mi", nodefs.available: "1%%", imagefs.available: "1%%"}
-`, n.socket(), PodCIDR, n.path("pod-logs"))
+`, n.socket(), PodCIDR, ClusterDNSIP, n.path("pod-logs"))
 	if err := os.WriteFile(n.path("kubelet.yaml"), []byte(config), 0o600); err != nil {
 		return err
 	}
@@ -738,17 +747,25 @@ func tail(path string) string {
 }
 
 // Dial runs a pod of the agent in namespace that dials target (host:port) once, as soon as it
-// runs, waits until it has ended, deletes it, and says whether the target answered.
+// runs, and says whether the target answered.
 func (n *Node) Dial(ctx context.Context, namespace, target string) (bool, error) {
-	n.dials++
-	pod := RestrictedPod(namespace, fmt.Sprintf("dial-%d", n.dials), "dial", target, "2s")
+	ok, _, err := n.Run(ctx, namespace, "dial", target, "2s")
+	return ok, err
+}
+
+// Run runs a pod of the agent in namespace with args, waits until it has ended, deletes it,
+// and says whether the agent succeeded, and its termination message (what a dial or a
+// resolution found).
+func (n *Node) Run(ctx context.Context, namespace string, args ...string) (bool, string, error) {
+	n.runs++
+	pod := RestrictedPod(namespace, fmt.Sprintf("%s-%d", args[0], n.runs), args...)
 	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
 	c := n.cp.Client
 	if err := c.Create(ctx, pod); err != nil {
-		return false, err
+		return false, "", err
 	}
 	defer func() { _ = c.Delete(ctx, pod, client.GracePeriodSeconds(0)) }()
-	err := poll(time.Minute, "the dial from "+namespace+" to "+target+" to end", func() error {
+	err := poll(time.Minute, fmt.Sprintf("agent %v in %s to end", args, namespace), func() error {
 		if err := c.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil {
 			return err
 		}
@@ -757,7 +774,13 @@ func (n *Node) Dial(ctx context.Context, namespace, target string) (bool, error)
 		}
 		return nil
 	})
-	return pod.Status.Phase == corev1.PodSucceeded, err
+	var out string
+	for _, st := range pod.Status.ContainerStatuses {
+		if st.State.Terminated != nil {
+			out = st.State.Terminated.Message
+		}
+	}
+	return pod.Status.Phase == corev1.PodSucceeded, out, err
 }
 
 // RestrictedPod is a pod of the agent image that Pod Security `restricted` admits, running args.

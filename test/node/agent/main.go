@@ -1,6 +1,7 @@
 // Command agent is what the end-to-end suite runs in its pods: the pod sandbox's pause process,
 // and a workload that serves, dials, resolves and writes, so that a test can see a packet
-// arrive or not, a name resolve or not, and bytes land on a volume. It is built into the
+// arrive or not, a name resolve or not, and bytes land on a volume. What a dial or a resolution
+// found is also its termination message. It is built into the
 // node's images by the suite itself; no registry is needed.
 //
 //	agent pause                     block until SIGTERM or SIGINT (the sandbox image)
@@ -14,8 +15,12 @@
 //	                                ends it, writing "refused TIME" (when that attempt began,
 //	                                RFC 3339 ns) to /dev/termination-log; "stopped TIME" when
 //	                                it is stopped first
-//	agent resolve NAME              print the addresses NAME resolves to; exit 2 when it does not
+//	agent resolve NAME [SERVER]     print the addresses NAME resolves to, asking the pod's name
+//	                                servers or SERVER (HOST:PORT) alone; exit 2 when it does not
 //	agent write PATH TEXT           write TEXT to PATH and sync it to disk, then pause
+//	agent say TEXT                  write TEXT to /dev/termination-log and exit
+//	agent upstream :PORT            a DNS server that prints "query NAME" for every question it
+//	                                is asked and answers every A question with 192.0.2.1
 package main
 
 import (
@@ -28,11 +33,13 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: agent pause|serve|dial|resolve|write ...")
+		fail("usage: agent pause|serve|stream|follow|dial|probe|resolve|write|say|upstream ...")
 	}
 	args := os.Args[2:]
 	switch os.Args[1] {
@@ -63,11 +70,21 @@ func main() {
 		probe(args[0])
 	case "resolve":
 		need(args, 1)
-		report(resolve(args[0]))
+		server := ""
+		if len(args) > 1 {
+			server = args[1]
+		}
+		report(resolve(args[0], server))
 	case "write":
 		need(args, 2)
 		write(args[0], args[1])
 		pause()
+	case "say":
+		need(args, 1)
+		write("/dev/termination-log", args[0])
+	case "upstream":
+		need(args, 1)
+		upstream(args[0])
 	default:
 		fail("unknown command " + os.Args[1])
 	}
@@ -109,9 +126,11 @@ func serve(addr string) {
 	pause()
 }
 
-// report prints what happened and exits 2 when it did not succeed.
+// report prints what happened, also as the termination message, and exits 2 when it did not
+// succeed.
 func report(what string, ok bool) {
 	fmt.Println(what)
+	_ = os.WriteFile("/dev/termination-log", []byte(what), 0o644)
 	if !ok {
 		os.Exit(2)
 	}
@@ -231,10 +250,18 @@ func ended(what string, at time.Time) {
 	}
 }
 
-func resolve(name string) (string, bool) {
+// resolve looks name up as the pod's resolver would, or, given a server, the way a workload
+// that ignores its resolv.conf would: straight at that server.
+func resolve(name, server string) (string, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	addrs, err := net.DefaultResolver.LookupHost(ctx, name)
+	resolver := net.DefaultResolver
+	if server != "" {
+		resolver = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, server)
+		}}
+	}
+	addrs, err := resolver.LookupHost(ctx, name)
 	if err != nil {
 		return "unresolved: " + err.Error(), false
 	}
@@ -254,5 +281,37 @@ func write(path, text string) {
 	}
 	if err := f.Close(); err != nil {
 		fail(err.Error())
+	}
+}
+
+// upstream is the resolver beyond the cluster, for a test to see which names reach it.
+func upstream(addr string) {
+	conn, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		fail(err.Error())
+	}
+	buf := make([]byte, 4096)
+	for {
+		n, from, err := conn.ReadFrom(buf)
+		if err != nil {
+			fail(err.Error())
+		}
+		var msg dnsmessage.Message
+		if err := msg.Unpack(buf[:n]); err != nil {
+			continue
+		}
+		msg.Response, msg.RecursionAvailable = true, true
+		for _, q := range msg.Questions {
+			fmt.Println("query", q.Name.String())
+			if q.Type == dnsmessage.TypeA {
+				msg.Answers = append(msg.Answers, dnsmessage.Resource{
+					Header: dnsmessage.ResourceHeader{Name: q.Name, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET, TTL: 1},
+					Body:   &dnsmessage.AResource{A: [4]byte{192, 0, 2, 1}},
+				})
+			}
+		}
+		if out, err := msg.Pack(); err == nil {
+			_, _ = conn.WriteTo(out, from)
+		}
 	}
 }
