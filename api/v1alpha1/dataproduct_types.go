@@ -10,34 +10,99 @@ type ProductType string
 // +kubebuilder:validation:Enum=Pass;Fail
 type CheckResult string
 
-// ExportChecks are the six review points of JS art. 18, YC plan 五(四) and YN art. 22.
-type ExportChecks struct {
-	// purposeAndScope: the product fits the approved purpose and scope.
+const (
+	CheckPass CheckResult = "Pass"
+	CheckFail CheckResult = "Fail"
+)
+
+// ReviewPoint is one point every product review covers: the six of JS art. 18 (YC plan 五(四),
+// YN art. 22) and that no model or algorithm restores the raw data (HLJ art. 22).
+// +kubebuilder:validation:Enum=PurposeAndScope;LawfulSources;NoRawOrSensitiveData;NoPersonalInfoOrTradeSecret;NoCrossBorderTransfer;NoOtherRisk;NotReversible
+type ReviewPoint string
+
+const (
+	PointPurposeAndScope             ReviewPoint = "PurposeAndScope"
+	PointLawfulSources               ReviewPoint = "LawfulSources"
+	PointNoRawOrSensitiveData        ReviewPoint = "NoRawOrSensitiveData"
+	PointNoPersonalInfoOrTradeSecret ReviewPoint = "NoPersonalInfoOrTradeSecret"
+	PointNoCrossBorderTransfer       ReviewPoint = "NoCrossBorderTransfer"
+	PointNoOtherRisk                 ReviewPoint = "NoOtherRisk"
+	PointNotReversible               ReviewPoint = "NotReversible"
+)
+
+// ReviewPoints are the points every product review answers, in order.
+var ReviewPoints = []ReviewPoint{PointPurposeAndScope, PointLawfulSources, PointNoRawOrSensitiveData,
+	PointNoPersonalInfoOrTradeSecret, PointNoCrossBorderTransfer, PointNoOtherRisk, PointNotReversible}
+
+// PointFinding is a reviewer's answer on one point.
+type PointFinding struct {
+	// point is the review point.
+	// +required
+	Point ReviewPoint `json:"point"`
+	// result is Pass or Fail.
+	// +required
+	Result CheckResult `json:"result"`
+	// comment says why.
+	// +kubebuilder:validation:MaxLength=4096
 	// +optional
-	PurposeAndScope CheckResult `json:"purposeAndScope,omitempty"`
-	// lawfulSources: the sources are stated and lawful.
-	// +optional
-	LawfulSources CheckResult `json:"lawfulSources,omitempty"`
-	// noRawOrSensitiveData: no raw or sensitive data is exposed.
-	// +optional
-	NoRawOrSensitiveData CheckResult `json:"noRawOrSensitiveData,omitempty"`
-	// noPersonalInfoOrTradeSecret: no personal information or trade secret leaks.
-	// +optional
-	NoPersonalInfoOrTradeSecret CheckResult `json:"noPersonalInfoOrTradeSecret,omitempty"`
-	// noCrossBorderTransfer: nothing is transferred across the border.
-	// +optional
-	NoCrossBorderTransfer CheckResult `json:"noCrossBorderTransfer,omitempty"`
-	// noOtherRisk: no other risk was found.
-	// +optional
-	NoOtherRisk CheckResult `json:"noOtherRisk,omitempty"`
+	Comment string `json:"comment,omitempty"`
 }
 
-// ProductReview is one review stage of a product and its six checks.
+// ReviewStage is one review a product passes: Operator (the operator entity's one review, JS art.
+// 18), or Nanjing's Technical then Comprehensive review, and CrossBorder where a foreign or
+// foreign-funded party takes part (NJ 10).
+// +kubebuilder:validation:Enum=Operator;Technical;Comprehensive;CrossBorder
+type ReviewStage string
+
+const (
+	StageOperator      ReviewStage = "Operator"
+	StageTechnical     ReviewStage = "Technical"
+	StageComprehensive ReviewStage = "Comprehensive"
+	StageCrossBorder   ReviewStage = "CrossBorder"
+)
+
+// ProductDecision is a reviewer's decision on a product.
+// +kubebuilder:validation:Enum=Approved;ChangesRequested;Rejected
+type ProductDecision string
+
+const (
+	DecisionApproved         ProductDecision = "Approved"
+	DecisionChangesRequested ProductDecision = "ChangesRequested"
+	DecisionRejected         ProductDecision = "Rejected"
+)
+
+// ProductReview is one stage's review of one sealed revision, given by the reviewer signed in as
+// themselves.
 type ProductReview struct {
-	Review `json:",inline"`
-	// checks are the six review points.
+	// stage is the review stage.
+	// +required
+	Stage ReviewStage `json:"stage"`
+	// reviewer is the cluster identity of the person who reviewed: the caller who wrote it.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	Reviewer string `json:"reviewer"`
+	// sha256 is the sealed digest reviewed (status.sealed.sha256); a review of any other
+	// digest does not count.
+	// +kubebuilder:validation:Pattern=`^[a-f0-9]{64}$`
+	// +required
+	SHA256 string `json:"sha256"`
+	// decision is Approved, ChangesRequested or Rejected.
+	// +required
+	Decision ProductDecision `json:"decision"`
+	// points answer every review point, once each.
+	// +kubebuilder:validation:MaxItems=7
+	// +listType=map
+	// +listMapKey=point
+	// +required
+	Points []PointFinding `json:"points"`
+	// time is when the decision was taken.
+	// +required
+	Time metav1.Time `json:"time"`
+	// comment is the reviewer's reasoning.
+	// +kubebuilder:validation:MaxLength=4096
 	// +optional
-	Checks ExportChecks `json:"checks,omitempty"`
+	Comment string `json:"comment,omitempty"`
 }
 
 // ProductArtifact is where the product sits in the workspace before it leaves.
@@ -46,14 +111,32 @@ type ProductArtifact struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +required
 	PersistentVolumeClaim string `json:"persistentVolumeClaim"`
-	// path is the artifact's path inside the claim.
+	// path is the artifact's path inside the claim: one regular file.
 	// +kubebuilder:validation:MaxLength=4096
+	// +kubebuilder:validation:Pattern=`^/`
+	// +kubebuilder:validation:XValidation:rule="!self.split('/').exists(s, s == '..')",message="artifact.path may not contain '..'"
 	// +required
 	Path string `json:"path"`
-	// sha256 is the hex digest of the artifact as reviewed.
-	// +kubebuilder:validation:Pattern=`^[a-f0-9]{64}$`
+}
+
+// TableDeclaration says what the columns of a tabular (CSV) dataset are, for its checks.
+type TableDeclaration struct {
+	// counts are columns of counts, beside those named like counts (count, n, 人数…).
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=253
+	// +listType=set
 	// +optional
-	SHA256 string `json:"sha256,omitempty"`
+	Counts []string `json:"counts,omitempty"`
+	// quasiIdentifiers are columns that together may single a person out (age, district…).
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=253
+	// +listType=set
+	// +optional
+	QuasiIdentifiers []string `json:"quasiIdentifiers,omitempty"`
+	// magnitude is a column of contributions (turnover, income), for the dominance rule.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Magnitude string `json:"magnitude,omitempty"`
 }
 
 // Recipient is who receives the product.
@@ -67,14 +150,32 @@ type Recipient struct {
 	Foreign bool `json:"foreign,omitempty"`
 }
 
+// Delisting is a reviewer's decision to take a published product down.
+type Delisting struct {
+	// reviewer is the cluster identity of the person who decided: the caller who wrote it.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	Reviewer string `json:"reviewer"`
+	// reason says why.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=4096
+	// +required
+	Reason string `json:"reason"`
+}
+
 // DataProductSpec is a product asking to leave the domain (R5).
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.revision) || self.revision >= oldSelf.revision",message="spec.revision may only grow"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.withdrawn) || !oldSelf.withdrawn || self.withdrawn",message="spec.withdrawn cannot be undone"
 type DataProductSpec struct {
 	// authorization names the agreement the product was made under.
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.authorization is immutable"
 	// +required
 	Authorization string `json:"authorization"`
 	// workspace names the DeveloperWorkspace where the product was made.
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.workspace is immutable"
 	// +required
 	Workspace string `json:"workspace"`
 	// grants name the DataGrants whose data the product was made from.
@@ -93,34 +194,151 @@ type DataProductSpec struct {
 	// artifact is where the product sits before it leaves.
 	// +required
 	Artifact ProductArtifact `json:"artifact"`
+	// revision counts submissions: raise it to submit the artifact again (after a return). The
+	// operator seals it anew, and reviews of the earlier digest no longer count.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:default=1
+	// +optional
+	Revision int64 `json:"revision,omitempty"`
+	// table declares a CSV dataset's columns for its checks.
+	// +optional
+	Table *TableDeclaration `json:"table,omitempty"`
 	// recipients are who will receive the product.
 	// +kubebuilder:validation:MaxItems=64
 	// +listType=atomic
 	// +optional
 	Recipients []Recipient `json:"recipients,omitempty"`
-	// technicalReview is the first review.
+	// reviews are the reviewers' decisions, one per stage and sealed digest.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=atomic
 	// +optional
-	TechnicalReview *ProductReview `json:"technicalReview,omitempty"`
-	// comprehensiveReview is the second review.
+	Reviews []ProductReview `json:"reviews,omitempty"`
+	// withdrawn, set by the submitter, takes the product out of the airlock for good.
 	// +optional
-	ComprehensiveReview *ProductReview `json:"comprehensiveReview,omitempty"`
-	// crossBorderReview is required when a recipient is foreign.
+	Withdrawn bool `json:"withdrawn,omitempty"`
+	// delist takes a published product down.
 	// +optional
-	CrossBorderReview *ProductReview `json:"crossBorderReview,omitempty"`
+	Delist *Delisting `json:"delist,omitempty"`
 }
 
 // ProductPhase is where a product stands.
-// +kubebuilder:validation:Enum=InReview;Approved;Published;Rejected;Delisted
+// +kubebuilder:validation:Enum=Sealing;Checking;InReview;Approved;Published;Returned;Rejected;Withdrawn;Failed;Delisted
 type ProductPhase string
+
+const (
+	// ProductSealing: the operator is freezing the artifact and computing its digest.
+	ProductSealing ProductPhase = "Sealing"
+	// ProductChecking: the automatic checks run on the sealed copy.
+	ProductChecking ProductPhase = "Checking"
+	// ProductInReview: a review stage has not approved the sealed digest yet.
+	ProductInReview ProductPhase = "InReview"
+	// ProductApproved: every stage approved; the operator is publishing it.
+	ProductApproved ProductPhase = "Approved"
+	// ProductPublished: the approved bytes are in the outbox, their digest verified.
+	ProductPublished ProductPhase = "Published"
+	// ProductReturned: a check failed or a reviewer asked for changes; raise spec.revision.
+	ProductReturned ProductPhase = "Returned"
+	// ProductRejected: a reviewer rejected it, for good.
+	ProductRejected ProductPhase = "Rejected"
+	// ProductWithdrawn: its submitter withdrew it, or its agreement ended before publication.
+	ProductWithdrawn ProductPhase = "Withdrawn"
+	// ProductFailed: sealing this revision failed (no file, a symlink, too large…).
+	ProductFailed ProductPhase = "Failed"
+	// ProductDelisted: it was published and taken down; its copies are destroyed.
+	ProductDelisted ProductPhase = "Delisted"
+)
+
+// SealedArtifact is the artifact as the operator froze it.
+type SealedArtifact struct {
+	// revision is the spec.revision sealed.
+	Revision int64 `json:"revision"`
+	// sha256 is the digest the operator computed.
+	// +kubebuilder:validation:Pattern=`^[a-f0-9]{64}$`
+	SHA256 string `json:"sha256"`
+	// size is the artifact's size in bytes.
+	Size int64 `json:"size"`
+	// at is when it was sealed.
+	At metav1.Time `json:"at"`
+}
+
+// CheckFinding is one automatic check that did not pass. It names columns and rows, never a
+// value.
+type CheckFinding struct {
+	// check is the check's name (Identifiers, SmallCount, KAnonymity…).
+	Check string `json:"check"`
+	// outcome is Fail (returned) or Review (a person must look).
+	Outcome string `json:"outcome"`
+	// column is the column concerned, for tables.
+	// +optional
+	Column string `json:"column,omitempty"`
+	// rows are the first rows concerned (1 is the first under the header).
+	// +optional
+	// +listType=atomic
+	Rows []int32 `json:"rows,omitempty"`
+	// message says what was found.
+	Message string `json:"message"`
+}
+
+// CheckReport is what the automatic checks found in the sealed artifact.
+type CheckReport struct {
+	// sha256 is the sealed digest checked.
+	SHA256 string `json:"sha256"`
+	// outcome is Pass, Review (a person must look at the findings) or Fail (returned).
+	// +kubebuilder:validation:Enum=Pass;Review;Fail
+	Outcome string `json:"outcome"`
+	// reportSHA256 is the digest of the report as evidence keeps it.
+	// +optional
+	ReportSHA256 string `json:"reportSHA256,omitempty"`
+	// findings are the checks that did not pass.
+	// +optional
+	// +listType=atomic
+	Findings []CheckFinding `json:"findings,omitempty"`
+	// at is when the checks ran.
+	At metav1.Time `json:"at"`
+}
+
+// PublishedCopy is where the approved bytes left from.
+type PublishedCopy struct {
+	// location is the outbox namespace, claim and path of the copy.
+	Location string `json:"location"`
+	// sha256 is the copy's digest, verified equal to the sealed one.
+	SHA256 string `json:"sha256"`
+	// at is when it was published.
+	At metav1.Time `json:"at"`
+}
+
+// ProductEnd is a product's tombstone: what ended it, when, and why.
+type ProductEnd struct {
+	// at is when it ended.
+	At metav1.Time `json:"at"`
+	// reason is a CamelCase reason (Rejected, Withdrawn, AgreementEnded, GrantRevoked, Delisted).
+	Reason string `json:"reason"`
+	// message says more.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
 
 // DataProductStatus says where the product is.
 type DataProductStatus struct {
-	// phase is InReview, Approved, Published, Rejected or Delisted.
+	// phase is where the product stands.
 	// +optional
 	Phase ProductPhase `json:"phase,omitempty"`
-	// outbox is where the published artifact was copied.
+	// sealed is the artifact as the operator froze it.
 	// +optional
-	Outbox string `json:"outbox,omitempty"`
+	Sealed *SealedArtifact `json:"sealed,omitempty"`
+	// checks is the automatic checks' report on the sealed digest.
+	// +optional
+	Checks *CheckReport `json:"checks,omitempty"`
+	// stages are the review stages this product needs, in order.
+	// +optional
+	// +listType=atomic
+	Stages []ReviewStage `json:"stages,omitempty"`
+	// published is where the approved bytes were published.
+	// +optional
+	Published *PublishedCopy `json:"published,omitempty"`
+	// ended is set once the product was rejected, withdrawn or delisted.
+	// +optional
+	Ended *ProductEnd `json:"ended,omitempty"`
 	// conditions: Ready, Reconciling, Stalled.
 	// +listType=map
 	// +listMapKey=type
@@ -136,6 +354,8 @@ type DataProductStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=dprod,categories=opdomain
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Rev",type=integer,JSONPath=`.spec.revision`
+// +kubebuilder:printcolumn:name="SHA256",type=string,JSONPath=`.status.sealed.sha256`,priority=1
 // +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`
 // +kubebuilder:printcolumn:name="Workspace",type=string,JSONPath=`.spec.workspace`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

@@ -249,6 +249,69 @@ type OperationDomainSpec struct {
 	// +kubebuilder:default={}
 	// +optional
 	DNS DNSPolicy `json:"dns,omitempty"`
+	// products says how the domain's data products are checked and reviewed before they leave.
+	// +kubebuilder:default={}
+	// +optional
+	Products ProductPolicy `json:"products,omitempty"`
+}
+
+// ProductPolicy is how a domain's data products are checked and reviewed (R5).
+type ProductPolicy struct {
+	// reviewStages are the reviews every product passes, in order: Operator (the operator
+	// entity's review, JS art. 18) or Nanjing's Technical then Comprehensive (NJ 10). A
+	// CrossBorder review follows wherever a recipient is foreign or foreign-funded.
+	// +kubebuilder:default={Operator}
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=3
+	// +kubebuilder:validation:XValidation:rule="self.all(s, self.filter(t, t == s).size() == 1)",message="reviewStages may name each stage once"
+	// +listType=atomic
+	// +optional
+	ReviewStages []ReviewStage `json:"reviewStages,omitempty"`
+	// checks are the automatic checks' thresholds; the defaults are practice's (ACRO, OpenSAFELY).
+	// +kubebuilder:default={}
+	// +optional
+	Checks ProductChecks `json:"checks,omitempty"`
+}
+
+// ProductChecks are the thresholds of the automatic checks of tabular products.
+type ProductChecks struct {
+	// minCount is the smallest count a table may publish (ACRO: 10).
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:default=10
+	// +optional
+	MinCount int32 `json:"minCount,omitempty"`
+	// rounding is the base counts must be multiples of (OpenSAFELY: 5); 1 checks nothing.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:default=5
+	// +optional
+	Rounding int32 `json:"rounding,omitempty"`
+	// k is the smallest number of rows sharing the quasi-identifiers' values.
+	// +kubebuilder:validation:Minimum=2
+	// +kubebuilder:default=10
+	// +optional
+	K int32 `json:"k,omitempty"`
+	// dominanceN and dominancePercent: in a group, the N largest contributions may not exceed
+	// this percentage of its total (ACRO: 2 and 90).
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:default=2
+	// +optional
+	DominanceN int32 `json:"dominanceN,omitempty"`
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +kubebuilder:default=90
+	// +optional
+	DominancePercent int32 `json:"dominancePercent,omitempty"`
+	// rawRecordRows and rawRecordDistinctPercent: a column of a table this long with this
+	// share of distinct values looks like record-level data, which a reviewer must look at.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:default=50
+	// +optional
+	RawRecordRows int32 `json:"rawRecordRows,omitempty"`
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +kubebuilder:default=95
+	// +optional
+	RawRecordDistinctPercent int32 `json:"rawRecordDistinctPercent,omitempty"`
 }
 
 // OwnedNamespace is a namespace the domain manages.
