@@ -152,7 +152,7 @@ func TestR5_ProductPhaseMachine(t *testing.T) {
 
 func TestR5_CrossBorderReviewWhereARecipientIsForeign(t *testing.T) {
 	domestic := []opv1.Recipient{{Name: "Nanjing Traffic Management Bureau"}}
-	foreign := append(domestic, opv1.Recipient{Name: "Overseas Logistics Ltd.", Foreign: true})
+	foreign := []opv1.Recipient{domestic[0], {Name: "Overseas Logistics Ltd.", Foreign: true}}
 	for _, tc := range []struct {
 		policy     opv1.ProductPolicy
 		recipients []opv1.Recipient
