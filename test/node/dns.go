@@ -1,11 +1,8 @@
 package node
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -43,84 +40,55 @@ const clusterCorefile = `cluster.local:53 {
 // startClusterDNS runs CoreDNS as the cluster's resolver (kube-system/kube-dns), reaching the
 // API server as the enforcer does, and waits until it is ready.
 func (n *Node) startClusterDNS() error {
-	ctx := context.Background()
-	c := n.cp.Client
 	env, err := n.cp.APIServerEnv()
 	if err != nil {
 		return err
 	}
-	const name, namespace = "coredns", metav1.NamespaceSystem
+	const name = "coredns"
 	labels := map[string]string{clusterDNSLabel: clusterDNSValue}
-	role := &rbacv1.ClusterRole{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Rules: []rbacv1.PolicyRule{
+	return n.install(systemPod{
+		what: "the cluster's resolver",
+		rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"services", "namespaces"}, Verbs: []string{"list", "watch"}},
 			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
 		},
-	}
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: namespace, Name: name}},
-	}
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}}
-	config := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}, Data: map[string]string{"Corefile": clusterCorefile}}
-	service := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: namespace, Labels: labels},
-		Spec: corev1.ServiceSpec{
-			ClusterIP: ClusterDNSIP,
-			Selector:  labels,
-			Ports: []corev1.ServicePort{
-				{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP, TargetPort: intstr.FromInt32(53)},
-				{Name: "dns-tcp", Port: 53, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(53)},
+		also: []client.Object{
+			&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: metav1.NamespaceSystem}, Data: map[string]string{"Corefile": clusterCorefile}},
+			&corev1.Service{
+				ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: metav1.NamespaceSystem, Labels: labels},
+				Spec: corev1.ServiceSpec{
+					ClusterIP: ClusterDNSIP,
+					Selector:  labels,
+					Ports: []corev1.ServicePort{
+						{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP, TargetPort: intstr.FromInt32(53)},
+						{Name: "dns-tcp", Port: 53, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(53)},
+					},
+				},
 			},
 		},
-	}
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: labels},
-		Spec: corev1.PodSpec{
-			ServiceAccountName: name,
-			// It resolves upstream itself, not through itself.
-			DNSPolicy: corev1.DNSDefault,
-			SecurityContext: &corev1.PodSecurityContext{
-				RunAsNonRoot: ptr.To(true),
-				Sysctls:      []corev1.Sysctl{{Name: "net.ipv4.ip_unprivileged_port_start", Value: "0"}},
+		pod: &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+			Spec: corev1.PodSpec{
+				// It resolves upstream itself, not through itself.
+				DNSPolicy: corev1.DNSDefault,
+				SecurityContext: &corev1.PodSecurityContext{
+					RunAsNonRoot: ptr.To(true),
+					Sysctls:      []corev1.Sysctl{{Name: "net.ipv4.ip_unprivileged_port_start", Value: "0"}},
+				},
+				Containers: []corev1.Container{{
+					Name: name, Image: CoreDNSImage, ImagePullPolicy: corev1.PullNever,
+					Args:           []string{"-conf", "/etc/coredns/Corefile"},
+					Env:            env,
+					ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromInt32(8181)}}, PeriodSeconds: 1},
+					VolumeMounts:   []corev1.VolumeMount{{Name: "config", MountPath: "/etc/coredns", ReadOnly: true}},
+				}},
+				Volumes: []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{
+					ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: name}},
+				}}},
 			},
-			Containers: []corev1.Container{{
-				Name: name, Image: CoreDNSImage, ImagePullPolicy: corev1.PullNever,
-				Args:           []string{"-conf", "/etc/coredns/Corefile"},
-				Env:            env,
-				ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromInt32(8181)}}, PeriodSeconds: 1},
-				VolumeMounts:   []corev1.VolumeMount{{Name: "config", MountPath: "/etc/coredns", ReadOnly: true}},
-			}},
-			Volumes: []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{
-				ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: name}},
-			}}},
 		},
-	}
-	for _, obj := range []client.Object{role, binding, sa, config, service} {
-		if err := c.Create(ctx, obj); err != nil {
-			return fmt.Errorf("installing the cluster's resolver: %w", err)
-		}
-	}
-	if err := poll(30*time.Second, "the cluster resolver's pod to be admitted", func() error { return c.Create(ctx, pod) }); err != nil {
-		return err
-	}
-	err = poll(time.Minute, "the cluster's resolver to be ready", func() error {
-		if err := c.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil {
-			return err
-		}
-		for _, cond := range pod.Status.Conditions {
-			if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
-				return nil
-			}
-		}
-		return fmt.Errorf("pod %s is %s", pod.Name, pod.Status.Phase)
+		ready: podReady,
 	})
-	if err != nil {
-		return fmt.Errorf("%w; its log:\n%s", err, n.PodLog(namespace, name))
-	}
-	return nil
 }
 
 // UpstreamQueries returns the names the upstream resolver has been asked, in order, each with

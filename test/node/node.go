@@ -404,64 +404,38 @@ const enforcerTable = "kube-network-policies"
 // it reaches the API server at the address the test control plane serves on (its certificate
 // names no Service address). It waits until the enforcer's table is in the kernel.
 func (n *Node) startEnforcer() error {
-	ctx := context.Background()
-	c := n.cp.Client
 	env, err := n.cp.APIServerEnv()
 	if err != nil {
 		return err
 	}
-	const name, namespace = "kube-network-policies", metav1.NamespaceSystem
-	role := &rbacv1.ClusterRole{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Rules: []rbacv1.PolicyRule{
+	const name = "kube-network-policies"
+	return n.install(systemPod{
+		what: "the enforcer",
+		rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"pods", "namespaces", "nodes"}, Verbs: []string{"get", "list", "watch"}},
 			{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"networkpolicies"}, Verbs: []string{"get", "list", "watch"}},
 		},
-	}
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: namespace, Name: name}},
-	}
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}}
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: map[string]string{"app": name}},
-		Spec: corev1.PodSpec{
-			ServiceAccountName: name,
-			HostNetwork:        true,
-			Tolerations:        []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
-			Containers: []corev1.Container{{
-				Name: name, Image: EnforcerImage, ImagePullPolicy: corev1.PullNever,
-				Args:            []string{"--hostname-override=" + Name, "--metrics-bind-address=127.0.0.1:9080", "--v=2"},
-				Env:             env,
-				SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true)},
-			}},
+		pod: &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": name}},
+			Spec: corev1.PodSpec{
+				HostNetwork: true,
+				Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+				Containers: []corev1.Container{{
+					Name: name, Image: EnforcerImage, ImagePullPolicy: corev1.PullNever,
+					Args:            []string{"--hostname-override=" + Name, "--metrics-bind-address=127.0.0.1:9080", "--v=2"},
+					Env:             env,
+					SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true)},
+				}},
+			},
 		},
-	}
-	for _, obj := range []client.Object{role, binding, sa} {
-		if err := c.Create(ctx, obj); err != nil {
-			return fmt.Errorf("installing the enforcer: %w", err)
-		}
-	}
-	if err := poll(30*time.Second, "the enforcer's pod to be admitted", func() error { return c.Create(ctx, pod) }); err != nil {
-		return err
-	}
-	err = poll(time.Minute, "the enforcer's nftables table", func() error {
-		if err := c.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil {
-			return err
-		}
-		if pod.Status.Phase == corev1.PodFailed || pod.Status.Phase == corev1.PodSucceeded {
-			return permanent{fmt.Errorf("the enforcer's pod ended: %+v", pod.Status)}
-		}
-		if out, err := exec.Command("nft", "list", "table", "inet", enforcerTable).CombinedOutput(); err != nil {
-			return fmt.Errorf("%w: %s", err, out)
-		}
-		return nil
+		// Ready once its table is in the kernel.
+		ready: func(*corev1.Pod) error {
+			if out, err := exec.Command("nft", "list", "table", "inet", enforcerTable).CombinedOutput(); err != nil {
+				return fmt.Errorf("%w: %s", err, out)
+			}
+			return nil
+		},
 	})
-	if err != nil {
-		return fmt.Errorf("%w; the enforcer's log:\n%s", err, n.PodLog(namespace, name))
-	}
-	return nil
 }
 
 // Stop deletes every pod (so that the CNI plugin takes its addresses and rules back), stops the
