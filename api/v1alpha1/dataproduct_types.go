@@ -1,6 +1,10 @@
 package v1alpha1
 
-import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+import (
+	"slices"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
 
 // ProductType is what kind of data product leaves the domain.
 // +kubebuilder:validation:Enum=Dataset;API;Model;Report
@@ -105,6 +109,22 @@ type ProductReview struct {
 	Comment string `json:"comment,omitempty"`
 }
 
+// MissingPoints are the review points the review does not answer.
+func (r ProductReview) MissingPoints() []ReviewPoint {
+	var missing []ReviewPoint
+	for _, point := range ReviewPoints {
+		if !slices.ContainsFunc(r.Points, func(f PointFinding) bool { return f.Point == point }) {
+			missing = append(missing, point)
+		}
+	}
+	return missing
+}
+
+// PassesEveryPoint says whether no point the review answers failed.
+func (r ProductReview) PassesEveryPoint() bool {
+	return !slices.ContainsFunc(r.Points, func(f PointFinding) bool { return f.Result != CheckPass })
+}
+
 // ProductArtifact is where the product sits in the workspace before it leaves.
 type ProductArtifact struct {
 	// persistentVolumeClaim is the claim in the workspace namespace that holds the artifact.
@@ -178,6 +198,13 @@ type DataProductSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.workspace is immutable"
 	// +required
 	Workspace string `json:"workspace"`
+	// submittedBy is the cluster identity of the person who submitted the product; they may not
+	// review it.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.submittedBy is immutable"
+	// +required
+	SubmittedBy string `json:"submittedBy"`
 	// grants name the DataGrants whose data the product was made from.
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MaxLength=253

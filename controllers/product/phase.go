@@ -129,28 +129,15 @@ func decisive(reviews []opv1.ProductReview, stage opv1.ReviewStage, digest strin
 	var last *opv1.ProductReview
 	for i := range reviews {
 		r := &reviews[i]
-		if r.Stage != stage || r.SHA256 != digest || !answersEveryPoint(r) {
+		if r.Stage != stage || r.SHA256 != digest || len(r.MissingPoints()) > 0 {
 			continue
 		}
-		if r.Decision == opv1.DecisionApproved && (slices.Contains(approvers, r.Reviewer) || !passesEveryPoint(r)) {
+		if r.Decision == opv1.DecisionApproved && (slices.Contains(approvers, r.Reviewer) || !r.PassesEveryPoint()) {
 			continue
 		}
 		last = r
 	}
 	return last
-}
-
-func answersEveryPoint(r *opv1.ProductReview) bool {
-	for _, point := range opv1.ReviewPoints {
-		if !slices.ContainsFunc(r.Points, func(f opv1.PointFinding) bool { return f.Point == point }) {
-			return false
-		}
-	}
-	return true
-}
-
-func passesEveryPoint(r *opv1.ProductReview) bool {
-	return !slices.ContainsFunc(r.Points, func(f opv1.PointFinding) bool { return f.Result != opv1.CheckPass })
 }
 
 // Stages are the reviews a product needs under its domain's policy: the policy's stages (the

@@ -21,6 +21,7 @@ import (
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/index"
+	"github.com/opdomain/opdomain/controllers/product"
 	"github.com/opdomain/opdomain/controllers/rules"
 	"github.com/opdomain/opdomain/controllers/wakeup"
 )
@@ -51,7 +52,10 @@ func (v *Validators) SetupWithManager(mgr ctrl.Manager) error {
 	if err := ctrl.NewWebhookManagedBy(mgr, &opv1.DeveloperWorkspace{}).WithValidator(workspaces{v}).Complete(); err != nil {
 		return err
 	}
-	return ctrl.NewWebhookManagedBy(mgr, &opv1.DataGrant{}).WithValidator(grants{v}).Complete()
+	if err := ctrl.NewWebhookManagedBy(mgr, &opv1.DataGrant{}).WithValidator(grants{v}).Complete(); err != nil {
+		return err
+	}
+	return ctrl.NewWebhookManagedBy(mgr, &opv1.DataProduct{}).WithValidator(products{v}).Complete()
 }
 
 func invalid(kind, name string, errs field.ErrorList) error {
@@ -246,15 +250,24 @@ func (v grants) validate(ctx context.Context, old, g *opv1.DataGrant) (admission
 }
 
 // reviewer checks that a review the request sets or changes comes from the authenticated user
-// it names, who holds the reviewer right: the verb review on this grant, asked of the API
-// server's own authorizer.
+// it names, who holds the reviewer right on this grant.
 func (v grants) reviewer(ctx context.Context, old *opv1.Review, g *opv1.DataGrant) (*rules.Violation, error) {
 	if !rules.ReviewGiven(old, g.Spec.Review) {
 		return nil, nil
 	}
-	req, err := admission.RequestFromContext(ctx)
+	user, mayReview, err := v.mayReview(ctx, "datagrants", g.Namespace, g.Name)
 	if err != nil {
 		return nil, err
+	}
+	return rules.ReviewerIsCaller(old, g.Spec.Review, user, mayReview), nil
+}
+
+// mayReview returns the request's authenticated user and whether they hold the reviewer right
+// on the object: the verb review, asked of the API server's own authorizer.
+func (v *Validators) mayReview(ctx context.Context, resource, namespace, name string) (string, bool, error) {
+	req, err := admission.RequestFromContext(ctx)
+	if err != nil {
+		return "", false, err
 	}
 	user := req.UserInfo
 	extra := make(map[string]authorizationv1.ExtraValue, len(user.Extra))
@@ -264,11 +277,46 @@ func (v grants) reviewer(ctx context.Context, old *opv1.Review, g *opv1.DataGran
 	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 		User: user.Username, Groups: user.Groups, UID: user.UID, Extra: extra,
 		ResourceAttributes: &authorizationv1.ResourceAttributes{
-			Namespace: g.Namespace, Verb: ReviewVerb, Group: opv1.GroupVersion.Group, Resource: "datagrants", Name: g.Name,
+			Namespace: namespace, Verb: ReviewVerb, Group: opv1.GroupVersion.Group, Resource: resource, Name: name,
 		},
 	}}
 	if err := v.Authorizer.Create(ctx, sar); err != nil {
-		return nil, fmt.Errorf("asking whether %s may review: %w", user.Username, err)
+		return "", false, fmt.Errorf("asking whether %s may review: %w", user.Username, err)
 	}
-	return rules.ReviewerIsCaller(old, g.Spec.Review, user.Username, sar.Status.Allowed), nil
+	return user.Username, sar.Status.Allowed, nil
+}
+
+// +kubebuilder:webhook:path=/validate-opdomain-io-v1alpha1-dataproduct,mutating=false,failurePolicy=fail,sideEffects=None,groups=opdomain.io,resources=dataproducts,verbs=create;update,versions=v1alpha1,name=dataproducts.opdomain.io,admissionReviewVersions=v1
+
+type products struct{ *Validators }
+
+func (products) ValidateCreate(_ context.Context, p *opv1.DataProduct) (admission.Warnings, error) {
+	return nil, invalid("DataProduct", p.Name, broken(rules.ProductCreate(p)...))
+}
+
+// ValidateUpdate checks what an update adds to the reviews or the delisting; the rest of the
+// spec is the schema's (CEL) to hold.
+func (v products) ValidateUpdate(ctx context.Context, old, p *opv1.DataProduct) (admission.Warnings, error) {
+	if equality.Semantic.DeepEqual(old.Spec.Reviews, p.Spec.Reviews) && equality.Semantic.DeepEqual(old.Spec.Delist, p.Spec.Delist) {
+		return nil, nil
+	}
+	user, mayReview, err := v.mayReview(ctx, "dataproducts", p.Namespace, p.Name)
+	if err != nil {
+		return nil, err
+	}
+	caller := rules.ProductCaller{User: user, MayReview: mayReview}
+	var agreements opv1.AuthorizationList
+	if err := v.Reader.List(ctx, &agreements, client.InNamespace(p.Namespace)); err != nil {
+		return nil, err
+	}
+	if i := slices.IndexFunc(agreements.Items, func(a opv1.Authorization) bool { return a.Name == p.Spec.Authorization }); i >= 0 {
+		caller.PartyPersons = rules.PartyPersons(agreements.Items[i].Spec.Party.CreditCode, agreements.Items)
+	}
+	// The stage awaited, as the phase machine sees the product as stored.
+	awaited := product.Decide(product.Inputs{Product: old, Stages: old.Status.Stages}).Stage
+	return nil, invalid("DataProduct", p.Name, broken(rules.ProductReviews(old, p, caller, awaited)...))
+}
+
+func (products) ValidateDelete(context.Context, *opv1.DataProduct) (admission.Warnings, error) {
+	return nil, nil
 }

@@ -1,20 +1,25 @@
 package integration
 
 import (
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/test/controlplane"
 )
 
 func validProduct(name string) *opv1.DataProduct {
 	return &opv1.DataProduct{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: metav1.NamespaceDefault},
 		Spec: opv1.DataProductSpec{
-			Authorization: "acme", Workspace: "acme-dev", Type: opv1.ProductType("Dataset"),
+			Authorization: "acme", Workspace: "acme-dev", SubmittedBy: member, Type: opv1.ProductType("Dataset"),
 			Artifact: opv1.ProductArtifact{PersistentVolumeClaim: "results", Path: "/tables/congestion.csv"},
 		},
 	}
@@ -79,4 +84,129 @@ func TestR5_DataProductSchemaRefusesBadInputAndRewrites(t *testing.T) {
 	g.Expect(d.Spec.Products.ReviewStages).To(Equal([]opv1.ReviewStage{opv1.StageOperator}))
 	g.Expect(d.Spec.Products.Checks).To(Equal(opv1.ProductChecks{MinCount: 10, Rounding: 5, K: 10, DominanceN: 2, DominancePercent: 90,
 		RawRecordRows: 50, RawRecordDistinctPercent: 95}))
+}
+
+// productReview is a complete review of digest at stage by reviewer, every point passing unless
+// named to fail.
+func productReview(stage opv1.ReviewStage, reviewer, digest string, decision opv1.ProductDecision, failing ...opv1.ReviewPoint) opv1.ProductReview {
+	r := opv1.ProductReview{Stage: stage, Reviewer: reviewer, SHA256: digest, Decision: decision, Time: metav1.Now(), Comment: "checked"}
+	for _, point := range opv1.ReviewPoints {
+		result := opv1.CheckPass
+		if slices.Contains(failing, point) {
+			result = opv1.CheckFail
+		}
+		r.Points = append(r.Points, opv1.PointFinding{Point: point, Result: result})
+	}
+	return r
+}
+
+// appendReview appends r to the product's reviews as c's user, and says what the API server said.
+func appendReview(c client.Client, p *opv1.DataProduct, r opv1.ProductReview) error {
+	fresh := &opv1.DataProduct{}
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(p), fresh); err != nil {
+		return err
+	}
+	fresh.Spec.Reviews = append(fresh.Spec.Reviews, r)
+	return c.Update(ctx, fresh)
+}
+
+// R5: a product's review is admitted only from the reviewer signed in as themselves, holding
+// the reviewer right, who is neither its submitter nor a person of the developer party; of the
+// digest the operator sealed, while the product is in review, at the stage awaited, answering
+// every point, an approval passing them all; one person per stage; reviews are a record, never
+// edited. Nothing refused is stored. (The operator's seal is written here as the reconciler will
+// write it.)
+func TestR5_ProductReviewsAreBoundToTheCallerTheSealedDigestAndTheStage(t *testing.T) {
+	g := NewWithT(t)
+	d := newDomain(t, "prv", opv1.NetworkPolicyKubernetes)
+	newAgreement(t, d, "operator", opv1.RoleOperator, "", 48*time.Hour, "91320100MA1CPRAT0X")
+	newAgreement(t, d, "acme", opv1.RoleDeveloper, "operator", 24*time.Hour, "91320100MA1ABCDE2X")
+	const second, partyPerson, outsider = "sun@operator.example", "zhaoliu@acme.example", "nobody@example.com"
+	// The outsider may edit products but holds no reviewer right.
+	editor := &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: "product-editor", Namespace: d.Spec.ControlNamespace},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{opv1.GroupVersion.Group}, Resources: []string{"dataproducts"}, Verbs: []string{"get", "update", "patch"}}},
+	}
+	g.Expect(k8s.Create(ctx, editor)).To(Succeed())
+	clients := map[string]client.Client{reviewer: asReviewer}
+	for _, user := range []string{second, member, partyPerson, outsider} {
+		role := rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: controlplane.ReviewerRole}
+		if user == outsider {
+			role = rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: editor.Name}
+		}
+		g.Expect(k8s.Create(ctx, &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "products-" + strings.ReplaceAll(strings.Split(user, "@")[0], ".", "-"), Namespace: d.Spec.ControlNamespace},
+			RoleRef:    role,
+			Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
+		})).To(Succeed())
+		c, err := impersonating(user)
+		g.Expect(err).NotTo(HaveOccurred())
+		clients[user] = c
+	}
+
+	premature := validProduct("premature")
+	premature.Namespace = d.Spec.ControlNamespace
+	premature.Spec.Reviews = []opv1.ProductReview{productReview(opv1.StageOperator, reviewer, strings.Repeat("a", 64), opv1.DecisionApproved)}
+	rejected(t, premature, "spec.reviews", "once the operator has sealed it")
+
+	p := validProduct("congestion")
+	p.Namespace = d.Spec.ControlNamespace
+	g.Expect(k8s.Create(ctx, p)).To(Succeed())
+	digest, stale := strings.Repeat("c", 64), strings.Repeat("5", 64)
+	g.Expect(appendReview(asReviewer, p, productReview(opv1.StageTechnical, reviewer, digest, opv1.DecisionApproved))).
+		To(MatchError(ContainSubstring("not yet sealed")), "nothing sealed, nothing to review")
+	p.Status = opv1.DataProductStatus{
+		Phase:  opv1.ProductInReview,
+		Sealed: &opv1.SealedArtifact{Revision: 1, SHA256: digest, Size: 2048, At: metav1.Now()},
+		Checks: &opv1.CheckReport{SHA256: digest, Outcome: "Pass", At: metav1.Now()},
+		Stages: []opv1.ReviewStage{opv1.StageTechnical, opv1.StageComprehensive},
+	}
+	g.Expect(k8s.Status().Update(ctx, p)).To(Succeed())
+
+	partial := productReview(opv1.StageTechnical, reviewer, digest, opv1.DecisionApproved)
+	partial.Points = partial.Points[:5]
+	for name, tc := range map[string]struct {
+		as     string
+		review opv1.ProductReview
+		parts  []string
+	}{
+		"another's name": {reviewer, productReview(opv1.StageTechnical, second, digest, opv1.DecisionApproved),
+			[]string{"spec.reviews[0].reviewer", second + " is not the caller (" + reviewer + ")"}},
+		"no reviewer right": {outsider, productReview(opv1.StageTechnical, outsider, digest, opv1.DecisionApproved),
+			[]string{"spec.reviews[0].reviewer", "does not hold the reviewer right"}},
+		"the submitter": {member, productReview(opv1.StageTechnical, member, digest, opv1.DecisionApproved),
+			[]string{"spec.reviews[0].reviewer", "submitted the product and may not review it"}},
+		"the developer party": {partyPerson, productReview(opv1.StageTechnical, partyPerson, digest, opv1.DecisionApproved),
+			[]string{"spec.reviews[0].reviewer", "person of the developer party"}},
+		"a stale digest": {reviewer, productReview(opv1.StageTechnical, reviewer, stale, opv1.DecisionApproved),
+			[]string{"spec.reviews[0].sha256", "not the digest the operator sealed (" + digest + ")"}},
+		"a stage out of order": {reviewer, productReview(opv1.StageComprehensive, reviewer, digest, opv1.DecisionApproved),
+			[]string{"spec.reviews[0].stage", "the Technical review is awaited"}},
+		"a point unanswered": {reviewer, partial,
+			[]string{"spec.reviews[0].points", "NoOtherRisk", "NotReversible"}},
+		"an approval failing a point": {reviewer, productReview(opv1.StageTechnical, reviewer, digest, opv1.DecisionApproved, opv1.PointNotReversible),
+			[]string{"spec.reviews[0].decision", "an approval passes every review point"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := appendReview(clients[tc.as], p, tc.review)
+			NewWithT(t).Expect(err).To(HaveOccurred())
+			for _, part := range tc.parts {
+				NewWithT(t).Expect(err.Error()).To(ContainSubstring(part))
+			}
+		})
+	}
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
+	g.Expect(p.Spec.Reviews).To(BeEmpty(), "nothing refused was stored")
+
+	g.Expect(appendReview(asReviewer, p, productReview(opv1.StageTechnical, reviewer, digest, opv1.DecisionApproved))).To(Succeed())
+	g.Expect(appendReview(asReviewer, p, productReview(opv1.StageComprehensive, reviewer, digest, opv1.DecisionApproved))).
+		To(MatchError(ContainSubstring("reviewed another stage of this digest")))
+	g.Expect(appendReview(clients[second], p, productReview(opv1.StageComprehensive, second, digest, opv1.DecisionApproved))).To(Succeed())
+
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
+	p.Spec.Reviews[0].Decision = opv1.DecisionRejected
+	g.Expect(asReviewer.Update(ctx, p)).To(MatchError(ContainSubstring("reviews are a record")))
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
+	p.Spec.Delist = &opv1.Delisting{Reviewer: reviewer, Reason: "re-identification risk"}
+	g.Expect(asReviewer.Update(ctx, p)).To(MatchError(ContainSubstring("only a published product can be delisted")))
 }
