@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,6 +28,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/fence"
 	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/policy"
+	"github.com/opdomain/opdomain/controllers/product"
 	opwebhook "github.com/opdomain/opdomain/controllers/webhook"
 )
 
@@ -37,6 +39,8 @@ func main() {
 			os.Exit(verifyEvidence(os.Args[2:]))
 		case "fence":
 			os.Exit(runFence(os.Args[2:]))
+		case "seal":
+			os.Exit(runSeal(os.Args[2:]))
 		}
 	}
 	var f flags
@@ -219,6 +223,39 @@ func runFence(args []string) int {
 	err := fence.Wait(ctrl.SetupSignalHandler(), *target, *timeout, func(s string) { fmt.Println("fence:", s) })
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fence:", err)
+		return 1
+	}
+	return 0
+}
+
+// runSeal is the airlock's seal (controllers/product): it copies one artifact out of a claim
+// into the airlock and reports its digest and size as JSON in the report file, by default the
+// container's termination message, which the operator reads from a pod no member can touch.
+// A refusal is reported the same way, as {"error": "..."}, and exits 1.
+func runSeal(args []string) int {
+	fs := flag.NewFlagSet("seal", flag.ExitOnError)
+	from := fs.String("from", "", "the directory the claim holding the artifact is mounted at")
+	path := fs.String("path", "", "the artifact's path inside the claim")
+	to := fs.String("to", "", "the new file the sealed copy is written to")
+	maxBytes := fs.Int64("max-bytes", 1<<30, "the largest artifact sealed, in bytes")
+	report := fs.String("report", "/dev/termination-log", "where the result is written")
+	_ = fs.Parse(args)
+	if *from == "" || *path == "" || *to == "" {
+		fmt.Fprintln(os.Stderr, "seal: --from, --path and --to are required")
+		return 2
+	}
+	sealed, err := product.Seal(*from, *path, *to, *maxBytes)
+	var result any = sealed
+	if err != nil {
+		result = map[string]string{"error": err.Error()}
+	}
+	out, _ := json.Marshal(result)
+	fmt.Println(string(out))
+	if werr := os.WriteFile(*report, out, 0o644); werr != nil {
+		fmt.Fprintln(os.Stderr, "seal:", werr)
+		return 2
+	}
+	if err != nil {
 		return 1
 	}
 	return 0
