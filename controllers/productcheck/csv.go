@@ -7,7 +7,10 @@
 package productcheck
 
 import (
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +19,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 )
@@ -410,4 +415,28 @@ func appendRow(rows []int, i int) []int {
 		rows = append(rows, i+1)
 	}
 	return rows
+}
+
+// Record is the report as a product's status keeps it: the digest checked, the outcome (Pass
+// when nothing was found), the findings, and the SHA-256 of the report's JSON, which evidence
+// keeps.
+func (r Report) Record(sha256Hex string, at metav1.Time) (opv1.CheckReport, error) {
+	rec := opv1.CheckReport{SHA256: sha256Hex, Outcome: string(r.Outcome()), At: at}
+	if rec.Outcome == "" {
+		rec.Outcome = string(opv1.CheckPass)
+	}
+	for _, f := range r.Findings {
+		rows := make([]int32, len(f.Rows))
+		for i, row := range f.Rows {
+			rows[i] = int32(row)
+		}
+		rec.Findings = append(rec.Findings, opv1.CheckFinding{Check: f.Check, Outcome: string(f.Outcome), Column: f.Column, Rows: rows, Message: f.Message})
+	}
+	raw, err := json.Marshal(rec)
+	if err != nil {
+		return opv1.CheckReport{}, err
+	}
+	sum := sha256.Sum256(raw)
+	rec.ReportSHA256 = hex.EncodeToString(sum[:])
+	return rec, nil
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 )
 
@@ -184,5 +186,32 @@ func TestR5_DomainThresholdsBecomeThePolicy(t *testing.T) {
 	got := PolicyOf(opv1.ProductChecks{MinCount: 20, DominancePercent: 80})
 	if got.MinCount != 20 || got.DominanceShare != 0.8 || got.K != Defaults.K {
 		t.Fatalf("got %+v", got)
+	}
+}
+
+func TestR5_TheRecordKeepsTheOutcomeTheFindingsAndTheReportsDigest(t *testing.T) {
+	r, err := CSV(strings.NewReader("district,count\nXuanwu,5\n"), Defaults, Declaration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := metav1.Now()
+	rec, err := r.Record("aa", at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Outcome != "Fail" || len(rec.Findings) != 1 || rec.Findings[0].Check != CheckSmallCount || rec.Findings[0].Rows[0] != 1 {
+		t.Fatalf("record %+v", rec)
+	}
+	again, _ := r.Record("aa", at)
+	if len(rec.ReportSHA256) != 64 || again.ReportSHA256 != rec.ReportSHA256 {
+		t.Fatalf("the report's digest is %q, then %q: it must be stable", rec.ReportSHA256, again.ReportSHA256)
+	}
+	other, _ := r.Record("bb", at)
+	if other.ReportSHA256 == rec.ReportSHA256 {
+		t.Fatal("the report's digest does not cover the digest checked")
+	}
+	clean, _ := Report{}.Record("aa", at)
+	if clean.Outcome != "Pass" {
+		t.Fatalf("nothing found: %q", clean.Outcome)
 	}
 }
