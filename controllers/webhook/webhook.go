@@ -309,9 +309,13 @@ func (v products) ValidateUpdate(ctx context.Context, old, p *opv1.DataProduct) 
 	if err := v.Reader.List(ctx, &agreements, client.InNamespace(p.Namespace)); err != nil {
 		return nil, err
 	}
-	if i := slices.IndexFunc(agreements.Items, func(a opv1.Authorization) bool { return a.Name == p.Spec.Authorization }); i >= 0 {
-		caller.PartyPersons = rules.PartyPersons(agreements.Items[i].Spec.Party.CreditCode, agreements.Items)
+	i := slices.IndexFunc(agreements.Items, func(a opv1.Authorization) bool { return a.Name == p.Spec.Authorization })
+	if i < 0 {
+		// Without the agreement its party is unknown, and so is who may not review.
+		return nil, invalid("DataProduct", p.Name, field.ErrorList{field.Forbidden(field.NewPath("spec", "authorization"),
+			fmt.Sprintf("agreement %q not found in this namespace: a product of no agreement is not reviewed", p.Spec.Authorization))})
 	}
+	caller.PartyPersons = rules.PartyPersons(agreements.Items[i].Spec.Party.CreditCode, agreements.Items)
 	// The stage awaited, as the phase machine sees the product as stored.
 	awaited := product.Decide(product.Inputs{Product: old, Stages: old.Status.Stages}).Stage
 	return nil, invalid("DataProduct", p.Name, broken(rules.ProductReviews(old, p, caller, awaited)...))

@@ -209,4 +209,14 @@ func TestR5_ProductReviewsAreBoundToTheCallerTheSealedDigestAndTheStage(t *testi
 	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
 	p.Spec.Delist = &opv1.Delisting{Reviewer: reviewer, Reason: "re-identification risk"}
 	g.Expect(asReviewer.Update(ctx, p)).To(MatchError(ContainSubstring("only a published product can be delisted")))
+
+	// A product whose agreement is not found has no known party: no one reviews it.
+	orphan := validProduct("orphan")
+	orphan.Namespace, orphan.Spec.Authorization = d.Spec.ControlNamespace, "ghost"
+	g.Expect(k8s.Create(ctx, orphan)).To(Succeed())
+	orphan.Status = opv1.DataProductStatus{Phase: opv1.ProductInReview, Stages: []opv1.ReviewStage{opv1.StageOperator},
+		Sealed: &opv1.SealedArtifact{Revision: 1, SHA256: digest, Size: 2048, At: metav1.Now()}}
+	g.Expect(k8s.Status().Update(ctx, orphan)).To(Succeed())
+	g.Expect(appendReview(asReviewer, orphan, productReview(opv1.StageOperator, reviewer, digest, opv1.DecisionApproved))).
+		To(MatchError(And(ContainSubstring("spec.authorization"), ContainSubstring(`agreement "ghost" not found`))))
 }
