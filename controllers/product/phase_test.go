@@ -4,9 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/test/fixtures"
 )
 
 const (
@@ -14,21 +13,7 @@ const (
 	stale  = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 )
 
-// review is a complete review of a digest by a reviewer at a stage, every point passing unless
-// a point is named to fail.
-func review(stage opv1.ReviewStage, reviewer, sha string, decision opv1.ProductDecision, failing ...opv1.ReviewPoint) opv1.ProductReview {
-	r := opv1.ProductReview{Stage: stage, Reviewer: reviewer, SHA256: sha, Decision: decision, Time: metav1.Now(), Comment: "noted"}
-	for _, point := range opv1.ReviewPoints {
-		result := opv1.CheckPass
-		for _, f := range failing {
-			if f == point {
-				result = opv1.CheckFail
-			}
-		}
-		r.Points = append(r.Points, opv1.PointFinding{Point: point, Result: result})
-	}
-	return r
-}
+var review = fixtures.ProductReview
 
 // product is a product at revision 1 in the state the options give.
 func product(opts ...func(*opv1.DataProduct)) *opv1.DataProduct {

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/test/controlplane"
+	"github.com/opdomain/opdomain/test/fixtures"
 )
 
 func validProduct(name string) *opv1.DataProduct {
@@ -86,20 +86,6 @@ func TestR5_DataProductSchemaRefusesBadInputAndRewrites(t *testing.T) {
 		RawRecordRows: 50, RawRecordDistinctPercent: 95}))
 }
 
-// productReview is a complete review of digest at stage by reviewer, every point passing unless
-// named to fail.
-func productReview(stage opv1.ReviewStage, reviewer, digest string, decision opv1.ProductDecision, failing ...opv1.ReviewPoint) opv1.ProductReview {
-	r := opv1.ProductReview{Stage: stage, Reviewer: reviewer, SHA256: digest, Decision: decision, Time: metav1.Now(), Comment: "checked"}
-	for _, point := range opv1.ReviewPoints {
-		result := opv1.CheckPass
-		if slices.Contains(failing, point) {
-			result = opv1.CheckFail
-		}
-		r.Points = append(r.Points, opv1.PointFinding{Point: point, Result: result})
-	}
-	return r
-}
-
 // appendReview appends r to the product's reviews as c's user, and says what the API server said.
 func appendReview(c client.Client, p *opv1.DataProduct, r opv1.ProductReview) error {
 	fresh := &opv1.DataProduct{}
@@ -146,14 +132,14 @@ func TestR5_ProductReviewsAreBoundToTheCallerTheSealedDigestAndTheStage(t *testi
 
 	premature := validProduct("premature")
 	premature.Namespace = d.Spec.ControlNamespace
-	premature.Spec.Reviews = []opv1.ProductReview{productReview(opv1.StageOperator, reviewer, strings.Repeat("a", 64), opv1.DecisionApproved)}
+	premature.Spec.Reviews = []opv1.ProductReview{fixtures.ProductReview(opv1.StageOperator, reviewer, strings.Repeat("a", 64), opv1.DecisionApproved)}
 	rejected(t, premature, "spec.reviews", "once the operator has sealed it")
 
 	p := validProduct("congestion")
 	p.Namespace = d.Spec.ControlNamespace
 	g.Expect(k8s.Create(ctx, p)).To(Succeed())
 	digest, stale := strings.Repeat("c", 64), strings.Repeat("5", 64)
-	g.Expect(appendReview(asReviewer, p, productReview(opv1.StageTechnical, reviewer, digest, opv1.DecisionApproved))).
+	g.Expect(appendReview(asReviewer, p, fixtures.ProductReview(opv1.StageTechnical, reviewer, digest, opv1.DecisionApproved))).
 		To(MatchError(ContainSubstring("not yet sealed")), "nothing sealed, nothing to review")
 	p.Status = opv1.DataProductStatus{
 		Phase:  opv1.ProductInReview,
@@ -163,28 +149,28 @@ func TestR5_ProductReviewsAreBoundToTheCallerTheSealedDigestAndTheStage(t *testi
 	}
 	g.Expect(k8s.Status().Update(ctx, p)).To(Succeed())
 
-	partial := productReview(opv1.StageTechnical, reviewer, digest, opv1.DecisionApproved)
+	partial := fixtures.ProductReview(opv1.StageTechnical, reviewer, digest, opv1.DecisionApproved)
 	partial.Points = partial.Points[:5]
 	for name, tc := range map[string]struct {
 		as     string
 		review opv1.ProductReview
 		parts  []string
 	}{
-		"another's name": {reviewer, productReview(opv1.StageTechnical, second, digest, opv1.DecisionApproved),
+		"another's name": {reviewer, fixtures.ProductReview(opv1.StageTechnical, second, digest, opv1.DecisionApproved),
 			[]string{"spec.reviews[0].reviewer", second + " is not the caller (" + reviewer + ")"}},
-		"no reviewer right": {outsider, productReview(opv1.StageTechnical, outsider, digest, opv1.DecisionApproved),
+		"no reviewer right": {outsider, fixtures.ProductReview(opv1.StageTechnical, outsider, digest, opv1.DecisionApproved),
 			[]string{"spec.reviews[0].reviewer", "does not hold the reviewer right"}},
-		"the submitter": {member, productReview(opv1.StageTechnical, member, digest, opv1.DecisionApproved),
+		"the submitter": {member, fixtures.ProductReview(opv1.StageTechnical, member, digest, opv1.DecisionApproved),
 			[]string{"spec.reviews[0].reviewer", "submitted the product and may not review it"}},
-		"the developer party": {partyPerson, productReview(opv1.StageTechnical, partyPerson, digest, opv1.DecisionApproved),
+		"the developer party": {partyPerson, fixtures.ProductReview(opv1.StageTechnical, partyPerson, digest, opv1.DecisionApproved),
 			[]string{"spec.reviews[0].reviewer", "person of the developer party"}},
-		"a stale digest": {reviewer, productReview(opv1.StageTechnical, reviewer, stale, opv1.DecisionApproved),
+		"a stale digest": {reviewer, fixtures.ProductReview(opv1.StageTechnical, reviewer, stale, opv1.DecisionApproved),
 			[]string{"spec.reviews[0].sha256", "not the digest the operator sealed (" + digest + ")"}},
-		"a stage out of order": {reviewer, productReview(opv1.StageComprehensive, reviewer, digest, opv1.DecisionApproved),
+		"a stage out of order": {reviewer, fixtures.ProductReview(opv1.StageComprehensive, reviewer, digest, opv1.DecisionApproved),
 			[]string{"spec.reviews[0].stage", "the Technical review is awaited"}},
 		"a point unanswered": {reviewer, partial,
 			[]string{"spec.reviews[0].points", "NoOtherRisk", "NotReversible"}},
-		"an approval failing a point": {reviewer, productReview(opv1.StageTechnical, reviewer, digest, opv1.DecisionApproved, opv1.PointNotReversible),
+		"an approval failing a point": {reviewer, fixtures.ProductReview(opv1.StageTechnical, reviewer, digest, opv1.DecisionApproved, opv1.PointNotReversible),
 			[]string{"spec.reviews[0].decision", "an approval passes every review point"}},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -198,10 +184,10 @@ func TestR5_ProductReviewsAreBoundToTheCallerTheSealedDigestAndTheStage(t *testi
 	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
 	g.Expect(p.Spec.Reviews).To(BeEmpty(), "nothing refused was stored")
 
-	g.Expect(appendReview(asReviewer, p, productReview(opv1.StageTechnical, reviewer, digest, opv1.DecisionApproved))).To(Succeed())
-	g.Expect(appendReview(asReviewer, p, productReview(opv1.StageComprehensive, reviewer, digest, opv1.DecisionApproved))).
+	g.Expect(appendReview(asReviewer, p, fixtures.ProductReview(opv1.StageTechnical, reviewer, digest, opv1.DecisionApproved))).To(Succeed())
+	g.Expect(appendReview(asReviewer, p, fixtures.ProductReview(opv1.StageComprehensive, reviewer, digest, opv1.DecisionApproved))).
 		To(MatchError(ContainSubstring("reviewed another stage of this digest")))
-	g.Expect(appendReview(clients[second], p, productReview(opv1.StageComprehensive, second, digest, opv1.DecisionApproved))).To(Succeed())
+	g.Expect(appendReview(clients[second], p, fixtures.ProductReview(opv1.StageComprehensive, second, digest, opv1.DecisionApproved))).To(Succeed())
 
 	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
 	p.Spec.Reviews[0].Decision = opv1.DecisionRejected
@@ -217,6 +203,6 @@ func TestR5_ProductReviewsAreBoundToTheCallerTheSealedDigestAndTheStage(t *testi
 	orphan.Status = opv1.DataProductStatus{Phase: opv1.ProductInReview, Stages: []opv1.ReviewStage{opv1.StageOperator},
 		Sealed: &opv1.SealedArtifact{Revision: 1, SHA256: digest, Size: 2048, At: metav1.Now()}}
 	g.Expect(k8s.Status().Update(ctx, orphan)).To(Succeed())
-	g.Expect(appendReview(asReviewer, orphan, productReview(opv1.StageOperator, reviewer, digest, opv1.DecisionApproved))).
+	g.Expect(appendReview(asReviewer, orphan, fixtures.ProductReview(opv1.StageOperator, reviewer, digest, opv1.DecisionApproved))).
 		To(MatchError(And(ContainSubstring("spec.authorization"), ContainSubstring(`agreement "ghost" not found`))))
 }
