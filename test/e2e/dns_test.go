@@ -45,8 +45,14 @@ func TestR1_NoDNSQueryFromAWorkspaceReachesTheUpstreamResolver(t *testing.T) {
 		},
 	}
 	g.Expect(k8s.Create(ctx, service)).To(Succeed())
-	g.Expect(runs(t, ns, "resolve", "results."+ns+".svc.cluster.local")).To(BeTrue(), "a Service of its own namespace resolves")
-	g.Expect(runs(t, ns, "dial", "results."+ns+".svc.cluster.local:8080")).To(BeTrue(), "and answers by name")
+	// The controls may take a second try: on the busy test node a workspace pod's lookup now and
+	// then goes unanswered (twice in about ten runs; not pinned down — the enforcer judges each
+	// new flow's first packet in user space), and a lookup waits 5 s before it asks again.
+	succeeds := func(namespace string, args ...string) func() bool {
+		return func() bool { return runs(t, namespace, args...) }
+	}
+	g.Eventually(succeeds(ns, "resolve", "results."+ns+".svc.cluster.local"), timeout, poll).Should(BeTrue(), "a Service of its own namespace resolves")
+	g.Eventually(succeeds(ns, "dial", "results."+ns+".svc.cluster.local:8080"), timeout, poll).Should(BeTrue(), "and answers by name")
 
 	// Names spelling data, unique to this run, so the upstream's record can only hold them
 	// if they got out now.
@@ -62,7 +68,7 @@ func TestR1_NoDNSQueryFromAWorkspaceReachesTheUpstreamResolver(t *testing.T) {
 	}
 
 	control := "control-" + stamp + ".exfil.example"
-	g.Expect(runs(t, ungoverned.Name, "resolve", control)).To(BeTrue(), "a pod outside the domain resolves an outside name")
+	g.Eventually(succeeds(ungoverned.Name, "resolve", control), timeout, poll).Should(BeTrue(), "a pod outside the domain resolves an outside name")
 	queries, err := nd.UpstreamQueries()
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(queries).To(ContainElement(control+"."), "the upstream records the names it is asked")
