@@ -33,11 +33,11 @@ func TestR6_TeardownDestroysTheBytesAWorkloadWroteToItsVolume(t *testing.T) {
 	}
 	g.Expect(k8s.Create(ctx, claim)).To(Succeed())
 	const secret = "110101199003074514,Zhang San,13800138000"
-	pod := node.RestrictedPod(ns, "writer", "write", "/work/rows.csv", secret)
+	pod := node.RestrictedPod(ns, "writer", "write", "/data/rows.csv", secret)
 	pod.Spec.Volumes = []corev1.Volume{{Name: "work", VolumeSource: corev1.VolumeSource{
 		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim.Name},
 	}}}
-	pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "work", MountPath: "/work"}}
+	pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "work", MountPath: "/data"}}
 	running(t, pod)
 
 	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(claim), claim)).To(Succeed())
