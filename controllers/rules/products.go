@@ -65,6 +65,8 @@ func ProductReviews(old, p *opv1.DataProduct, c ProductCaller, awaited opv1.Revi
 			add(path, "the product is %s, not InReview: nothing of it is awaiting a review", phaseOrNew(old.Status.Phase))
 		case sealed == nil || r.SHA256 != sealed.SHA256:
 			add(path.Child("sha256"), "%s is not the digest the operator sealed (%s): a review names exactly what it approved", r.SHA256, sealedDigest(sealed))
+		case awaited == "":
+			add(path.Child("stage"), "no stage awaits a review of this product: the operator has not finished its checks")
 		case r.Stage != awaited:
 			add(path.Child("stage"), "the %s review is awaited, not %s: stages are reviewed in order", awaited, r.Stage)
 		case reviewedOtherStage(p.Spec.Reviews[:i], r):

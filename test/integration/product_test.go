@@ -205,4 +205,14 @@ func TestR5_ProductReviewsAreBoundToTheCallerTheSealedDigestAndTheStage(t *testi
 	g.Expect(k8s.Status().Update(ctx, orphan)).To(Succeed())
 	g.Expect(appendReview(asReviewer, orphan, fixtures.ProductReview(opv1.StageOperator, reviewer, digest, opv1.DecisionApproved))).
 		To(MatchError(And(ContainSubstring("spec.authorization"), ContainSubstring(`agreement "ghost" not found`))))
+
+	// Sealed but not checked: no stage awaits a review yet.
+	unchecked := validProduct("unchecked")
+	unchecked.Namespace = d.Spec.ControlNamespace
+	g.Expect(k8s.Create(ctx, unchecked)).To(Succeed())
+	unchecked.Status = opv1.DataProductStatus{Phase: opv1.ProductInReview, Stages: []opv1.ReviewStage{opv1.StageOperator},
+		Sealed: &opv1.SealedArtifact{Revision: 1, SHA256: digest, Size: 2048, At: metav1.Now()}}
+	g.Expect(k8s.Status().Update(ctx, unchecked)).To(Succeed())
+	g.Expect(appendReview(asReviewer, unchecked, fixtures.ProductReview(opv1.StageOperator, reviewer, digest, opv1.DecisionApproved))).
+		To(MatchError(And(ContainSubstring("spec.reviews[0].stage"), ContainSubstring("no stage awaits a review"))))
 }
