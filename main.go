@@ -41,6 +41,8 @@ func main() {
 			os.Exit(runFence(os.Args[2:]))
 		case "seal":
 			os.Exit(runSeal(os.Args[2:]))
+		case "inspect", "verify":
+			os.Exit(runInspect(os.Args[1], os.Args[2:]))
 		}
 	}
 	var f flags
@@ -58,6 +60,8 @@ func main() {
 		"NetworkPolicy enforcer holds the pod; empty adds no fence")
 	flag.StringVar(&f.fenceTarget, "fence-target", "", "host:port the fence dials, which answers unless a pod's egress is enforced and which workspaces "+
 		"may not reach (default: the webhook Service's cluster IP and port)")
+	flag.StringVar(&f.airlockImage, "airlock-image", "", "image (the manager's own) whose pods seal, inspect and publish data products; "+
+		"empty leaves every product waiting to be sealed")
 	flag.IntVar(&f.webhookPort, "webhook-port", 9443, "port the admission webhook server listens on")
 	flag.StringVar(&f.certDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory holding the webhook's tls.crt and tls.key")
 	flag.BoolVar(&f.selfSignedCerts, "self-signed-webhook-certs", true,
@@ -80,7 +84,7 @@ func main() {
 // flags are the manager's command-line settings.
 type flags struct {
 	metricsAddr, probeAddr, kubeconfigServer, dnsNamespace, dnsLabels string
-	introspectionLabels, fenceImage, fenceTarget                      string
+	introspectionLabels, fenceImage, fenceTarget, airlockImage        string
 	certDir, webhookService, webhookSecret, webhookConfiguration      string
 	leaderElect, selfSignedCerts                                      bool
 	workers, webhookPort                                              int
@@ -136,7 +140,7 @@ func run(f flags) error {
 	ctx := ctrl.SetupSignalHandler()
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
 		Clock: clock.RealClock{}, DNS: dns, Introspection: introspection, IntrospectionEndpoint: endpoint, Kubeconfig: target, WorkspaceWorkers: f.workers, GrantKeyRotation: f.grantKeyRotation,
-		Fence: fenced,
+		Fence: fenced, AirlockImage: f.airlockImage,
 	}); err != nil {
 		return err
 	}
@@ -253,6 +257,42 @@ func runSeal(args []string) int {
 	fmt.Println(string(out))
 	if werr := os.WriteFile(*report, out, 0o644); werr != nil {
 		fmt.Fprintln(os.Stderr, "seal:", werr)
+		return 2
+	}
+	if err != nil {
+		return 1
+	}
+	return 0
+}
+
+// runInspect is the airlock's inspection (controllers/product): it digests the sealed copy and,
+// as `inspect`, runs the checks --checks describes on the same bytes; `verify` only digests. The
+// whole report goes to standard output, and as much as fits into the report file, by default
+// the container's termination message, which the operator reads.
+func runInspect(name string, args []string) int {
+	fs := flag.NewFlagSet(name, flag.ExitOnError)
+	file := fs.String("file", "", "the sealed copy")
+	maxBytes := fs.Int64("max-bytes", 1<<30, "the largest artifact read, in bytes")
+	checks := fs.String("checks", "", "the checks to run, as JSON (controllers/product.CheckSpec); inspect only")
+	report := fs.String("report", "/dev/termination-log", "where the result is written")
+	_ = fs.Parse(args)
+	var spec *product.CheckSpec
+	if name == "inspect" {
+		spec = &product.CheckSpec{}
+		if err := json.Unmarshal([]byte(*checks), spec); err != nil {
+			fmt.Fprintln(os.Stderr, "inspect: --checks:", err)
+			return 2
+		}
+	}
+	in, err := product.Inspect(*file, *maxBytes, spec, time.Now())
+	if err != nil {
+		in = product.Inspection{Error: err.Error()}
+	}
+	full, _ := json.Marshal(in)
+	fmt.Println(string(full))
+	trimmed, _ := json.Marshal(in.Trim())
+	if werr := os.WriteFile(*report, trimmed, 0o644); werr != nil {
+		fmt.Fprintln(os.Stderr, name+":", werr)
 		return 2
 	}
 	if err != nil {

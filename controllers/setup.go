@@ -38,6 +38,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/index"
 	"github.com/opdomain/opdomain/controllers/policy"
+	"github.com/opdomain/opdomain/controllers/product"
 	"github.com/opdomain/opdomain/controllers/summary"
 	"github.com/opdomain/opdomain/controllers/wakeup"
 	"github.com/opdomain/opdomain/controllers/webhook"
@@ -95,6 +96,8 @@ type Options struct {
 	GrantKeyRotation time.Duration
 	// Fence is the network fence every workspace pod starts with; the zero Config adds none.
 	Fence fence.Config
+	// AirlockImage is the manager's own image, which the airlock's pods run; empty seals nothing.
+	AirlockImage string
 }
 
 // Setup registers the indexes and reconcilers with mgr.
@@ -136,6 +139,10 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-workspace"),
 			Clock: opts.Clock, Wakeups: wakeups(), DNS: opts.DNS, Cilium: cilium, Kubeconfig: opts.Kubeconfig,
 			Workers: cmp.Or(opts.WorkspaceWorkers, 4),
+		},
+		&product.Reconciler{
+			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-product"),
+			Clock: opts.Clock, Image: opts.AirlockImage,
 		},
 	}
 	for _, r := range reconcilers {

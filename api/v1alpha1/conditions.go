@@ -86,7 +86,9 @@ const (
 	LabelDomain    = "opdomain.io/domain"
 	LabelOwnerKind = "opdomain.io/owner-kind"
 	// OwnerKindWorkspace is LabelOwnerKind on what a DeveloperWorkspace owns, its namespace first.
-	OwnerKindWorkspace  = "DeveloperWorkspace"
+	OwnerKindWorkspace = "DeveloperWorkspace"
+	// OwnerKindProduct is LabelOwnerKind on what a DataProduct owns: its claims and airlock pods.
+	OwnerKindProduct    = "DataProduct"
 	LabelOwnerName      = "opdomain.io/owner-name"
 	LabelOwnerNamespace = "opdomain.io/owner-namespace"
 	LabelMember         = "opdomain.io/member"

@@ -10,6 +10,14 @@ import (
 // +kubebuilder:validation:Enum=Dataset;API;Model;Report
 type ProductType string
 
+const (
+	// ProductDataset is a CSV table with a header row; the statistical checks apply to it.
+	ProductDataset ProductType = "Dataset"
+	ProductAPI     ProductType = "API"
+	ProductModel   ProductType = "Model"
+	ProductReport  ProductType = "Report"
+)
+
 // CheckResult is the outcome of one review point.
 // +kubebuilder:validation:Enum=Pass;Fail
 type CheckResult string
@@ -332,6 +340,9 @@ type PublishedCopy struct {
 	SHA256 string `json:"sha256"`
 	// at is when it was published.
 	At metav1.Time `json:"at"`
+	// record is the TeardownRecord of the domain's evidence chain that records the publication.
+	// +optional
+	Record string `json:"record,omitempty"`
 }
 
 // ProductEnd is a product's tombstone: what ended it, when, and why.
@@ -343,6 +354,35 @@ type ProductEnd struct {
 	// message says more.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// record is the TeardownRecord of the domain's evidence chain that records the end, once
+	// every copy is destroyed.
+	// +optional
+	Record string `json:"record,omitempty"`
+}
+
+// ArtifactCustody is the volume the operator keeps one revision's bytes on. There is one copy:
+// the volume itself moves, from the workspace (where the seal pod wrote it) to the airlock
+// (where it is verified, checked and reviewed) to the outbox (where it is published from), and
+// is destroyed with its bytes when the product ends or a new revision replaces it.
+type ArtifactCustody struct {
+	// revision is the spec.revision the volume holds.
+	Revision int64 `json:"revision"`
+	// volume is the PersistentVolume, once provisioned.
+	// +optional
+	Volume string `json:"volume,omitempty"`
+	// volumeUID is its UID, which the evidence names.
+	// +optional
+	VolumeUID string `json:"volumeUID,omitempty"`
+	// copied is what the seal pod reported as it copied the artifact out of the workspace's
+	// claim; the airlock recomputes it where no member reaches, and the two must agree.
+	// +optional
+	Copied *SealedArtifact `json:"copied,omitempty"`
+	// failure says why this revision could not be sealed.
+	// +optional
+	Failure string `json:"failure,omitempty"`
+	// destroyed is set once the volume and its bytes are gone.
+	// +optional
+	Destroyed bool `json:"destroyed,omitempty"`
 }
 
 // DataProductStatus says where the product is.
@@ -353,6 +393,9 @@ type DataProductStatus struct {
 	// sealed is the artifact as the operator froze it.
 	// +optional
 	Sealed *SealedArtifact `json:"sealed,omitempty"`
+	// custody is the volume the current revision's bytes are kept on.
+	// +optional
+	Custody *ArtifactCustody `json:"custody,omitempty"`
 	// checks is the automatic checks' report on the sealed digest.
 	// +optional
 	Checks *CheckReport `json:"checks,omitempty"`

@@ -271,6 +271,12 @@ type ProductPolicy struct {
 	// +kubebuilder:default={}
 	// +optional
 	Checks ProductChecks `json:"checks,omitempty"`
+	// maxArtifactSize is the largest artifact the airlock seals, and the size of the claims the
+	// operator keeps a sealed artifact on. The claim made while sealing counts against the
+	// workspace's storage quota.
+	// +kubebuilder:default="1Gi"
+	// +optional
+	MaxArtifactSize *resource.Quantity `json:"maxArtifactSize,omitempty"`
 }
 
 // ProductChecks are the thresholds of the automatic checks of tabular products.

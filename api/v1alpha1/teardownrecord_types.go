@@ -18,7 +18,37 @@ type TeardownStep struct {
 	Objects []ObjectRecord `json:"objects,omitempty"`
 }
 
-// TeardownRecordSpec is the evidence of one teardown (R6). It is immutable once written.
+// ProductEvidence is what a product's record keeps: the bytes concerned, by digest, and every
+// decision taken on them.
+type ProductEvidence struct {
+	// revision is the revision sealed.
+	// +optional
+	Revision int64 `json:"revision,omitempty"`
+	// sha256 is the digest the operator computed when it sealed the artifact.
+	// +kubebuilder:validation:Pattern=`^([a-f0-9]{64})?$`
+	// +optional
+	SHA256 string `json:"sha256,omitempty"`
+	// size is the artifact's size in bytes.
+	// +optional
+	Size int64 `json:"size,omitempty"`
+	// checksOutcome and checksReportSHA256 are the automatic checks' outcome and the digest of
+	// their report (status.checks of the product).
+	// +optional
+	ChecksOutcome string `json:"checksOutcome,omitempty"`
+	// +optional
+	ChecksReportSHA256 string `json:"checksReportSHA256,omitempty"`
+	// reviews are the reviews of the sealed digest, as given.
+	// +listType=atomic
+	// +optional
+	Reviews []ProductReview `json:"reviews,omitempty"`
+	// publishedAt names the outbox copy, once published.
+	// +optional
+	PublishedAt string `json:"publishedAt,omitempty"`
+}
+
+// TeardownRecordSpec is the evidence of one teardown (R6), or of one terminal event of the
+// airlock (a product published, rejected, withdrawn or delisted; R5). It is immutable once
+// written.
 type TeardownRecordSpec struct {
 	// sequence is the record's place in its domain's chain, from 1.
 	// +kubebuilder:validation:Minimum=1
@@ -36,9 +66,17 @@ type TeardownRecordSpec struct {
 	// domain is the OperationDomain the teardown happened in.
 	// +required
 	Domain string `json:"domain"`
-	// subject is the object torn down.
+	// subject is the object torn down, or the product concerned.
 	// +required
 	Subject ObjectRecord `json:"subject"`
+	// event is what happened to the subject: empty for a teardown, else one of the airlock's
+	// terminal events. A subject has at most one record per event.
+	// +kubebuilder:validation:Enum=Published;Rejected;Withdrawn;Delisted
+	// +optional
+	Event string `json:"event,omitempty"`
+	// product is the airlock's evidence, for a product's event.
+	// +optional
+	Product *ProductEvidence `json:"product,omitempty"`
 	// authorization is the agreement the subject worked under.
 	// +optional
 	Authorization string `json:"authorization,omitempty"`

@@ -19,6 +19,7 @@ import (
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers/fence"
 	"github.com/opdomain/opdomain/controllers/names"
+	"github.com/opdomain/opdomain/controllers/product"
 )
 
 // domainParam makes the OperationDomain the parameter of both policies.
@@ -130,7 +131,8 @@ func validations(operator string, f fence.Config) []validation {
 				"set automountServiceAccountToken: false (opdomain R1)"},
 		{resources: pod, operation: create, expression: "variables.volumes.all(v, !has(v.ephemeral) || !has(v.ephemeral.volumeClaimTemplate) || (" + unboundClaim("v.ephemeral.volumeClaimTemplate.spec") + "))",
 			message: "spec.volumes[].ephemeral.volumeClaimTemplate.spec.dataSource: an ephemeral volume may not copy or bind an existing volume; granted data arrives only through a DataGrant (opdomain R4)"},
-		{resources: pod, subresources: []string{"", ephemeral}, expression: "size(variables.refusedImages) == 0",
+		// The operator's own pods are the airlock's, which run the manager's image.
+		{resources: pod, subresources: []string{"", ephemeral}, expression: "request.userInfo.username == " + strconv.Quote(operator) + " || size(variables.refusedImages) == 0",
 			messageExpression: "'spec.containers[].image: ' + variables.refusedImages.join(', ') + ' is not from a registry in spec.images.allowedRegistries of OperationDomain ' + " +
 				"params.metadata.name + (variables.requireDigest ? ' or is not pinned by a sha256 digest' : '') + '; images are imports and come only from reviewed registries (opdomain R4)'"},
 		{resources: pod, operation: create, expression: "[variables.containers, variables.initContainers].all(cs, cs.all(c, " + noExecProbe + "))",
@@ -141,6 +143,12 @@ func validations(operator string, f fence.Config) []validation {
 		{resources: pod, subresources: []string{ephemeral}, expression: "variables.ephemeralContainers.all(c, " + noLogFallback + ")",
 			message: "spec.ephemeralContainers[].terminationMessagePolicy: FallbackToLogsOnError copies the tail of a container's log into pod status that members read (opdomain R1)"},
 
+		{resources: claims, operation: create, expression: "request.userInfo.username == " + strconv.Quote(operator) + " || !object.metadata.name.startsWith(" + strconv.Quote(product.SealClaimPrefix) + ")",
+			message: "metadata.name: claims named " + product.SealClaimPrefix + "* hold the artifacts the operator seals; only the operator makes them (opdomain R5)"},
+		{resources: pod, operation: create, expression: "request.userInfo.username == " + strconv.Quote(operator) + " || " +
+			"variables.volumes.all(v, !has(v.persistentVolumeClaim) || !v.persistentVolumeClaim.claimName.startsWith(" + strconv.Quote(product.SealClaimPrefix) + "))",
+			message: "spec.volumes[].persistentVolumeClaim.claimName: a claim named " + product.SealClaimPrefix + "* holds an artifact the operator is sealing for review, " +
+				"out of every member's reach; only the operator's own pods mount it (opdomain R5)"},
 		{resources: claims, operation: create, expression: "request.userInfo.username == " + strconv.Quote(operator) + " || (" + unboundClaim("object.spec") + ")",
 			message: "spec.dataSource, spec.dataSourceRef, spec.volumeName: a claim may not copy or bind an existing volume in an operation domain; " +
 				"granted data arrives only through a DataGrant, as a read-only claim the operator makes (opdomain R4)"},

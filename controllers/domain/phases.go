@@ -26,6 +26,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/evidence"
 	"github.com/opdomain/opdomain/controllers/gate"
 	"github.com/opdomain/opdomain/controllers/grant"
+	"github.com/opdomain/opdomain/controllers/names"
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/controllers/rules"
 	"github.com/opdomain/opdomain/controllers/tenancy"
@@ -44,8 +45,10 @@ type scope struct {
 	requeueAfter time.Duration
 }
 
+// namespaces are the domain's own: its control namespace, its data zone, and the airlock and
+// outbox of its products (R5), where no member has any right.
 func (s *scope) namespaces() []string {
-	return []string{s.domain.Spec.ControlNamespace, s.domain.Spec.DataZoneNamespace}
+	return rules.DomainNamespaces(s.domain)
 }
 
 func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result, error) {
@@ -149,9 +152,13 @@ func (r *Reconciler) observeDNS(ctx context.Context, s *scope) (bool, error) {
 }
 
 func (r *Reconciler) ensureIsolation(ctx context.Context, s *scope) (bool, error) {
+	d := s.domain
 	for _, ns := range s.namespaces() {
-		iso := policy.Isolation{Namespace: ns, Labels: r.labels(s.domain, ns), Open: true, DNS: s.dns.DNS}
-		if ns == s.domain.Spec.DataZoneNamespace {
+		// The airlock and the outbox hold bytes at rest, moved by the operator's pods, which
+		// need no network: nothing goes in or out there, not even DNS.
+		open := ns == d.Spec.ControlNamespace || ns == d.Spec.DataZoneNamespace
+		iso := policy.Isolation{Namespace: ns, Labels: r.labels(d, ns), Open: open, DNS: s.dns.DNS}
+		if ns == d.Spec.DataZoneNamespace {
 			// Data services ask the operator whether a token is still good.
 			iso.Introspection = r.Introspection
 		}
@@ -160,7 +167,8 @@ func (r *Reconciler) ensureIsolation(ctx context.Context, s *scope) (bool, error
 		}
 	}
 	conditions.Set(&s.domain.Status.Conditions, s.domain.Generation, opv1.ConditionNetworkIsolated, true, opv1.ReasonReconciled,
-		"default-deny with DNS in "+strings.Join(s.namespaces(), ", ")+" as "+string(s.domain.Spec.NetworkPolicy))
+		"default-deny with DNS in "+d.Spec.ControlNamespace+", "+d.Spec.DataZoneNamespace+"; deny all in "+names.Airlock(d.Name)+", "+names.Outbox(d.Name)+
+			"; as "+string(d.Spec.NetworkPolicy))
 	return true, nil
 }
 

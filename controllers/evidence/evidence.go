@@ -1,4 +1,5 @@
-// Package evidence keeps each domain's TeardownRecords as a hash chain (R6): every record
+// Package evidence keeps each domain's TeardownRecords (teardowns, and the airlock's terminal
+// events) as a hash chain (R6): every record
 // carries the SHA-256 of its canonical content and the digest of the domain's previous record,
 // so an edited or removed record is detectable, and records leave only when retention allows.
 package evidence
@@ -49,8 +50,9 @@ func Chain(ctx context.Context, c client.Reader, d *opv1.OperationDomain) ([]opv
 	return list.Items, nil
 }
 
-// Append writes spec as the next record of the domain's chain, once per subject: when a record
-// of spec.Subject exists already (a teardown resumed after a restart), it returns that one.
+// Append writes spec as the next record of the domain's chain, once per subject and event: when
+// a record of spec.Subject and spec.Event exists already (a teardown resumed after a restart),
+// it returns that one.
 // It reads past the cache, so that the chain it extends is the chain as stored.
 func Append(ctx context.Context, c client.Client, reader client.Reader, d *opv1.OperationDomain, spec opv1.TeardownRecordSpec, labels map[string]string) (string, error) {
 	var mine opv1.TeardownRecordList
@@ -58,8 +60,10 @@ func Append(ctx context.Context, c client.Client, reader client.Reader, d *opv1.
 		client.MatchingLabels{opv1.LabelSubjectUID: spec.Subject.UID}); err != nil {
 		return "", err
 	}
-	if len(mine.Items) > 0 {
-		return mine.Items[0].Name, nil
+	for _, rec := range mine.Items {
+		if rec.Spec.Event == spec.Event {
+			return rec.Name, nil
+		}
 	}
 	chain, err := Chain(ctx, reader, d)
 	if err != nil {

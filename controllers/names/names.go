@@ -27,3 +27,20 @@ func ShortHash(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])[:6]
 }
+
+// Namespace joins parts into a namespace name, shortened with a hash of the whole when it would
+// pass the 63 characters a namespace name may have.
+func Namespace(parts ...string) string {
+	name := strings.Join(parts, "-")
+	if len(name) <= 63 {
+		return name
+	}
+	return strings.TrimRight(name[:56], "-") + "-" + ShortHash(name)
+}
+
+// Airlock is the namespace of a domain where sealed products wait for review, out of every
+// member's reach.
+func Airlock(domain string) string { return Namespace(domain, "airlock") }
+
+// Outbox is the namespace of a domain that published products leave from, and the only one.
+func Outbox(domain string) string { return Namespace(domain, "outbox") }

@@ -26,6 +26,7 @@ const (
 	ReasonAgreementEnded     = "AgreementEnded"
 	ReasonGrantRevoked       = "GrantRevoked"
 	ReasonDelistedByReviewer = "DelistedByReviewer"
+	ReasonDeleted            = "ProductDeleted"
 )
 
 // Inputs is what a product's phase depends on besides the product itself.

@@ -56,7 +56,7 @@ func Seal(from, path, to string, limit int64) (_ Sealed, err error) {
 		return Sealed{}, err
 	}
 	if !info.Mode().IsRegular() {
-		return Sealed{}, fmt.Errorf("%s is a %s, not a regular file", rel, kind(info.Mode()))
+		return Sealed{}, fmt.Errorf("%s is a %s, not a regular file", rel, fileKind(info.Mode()))
 	}
 	if info.Size() > limit {
 		return Sealed{}, fmt.Errorf("%s is %d bytes, more than the %d an artifact may have", rel, info.Size(), limit)
@@ -87,7 +87,7 @@ func Seal(from, path, to string, limit int64) (_ Sealed, err error) {
 	return Sealed{SHA256: hex.EncodeToString(digest.Sum(nil)), Size: n}, nil
 }
 
-func kind(m fs.FileMode) string {
+func fileKind(m fs.FileMode) string {
 	switch {
 	case m.IsDir():
 		return "directory"

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/names"
 )
 
 // Violation is one broken rule: the field at fault, the condition reason the reconcilers
@@ -166,7 +167,7 @@ func ClaimedNamespace(d *opv1.OperationDomain, others []opv1.OperationDomain, ol
 			(other.CreationTimestamp.Equal(&d.CreationTimestamp) && other.Name > d.Name)) {
 			continue
 		}
-		theirs := []string{other.Spec.ControlNamespace, other.Spec.DataZoneNamespace}
+		theirs := DomainNamespaces(&other)
 		for _, mine := range []struct{ field, ns string }{
 			{"controlNamespace", d.Spec.ControlNamespace}, {"dataZoneNamespace", d.Spec.DataZoneNamespace},
 		} {
@@ -177,6 +178,12 @@ func ClaimedNamespace(d *opv1.OperationDomain, others []opv1.OperationDomain, ol
 		}
 	}
 	return nil
+}
+
+// DomainNamespaces are the namespaces a domain creates for itself: its control namespace, its
+// data zone, and its products' airlock and outbox.
+func DomainNamespaces(d *opv1.OperationDomain) []string {
+	return []string{d.Spec.ControlNamespace, d.Spec.DataZoneNamespace, names.Airlock(d.Name), names.Outbox(d.Name)}
 }
 
 func missingFrom(items, set []string) []string { return filter(items, set, false) }

@@ -382,11 +382,7 @@ func (s *scope) ownedBy() client.MatchingLabels {
 // NamespaceName is the workspace namespace: <domain>-ws-<workspace>, shortened with a hash
 // when that would pass the 63 characters a namespace name may have.
 func NamespaceName(domain, workspace string) string {
-	name := domain + "-ws-" + workspace
-	if len(name) <= 63 {
-		return name
-	}
-	return strings.TrimRight(name[:56], "-") + "-" + names.ShortHash(name)
+	return names.Namespace(domain, "ws", workspace)
 }
 
 func serviceAccountName(workspace, user string) string {
