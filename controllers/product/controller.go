@@ -141,16 +141,19 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 		step = r.seal
 	case opv1.ProductApproved:
 		step = r.publish
+	case opv1.ProductPublished:
+		step = r.settle
 	case opv1.ProductRejected, opv1.ProductWithdrawn, opv1.ProductDelisted:
 		step = r.end
 	}
+	// The phase is shown even when the step fails, with the failure in the conditions.
+	r.show(s, out)
 	if step != nil {
 		if err := step(ctx, s, out); err != nil {
 			return retry(err)
 		}
-		out = Decide(s.inputs)
+		r.show(s, Decide(s.inputs))
 	}
-	r.show(s, out)
 	return ctrl.Result{}, nil
 }
 
@@ -231,6 +234,9 @@ func (r *Reconciler) seal(ctx context.Context, s *scope, _ Outcome) error {
 	case c.Copied == nil:
 		return r.copyOut(ctx, s, c)
 	}
+	if err := r.removePods(ctx, s, s.workspaceNamespace); err != nil {
+		return err
+	}
 	moved, err := r.custodian().Move(ctx, c.Volume, client.ObjectKey{Namespace: names.Airlock(s.domain.Name), Name: s.claimName()}, s.labels(""))
 	if err != nil || !moved {
 		return err
@@ -292,7 +298,7 @@ func (r *Reconciler) copyOut(ctx context.Context, s *scope, c *opv1.ArtifactCust
 	default:
 		c.Copied = &opv1.SealedArtifact{Revision: p.Spec.Revision, SHA256: got.SHA256, Size: got.Size, At: metav1.NewTime(s.now)}
 	}
-	return r.removePods(ctx, s, ns)
+	return nil
 }
 
 // inspect runs the inspection in the airlock: the digest of what arrived must be what the seal
@@ -328,7 +334,7 @@ func (r *Reconciler) inspect(ctx context.Context, s *scope, c *opv1.ArtifactCust
 		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, "Sealed", "Seal", "revision %d sealed as %s (%d bytes); checks: %s", p.Spec.Revision, got.SHA256, got.Size, got.Checks.Outcome)
 	}
 	s.inputs.SealFailure = c.Failure
-	return r.removePods(ctx, s, ns)
+	return nil
 }
 
 // publish moves the approved volume to the outbox and digests it there once more.
@@ -339,6 +345,9 @@ func (r *Reconciler) publish(ctx context.Context, s *scope, _ Outcome) error {
 		return fmt.Errorf("an approved product has no sealed volume on record")
 	}
 	ns := names.Outbox(s.domain.Name)
+	if err := r.removePods(ctx, s, names.Airlock(s.domain.Name)); err != nil {
+		return err
+	}
 	moved, err := r.custodian().Move(ctx, c.Volume, client.ObjectKey{Namespace: ns, Name: s.claimName()}, s.labels(""))
 	if err != nil || !moved {
 		return err
@@ -369,7 +378,12 @@ func (r *Reconciler) publish(ctx context.Context, s *scope, _ Outcome) error {
 	}
 	p.Status.Published = &opv1.PublishedCopy{Location: location, SHA256: got.SHA256, At: metav1.NewTime(s.now), Record: record}
 	r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, "Published", "Publish", "published %s at %s", got.SHA256, location)
-	return r.removePods(ctx, s, ns)
+	return nil
+}
+
+// settle removes the verification pod once the publication is on record.
+func (r *Reconciler) settle(ctx context.Context, s *scope, _ Outcome) error {
+	return r.removePods(ctx, s, names.Outbox(s.domain.Name))
 }
 
 // end ends a product for good: its tombstone, its volume destroyed wherever it is, and the
@@ -402,10 +416,8 @@ func (r *Reconciler) destroy(ctx context.Context, s *scope) (gone bool, err erro
 		return true, nil
 	}
 	for _, ns := range []string{s.workspaceNamespace, names.Airlock(s.domain.Name), names.Outbox(s.domain.Name)} {
-		if ns != "" {
-			if err := r.removePods(ctx, s, ns); err != nil {
-				return false, err
-			}
+		if err := r.removePods(ctx, s, ns); err != nil {
+			return false, err
 		}
 	}
 	if c.Volume == "" {
@@ -527,8 +539,13 @@ func (r *Reconciler) ensurePod(ctx context.Context, pod *corev1.Pod) (*corev1.Po
 }
 
 // removePods deletes the product's pods in a namespace: a claim is released only once no pod
-// uses it.
+// uses it. A step's pod is removed by the step after it, once its result is on record and seen:
+// a reconcile that read the product from a cache not yet showing the result finds the pod and
+// reads the same result again, instead of running the step a second time.
 func (r *Reconciler) removePods(ctx context.Context, s *scope, namespace string) error {
+	if namespace == "" {
+		return nil
+	}
 	return client.IgnoreNotFound(r.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(namespace), s.ownedBy()))
 }
 

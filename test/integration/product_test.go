@@ -1,16 +1,24 @@
 package integration
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers"
+	"github.com/opdomain/opdomain/controllers/names"
+	"github.com/opdomain/opdomain/controllers/product"
 	"github.com/opdomain/opdomain/test/controlplane"
 	"github.com/opdomain/opdomain/test/fixtures"
 )
@@ -215,4 +223,66 @@ func TestR5_ProductReviewsAreBoundToTheCallerTheSealedDigestAndTheStage(t *testi
 	g.Expect(k8s.Status().Update(ctx, unchecked)).To(Succeed())
 	g.Expect(appendReview(asReviewer, unchecked, fixtures.ProductReview(opv1.StageOperator, reviewer, digest, opv1.DecisionApproved))).
 		To(MatchError(And(ContainSubstring("spec.reviews[0].stage"), ContainSubstring("no stage awaits a review"))))
+}
+
+// R5: a sealed artifact's volume moves from claim to claim — out of the workspace into the
+// airlock, from there into the outbox — and in between is reserved for the next claim by name:
+// a claim waiting in the workspace for any volume of its size never gets it. Destroying it gives
+// the volume back to the Delete policy and deletes its claim. Nobody but the operator makes a
+// seal claim or mounts one.
+func TestR5_AnArtifactVolumeMovesClaimToClaimAndNothingElseBindsIt(t *testing.T) {
+	g := NewWithT(t)
+	w := newWorld(t, "air1", opv1.NetworkPolicyKubernetes, 24*time.Hour)
+	ns := w.wsNamespace()
+	sealed, pv := newVolume(t, w, "taken")
+	empty := ""
+	rival := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: "rival", Namespace: ns},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+			StorageClassName: &empty,
+		},
+	}
+	g.Expect(k8s.Create(ctx, rival)).To(Succeed())
+
+	cfg, err := cp.UserConfig(operatorUser)
+	g.Expect(err).NotTo(HaveOccurred())
+	op, err := client.New(cfg, client.Options{Scheme: controllers.Scheme()})
+	g.Expect(err).NotTo(HaveOccurred())
+	custodian := product.Custodian{Client: op, APIReader: op}
+	labels := map[string]string{opv1.LabelDomain: w.domain.Name}
+	for _, to := range []client.ObjectKey{{Namespace: names.Airlock(w.domain.Name), Name: "taken-r1"}, {Namespace: names.Outbox(w.domain.Name), Name: "taken-r1"}} {
+		g.Eventually(func() (bool, error) { return custodian.Move(ctx, pv.Name, to, labels) }, timeout, poll).Should(BeTrue(), "moved to %s", to)
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(pv), pv)).To(Succeed())
+		g.Expect(pv.Spec.ClaimRef.Namespace + "/" + pv.Spec.ClaimRef.Name).To(Equal(to.String()))
+		g.Expect(pv.Spec.PersistentVolumeReclaimPolicy).To(Equal(corev1.PersistentVolumeReclaimRetain), "kept while it moves")
+	}
+	g.Expect(apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(sealed), sealed))).To(BeTrue(), "the workspace's claim is gone")
+	g.Consistently(func() corev1.PersistentVolumeClaimPhase {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(rival), rival)).To(Succeed())
+		return rival.Status.Phase
+	}, 2*time.Second, poll).Should(Equal(corev1.ClaimPending), "the rival claim never gets the volume")
+
+	published := client.ObjectKey{Namespace: names.Outbox(w.domain.Name), Name: "taken-r1"}
+	g.Eventually(func() error {
+		gone, err := custodian.Destroy(ctx, pv.Name, labels)
+		if err == nil && !gone && !apierrors.IsNotFound(k8s.Get(ctx, published, &corev1.PersistentVolumeClaim{})) {
+			err = fmt.Errorf("the outbox claim is still there")
+		}
+		return err
+	}, timeout, poll).Should(Succeed())
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(pv), pv)).To(Succeed())
+	g.Expect(pv.Spec.PersistentVolumeReclaimPolicy).To(Equal(corev1.PersistentVolumeReclaimDelete), "given back to be deleted with its bytes")
+
+	// Members' pods and claims: a seal claim is the operator's alone.
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "peek", Namespace: ns}, Spec: corev1.PodSpec{
+		AutomountServiceAccountToken: ptr.To(false),
+		Containers:                   []corev1.Container{{Name: "c", Image: "registry.example/app:1"}},
+		Volumes: []corev1.Volume{{Name: "v", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "opdomain-seal-congestion-r1"}}}},
+	}}
+	rejected(t, pod, "spec.volumes[].persistentVolumeClaim.claimName", "only the operator's own pods mount it", "opdomain R5")
+	forged := rival.DeepCopy()
+	forged.ObjectMeta = metav1.ObjectMeta{Name: "opdomain-seal-congestion-r1", Namespace: ns}
+	rejected(t, forged, "metadata.name", "only the operator makes them", "opdomain R5")
 }
