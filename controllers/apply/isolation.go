@@ -23,9 +23,10 @@ func Isolation(ctx context.Context, c client.Client, iso policy.Isolation, mode 
 	for _, name := range iso.Withdrawn() {
 		meta := metav1.ObjectMeta{Namespace: iso.Namespace, Name: name}
 		for _, p := range []client.Object{&networkingv1.NetworkPolicy{ObjectMeta: meta}, &ciliumv2.CiliumNetworkPolicy{ObjectMeta: meta}} {
-			if iso.Open {
+			if iso.Open || iso.AtRest {
 				// An allow the namespace never has (introspection outside a data zone, DNS with
-				// no resolver to reach) costs no request where the cache holds none.
+				// no resolver to reach, anything at all at rest) costs no request where the
+				// cache holds none.
 				errs = append(errs, deleteCached(ctx, c, p))
 			} else {
 				// A cut never trusts the cache.

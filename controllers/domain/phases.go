@@ -157,7 +157,7 @@ func (r *Reconciler) ensureIsolation(ctx context.Context, s *scope) (bool, error
 		// The airlock and the outbox hold bytes at rest, moved by the operator's pods, which
 		// need no network: nothing goes in or out there, not even DNS.
 		open := ns == d.Spec.ControlNamespace || ns == d.Spec.DataZoneNamespace
-		iso := policy.Isolation{Namespace: ns, Labels: r.labels(d, ns), Open: open, DNS: s.dns.DNS}
+		iso := policy.Isolation{Namespace: ns, Labels: r.labels(d, ns), Open: open, AtRest: !open, DNS: s.dns.DNS}
 		if ns == d.Spec.DataZoneNamespace {
 			// Data services ask the operator whether a token is still good.
 			iso.Introspection = r.Introspection

@@ -65,6 +65,9 @@ type Isolation struct {
 	// Labels are stamped on every rendered policy.
 	Labels map[string]string
 	Open   bool
+	// AtRest marks a namespace that holds bytes at rest and is never opened (a domain's airlock
+	// and outbox): with nothing ever opened there is nothing to cut.
+	AtRest bool
 	DNS    DNS
 	// Introspection, where reachable, is the operator's token introspection endpoint; only a
 	// data zone names it.

@@ -2,7 +2,8 @@
 // and kube-controller-manager, the operator, and config/samples. It prints the workspace going
 // Ready and writes kubeconfigs for an administrator and for the workspace member. With -node it
 // also runs a real node (test/node; root, Debian), so that a pod in the sample workspace can be
-// seen failing to get out. Ctrl-C stops everything.
+// seen failing to get out, and with -product the sample data product is written, sealed, checked,
+// reviewed and published through the airlock. Ctrl-C stops everything.
 package main
 
 import (
@@ -20,7 +21,9 @@ import (
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -34,6 +37,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/controllers/workspace"
 	"github.com/opdomain/opdomain/test/controlplane"
+	"github.com/opdomain/opdomain/test/fixtures"
 	"github.com/opdomain/opdomain/test/node"
 	"github.com/opdomain/opdomain/test/operator"
 )
@@ -41,9 +45,15 @@ import (
 func main() {
 	lifecycle := flag.Bool("lifecycle", false, "after the workspace is Ready, walk its agreement through suspension, restoration and termination")
 	withNode := flag.Bool("node", false, "run a real node too (root; OPDOMAIN_NODE_BIN from hack/setup-node.sh), and print how to watch a workspace pod fail to get out")
+	withProduct := flag.Bool("product", false, "with -node: write the sample data product in the workspace and walk it through the airlock to publication "+
+		"(and, with -lifecycle, its delisting when the agreement ends)")
 	flag.Parse()
+	if *withProduct && !*withNode {
+		fmt.Fprintln(os.Stderr, "demo: -product needs -node: the airlock's pods run on the node")
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, *lifecycle, *withNode)
+	err := run(ctx, *lifecycle, *withNode, *withProduct)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
@@ -51,7 +61,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, lifecycle, withNode bool) error {
+func run(ctx context.Context, lifecycle, withNode, withProduct bool) error {
 	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
 	var nd *node.Node
 	var opts []controlplane.Option
@@ -73,6 +83,7 @@ func run(ctx context.Context, lifecycle, withNode bool) error {
 		_ = cp.Stop()
 	}()
 	var fenced fence.Config
+	var airlock string
 	if withNode {
 		say("starting the node: containerd, kubelet, kube-scheduler, kube-proxy and the NetworkPolicy enforcer")
 		if err := nd.Start(cp); err != nil {
@@ -84,6 +95,7 @@ func run(ctx context.Context, lifecycle, withNode bool) error {
 		}()
 		// The fence dials the node's outside host, which answers every pod not yet held.
 		fenced = fence.Config{Image: node.ManagerImage, Target: node.OutsideAddr}
+		airlock = node.ManagerImage
 	}
 
 	dir, err := os.MkdirTemp("", "opdomain-demo-")
@@ -101,7 +113,7 @@ func run(ctx context.Context, lifecycle, withNode bool) error {
 	}
 
 	say("starting the opdomain manager")
-	stopManager, err := operator.Start(cp, controllers.Options{Clock: clock.RealClock{}, DNS: policy.KubeDNS, Fence: fenced})
+	stopManager, err := operator.Start(cp, controllers.Options{Clock: clock.RealClock{}, DNS: policy.KubeDNS, Fence: fenced, AirlockImage: airlock})
 	if err != nil {
 		return err
 	}
@@ -180,9 +192,22 @@ Ctrl-C stops everything.
 			return err
 		}
 	}
+	var product *opv1.DataProduct
+	if withProduct {
+		if product, err = walkProduct(ctx, cp, kubectl, adminPath, root, ws); err != nil {
+			return err
+		}
+	}
 	if lifecycle {
 		if err := walkLifecycle(ctx, c, ws); err != nil {
 			return err
+		}
+		if product != nil {
+			if err := waitProduct(ctx, c, product, func() bool { return product.Status.Ended != nil && product.Status.Ended.Record != "" }); err != nil {
+				return err
+			}
+			say("airlock: product %s %s (%s): its outbox copy is destroyed; record %s", product.Name, product.Status.Phase,
+				product.Status.Ended.Reason, product.Status.Ended.Record)
 		}
 	}
 	<-ctx.Done()
@@ -361,4 +386,100 @@ func walkLifecycle(ctx context.Context, c client.Client, ws *opv1.DeveloperWorks
 	}
 	say("lifecycle: verify-evidence: %d record(s), chain intact", n)
 	return nil
+}
+
+// walkProduct writes the sample product's artifact on a claim of the workspace, submits
+// config/samples/08_dataproduct.yaml, and has the reviewer approve the digest the operator
+// sealed, printing each stage of the airlock.
+func walkProduct(ctx context.Context, cp *controlplane.ControlPlane, kubectl, adminPath, root string, ws *opv1.DeveloperWorkspace) (*opv1.DataProduct, error) {
+	c := cp.Client
+	claim := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: "results", Namespace: ws.Status.Namespace},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Mi")}},
+		},
+	}
+	if err := c.Create(ctx, claim); err != nil {
+		return nil, err
+	}
+	writer := node.RestrictedPod(ws.Status.Namespace, "trainer", "write", "/results/congestion-v1.onnx", "ONNX congestion model v1: road-level weights, no records")
+	writer.Spec.Volumes = []corev1.Volume{{Name: "results", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "results"}}}}
+	writer.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "results", MountPath: "/results"}}
+	if err := c.Create(ctx, writer); err != nil {
+		return nil, err
+	}
+	for writer.Status.Phase != corev1.PodRunning {
+		if err := pause(ctx); err != nil {
+			return nil, err
+		}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(writer), writer); err != nil {
+			return nil, err
+		}
+	}
+	say("airlock: a workload wrote /congestion-v1.onnx on claim results; the member's team submits it")
+	submit := exec.CommandContext(ctx, kubectl, "--kubeconfig", adminPath, "apply", "-f", filepath.Join(root, "config", "samples", "08_dataproduct.yaml"))
+	submit.Stdout, submit.Stderr = os.Stdout, os.Stderr
+	if err := submit.Run(); err != nil {
+		return nil, fmt.Errorf("kubectl apply (product): %w", err)
+	}
+	p := &opv1.DataProduct{}
+	p.Name, p.Namespace = "congestion-model-v1", ws.Namespace
+	if err := waitProduct(ctx, c, p, func() bool { return p.Status.Phase == opv1.ProductInReview }); err != nil {
+		return nil, err
+	}
+	say("airlock: sealed by the operator as %s (%d bytes), volume %s now in the airlock; checks %s:", p.Status.Sealed.SHA256, p.Status.Sealed.Size,
+		p.Status.Custody.Volume, p.Status.Checks.Outcome)
+	for _, f := range p.Status.Checks.Findings {
+		say("airlock:   %s %s: %s", f.Outcome, f.Check, f.Message)
+	}
+	cfg := rest.CopyConfig(cp.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: sampleReviewer}
+	reviewer, err := client.New(cfg, client.Options{Scheme: controllers.Scheme()})
+	if err != nil {
+		return nil, err
+	}
+	patch := client.MergeFrom(p.DeepCopy())
+	p.Spec.Reviews = append(p.Spec.Reviews, fixtures.ProductReview(opv1.StageOperator, sampleReviewer, p.Status.Sealed.SHA256, opv1.DecisionApproved))
+	if err := reviewer.Patch(ctx, p, patch); err != nil {
+		return nil, fmt.Errorf("the review: %w", err)
+	}
+	say("airlock: %s approved %s on all seven review points, as themselves", sampleReviewer, p.Status.Sealed.SHA256)
+	if err := waitProduct(ctx, c, p, func() bool { return p.Status.Phase == opv1.ProductPublished }); err != nil {
+		return nil, err
+	}
+	say("airlock: published at %s, digest %s verified there; record %s", p.Status.Published.Location, p.Status.Published.SHA256, p.Status.Published.Record)
+	return p, nil
+}
+
+// waitProduct polls the product until done says so, printing each new phase.
+func waitProduct(ctx context.Context, c client.Client, p *opv1.DataProduct, done func() bool) error {
+	last := p.Status.Phase
+	for {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(p), p); err != nil {
+			return err
+		}
+		if p.Status.Phase != last {
+			last = p.Status.Phase
+			say("airlock: product %s is %s", p.Name, last)
+		}
+		if done() {
+			return nil
+		}
+		if p.Status.Phase == opv1.ProductFailed || p.Status.Phase == opv1.ProductReturned {
+			return fmt.Errorf("product %s is %s: %+v", p.Name, p.Status.Phase, p.Status.Conditions)
+		}
+		if err := pause(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+func pause(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(200 * time.Millisecond):
+		return nil
+	}
 }
