@@ -39,7 +39,7 @@ func (c Custodian) Move(ctx context.Context, volume string, to client.ObjectKey,
 			return false, err
 		}
 		if ref != nil {
-			gone, err := c.deleteClaim(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, types.UID(ref.UID))
+			gone, err := c.deleteClaim(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, ref.UID)
 			if err != nil || !gone {
 				return false, err
 			}
@@ -83,7 +83,7 @@ func (c Custodian) Destroy(ctx context.Context, volume string, labels map[string
 		}
 		return false, nil
 	}
-	_, err = c.deleteClaim(ctx, key, types.UID(ref.UID))
+	_, err = c.deleteClaim(ctx, key, ref.UID)
 	return false, err
 }
 
