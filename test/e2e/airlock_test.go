@@ -99,9 +99,10 @@ func phaseOf(t testing.TB, p *opv1.DataProduct) func() opv1.ProductPhase {
 // airlock, digested again there) and check it: the table with a resident ID number and a count
 // of 3 is returned naming both checks; the clean aggregate waits for review under the digest of
 // exactly its bytes, is approved by the reviewer, moves to the outbox and is digested there once
-// more, its bytes on the node's disk the bytes the workload wrote. When the agreement ends the
-// published copy is delisted: its bytes are gone from the disk, and the evidence chain records
-// the publication and the delisting and verifies.
+// more, its bytes on the node's disk the bytes the workload wrote. A reviewer delists it: its
+// bytes are gone from the disk. The agreement ends: the returned product, still in the airlock,
+// is withdrawn and its bytes are gone too. The evidence chain records the publication, the
+// delisting and the withdrawal, and verifies.
 func TestR5_R6_TheAirlockSealsChecksPublishesAndDelistsRealBytes(t *testing.T) {
 	g := NewWithT(t)
 	w := newWorld(t, "air1", "team-a")
@@ -170,39 +171,69 @@ func TestR5_R6_TheAirlockSealsChecksPublishesAndDelistsRealBytes(t *testing.T) {
 	g.Expect(onDisk(t, custody.Volume, "artifact")).To(Equal(clean), "the published bytes are the bytes the workload wrote")
 	dir := pv.Spec.HostPath.Path
 
+	// A reviewer takes the published product down: its outbox copy is destroyed.
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(published), published)).To(Succeed())
+	patch = client.MergeFrom(published.DeepCopy())
+	published.Spec.Delist = &opv1.Delisting{Reviewer: reviewer, Reason: "a recipient combined it with other data"}
+	g.Expect(review.Patch(ctx, published, patch)).To(Succeed())
+	g.Eventually(endRecord(t, published), 2*timeout, poll).ShouldNot(BeEmpty(), airlockTrail(published))
+	g.Expect(published.Status.Phase).To(Equal(opv1.ProductDelisted))
+	g.Expect(published.Status.Ended.Reason).To(Equal("DelistedByReviewer"))
+	gone(t, custody.Volume, dir)
+
+	// The agreement ends: the returned product still in the airlock is withdrawn and destroyed.
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(returned), returned)).To(Succeed())
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Name: returned.Status.Custody.Volume}, &pv)).To(Succeed())
+	g.Expect(pv.Spec.ClaimRef.Namespace).To(Equal(names.Airlock(w.domain.Name)))
 	agreement := w.developer.DeepCopy()
 	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(agreement), agreement)).To(Succeed())
 	end := client.MergeFrom(agreement.DeepCopy())
 	agreement.Spec.Termination = &opv1.Termination{Reason: opv1.EndVoluntaryRequest}
 	g.Expect(k8s.Patch(ctx, agreement, end)).To(Succeed())
-	g.Eventually(func() string {
-		phaseOf(t, published)()
-		if published.Status.Ended == nil {
-			return ""
-		}
-		return published.Status.Ended.Record
-	}, 2*timeout, poll).ShouldNot(BeEmpty(), airlockTrail(published))
-	g.Expect(published.Status.Phase).To(Equal(opv1.ProductDelisted))
-	g.Expect(published.Status.Ended.Reason).To(Equal("AgreementEnded"))
-	_, err = os.Stat(dir)
-	g.Expect(os.IsNotExist(err)).To(BeTrue(), "the published bytes are gone from the node's disk, got %v", err)
-	g.Eventually(func() bool {
-		return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Name: custody.Volume}, &pv))
-	}, timeout, poll).Should(BeTrue(), "the volume is gone")
+	g.Eventually(endRecord(t, returned), 2*timeout, poll).ShouldNot(BeEmpty(), airlockTrail(returned))
+	g.Expect(returned.Status.Phase).To(Equal(opv1.ProductWithdrawn))
+	g.Expect(returned.Status.Ended.Reason).To(Equal("AgreementEnded"))
+	gone(t, pv.Name, pv.Spec.HostPath.Path)
 
-	var records opv1.TeardownRecordList
-	g.Expect(k8s.List(ctx, &records, client.InNamespace(published.Namespace), client.MatchingLabels{opv1.LabelSubjectUID: string(published.UID)})).To(Succeed())
 	events := map[string]*opv1.ProductEvidence{}
-	for _, r := range records.Items {
-		events[r.Spec.Event] = r.Spec.Product
+	for _, p := range []*opv1.DataProduct{published, returned} {
+		var records opv1.TeardownRecordList
+		g.Expect(k8s.List(ctx, &records, client.InNamespace(p.Namespace), client.MatchingLabels{opv1.LabelSubjectUID: string(p.UID)})).To(Succeed())
+		for _, r := range records.Items {
+			events[p.Name+"/"+r.Spec.Event] = r.Spec.Product
+		}
 	}
-	g.Expect(events).To(HaveKey("Published"))
-	g.Expect(events).To(HaveKey("Delisted"))
-	g.Expect(events["Published"].SHA256).To(Equal(sha(clean)))
-	g.Expect(events["Published"].Reviews).To(HaveLen(1))
-	g.Expect(events["Published"].ChecksReportSHA256).To(Equal(published.Status.Checks.ReportSHA256))
+	g.Expect(events).To(HaveLen(3))
+	g.Expect(events).To(HaveKey("congestion/Delisted"))
+	g.Expect(events).To(HaveKey("dirty-table/Withdrawn"))
+	g.Expect(events["congestion/Published"].SHA256).To(Equal(sha(clean)))
+	g.Expect(events["congestion/Published"].Reviews).To(HaveLen(1))
+	g.Expect(events["congestion/Published"].ChecksReportSHA256).To(Equal(published.Status.Checks.ReportSHA256))
+	g.Expect(events["dirty-table/Withdrawn"].ChecksOutcome).To(Equal("Fail"))
 	g.Eventually(func() ([]string, error) {
 		problems, _, err := evidence.VerifyDomain(ctx, k8s, w.domain.Name)
 		return problems, err
 	}, timeout, poll).Should(BeEmpty(), "the chain verifies")
+}
+
+// endRecord reads the product and returns the record of its end, once written.
+func endRecord(t testing.TB, p *opv1.DataProduct) func() string {
+	return func() string {
+		phaseOf(t, p)()
+		if p.Status.Ended == nil {
+			return ""
+		}
+		return p.Status.Ended.Record
+	}
+}
+
+// gone checks that a volume and its directory on the node's disk are gone.
+func gone(t testing.TB, volume, dir string) {
+	t.Helper()
+	g := NewWithT(t)
+	_, err := os.Stat(dir)
+	g.Expect(os.IsNotExist(err)).To(BeTrue(), "the bytes are gone from the node's disk, got %v", err)
+	g.Eventually(func() bool {
+		return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Name: volume}, &corev1.PersistentVolume{}))
+	}, timeout, poll).Should(BeTrue(), "the volume %s is gone", volume)
 }
