@@ -24,11 +24,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/opdomain/opdomain/controllers"
+	"github.com/opdomain/opdomain/controllers/airlock"
 	"github.com/opdomain/opdomain/controllers/evidence"
 	"github.com/opdomain/opdomain/controllers/fence"
 	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/policy"
-	"github.com/opdomain/opdomain/controllers/product"
 	opwebhook "github.com/opdomain/opdomain/controllers/webhook"
 )
 
@@ -232,7 +232,7 @@ func runFence(args []string) int {
 	return 0
 }
 
-// runSeal is the airlock's seal (controllers/product): it copies one artifact out of a claim
+// runSeal is the airlock's seal (controllers/airlock): it copies one artifact out of a claim
 // into the airlock and reports its digest and size as JSON in the report file, by default the
 // container's termination message, which the operator reads from a pod no member can touch.
 // A refusal is reported the same way, as {"error": "..."}, and exits 1.
@@ -248,7 +248,7 @@ func runSeal(args []string) int {
 		fmt.Fprintln(os.Stderr, "seal: --from, --path and --to are required")
 		return 2
 	}
-	sealed, err := product.Seal(*from, *path, *to, *maxBytes)
+	sealed, err := airlock.Seal(*from, *path, *to, *maxBytes)
 	var result any = sealed
 	if err != nil {
 		result = map[string]string{"error": err.Error()}
@@ -265,7 +265,7 @@ func runSeal(args []string) int {
 	return 0
 }
 
-// runInspect is the airlock's inspection (controllers/product): it digests the sealed copy and,
+// runInspect is the airlock's inspection (controllers/airlock): it digests the sealed copy and,
 // as `inspect`, runs the checks --checks describes on the same bytes; `verify` only digests. The
 // whole report goes to standard output, and as much as fits into the report file, by default
 // the container's termination message, which the operator reads.
@@ -273,20 +273,20 @@ func runInspect(name string, args []string) int {
 	fs := flag.NewFlagSet(name, flag.ExitOnError)
 	file := fs.String("file", "", "the sealed copy")
 	maxBytes := fs.Int64("max-bytes", 1<<30, "the largest artifact read, in bytes")
-	checks := fs.String("checks", "", "the checks to run, as JSON (controllers/product.CheckSpec); inspect only")
+	checks := fs.String("checks", "", "the checks to run, as JSON (controllers/airlock.CheckSpec); inspect only")
 	report := fs.String("report", "/dev/termination-log", "where the result is written")
 	_ = fs.Parse(args)
-	var spec *product.CheckSpec
+	var spec *airlock.CheckSpec
 	if name == "inspect" {
-		spec = &product.CheckSpec{}
+		spec = &airlock.CheckSpec{}
 		if err := json.Unmarshal([]byte(*checks), spec); err != nil {
 			fmt.Fprintln(os.Stderr, "inspect: --checks:", err)
 			return 2
 		}
 	}
-	in, err := product.Inspect(*file, *maxBytes, spec, time.Now())
+	in, err := airlock.Inspect(*file, *maxBytes, spec, time.Now())
 	if err != nil {
-		in = product.Inspection{Error: err.Error()}
+		in = airlock.Inspection{Error: err.Error()}
 	}
 	full, _ := json.Marshal(in)
 	fmt.Println(string(full))

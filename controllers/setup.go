@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/airlock"
 	"github.com/opdomain/opdomain/controllers/authorization"
 	"github.com/opdomain/opdomain/controllers/catalog"
 	"github.com/opdomain/opdomain/controllers/domain"
@@ -141,8 +142,8 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 			Workers: cmp.Or(opts.WorkspaceWorkers, 4),
 		},
 		&product.Reconciler{
-			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-product"),
-			Clock: opts.Clock, Image: opts.AirlockImage,
+			Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("opdomain-product"), Clock: opts.Clock,
+			Airlock: &airlock.Airlock{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-airlock"), Image: opts.AirlockImage},
 		},
 	}
 	for _, r := range reconcilers {

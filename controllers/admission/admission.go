@@ -17,9 +17,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/airlock"
 	"github.com/opdomain/opdomain/controllers/fence"
 	"github.com/opdomain/opdomain/controllers/names"
-	"github.com/opdomain/opdomain/controllers/product"
 )
 
 // domainParam makes the OperationDomain the parameter of both policies.
@@ -143,11 +143,11 @@ func validations(operator string, f fence.Config) []validation {
 		{resources: pod, subresources: []string{ephemeral}, expression: "variables.ephemeralContainers.all(c, " + noLogFallback + ")",
 			message: "spec.ephemeralContainers[].terminationMessagePolicy: FallbackToLogsOnError copies the tail of a container's log into pod status that members read (opdomain R1)"},
 
-		{resources: claims, operation: create, expression: "request.userInfo.username == " + strconv.Quote(operator) + " || !object.metadata.name.startsWith(" + strconv.Quote(product.SealClaimPrefix) + ")",
-			message: "metadata.name: claims named " + product.SealClaimPrefix + "* hold the artifacts the operator seals; only the operator makes them (opdomain R5)"},
+		{resources: claims, operation: create, expression: "request.userInfo.username == " + strconv.Quote(operator) + " || !object.metadata.name.startsWith(" + strconv.Quote(airlock.SealClaimPrefix) + ")",
+			message: "metadata.name: claims named " + airlock.SealClaimPrefix + "* hold the artifacts the operator seals; only the operator makes them (opdomain R5)"},
 		{resources: pod, operation: create, expression: "request.userInfo.username == " + strconv.Quote(operator) + " || " +
-			"variables.volumes.all(v, !has(v.persistentVolumeClaim) || !v.persistentVolumeClaim.claimName.startsWith(" + strconv.Quote(product.SealClaimPrefix) + "))",
-			message: "spec.volumes[].persistentVolumeClaim.claimName: a claim named " + product.SealClaimPrefix + "* holds an artifact the operator is sealing for review, " +
+			"variables.volumes.all(v, !has(v.persistentVolumeClaim) || !v.persistentVolumeClaim.claimName.startsWith(" + strconv.Quote(airlock.SealClaimPrefix) + "))",
+			message: "spec.volumes[].persistentVolumeClaim.claimName: a claim named " + airlock.SealClaimPrefix + "* holds an artifact the operator is sealing for review, " +
 				"out of every member's reach; only the operator's own pods mount it (opdomain R5)"},
 		{resources: claims, operation: create, expression: "request.userInfo.username == " + strconv.Quote(operator) + " || (" + unboundClaim("object.spec") + ")",
 			message: "spec.dataSource, spec.dataSourceRef, spec.volumeName: a claim may not copy or bind an existing volume in an operation domain; " +

@@ -15,8 +15,8 @@ import (
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers"
+	"github.com/opdomain/opdomain/controllers/airlock"
 	"github.com/opdomain/opdomain/controllers/names"
-	"github.com/opdomain/opdomain/controllers/product"
 	"github.com/opdomain/opdomain/test/controlplane"
 	"github.com/opdomain/opdomain/test/fixtures"
 )
@@ -269,7 +269,7 @@ func TestR5_AnArtifactVolumeMovesClaimToClaimAndNothingElseBindsIt(t *testing.T)
 	g.Expect(err).NotTo(HaveOccurred())
 	op, err := client.New(cfg, client.Options{Scheme: controllers.Scheme()})
 	g.Expect(err).NotTo(HaveOccurred())
-	custodian := product.Custodian{Client: op, APIReader: op}
+	custodian := airlock.Custodian{Client: op, APIReader: op}
 	labels := map[string]string{opv1.LabelDomain: w.domain.Name}
 	for _, to := range []client.ObjectKey{{Namespace: names.Airlock(w.domain.Name), Name: "taken-r1"}, {Namespace: names.Outbox(w.domain.Name), Name: "taken-r1"}} {
 		g.Eventually(func() (bool, error) { return custodian.Move(ctx, pv.Name, to, labels) }, timeout, poll).Should(BeTrue(), "moved to %s", to)

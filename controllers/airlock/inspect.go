@@ -1,4 +1,4 @@
-package product
+package airlock
 
 import (
 	"bytes"
@@ -16,13 +16,20 @@ import (
 	"github.com/opdomain/opdomain/controllers/productcheck"
 )
 
-// CheckSpec is what the airlock's checks of one product need: its type, what it declares about
-// its table, the fields the catalog marks sensitive in the resources of its grants, and the
-// domain's thresholds.
+// CheckSpec is what the inspection checks: a product's type, what it declares about its table,
+// the fields the catalog marks sensitive in the resources of its grants, and the domain's
+// thresholds; or, for data coming in, whether personal information is declared.
 type CheckSpec struct {
-	Type        opv1.ProductType         `json:"type"`
+	Type        opv1.ProductType         `json:"type,omitempty"`
 	Declaration productcheck.Declaration `json:"declaration"`
 	Policy      productcheck.Policy      `json:"policy"`
+	Import      *ImportCheck             `json:"import,omitempty"`
+}
+
+// ImportCheck asks for the checks of outside data coming in (R4) instead of a product's.
+type ImportCheck struct {
+	// PersonalInformation: the import declares personal information and its legal basis.
+	PersonalInformation bool `json:"personalInformation"`
 }
 
 func (c CheckSpec) encode() (string, error) {
@@ -44,8 +51,9 @@ type Inspection struct {
 const reportLimit = 3600
 
 // Inspect digests the file at path, at most limit bytes, and with spec runs the checks on the
-// same bytes: a Dataset as a table with a header row (a table that does not parse fails), any
-// other type by the identifier scan, for a reviewer to judge. The whole report is returned;
+// same bytes: an import's (productcheck.Import), or a product's: a Dataset as a table with a
+// header row (a table that does not parse fails), any other type by the identifier scan, for a
+// reviewer to judge. The whole report is returned;
 // Trim fits it into a termination message.
 func Inspect(path string, limit int64, spec *CheckSpec, now time.Time) (Inspection, error) {
 	f, err := os.Open(path)
@@ -72,7 +80,9 @@ func Inspect(path string, limit int64, spec *CheckSpec, now time.Time) (Inspecti
 		return in, nil
 	}
 	var report productcheck.Report
-	if spec.Type == opv1.ProductDataset {
+	if spec.Import != nil {
+		report = productcheck.Import(data.Bytes(), productcheck.ImportDefaults, spec.Import.PersonalInformation)
+	} else if spec.Type == opv1.ProductDataset {
 		if report, err = productcheck.CSV(&data, spec.Policy, spec.Declaration); err != nil {
 			report = productcheck.Report{Findings: []productcheck.Finding{{Check: productcheck.CheckNotTabular, Outcome: productcheck.Fail,
 				Message: "a Dataset is a CSV table with a header row: " + err.Error()}}}

@@ -1,4 +1,4 @@
-package product
+package airlock
 
 import (
 	"encoding/json"
@@ -16,9 +16,9 @@ import (
 )
 
 // The airlock's steps, each run by a pod of the manager's own image that the operator creates
-// itself: in the workspace the seal copies the artifact onto a new volume; in the airlock the
-// inspection digests and checks the bytes there; in the outbox the verification digests the
-// published bytes again. Bare pods rather than Jobs: the domain's admission policy lets only
+// itself: where the artifact waits (a workspace, or the inbox) the seal copies it onto a new
+// volume; in the airlock the inspection digests and checks the bytes there; where they are
+// delivered (the outbox, or a workspace) the verification digests them again. Bare pods rather than Jobs: the domain's admission policy lets only
 // the operator's own requests mount a seal claim, and a Job's pods are created by the Job
 // controller.
 const (
@@ -27,8 +27,8 @@ const (
 	stepVerify  = "verify"
 )
 
-// SealClaimPrefix begins the name of every claim the seal writes to in a workspace; the domain's
-// admission policy refuses anyone but the operator a claim or a pod volume of that name.
+// SealClaimPrefix begins the name of every claim the seal writes to; the domain's admission
+// policy refuses anyone but the operator a claim or a pod volume of that name.
 const SealClaimPrefix = "opdomain-seal-"
 
 // artifactFile is the sealed copy's name on its volume, wherever the volume is.
@@ -50,7 +50,7 @@ type podSpec struct {
 	memory   resource.Quantity
 }
 
-func (r *Reconciler) pod(s *scope, spec podSpec) *corev1.Pod {
+func (a *Airlock) pod(p *Passage, spec podSpec) *corev1.Pod {
 	var volumes []corev1.Volume
 	var mounts []corev1.VolumeMount
 	for _, at := range slices.Sorted(maps.Keys(spec.claims)) {
@@ -60,7 +60,7 @@ func (r *Reconciler) pod(s *scope, spec podSpec) *corev1.Pod {
 		mounts = append(mounts, corev1.VolumeMount{Name: name, MountPath: at, ReadOnly: at != spec.writable})
 	}
 	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: podName(s.product.Name, s.product.Spec.Revision, spec.step), Namespace: spec.namespace, Labels: s.labels(spec.step)},
+		ObjectMeta: metav1.ObjectMeta{Name: names.Slug(fmt.Sprintf("opdomain-%s-%s", spec.step, p.base()), 63), Namespace: spec.namespace, Labels: p.labels(spec.step)},
 		Spec: corev1.PodSpec{
 			RestartPolicy:                corev1.RestartPolicyNever,
 			AutomountServiceAccountToken: ptr.To(false),
@@ -69,7 +69,7 @@ func (r *Reconciler) pod(s *scope, spec podSpec) *corev1.Pod {
 			SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true),
 				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
 			Containers: []corev1.Container{{
-				Name: spec.step, Image: r.Image, ImagePullPolicy: corev1.PullIfNotPresent,
+				Name: spec.step, Image: a.Image, ImagePullPolicy: corev1.PullIfNotPresent,
 				Args:         append([]string{spec.step}, spec.args...),
 				VolumeMounts: mounts,
 				Resources: corev1.ResourceRequirements{
@@ -82,11 +82,6 @@ func (r *Reconciler) pod(s *scope, spec podSpec) *corev1.Pod {
 			}},
 		},
 	}
-}
-
-// podName is a step's pod for one revision.
-func podName(product string, revision int64, step string) string {
-	return names.Slug(fmt.Sprintf("opdomain-%s-%s-r%d", step, product, revision), 63)
 }
 
 // result reads what a finished pod wrote to its termination message into out; done is false
