@@ -33,6 +33,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/airlock"
 	"github.com/opdomain/opdomain/controllers/authorization"
 	"github.com/opdomain/opdomain/controllers/catalog"
+	"github.com/opdomain/opdomain/controllers/dataimport"
 	"github.com/opdomain/opdomain/controllers/domain"
 	"github.com/opdomain/opdomain/controllers/fence"
 	"github.com/opdomain/opdomain/controllers/gate"
@@ -119,6 +120,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		return err
 	}
 	wakeups := func() *wakeup.Scheduler { return wakeup.New(opts.Clock) }
+	lock := &airlock.Airlock{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-airlock"), Image: opts.AirlockImage}
 	reconcilers := []interface{ SetupWithManager(manager.Manager) error }{
 		&domain.Reconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-domain"),
@@ -141,10 +143,8 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 			Clock: opts.Clock, Wakeups: wakeups(), DNS: opts.DNS, Cilium: cilium, Kubeconfig: opts.Kubeconfig,
 			Workers: cmp.Or(opts.WorkspaceWorkers, 4),
 		},
-		&product.Reconciler{
-			Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("opdomain-product"), Clock: opts.Clock,
-			Airlock: &airlock.Airlock{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-airlock"), Image: opts.AirlockImage},
-		},
+		&product.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("opdomain-product"), Clock: opts.Clock, Airlock: lock},
+		&dataimport.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("opdomain-import"), Clock: opts.Clock, Airlock: lock},
 	}
 	for _, r := range reconcilers {
 		if err := r.SetupWithManager(mgr); err != nil {

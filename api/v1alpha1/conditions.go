@@ -88,7 +88,9 @@ const (
 	// OwnerKindWorkspace is LabelOwnerKind on what a DeveloperWorkspace owns, its namespace first.
 	OwnerKindWorkspace = "DeveloperWorkspace"
 	// OwnerKindProduct is LabelOwnerKind on what a DataProduct owns: its claims and airlock pods.
-	OwnerKindProduct    = "DataProduct"
+	OwnerKindProduct = "DataProduct"
+	// OwnerKindImport is LabelOwnerKind on what a DataImport owns.
+	OwnerKindImport     = "DataImport"
 	LabelOwnerName      = "opdomain.io/owner-name"
 	LabelOwnerNamespace = "opdomain.io/owner-namespace"
 	LabelMember         = "opdomain.io/member"

@@ -82,6 +82,18 @@ type TeardownProgress struct {
 	Record string `json:"record,omitempty"`
 }
 
+// ImportedData is one import delivered into a workspace.
+type ImportedData struct {
+	// name is the DataImport.
+	Name string `json:"name"`
+	// claim is the claim in the workspace namespace that holds it; mount it read-only.
+	Claim string `json:"claim"`
+	// sha256 is the digest of the delivered bytes.
+	SHA256 string `json:"sha256"`
+	// source is where it came from.
+	Source string `json:"source"`
+}
+
 // DeveloperWorkspaceStatus is what the operator built for a workspace.
 type DeveloperWorkspaceStatus struct {
 	// phase is Provisioning, Ready, Suspended, TearingDown or TornDown.
@@ -95,6 +107,12 @@ type DeveloperWorkspaceStatus struct {
 	// +listMapKey=member
 	// +optional
 	Credentials []Credential `json:"credentials,omitempty"`
+	// imports is the workspace's import catalog: the outside data delivered into it, read-only,
+	// after review (DataImport, R4).
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Imports []ImportedData `json:"imports,omitempty"`
 	// teardown records the progress of an ordered teardown.
 	// +optional
 	Teardown *TeardownProgress `json:"teardown,omitempty"`

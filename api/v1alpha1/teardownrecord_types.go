@@ -18,8 +18,8 @@ type TeardownStep struct {
 	Objects []ObjectRecord `json:"objects,omitempty"`
 }
 
-// ProductEvidence is what a product's record keeps: the bytes concerned, by digest, and every
-// decision taken on them.
+// ProductEvidence is what the record of a product's or an import's event keeps: the bytes
+// concerned, by digest, and every decision taken on them.
 type ProductEvidence struct {
 	// revision is the revision sealed.
 	// +optional
@@ -37,10 +37,14 @@ type ProductEvidence struct {
 	ChecksOutcome string `json:"checksOutcome,omitempty"`
 	// +optional
 	ChecksReportSHA256 string `json:"checksReportSHA256,omitempty"`
-	// reviews are the reviews of the sealed digest, as given.
+	// reviews are a product's reviews of the sealed digest, as given.
 	// +listType=atomic
 	// +optional
 	Reviews []ProductReview `json:"reviews,omitempty"`
+	// importReviews are an import's reviews of the sealed digest, as given.
+	// +listType=atomic
+	// +optional
+	ImportReviews []ImportReview `json:"importReviews,omitempty"`
 	// publishedAt names the outbox copy, once published.
 	// +optional
 	PublishedAt string `json:"publishedAt,omitempty"`
@@ -71,7 +75,7 @@ type TeardownRecordSpec struct {
 	Subject ObjectRecord `json:"subject"`
 	// event is what happened to the subject: empty for a teardown, else one of the airlock's
 	// terminal events. A subject has at most one record per event.
-	// +kubebuilder:validation:Enum=Published;Rejected;Withdrawn;Delisted
+	// +kubebuilder:validation:Enum=Published;Rejected;Withdrawn;Delisted;Imported;Removed
 	// +optional
 	Event string `json:"event,omitempty"`
 	// product is the airlock's evidence, for a product's event.

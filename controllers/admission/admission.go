@@ -18,6 +18,7 @@ import (
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers/airlock"
+	"github.com/opdomain/opdomain/controllers/dataimport"
 	"github.com/opdomain/opdomain/controllers/fence"
 	"github.com/opdomain/opdomain/controllers/names"
 )
@@ -143,8 +144,14 @@ func validations(operator string, f fence.Config) []validation {
 		{resources: pod, subresources: []string{ephemeral}, expression: "variables.ephemeralContainers.all(c, " + noLogFallback + ")",
 			message: "spec.ephemeralContainers[].terminationMessagePolicy: FallbackToLogsOnError copies the tail of a container's log into pod status that members read (opdomain R1)"},
 
-		{resources: claims, operation: create, expression: "request.userInfo.username == " + strconv.Quote(operator) + " || !object.metadata.name.startsWith(" + strconv.Quote(airlock.SealClaimPrefix) + ")",
-			message: "metadata.name: claims named " + airlock.SealClaimPrefix + "* hold the artifacts the operator seals; only the operator makes them (opdomain R5)"},
+		{resources: claims, operation: create, expression: "request.userInfo.username == " + strconv.Quote(operator) + " || " +
+			"!(object.metadata.name.startsWith(" + strconv.Quote(airlock.SealClaimPrefix) + ") || object.metadata.name.startsWith(" + strconv.Quote(dataimport.ClaimPrefix) + "))",
+			message: "metadata.name: claims named " + airlock.SealClaimPrefix + "* and " + dataimport.ClaimPrefix + "* hold the artifacts the operator seals and the imports it delivers; " +
+				"only the operator makes them (opdomain R4, R5)"},
+		{resources: pod, operation: create, expression: "variables.volumes.all(v, !has(v.persistentVolumeClaim) || !v.persistentVolumeClaim.claimName.startsWith(" +
+			strconv.Quote(dataimport.ClaimPrefix) + ") || (has(v.persistentVolumeClaim.readOnly) && v.persistentVolumeClaim.readOnly))",
+			message: "spec.volumes[].persistentVolumeClaim.readOnly: a claim named " + dataimport.ClaimPrefix + "* holds reviewed outside data, delivered read-only: " +
+				"mount it with readOnly: true (opdomain R4)"},
 		{resources: pod, operation: create, expression: "request.userInfo.username == " + strconv.Quote(operator) + " || " +
 			"variables.volumes.all(v, !has(v.persistentVolumeClaim) || !v.persistentVolumeClaim.claimName.startsWith(" + strconv.Quote(airlock.SealClaimPrefix) + "))",
 			message: "spec.volumes[].persistentVolumeClaim.claimName: a claim named " + airlock.SealClaimPrefix + "* holds an artifact the operator is sealing for review, " +

@@ -45,8 +45,8 @@ type scope struct {
 	requeueAfter time.Duration
 }
 
-// namespaces are the domain's own: its control namespace, its data zone, and the airlock and
-// outbox of its products (R5), where no member has any right.
+// namespaces are the domain's own: its control namespace, its data zone, the airlock and outbox
+// of its products (R5) and the inbox of its imports (R4), where no member has any right.
 func (s *scope) namespaces() []string {
 	return rules.DomainNamespaces(s.domain)
 }
@@ -154,8 +154,8 @@ func (r *Reconciler) observeDNS(ctx context.Context, s *scope) (bool, error) {
 func (r *Reconciler) ensureIsolation(ctx context.Context, s *scope) (bool, error) {
 	d := s.domain
 	for _, ns := range s.namespaces() {
-		// The airlock and the outbox hold bytes at rest, moved by the operator's pods, which
-		// need no network: nothing goes in or out there, not even DNS.
+		// The airlock, the outbox and the inbox hold bytes at rest, moved by the operator's
+		// pods, which need no network: nothing goes in or out there, not even DNS.
 		open := ns == d.Spec.ControlNamespace || ns == d.Spec.DataZoneNamespace
 		iso := policy.Isolation{Namespace: ns, Labels: r.labels(d, ns), Open: open, AtRest: !open, DNS: s.dns.DNS}
 		if ns == d.Spec.DataZoneNamespace {
@@ -168,7 +168,7 @@ func (r *Reconciler) ensureIsolation(ctx context.Context, s *scope) (bool, error
 	}
 	conditions.Set(&s.domain.Status.Conditions, s.domain.Generation, opv1.ConditionNetworkIsolated, true, opv1.ReasonReconciled,
 		"default-deny with DNS in "+d.Spec.ControlNamespace+", "+d.Spec.DataZoneNamespace+"; deny all in "+names.Airlock(d.Name)+", "+names.Outbox(d.Name)+
-			"; as "+string(d.Spec.NetworkPolicy))
+			", "+names.Inbox(d.Name)+"; as "+string(d.Spec.NetworkPolicy))
 	return true, nil
 }
 

@@ -44,3 +44,7 @@ func Airlock(domain string) string { return Namespace(domain, "airlock") }
 
 // Outbox is the namespace of a domain that published products leave from, and the only one.
 func Outbox(domain string) string { return Namespace(domain, "outbox") }
+
+// Inbox is the namespace of a domain where outside data waits to be imported, out of every
+// member's reach.
+func Inbox(domain string) string { return Namespace(domain, "inbox") }

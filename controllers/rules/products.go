@@ -133,3 +133,43 @@ func sealedDigest(s *opv1.SealedArtifact) string {
 	}
 	return s.SHA256
 }
+
+// ImportCreate checks a new import: it is submitted without reviews.
+func ImportCreate(m *opv1.DataImport) []*Violation {
+	if len(m.Spec.Reviews) > 0 {
+		return []*Violation{{Field: field.NewPath("spec", "reviews"), Reason: opv1.ReasonReviewNotIndependent,
+			Message: "an import is reviewed once the operator has sealed it: submit it without reviews"}}
+	}
+	return nil
+}
+
+// ImportReviews checks what an update adds to an import's reviews (R4): the operator entity's
+// reviewer, as themselves, who did not ask for it and is no person of the developer party, of
+// the digest the operator sealed, while the import is in review; reviews are a record.
+func ImportReviews(old, m *opv1.DataImport, c ProductCaller) []*Violation {
+	reviews := field.NewPath("spec", "reviews")
+	var out []*Violation
+	add := func(path *field.Path, format string, args ...any) {
+		out = append(out, &Violation{Field: path, Reason: opv1.ReasonReviewNotIndependent, Message: fmt.Sprintf(format, args...)})
+	}
+	n := len(old.Spec.Reviews)
+	if len(m.Spec.Reviews) < n || !equality.Semantic.DeepEqual(old.Spec.Reviews, m.Spec.Reviews[:n]) {
+		add(reviews, "reviews are a record: append a review, never edit or remove one")
+		return out
+	}
+	sealed := old.Status.Sealed
+	for i := n; i < len(m.Spec.Reviews); i++ {
+		r, path := m.Spec.Reviews[i], reviews.Index(i)
+		if v := independentReviewer(path.Child("reviewer"), r.Reviewer, m.Spec.SubmittedBy, c); v != nil {
+			out = append(out, v)
+			continue
+		}
+		switch {
+		case old.Status.Phase != opv1.ImportInReview:
+			add(path, "the import is %s, not InReview: nothing of it is awaiting a review", phaseOrNew(opv1.ProductPhase(old.Status.Phase)))
+		case sealed == nil || r.SHA256 != sealed.SHA256:
+			add(path.Child("sha256"), "%s is not the digest the operator sealed (%s): a review names exactly what it approved", r.SHA256, sealedDigest(sealed))
+		}
+	}
+	return out
+}

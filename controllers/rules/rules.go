@@ -181,9 +181,9 @@ func ClaimedNamespace(d *opv1.OperationDomain, others []opv1.OperationDomain, ol
 }
 
 // DomainNamespaces are the namespaces a domain creates for itself: its control namespace, its
-// data zone, and its products' airlock and outbox.
+// data zone, its products' airlock and outbox, and the inbox of its imports.
 func DomainNamespaces(d *opv1.OperationDomain) []string {
-	return []string{d.Spec.ControlNamespace, d.Spec.DataZoneNamespace, names.Airlock(d.Name), names.Outbox(d.Name)}
+	return []string{d.Spec.ControlNamespace, d.Spec.DataZoneNamespace, names.Airlock(d.Name), names.Outbox(d.Name), names.Inbox(d.Name)}
 }
 
 func missingFrom(items, set []string) []string { return filter(items, set, false) }

@@ -55,7 +55,10 @@ func (v *Validators) SetupWithManager(mgr ctrl.Manager) error {
 	if err := ctrl.NewWebhookManagedBy(mgr, &opv1.DataGrant{}).WithValidator(grants{v}).Complete(); err != nil {
 		return err
 	}
-	return ctrl.NewWebhookManagedBy(mgr, &opv1.DataProduct{}).WithValidator(products{v}).Complete()
+	if err := ctrl.NewWebhookManagedBy(mgr, &opv1.DataProduct{}).WithValidator(products{v}).Complete(); err != nil {
+		return err
+	}
+	return ctrl.NewWebhookManagedBy(mgr, &opv1.DataImport{}).WithValidator(imports{v}).Complete()
 }
 
 func invalid(kind, name string, errs field.ErrorList) error {
@@ -304,21 +307,60 @@ func (v products) ValidateUpdate(ctx context.Context, old, p *opv1.DataProduct) 
 	if err != nil {
 		return nil, err
 	}
-	caller := rules.ProductCaller{User: user, MayReview: mayReview}
-	var agreements opv1.AuthorizationList
-	if err := v.Reader.List(ctx, &agreements, client.InNamespace(p.Namespace)); err != nil {
+	caller, err := v.reviewer(ctx, "DataProduct", p.Namespace, p.Name, p.Spec.Authorization, user, mayReview)
+	if err != nil {
 		return nil, err
 	}
-	i := slices.IndexFunc(agreements.Items, func(a opv1.Authorization) bool { return a.Name == p.Spec.Authorization })
-	if i < 0 {
-		// Without the agreement its party is unknown, and so is who may not review.
-		return nil, invalid("DataProduct", p.Name, field.ErrorList{field.Forbidden(field.NewPath("spec", "authorization"),
-			fmt.Sprintf("agreement %q not found in this namespace: a product of no agreement is not reviewed", p.Spec.Authorization))})
-	}
-	caller.PartyPersons = rules.PartyPersons(agreements.Items[i].Spec.Party.CreditCode, agreements.Items)
 	// The stage awaited, as the phase machine sees the product as stored.
 	awaited := product.Decide(product.Inputs{Product: old, Stages: old.Status.Stages}).Stage
 	return nil, invalid("DataProduct", p.Name, broken(rules.ProductReviews(old, p, caller, awaited)...))
+}
+
+// reviewer is the caller of a review of a product or import of an agreement, with the persons
+// of the agreement's party, who may not review it; an agreement not found refuses the review.
+func (v *Validators) reviewer(ctx context.Context, kind, namespace, name, agreement, user string, mayReview bool) (rules.ProductCaller, error) {
+	caller := rules.ProductCaller{User: user, MayReview: mayReview}
+	var agreements opv1.AuthorizationList
+	if err := v.Reader.List(ctx, &agreements, client.InNamespace(namespace)); err != nil {
+		return caller, err
+	}
+	i := slices.IndexFunc(agreements.Items, func(a opv1.Authorization) bool { return a.Name == agreement })
+	if i < 0 {
+		// Without the agreement its party is unknown, and so is who may not review.
+		return caller, invalid(kind, name, field.ErrorList{field.Forbidden(field.NewPath("spec", "authorization"),
+			fmt.Sprintf("agreement %q not found in this namespace: a %s of no agreement is not reviewed", agreement, kind))})
+	}
+	caller.PartyPersons = rules.PartyPersons(agreements.Items[i].Spec.Party.CreditCode, agreements.Items)
+	return caller, nil
+}
+
+// +kubebuilder:webhook:path=/validate-opdomain-io-v1alpha1-dataimport,mutating=false,failurePolicy=fail,sideEffects=None,groups=opdomain.io,resources=dataimports,verbs=create;update,versions=v1alpha1,name=dataimports.opdomain.io,admissionReviewVersions=v1
+
+type imports struct{ *Validators }
+
+func (imports) ValidateCreate(_ context.Context, m *opv1.DataImport) (admission.Warnings, error) {
+	return nil, invalid("DataImport", m.Name, broken(rules.ImportCreate(m)...))
+}
+
+// ValidateUpdate checks what an update adds to the reviews; the rest of the spec is the
+// schema's (CEL) to hold.
+func (v imports) ValidateUpdate(ctx context.Context, old, m *opv1.DataImport) (admission.Warnings, error) {
+	if equality.Semantic.DeepEqual(old.Spec.Reviews, m.Spec.Reviews) {
+		return nil, nil
+	}
+	user, mayReview, err := v.mayReview(ctx, "dataimports", m.Namespace, m.Name)
+	if err != nil {
+		return nil, err
+	}
+	caller, err := v.reviewer(ctx, "DataImport", m.Namespace, m.Name, m.Spec.Authorization, user, mayReview)
+	if err != nil {
+		return nil, err
+	}
+	return nil, invalid("DataImport", m.Name, broken(rules.ImportReviews(old, m, caller)...))
+}
+
+func (imports) ValidateDelete(context.Context, *opv1.DataImport) (admission.Warnings, error) {
+	return nil, nil
 }
 
 func (products) ValidateDelete(context.Context, *opv1.DataProduct) (admission.Warnings, error) {

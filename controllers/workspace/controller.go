@@ -66,6 +66,7 @@ type KubeconfigTarget struct {
 // +kubebuilder:rbac:groups=batch,resources=jobs;cronjobs,verbs=get;list;watch;create;update;patch;delete;deletecollection
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete;bind;escalate
 // +kubebuilder:rbac:groups="",resources=pods/status;events,verbs=get;list;watch
+// +kubebuilder:rbac:groups=opdomain.io,resources=dataimports,verbs=get;list;watch
 
 // Reconcile brings one workspace to its desired state.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
@@ -139,6 +140,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// Grants decide whether members may read pod logs.
 		Watches(&opv1.DataGrant{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: o.(*opv1.DataGrant).Spec.Workspace}}}
+		})).
+		// Imports make its catalog.
+		Watches(&opv1.DataImport{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: o.(*opv1.DataImport).Spec.Workspace}}}
 		})).
 		WatchesRawSource(r.Wakeups.Source()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).

@@ -169,6 +169,9 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 		}
 	}
 
+	if err := r.listImports(ctx, s); err != nil {
+		return ctrl.Result{}, err
+	}
 	ws := s.ws
 	conditions.Set(&ws.Status.Conditions, ws.Generation, opv1.ConditionEmergencyStop, s.domain.Spec.EmergencyStop.Active,
 		opv1.ReasonEmergencyStop, s.domain.Spec.EmergencyStop.Reason)
@@ -204,6 +207,22 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 		s.summary = conditions.Summary{Ready: true, Reason: opv1.ReasonReconciled, Message: "workspace " + ws.Status.Namespace + " is ready"}
 	}
 	return ctrl.Result{}, nil
+}
+
+// listImports writes the workspace's import catalog: the DataImports delivered into it.
+func (r *Reconciler) listImports(ctx context.Context, s *scope) error {
+	var imports opv1.DataImportList
+	if err := r.List(ctx, &imports, client.InNamespace(s.ws.Namespace)); err != nil {
+		return err
+	}
+	var catalog []opv1.ImportedData
+	for _, m := range imports.Items {
+		if d := m.Status.Delivered; m.Spec.Workspace == s.ws.Name && d != nil && m.Status.Phase == opv1.ImportDelivered {
+			catalog = append(catalog, opv1.ImportedData{Name: m.Name, Claim: d.Claim, SHA256: d.SHA256, Source: m.Spec.Source})
+		}
+	}
+	s.ws.Status.Imports = catalog
+	return nil
 }
 
 // gateOpen says whether the agreement's gate the members are bound to carries their rules: the

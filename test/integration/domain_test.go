@@ -47,9 +47,9 @@ func TestR1_DomainCreatesIsolatedNamespacesInBothRenderings(t *testing.T) {
 	g.Expect(k8s.Get(ctx, client.ObjectKey{Name: admission.DNSBindingName(d.Name)}, &admissionregistrationv1.MutatingAdmissionPolicyBinding{})).To(Succeed())
 	g.Expect(kstatus(t, d)).To(Equal(status.CurrentStatus))
 	g.Expect(d.Status.Namespaces).To(ConsistOf(opv1.OwnedNamespace{Name: "jiangsu-control"}, opv1.OwnedNamespace{Name: "jiangsu-data"},
-		opv1.OwnedNamespace{Name: "jiangsu-airlock"}, opv1.OwnedNamespace{Name: "jiangsu-outbox"}))
-	// R5: the products' airlock and outbox hold bytes at rest: everything denied, not even DNS.
-	for _, ns := range []string{"jiangsu-airlock", "jiangsu-outbox"} {
+		opv1.OwnedNamespace{Name: "jiangsu-airlock"}, opv1.OwnedNamespace{Name: "jiangsu-outbox"}, opv1.OwnedNamespace{Name: "jiangsu-inbox"}))
+	// R4, R5: the airlock, outbox and inbox hold bytes at rest: everything denied, not even DNS.
+	for _, ns := range []string{"jiangsu-airlock", "jiangsu-outbox", "jiangsu-inbox"} {
 		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: policy.DefaultDeny}, &networkingv1.NetworkPolicy{})).To(Succeed(), ns)
 		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: policy.DefaultDeny}, &ciliumv2.CiliumNetworkPolicy{})).To(Succeed(), ns)
 		for _, name := range []string{policy.AllowDNS, policy.AllowSameNamespace} {
@@ -71,7 +71,7 @@ func TestR1_DomainAdoptsExistingNamespaceAndRendersOnlyWhatItIsAsked(t *testing.
 	g.Expect(k8s.Create(ctx, d)).To(Succeed())
 	waitReady(t, d)
 	g.Expect(d.Status.Namespaces).To(ConsistOf(opv1.OwnedNamespace{Name: "gitops-control"}, opv1.OwnedNamespace{Name: "gitops-data", Adopted: true},
-		opv1.OwnedNamespace{Name: "gitops-airlock"}, opv1.OwnedNamespace{Name: "gitops-outbox"}))
+		opv1.OwnedNamespace{Name: "gitops-airlock"}, opv1.OwnedNamespace{Name: "gitops-outbox"}, opv1.OwnedNamespace{Name: "gitops-inbox"}))
 	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: "gitops-data", Name: policy.DefaultDeny}, &networkingv1.NetworkPolicy{})).To(Succeed())
 	g.Expect(apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Namespace: "gitops-data", Name: policy.DefaultDeny}, &ciliumv2.CiliumNetworkPolicy{}))).
 		To(BeTrue(), "a Kubernetes-only domain renders no Cilium policy")

@@ -19,6 +19,7 @@
 //	                                servers or SERVER (HOST:PORT) alone; exit 2 when it does not
 //	agent write PATH TEXT           write TEXT to PATH and sync it to disk, then pause
 //	agent say TEXT                  write TEXT to /dev/termination-log and exit
+//	agent read PATH                 copy what PATH holds to /dev/termination-log and exit
 //	agent upstream :PORT            a DNS server that prints "query NAME" for every question it
 //	                                is asked and answers every A question with 192.0.2.1
 package main
@@ -82,6 +83,13 @@ func main() {
 	case "say":
 		need(args, 1)
 		write("/dev/termination-log", args[0])
+	case "read":
+		need(args, 1)
+		b, err := os.ReadFile(args[0])
+		if err != nil {
+			fail(err.Error())
+		}
+		write("/dev/termination-log", string(b))
 	case "upstream":
 		need(args, 1)
 		upstream(args[0])

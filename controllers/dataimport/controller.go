@@ -1,0 +1,337 @@
+package dataimport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/airlock"
+	"github.com/opdomain/opdomain/controllers/apply"
+	"github.com/opdomain/opdomain/controllers/conditions"
+	"github.com/opdomain/opdomain/controllers/evidence"
+	"github.com/opdomain/opdomain/controllers/index"
+	"github.com/opdomain/opdomain/controllers/names"
+	"github.com/opdomain/opdomain/controllers/wakeup"
+)
+
+const kind = opv1.OwnerKindImport
+
+// ClaimPrefix begins the name of the claim an import is delivered on in its workspace; the
+// domain's admission policy lets only the operator make one, and pods mount it read-only.
+const ClaimPrefix = "opdomain-import-"
+
+// Reconciler reconciles DataImports: the airlock seals, inspects, delivers and destroys their
+// artifacts.
+type Reconciler struct {
+	client.Client
+	Recorder events.EventRecorder
+	Clock    wakeup.Clock
+	Airlock  *airlock.Airlock
+}
+
+// +kubebuilder:rbac:groups=opdomain.io,resources=dataimports,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=opdomain.io,resources=dataimports/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=opdomain.io,resources=dataimports/finalizers,verbs=update
+
+// scope is one reconcile's view of an import and what it hangs under.
+type scope struct {
+	imp    *opv1.DataImport
+	orig   *opv1.DataImport
+	now    time.Time
+	domain *opv1.OperationDomain
+	// workspaceNamespace is where the import is delivered; empty when the workspace is gone.
+	workspaceNamespace string
+	inputs             Inputs
+	passage            *airlock.Passage
+	summary            conditions.Summary
+	waiting            string
+}
+
+// Reconcile brings one import a step further through the airlock.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+	var m opv1.DataImport
+	if err := r.Get(ctx, req.NamespacedName, &m); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if m.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(&m, opv1.Finalizer) {
+		patch := client.MergeFrom(m.DeepCopy())
+		controllerutil.AddFinalizer(&m, opv1.Finalizer)
+		return ctrl.Result{}, r.Patch(ctx, &m, patch)
+	}
+	s := &scope{imp: &m, orig: m.DeepCopy(), now: r.Clock.Now()}
+	defer func() {
+		conditions.Finish(&m.Status.Conditions, &m.Status.ObservedGeneration, m.Generation, s.summary, retErr)
+		if err := apply.Status(ctx, r.Client, &m, s.orig); err != nil && !apierrors.IsNotFound(err) {
+			retErr = err
+		}
+	}()
+	if err := r.resolve(ctx, s); err != nil {
+		return ctrl.Result{}, err
+	}
+	if s.domain == nil {
+		s.summary = conditions.Summary{Reason: opv1.ReasonDomainNotFound, Stalled: true,
+			Message: "no OperationDomain has " + m.Namespace + " as its control namespace"}
+		return ctrl.Result{}, nil
+	}
+	if !m.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, s)
+	}
+	return r.reconcileNormal(ctx, s)
+}
+
+// resolve finds the import's domain and whether its workspace can still hold it.
+func (r *Reconciler) resolve(ctx context.Context, s *scope) error {
+	m := s.imp
+	d, err := index.DomainFor(ctx, r.Client, m.Namespace)
+	if err != nil || d == nil {
+		return err
+	}
+	s.domain = d
+	in := Inputs{Import: m}
+	authz, err := index.Lookup[opv1.Authorization](ctx, r.Client, m.Namespace, m.Spec.Authorization)
+	if err != nil {
+		return err
+	}
+	ws, err := index.Lookup[opv1.DeveloperWorkspace](ctx, r.Client, m.Namespace, m.Spec.Workspace)
+	if err != nil {
+		return err
+	}
+	switch {
+	case authz == nil || authz.Status.Phase.Ended():
+		in.Ended = "agreement " + m.Spec.Authorization + " has ended"
+	case ws == nil || ws.Status.Teardown != nil || !ws.DeletionTimestamp.IsZero():
+		in.Ended = "workspace " + m.Spec.Workspace + " is gone or torn down"
+	case ws.Spec.Authorization != m.Spec.Authorization:
+		in.Ended = "workspace " + m.Spec.Workspace + " works under another agreement"
+	default:
+		s.workspaceNamespace = ws.Status.Namespace
+	}
+	if c := m.Status.Custody; c != nil && c.Revision == m.Spec.Revision {
+		in.SealFailure = c.Failure
+	}
+	s.inputs = in
+	return nil
+}
+
+func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result, error) {
+	out := Decide(s.inputs)
+	var step func(context.Context, *scope, Outcome) error
+	switch out.Phase {
+	case opv1.ImportSealing, opv1.ImportChecking:
+		step = r.seal
+	case opv1.ImportApproved:
+		step = r.deliver
+	case opv1.ImportDelivered:
+		step = r.settle
+	case opv1.ImportRejected, opv1.ImportWithdrawn, opv1.ImportRemoved:
+		step = r.end
+	}
+	// The phase is shown even when the step fails, with the failure in the conditions.
+	r.show(s, out)
+	if step != nil {
+		if err := step(ctx, s, out); err != nil {
+			return retry(err)
+		}
+		r.show(s, Decide(s.inputs))
+	}
+	return ctrl.Result{}, nil
+}
+
+// reconcileDelete ends an import that is deleted as it would end otherwise, withdrawn or, once
+// delivered, removed, and lets it go once its bytes are destroyed and the record is written.
+func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result, error) {
+	out := Decide(s.inputs)
+	if !slices.Contains(ended, out.Phase) {
+		out = Outcome{Phase: opv1.ImportWithdrawn, Reason: ReasonDeleted, Message: "the DataImport was deleted"}
+		if s.imp.Status.Delivered != nil {
+			out.Phase = opv1.ImportRemoved
+		}
+	}
+	if err := r.end(ctx, s, out); err != nil {
+		return retry(err)
+	}
+	r.show(s, out)
+	if e := s.imp.Status.Ended; e == nil || e.Record == "" {
+		return ctrl.Result{}, nil
+	}
+	patch := client.MergeFrom(s.imp.DeepCopy())
+	controllerutil.RemoveFinalizer(s.imp, opv1.Finalizer)
+	return ctrl.Result{}, r.Patch(ctx, s.imp, patch)
+}
+
+// retry takes another turn at once when another record took the evidence chain's next place.
+func retry(err error) (ctrl.Result, error) {
+	if errors.Is(err, evidence.ErrSequenceTaken) {
+		return ctrl.Result{RequeueAfter: 10 * time.Millisecond}, nil
+	}
+	return ctrl.Result{}, err
+}
+
+// show writes the outcome into status: the phase, and the summary conditions.
+func (r *Reconciler) show(s *scope, out Outcome) {
+	m := s.imp
+	m.Status.Phase = out.Phase
+	switch out.Phase {
+	case opv1.ImportDelivered:
+		s.summary = conditions.Summary{Ready: true, Reason: out.Reason, Message: out.Message}
+	case opv1.ImportInReview, opv1.ImportReturned, opv1.ImportFailed:
+		s.summary = conditions.Summary{Reason: out.Reason, Message: out.Message, Stalled: out.Phase != opv1.ImportInReview}
+	case opv1.ImportRejected, opv1.ImportWithdrawn, opv1.ImportRemoved:
+		if e := m.Status.Ended; e != nil && e.Record != "" {
+			s.summary = conditions.Summary{Ready: true, Reason: e.Reason, Message: e.Message + "; its copies are destroyed, record " + e.Record}
+			return
+		}
+		s.summary = conditions.Summary{Reason: out.Reason, Message: "destroying its copies", Progressing: true}
+	default:
+		s.summary = conditions.Summary{Reason: out.Reason, Message: out.Message + s.waiting, Progressing: true}
+	}
+}
+
+// seal brings the current revision from the inbox into the airlock (airlock.Seal), and writes
+// what the airlock found there into status. A new revision first destroys the volume of the one
+// before.
+func (r *Reconciler) seal(ctx context.Context, s *scope, _ Outcome) error {
+	m := s.imp
+	if r.Airlock.Image == "" {
+		s.waiting = "; the operator runs no airlock image (--airlock-image), so nothing is sealed"
+		return nil
+	}
+	if c := m.Status.Custody; c != nil && c.Revision != m.Spec.Revision {
+		if gone, err := r.destroy(ctx, s); err != nil || !gone {
+			return err
+		}
+		m.Status.Custody = nil
+	}
+	if m.Status.Custody == nil {
+		m.Status.Custody = &opv1.ArtifactCustody{Revision: m.Spec.Revision}
+		m.Status.Sealed, m.Status.Checks = nil, nil
+	}
+	admitted, err := r.Airlock.Seal(ctx, r.passage(s))
+	if admitted != nil {
+		m.Status.Sealed, m.Status.Checks = &admitted.Artifact, &admitted.Checks
+	}
+	s.inputs.SealFailure = m.Status.Custody.Failure
+	return err
+}
+
+// deliver hands the approved volume on to a claim in the workspace, where it is digested once
+// more, and records the import.
+func (r *Reconciler) deliver(ctx context.Context, s *scope, _ Outcome) error {
+	m := s.imp
+	if m.Status.Custody == nil || m.Status.Custody.Volume == "" || m.Status.Sealed == nil {
+		return fmt.Errorf("an approved import has no sealed volume on record")
+	}
+	pass := r.passage(s)
+	claim := pass.Claim(s.workspaceNamespace, ClaimPrefix)
+	digest, err := r.Airlock.Deliver(ctx, pass, claim, m.Status.Sealed.SHA256)
+	if err != nil || digest == "" {
+		return err
+	}
+	location := airlock.Location(claim)
+	record, err := r.Airlock.Record(ctx, pass, r.evidence(s, "Imported", "approved by the operator's review", location), location)
+	if err != nil {
+		return err
+	}
+	m.Status.Delivered = &opv1.DeliveredCopy{Location: location, Claim: claim.Name, SHA256: digest, At: metav1.NewTime(s.now), Record: record}
+	r.Recorder.Eventf(m, nil, corev1.EventTypeNormal, "Delivered", "Deliver", "delivered %s read-only at %s", digest, location)
+	return nil
+}
+
+// settle removes the verification pod once the delivery is on record.
+func (r *Reconciler) settle(ctx context.Context, s *scope, _ Outcome) error {
+	return r.Airlock.RemovePods(ctx, r.passage(s), s.workspaceNamespace)
+}
+
+// end ends an import for good: its tombstone, its volume destroyed wherever it is, and the
+// record of it all.
+func (r *Reconciler) end(ctx context.Context, s *scope, out Outcome) error {
+	m := s.imp
+	if m.Status.Ended == nil {
+		m.Status.Ended = &opv1.ProductEnd{At: metav1.NewTime(s.now), Reason: out.Reason, Message: out.Message}
+	}
+	if m.Status.Ended.Record != "" {
+		return nil
+	}
+	if gone, err := r.destroy(ctx, s); err != nil || !gone {
+		return err
+	}
+	record, err := r.Airlock.Record(ctx, r.passage(s), r.evidence(s, string(out.Phase), m.Status.Ended.Reason+": "+m.Status.Ended.Message, ""), "")
+	if err != nil {
+		return err
+	}
+	m.Status.Ended.Record = record
+	r.Recorder.Eventf(m, nil, corev1.EventTypeNormal, string(out.Phase), "End", "%s: %s; record %s", m.Status.Ended.Reason, m.Status.Ended.Message, record)
+	return nil
+}
+
+// destroy destroys the volume of the revision in custody, wherever it is.
+func (r *Reconciler) destroy(ctx context.Context, s *scope) (bool, error) {
+	pass := r.passage(s)
+	pass.Revision = s.imp.Status.Custody.Revision
+	return r.Airlock.Destroy(ctx, pass, names.Inbox(s.domain.Name), names.Airlock(s.domain.Name), s.workspaceNamespace)
+}
+
+// passage is the import's current revision as the airlock sees it: from the inbox, checked as
+// an import.
+func (r *Reconciler) passage(s *scope) *airlock.Passage {
+	if s.passage == nil {
+		m := s.imp
+		s.passage = &airlock.Passage{Owner: m, Kind: kind, Revision: m.Spec.Revision, Domain: s.domain, Custody: m.Status.Custody,
+			Source: client.ObjectKey{Namespace: names.Inbox(s.domain.Name), Name: m.Spec.Artifact.PersistentVolumeClaim}, Path: m.Spec.Artifact.Path,
+			Checks: airlock.CheckSpec{Import: &airlock.ImportCheck{PersonalInformation: m.Spec.PersonalInformation != nil}}, Now: s.now}
+	}
+	return s.passage
+}
+
+// evidence is the record of one of the import's events: what was sealed, checked and reviewed.
+func (r *Reconciler) evidence(s *scope, event, reason, location string) opv1.TeardownRecordSpec {
+	m := s.imp
+	ev := &opv1.ProductEvidence{Revision: m.Spec.Revision, PublishedAt: location}
+	if sealed := m.Status.Sealed; sealed != nil {
+		ev.SHA256, ev.Size = sealed.SHA256, sealed.Size
+		ev.ImportReviews = slices.DeleteFunc(slices.Clone(m.Spec.Reviews), func(rv opv1.ImportReview) bool { return rv.SHA256 != sealed.SHA256 })
+	}
+	if checks := m.Status.Checks; checks != nil {
+		ev.ChecksOutcome, ev.ChecksReportSHA256 = checks.Outcome, checks.ReportSHA256
+	}
+	return opv1.TeardownRecordSpec{Event: event, Product: ev, Authorization: m.Spec.Authorization, Reason: reason}
+}
+
+// SetupWithManager watches imports, their pods and claims, and what decides their fate:
+// agreements, workspaces and domains.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	toOwner := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+		l := o.GetLabels()
+		if l[opv1.LabelOwnerKind] != kind || l[opv1.LabelOwnerName] == "" {
+			return nil
+		}
+		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: l[opv1.LabelOwnerNamespace], Name: l[opv1.LabelOwnerName]}}}
+	})
+	inNamespace := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		return index.Requests(ctx, r, &opv1.DataImportList{}, client.InNamespace(o.GetNamespace()))
+	})
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&opv1.DataImport{}).
+		Watches(&corev1.Pod{}, toOwner).
+		Watches(&corev1.PersistentVolumeClaim{}, toOwner).
+		Watches(&opv1.Authorization{}, inNamespace).
+		Watches(&opv1.DeveloperWorkspace{}, inNamespace).
+		Watches(&opv1.OperationDomain{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			return index.Requests(ctx, r, &opv1.DataImportList{}, client.InNamespace(o.(*opv1.OperationDomain).Spec.ControlNamespace))
+		})).
+		Named("dataimport").
+		Complete(r)
+}
