@@ -105,9 +105,9 @@ func independentReviewer(path *field.Path, name, submitter string, c ProductCall
 	case !c.MayReview:
 		why, reason = fmt.Sprintf("%s does not hold the reviewer right (verb review on dataproducts, ClusterRole opdomain-reviewer)", c.User), opv1.ReasonReviewerNotCaller
 	case name == submitter:
-		why = fmt.Sprintf("%s submitted the product and may not review it (two-person rule)", name)
+		why = fmt.Sprintf("%s submitted it and may not review it (two-person rule)", name)
 	case slices.Contains(c.PartyPersons, name):
-		why = fmt.Sprintf("%s is a person of the developer party and may not review its product (two-person rule)", name)
+		why = fmt.Sprintf("%s is a person of the developer party and may not review what it submits (two-person rule)", name)
 	default:
 		return nil
 	}

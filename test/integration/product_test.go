@@ -187,7 +187,7 @@ func TestR5_ProductReviewsAreBoundToTheCallerTheSealedDigestAndTheStage(t *testi
 		"no reviewer right": {outsider, fixtures.ProductReview(opv1.StageTechnical, outsider, digest, opv1.DecisionApproved),
 			[]string{"spec.reviews[0].reviewer", "does not hold the reviewer right"}},
 		"the submitter": {member, fixtures.ProductReview(opv1.StageTechnical, member, digest, opv1.DecisionApproved),
-			[]string{"spec.reviews[0].reviewer", "submitted the product and may not review it"}},
+			[]string{"spec.reviews[0].reviewer", "submitted it and may not review it"}},
 		"the developer party": {partyPerson, fixtures.ProductReview(opv1.StageTechnical, partyPerson, digest, opv1.DecisionApproved),
 			[]string{"spec.reviews[0].reviewer", "person of the developer party"}},
 		"a stale digest": {reviewer, fixtures.ProductReview(opv1.StageTechnical, reviewer, stale, opv1.DecisionApproved),
