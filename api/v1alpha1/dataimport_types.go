@@ -129,22 +129,11 @@ type DeliveredCopy struct {
 type DataImportStatus struct {
 	// phase is where the import stands.
 	// +optional
-	Phase ImportPhase `json:"phase,omitempty"`
-	// sealed is the artifact as the operator froze it.
-	// +optional
-	Sealed *SealedArtifact `json:"sealed,omitempty"`
-	// custody is the volume the current revision's bytes are kept on.
-	// +optional
-	Custody *ArtifactCustody `json:"custody,omitempty"`
-	// checks is the automatic checks' report on the sealed digest.
-	// +optional
-	Checks *CheckReport `json:"checks,omitempty"`
+	Phase          ImportPhase `json:"phase,omitempty"`
+	ArtifactStatus `json:",inline"`
 	// delivered is where the approved bytes were delivered.
 	// +optional
 	Delivered *DeliveredCopy `json:"delivered,omitempty"`
-	// ended is set once the import was rejected, withdrawn or removed.
-	// +optional
-	Ended *ProductEnd `json:"ended,omitempty"`
 	// conditions: Ready, Reconciling, Stalled.
 	// +listType=map
 	// +listMapKey=type

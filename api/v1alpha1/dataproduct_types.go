@@ -385,11 +385,9 @@ type ArtifactCustody struct {
 	Destroyed bool `json:"destroyed,omitempty"`
 }
 
-// DataProductStatus says where the product is.
-type DataProductStatus struct {
-	// phase is where the product stands.
-	// +optional
-	Phase ProductPhase `json:"phase,omitempty"`
+// ArtifactStatus is what a DataProduct or a DataImport records of its artifact's passage
+// through the airlock.
+type ArtifactStatus struct {
 	// sealed is the artifact as the operator froze it.
 	// +optional
 	Sealed *SealedArtifact `json:"sealed,omitempty"`
@@ -399,6 +397,18 @@ type DataProductStatus struct {
 	// checks is the automatic checks' report on the sealed digest.
 	// +optional
 	Checks *CheckReport `json:"checks,omitempty"`
+	// ended is set once it ended for good (rejected, withdrawn, delisted or removed): its
+	// tombstone.
+	// +optional
+	Ended *ProductEnd `json:"ended,omitempty"`
+}
+
+// DataProductStatus says where the product is.
+type DataProductStatus struct {
+	// phase is where the product stands.
+	// +optional
+	Phase          ProductPhase `json:"phase,omitempty"`
+	ArtifactStatus `json:",inline"`
 	// stages are the review stages this product needs, in order.
 	// +optional
 	// +listType=atomic
@@ -406,9 +416,6 @@ type DataProductStatus struct {
 	// published is where the approved bytes were published.
 	// +optional
 	Published *PublishedCopy `json:"published,omitempty"`
-	// ended is set once the product was rejected, withdrawn or delisted.
-	// +optional
-	Ended *ProductEnd `json:"ended,omitempty"`
 	// conditions: Ready, Reconciling, Stalled.
 	// +listType=map
 	// +listMapKey=type

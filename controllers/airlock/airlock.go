@@ -9,6 +9,7 @@ package airlock
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -18,10 +19,12 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers/apply"
+	"github.com/opdomain/opdomain/controllers/conditions"
 	"github.com/opdomain/opdomain/controllers/evidence"
 	"github.com/opdomain/opdomain/controllers/names"
 )
@@ -86,6 +89,10 @@ func (a *Airlock) Seal(ctx context.Context, p *Passage) (*Admitted, error) {
 // copyOut runs the seal pod beside the source claim.
 func (a *Airlock) copyOut(ctx context.Context, p *Passage) error {
 	c := p.Custody
+	if p.Source.Namespace == "" {
+		c.Failure = "claim " + p.Source.Name + " has no namespace to be sealed from: its workspace is gone or torn down"
+		return nil
+	}
 	var source corev1.PersistentVolumeClaim
 	switch err := a.APIReader.Get(ctx, p.Source, &source); {
 	case apierrors.IsNotFound(err):
@@ -365,4 +372,131 @@ func (p *Passage) labels(step string) map[string]string {
 
 func (p *Passage) ownedBy() client.MatchingLabels {
 	return client.MatchingLabels{opv1.LabelOwnerKind: p.Kind, opv1.LabelOwnerName: p.Owner.GetName(), opv1.LabelOwnerNamespace: p.Owner.GetNamespace()}
+}
+
+// Admit is an owner's sealing step: it brings the passage's revision into the airlock and
+// writes what the airlock found into st. A new revision first destroys the volume of the one
+// before, its pods looked for in namespaces. It returns what the artifact waits for that is out
+// of the operator's hands, if anything.
+func (a *Airlock) Admit(ctx context.Context, p *Passage, st *opv1.ArtifactStatus, namespaces ...string) (waiting string, err error) {
+	if a.Image == "" {
+		return "the operator runs no airlock image (--airlock-image), so nothing is sealed", nil
+	}
+	if c := st.Custody; c != nil && c.Revision != p.Revision {
+		p.Custody = c
+		if gone, err := a.Destroy(ctx, p, namespaces...); err != nil || !gone {
+			return "", err
+		}
+		st.Custody = nil
+	}
+	if st.Custody == nil {
+		st.Custody = &opv1.ArtifactCustody{Revision: p.Revision}
+		st.Sealed, st.Checks = nil, nil
+	}
+	p.Custody = st.Custody
+	admitted, err := a.Seal(ctx, p)
+	if admitted != nil {
+		st.Sealed, st.Checks = &admitted.Artifact, &admitted.Checks
+	}
+	return "", err
+}
+
+// End ends an owner for good with event: its tombstone in st (what, when, why), its volume
+// destroyed wherever it is (its pods looked for in namespaces), then the record of the event,
+// whose name the tombstone keeps. It is done once st.Ended.Record is set.
+func (a *Airlock) End(ctx context.Context, p *Passage, st *opv1.ArtifactStatus, event, reason, message string, record opv1.TeardownRecordSpec, namespaces ...string) error {
+	if st.Ended == nil {
+		st.Ended = &opv1.ProductEnd{At: metav1.NewTime(p.Now), Reason: reason, Message: message}
+	}
+	if st.Ended.Record != "" {
+		return nil
+	}
+	p.Custody = st.Custody
+	if gone, err := a.Destroy(ctx, p, namespaces...); err != nil || !gone {
+		return err
+	}
+	record.Event, record.Reason = event, st.Ended.Reason+": "+st.Ended.Message
+	name, err := a.Record(ctx, p, record, "")
+	if err != nil {
+		return err
+	}
+	st.Ended.Record = name
+	a.Recorder.Eventf(p.Owner, nil, corev1.EventTypeNormal, event, "End", "%s: %s; record %s", st.Ended.Reason, st.Ended.Message, name)
+	return nil
+}
+
+// Retry takes another turn at once when another record took the evidence chain's next place.
+func Retry(err error) (ctrl.Result, error) {
+	if errors.Is(err, evidence.ErrSequenceTaken) {
+		return ctrl.Result{RequeueAfter: 10 * time.Millisecond}, nil
+	}
+	return ctrl.Result{}, err
+}
+
+// Stage is how far an artifact's current revision got before anyone reviews it.
+type Stage int
+
+const (
+	// Sealing: the revision is not sealed yet.
+	Sealing Stage = iota
+	// SealFailed: sealing the revision failed; a new revision tries again.
+	SealFailed
+	// Checking: sealed; the checks have not reported on this digest.
+	Checking
+	// ChecksFailed: a check found what may not pass; a new revision tries again.
+	ChecksFailed
+	// Checked: ready for review.
+	Checked
+)
+
+// Admission says how far the current revision got, and why it stands there.
+func Admission(revision int64, st *opv1.ArtifactStatus, sealFailure string) (Stage, string) {
+	sealed := st.Sealed
+	switch {
+	case (sealed == nil || sealed.Revision != revision) && sealFailure != "":
+		return SealFailed, sealFailure
+	case sealed == nil || sealed.Revision != revision:
+		return Sealing, fmt.Sprintf("sealing revision %d", revision)
+	case st.Checks == nil || st.Checks.SHA256 != sealed.SHA256:
+		return Checking, "checking " + sealed.SHA256
+	case st.Checks.Outcome == string(opv1.CheckFail):
+		return ChecksFailed, fmt.Sprintf("%d automatic check(s) found what may not pass the airlock; raise spec.revision once fixed", len(st.Checks.Findings))
+	}
+	return Checked, ""
+}
+
+// Standing is what an owner's phase means for its conditions.
+type Standing int
+
+const (
+	// Moving: the operator is at work.
+	Moving Standing = iota
+	// AwaitingPeople: a review is awaited.
+	AwaitingPeople
+	// Stopped: returned or failed; the submitter raises the revision.
+	Stopped
+	// Done: published or delivered.
+	Done
+	// Over: ended for good.
+	Over
+)
+
+// Summarize is the conditions' summary of an owner standing where its phase says, for reason
+// and message; waiting says what it waits for out of the operator's hands.
+func Summarize(standing Standing, reason, message string, st *opv1.ArtifactStatus, waiting string) conditions.Summary {
+	switch standing {
+	case Done:
+		return conditions.Summary{Ready: true, Reason: reason, Message: message}
+	case AwaitingPeople, Stopped:
+		return conditions.Summary{Reason: reason, Message: message, Stalled: standing == Stopped}
+	case Over:
+		if e := st.Ended; e != nil && e.Record != "" {
+			return conditions.Summary{Ready: true, Reason: e.Reason, Message: e.Message + "; its copies are destroyed, record " + e.Record}
+		}
+		return conditions.Summary{Reason: reason, Message: "destroying its copies", Progressing: true}
+	}
+	if waiting != "" {
+		message += "; " + waiting
+	}
+	return conditions.Summary{Reason: reason, Message: message, Progressing: true}
 }

@@ -2,7 +2,6 @@ package dataimport
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -21,7 +20,6 @@ import (
 	"github.com/opdomain/opdomain/controllers/airlock"
 	"github.com/opdomain/opdomain/controllers/apply"
 	"github.com/opdomain/opdomain/controllers/conditions"
-	"github.com/opdomain/opdomain/controllers/evidence"
 	"github.com/opdomain/opdomain/controllers/index"
 	"github.com/opdomain/opdomain/controllers/names"
 	"github.com/opdomain/opdomain/controllers/wakeup"
@@ -143,7 +141,7 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 	r.show(s, out)
 	if step != nil {
 		if err := step(ctx, s, out); err != nil {
-			return retry(err)
+			return airlock.Retry(err)
 		}
 		r.show(s, Decide(s.inputs))
 	}
@@ -161,7 +159,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 		}
 	}
 	if err := r.end(ctx, s, out); err != nil {
-		return retry(err)
+		return airlock.Retry(err)
 	}
 	r.show(s, out)
 	if e := s.imp.Status.Ended; e == nil || e.Record == "" {
@@ -172,58 +170,25 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 	return ctrl.Result{}, r.Patch(ctx, s.imp, patch)
 }
 
-// retry takes another turn at once when another record took the evidence chain's next place.
-func retry(err error) (ctrl.Result, error) {
-	if errors.Is(err, evidence.ErrSequenceTaken) {
-		return ctrl.Result{RequeueAfter: 10 * time.Millisecond}, nil
-	}
-	return ctrl.Result{}, err
-}
-
 // show writes the outcome into status: the phase, and the summary conditions.
 func (r *Reconciler) show(s *scope, out Outcome) {
-	m := s.imp
-	m.Status.Phase = out.Phase
-	switch out.Phase {
-	case opv1.ImportDelivered:
-		s.summary = conditions.Summary{Ready: true, Reason: out.Reason, Message: out.Message}
-	case opv1.ImportInReview, opv1.ImportReturned, opv1.ImportFailed:
-		s.summary = conditions.Summary{Reason: out.Reason, Message: out.Message, Stalled: out.Phase != opv1.ImportInReview}
-	case opv1.ImportRejected, opv1.ImportWithdrawn, opv1.ImportRemoved:
-		if e := m.Status.Ended; e != nil && e.Record != "" {
-			s.summary = conditions.Summary{Ready: true, Reason: e.Reason, Message: e.Message + "; its copies are destroyed, record " + e.Record}
-			return
-		}
-		s.summary = conditions.Summary{Reason: out.Reason, Message: "destroying its copies", Progressing: true}
-	default:
-		s.summary = conditions.Summary{Reason: out.Reason, Message: out.Message + s.waiting, Progressing: true}
-	}
+	s.imp.Status.Phase = out.Phase
+	s.summary = airlock.Summarize(standing[out.Phase], out.Reason, out.Message, &s.imp.Status.ArtifactStatus, s.waiting)
 }
 
-// seal brings the current revision from the inbox into the airlock (airlock.Seal), and writes
-// what the airlock found there into status. A new revision first destroys the volume of the one
-// before.
+// standing is what each phase means for the conditions.
+var standing = map[opv1.ImportPhase]airlock.Standing{
+	opv1.ImportInReview: airlock.AwaitingPeople, opv1.ImportReturned: airlock.Stopped, opv1.ImportFailed: airlock.Stopped,
+	opv1.ImportDelivered: airlock.Done, opv1.ImportRejected: airlock.Over, opv1.ImportWithdrawn: airlock.Over, opv1.ImportRemoved: airlock.Over,
+}
+
+// seal brings the current revision from the inbox into the airlock (airlock.Admit).
 func (r *Reconciler) seal(ctx context.Context, s *scope, _ Outcome) error {
-	m := s.imp
-	if r.Airlock.Image == "" {
-		s.waiting = "; the operator runs no airlock image (--airlock-image), so nothing is sealed"
-		return nil
+	var err error
+	s.waiting, err = r.Airlock.Admit(ctx, r.passage(s), &s.imp.Status.ArtifactStatus, r.namespaces(s)...)
+	if c := s.imp.Status.Custody; c != nil {
+		s.inputs.SealFailure = c.Failure
 	}
-	if c := m.Status.Custody; c != nil && c.Revision != m.Spec.Revision {
-		if gone, err := r.destroy(ctx, s); err != nil || !gone {
-			return err
-		}
-		m.Status.Custody = nil
-	}
-	if m.Status.Custody == nil {
-		m.Status.Custody = &opv1.ArtifactCustody{Revision: m.Spec.Revision}
-		m.Status.Sealed, m.Status.Checks = nil, nil
-	}
-	admitted, err := r.Airlock.Seal(ctx, r.passage(s))
-	if admitted != nil {
-		m.Status.Sealed, m.Status.Checks = &admitted.Artifact, &admitted.Checks
-	}
-	s.inputs.SealFailure = m.Status.Custody.Failure
 	return err
 }
 
@@ -241,7 +206,9 @@ func (r *Reconciler) deliver(ctx context.Context, s *scope, _ Outcome) error {
 		return err
 	}
 	location := airlock.Location(claim)
-	record, err := r.Airlock.Record(ctx, pass, r.evidence(s, "Imported", "approved by the operator's review", location), location)
+	spec := r.evidence(s, location)
+	spec.Event, spec.Reason = "Imported", "approved by the operator's review"
+	record, err := r.Airlock.Record(ctx, pass, spec, location)
 	if err != nil {
 		return err
 	}
@@ -255,33 +222,14 @@ func (r *Reconciler) settle(ctx context.Context, s *scope, _ Outcome) error {
 	return r.Airlock.RemovePods(ctx, r.passage(s), s.workspaceNamespace)
 }
 
-// end ends an import for good: its tombstone, its volume destroyed wherever it is, and the
-// record of it all.
+// end ends an import for good (airlock.End).
 func (r *Reconciler) end(ctx context.Context, s *scope, out Outcome) error {
-	m := s.imp
-	if m.Status.Ended == nil {
-		m.Status.Ended = &opv1.ProductEnd{At: metav1.NewTime(s.now), Reason: out.Reason, Message: out.Message}
-	}
-	if m.Status.Ended.Record != "" {
-		return nil
-	}
-	if gone, err := r.destroy(ctx, s); err != nil || !gone {
-		return err
-	}
-	record, err := r.Airlock.Record(ctx, r.passage(s), r.evidence(s, string(out.Phase), m.Status.Ended.Reason+": "+m.Status.Ended.Message, ""), "")
-	if err != nil {
-		return err
-	}
-	m.Status.Ended.Record = record
-	r.Recorder.Eventf(m, nil, corev1.EventTypeNormal, string(out.Phase), "End", "%s: %s; record %s", m.Status.Ended.Reason, m.Status.Ended.Message, record)
-	return nil
+	return r.Airlock.End(ctx, r.passage(s), &s.imp.Status.ArtifactStatus, string(out.Phase), out.Reason, out.Message, r.evidence(s, ""), r.namespaces(s)...)
 }
 
-// destroy destroys the volume of the revision in custody, wherever it is.
-func (r *Reconciler) destroy(ctx context.Context, s *scope) (bool, error) {
-	pass := r.passage(s)
-	pass.Revision = s.imp.Status.Custody.Revision
-	return r.Airlock.Destroy(ctx, pass, names.Inbox(s.domain.Name), names.Airlock(s.domain.Name), s.workspaceNamespace)
+// namespaces are where the import's pods may be.
+func (r *Reconciler) namespaces(s *scope) []string {
+	return []string{names.Inbox(s.domain.Name), names.Airlock(s.domain.Name), s.workspaceNamespace}
 }
 
 // passage is the import's current revision as the airlock sees it: from the inbox, checked as
@@ -296,8 +244,8 @@ func (r *Reconciler) passage(s *scope) *airlock.Passage {
 	return s.passage
 }
 
-// evidence is the record of one of the import's events: what was sealed, checked and reviewed.
-func (r *Reconciler) evidence(s *scope, event, reason, location string) opv1.TeardownRecordSpec {
+// evidence is the record of the import's events: what was sealed, checked and reviewed.
+func (r *Reconciler) evidence(s *scope, location string) opv1.TeardownRecordSpec {
 	m := s.imp
 	ev := &opv1.ProductEvidence{Revision: m.Spec.Revision, PublishedAt: location}
 	if sealed := m.Status.Sealed; sealed != nil {
@@ -307,7 +255,7 @@ func (r *Reconciler) evidence(s *scope, event, reason, location string) opv1.Tea
 	if checks := m.Status.Checks; checks != nil {
 		ev.ChecksOutcome, ev.ChecksReportSHA256 = checks.Outcome, checks.ReportSHA256
 	}
-	return opv1.TeardownRecordSpec{Event: event, Product: ev, Authorization: m.Spec.Authorization, Reason: reason}
+	return opv1.TeardownRecordSpec{Product: ev, Authorization: m.Spec.Authorization}
 }
 
 // SetupWithManager watches imports, their pods and claims, and what decides their fate:

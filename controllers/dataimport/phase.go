@@ -6,10 +6,10 @@
 package dataimport
 
 import (
-	"fmt"
 	"slices"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/airlock"
 )
 
 // Reasons an import's phase gives.
@@ -77,21 +77,17 @@ func Decide(in Inputs) Outcome {
 	if out, ok := end(opv1.ImportWithdrawn); ok {
 		return out
 	}
+	switch stage, why := airlock.Admission(m.Spec.Revision, &m.Status.ArtifactStatus, in.SealFailure); stage {
+	case airlock.SealFailed:
+		return Outcome{Phase: opv1.ImportFailed, Reason: ReasonSealFailed, Message: why}
+	case airlock.Sealing:
+		return Outcome{Phase: opv1.ImportSealing, Reason: ReasonSealing, Message: why}
+	case airlock.Checking:
+		return Outcome{Phase: opv1.ImportChecking, Reason: ReasonChecking, Message: why}
+	case airlock.ChecksFailed:
+		return Outcome{Phase: opv1.ImportReturned, Reason: ReasonChecksFailed, Message: why}
+	}
 	sealed := m.Status.Sealed
-	if sealed == nil || sealed.Revision != m.Spec.Revision {
-		if in.SealFailure != "" {
-			return Outcome{Phase: opv1.ImportFailed, Reason: ReasonSealFailed, Message: in.SealFailure}
-		}
-		return Outcome{Phase: opv1.ImportSealing, Reason: ReasonSealing, Message: fmt.Sprintf("sealing revision %d", m.Spec.Revision)}
-	}
-	checks := m.Status.Checks
-	if checks == nil || checks.SHA256 != sealed.SHA256 {
-		return Outcome{Phase: opv1.ImportChecking, Reason: ReasonChecking}
-	}
-	if checks.Outcome == string(opv1.CheckFail) {
-		return Outcome{Phase: opv1.ImportReturned, Reason: ReasonChecksFailed,
-			Message: fmt.Sprintf("%d automatic check(s) found what may not come in; raise spec.revision once fixed", len(checks.Findings))}
-	}
 	var last *opv1.ImportReview
 	for i := range m.Spec.Reviews {
 		if r := &m.Spec.Reviews[i]; r.SHA256 == sealed.SHA256 && r.Reviewer != m.Spec.SubmittedBy {

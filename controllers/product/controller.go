@@ -2,7 +2,6 @@ package product
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -21,7 +20,6 @@ import (
 	"github.com/opdomain/opdomain/controllers/airlock"
 	"github.com/opdomain/opdomain/controllers/apply"
 	"github.com/opdomain/opdomain/controllers/conditions"
-	"github.com/opdomain/opdomain/controllers/evidence"
 	"github.com/opdomain/opdomain/controllers/index"
 	"github.com/opdomain/opdomain/controllers/names"
 	"github.com/opdomain/opdomain/controllers/productcheck"
@@ -147,7 +145,7 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 	r.show(s, out)
 	if step != nil {
 		if err := step(ctx, s, out); err != nil {
-			return retry(err)
+			return airlock.Retry(err)
 		}
 		r.show(s, Decide(s.inputs))
 	}
@@ -165,7 +163,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 		}
 	}
 	if err := r.end(ctx, s, out); err != nil {
-		return retry(err)
+		return airlock.Retry(err)
 	}
 	r.show(s, out)
 	if e := s.product.Status.Ended; e == nil || e.Record == "" {
@@ -176,66 +174,30 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 	return ctrl.Result{}, r.Patch(ctx, s.product, patch)
 }
 
-// retry takes another turn at once when another record took the evidence chain's next place.
-func retry(err error) (ctrl.Result, error) {
-	if errors.Is(err, evidence.ErrSequenceTaken) {
-		return ctrl.Result{RequeueAfter: 10 * time.Millisecond}, nil
-	}
-	return ctrl.Result{}, err
-}
-
 // show writes the outcome into status: the phase, and the summary conditions.
 func (r *Reconciler) show(s *scope, out Outcome) {
-	p := s.product
-	p.Status.Phase = out.Phase
-	p.Status.Stages = s.inputs.Stages
-	switch out.Phase {
-	case opv1.ProductPublished:
-		s.summary = conditions.Summary{Ready: true, Reason: out.Reason, Message: "published at " + p.Status.Published.Location}
-	case opv1.ProductInReview, opv1.ProductReturned, opv1.ProductFailed:
-		s.summary = conditions.Summary{Reason: out.Reason, Message: out.Message, Stalled: out.Phase != opv1.ProductInReview}
-	case opv1.ProductRejected, opv1.ProductWithdrawn, opv1.ProductDelisted:
-		if e := p.Status.Ended; e != nil && e.Record != "" {
-			s.summary = conditions.Summary{Ready: true, Reason: e.Reason, Message: e.Message + "; its copies are destroyed, record " + e.Record}
-			return
-		}
-		s.summary = conditions.Summary{Reason: out.Reason, Message: "destroying its copies", Progressing: true}
-	default:
-		s.summary = conditions.Summary{Reason: out.Reason, Message: out.Message + s.waiting, Progressing: true}
-	}
+	s.product.Status.Phase = out.Phase
+	s.product.Status.Stages = s.inputs.Stages
+	s.summary = airlock.Summarize(standing[out.Phase], out.Reason, out.Message, &s.product.Status.ArtifactStatus, s.waiting)
 }
 
-// seal brings the current revision into the airlock (airlock.Seal), and writes what the airlock
-// found there into status. A new revision first destroys the volume of the one before.
+// standing is what each phase means for the conditions.
+var standing = map[opv1.ProductPhase]airlock.Standing{
+	opv1.ProductInReview: airlock.AwaitingPeople, opv1.ProductReturned: airlock.Stopped, opv1.ProductFailed: airlock.Stopped,
+	opv1.ProductPublished: airlock.Done, opv1.ProductRejected: airlock.Over, opv1.ProductWithdrawn: airlock.Over, opv1.ProductDelisted: airlock.Over,
+}
+
+// seal brings the current revision into the airlock (airlock.Admit).
 func (r *Reconciler) seal(ctx context.Context, s *scope, _ Outcome) error {
 	p := s.product
-	if r.Airlock.Image == "" {
-		s.waiting = "; the operator runs no airlock image (--airlock-image), so nothing is sealed"
-		return nil
-	}
-	if c := p.Status.Custody; c != nil && c.Revision != p.Spec.Revision {
-		if gone, err := r.destroy(ctx, s); err != nil || !gone {
-			return err
-		}
-		p.Status.Custody = nil
-	}
-	if p.Status.Custody == nil {
-		p.Status.Custody = &opv1.ArtifactCustody{Revision: p.Spec.Revision}
-		p.Status.Sealed, p.Status.Checks = nil, nil
-	}
-	c := p.Status.Custody
-	if s.workspaceNamespace == "" && c.Copied == nil && c.Failure == "" {
-		c.Failure = "workspace " + p.Spec.Workspace + " is gone or torn down"
-	}
 	pass, err := r.passage(ctx, s)
 	if err != nil {
 		return err
 	}
-	admitted, err := r.Airlock.Seal(ctx, pass)
-	if admitted != nil {
-		p.Status.Sealed, p.Status.Checks = &admitted.Artifact, &admitted.Checks
+	s.waiting, err = r.Airlock.Admit(ctx, pass, &p.Status.ArtifactStatus, r.namespaces(s)...)
+	if c := p.Status.Custody; c != nil {
+		s.inputs.SealFailure = c.Failure
 	}
-	s.inputs.SealFailure = c.Failure
 	return err
 }
 
@@ -261,7 +223,9 @@ func (r *Reconciler) publish(ctx context.Context, s *scope, _ Outcome) error {
 		return nil
 	}
 	location := airlock.Location(outbox)
-	record, err := r.Airlock.Record(ctx, pass, r.evidence(s, "Published", "approved by every review stage", location), location)
+	spec := r.evidence(s, location)
+	spec.Event, spec.Reason = "Published", "approved by every review stage"
+	record, err := r.Airlock.Record(ctx, pass, spec, location)
 	if err != nil {
 		return err
 	}
@@ -279,40 +243,18 @@ func (r *Reconciler) settle(ctx context.Context, s *scope, _ Outcome) error {
 	return r.Airlock.RemovePods(ctx, pass, names.Outbox(s.domain.Name))
 }
 
-// end ends a product for good: its tombstone, its volume destroyed wherever it is, and the
-// record of it all.
+// end ends a product for good (airlock.End).
 func (r *Reconciler) end(ctx context.Context, s *scope, out Outcome) error {
-	p := s.product
-	if p.Status.Ended == nil {
-		p.Status.Ended = &opv1.ProductEnd{At: metav1.NewTime(s.now), Reason: out.Reason, Message: out.Message}
-	}
-	if p.Status.Ended.Record != "" {
-		return nil
-	}
-	if gone, err := r.destroy(ctx, s); err != nil || !gone {
-		return err
-	}
 	pass, err := r.passage(ctx, s)
 	if err != nil {
 		return err
 	}
-	record, err := r.Airlock.Record(ctx, pass, r.evidence(s, string(out.Phase), p.Status.Ended.Reason+": "+p.Status.Ended.Message, ""), "")
-	if err != nil {
-		return err
-	}
-	p.Status.Ended.Record = record
-	r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, string(out.Phase), "End", "%s: %s; record %s", p.Status.Ended.Reason, p.Status.Ended.Message, record)
-	return nil
+	return r.Airlock.End(ctx, pass, &s.product.Status.ArtifactStatus, string(out.Phase), out.Reason, out.Message, r.evidence(s, ""), r.namespaces(s)...)
 }
 
-// destroy destroys the volume of the revision in custody, wherever it is.
-func (r *Reconciler) destroy(ctx context.Context, s *scope) (bool, error) {
-	pass, err := r.passage(ctx, s)
-	if err != nil {
-		return false, err
-	}
-	pass.Revision = s.product.Status.Custody.Revision
-	return r.Airlock.Destroy(ctx, pass, s.workspaceNamespace, names.Airlock(s.domain.Name), names.Outbox(s.domain.Name))
+// namespaces are where the product's pods may be.
+func (r *Reconciler) namespaces(s *scope) []string {
+	return []string{s.workspaceNamespace, names.Airlock(s.domain.Name), names.Outbox(s.domain.Name)}
 }
 
 // passage is the product's current revision as the airlock sees it.
@@ -331,9 +273,8 @@ func (r *Reconciler) passage(ctx context.Context, s *scope) (*airlock.Passage, e
 	return s.passage, nil
 }
 
-// evidence is the record of one of the product's events: what was sealed, checked and
-// reviewed.
-func (r *Reconciler) evidence(s *scope, event, reason, publishedAt string) opv1.TeardownRecordSpec {
+// evidence is the record of the product's events: what was sealed, checked and reviewed.
+func (r *Reconciler) evidence(s *scope, publishedAt string) opv1.TeardownRecordSpec {
 	p := s.product
 	ev := &opv1.ProductEvidence{Revision: p.Spec.Revision, PublishedAt: publishedAt}
 	if sealed := p.Status.Sealed; sealed != nil {
@@ -343,7 +284,7 @@ func (r *Reconciler) evidence(s *scope, event, reason, publishedAt string) opv1.
 	if checks := p.Status.Checks; checks != nil {
 		ev.ChecksOutcome, ev.ChecksReportSHA256 = checks.Outcome, checks.ReportSHA256
 	}
-	return opv1.TeardownRecordSpec{Event: event, Product: ev, Authorization: p.Spec.Authorization, Reason: reason}
+	return opv1.TeardownRecordSpec{Product: ev, Authorization: p.Spec.Authorization}
 }
 
 // checkSpec is what the inspection checks: the product's type and table, the fields its grants'

@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/airlock"
 )
 
 // Reasons a product's phase gives.
@@ -90,21 +91,17 @@ func Decide(in Inputs) Outcome {
 	if out, ok := end(opv1.ProductWithdrawn); ok {
 		return out
 	}
+	switch stage, why := airlock.Admission(p.Spec.Revision, &p.Status.ArtifactStatus, in.SealFailure); stage {
+	case airlock.SealFailed:
+		return Outcome{Phase: opv1.ProductFailed, Reason: ReasonSealFailed, Message: why}
+	case airlock.Sealing:
+		return Outcome{Phase: opv1.ProductSealing, Reason: ReasonSealing, Message: why}
+	case airlock.Checking:
+		return Outcome{Phase: opv1.ProductChecking, Reason: ReasonChecking, Message: why}
+	case airlock.ChecksFailed:
+		return Outcome{Phase: opv1.ProductReturned, Reason: ReasonChecksFailed, Message: why}
+	}
 	sealed := p.Status.Sealed
-	if sealed == nil || sealed.Revision != p.Spec.Revision {
-		if in.SealFailure != "" {
-			return Outcome{Phase: opv1.ProductFailed, Reason: ReasonSealFailed, Message: in.SealFailure}
-		}
-		return Outcome{Phase: opv1.ProductSealing, Reason: ReasonSealing, Message: fmt.Sprintf("sealing revision %d", p.Spec.Revision)}
-	}
-	checks := p.Status.Checks
-	if checks == nil || checks.SHA256 != sealed.SHA256 {
-		return Outcome{Phase: opv1.ProductChecking, Reason: ReasonChecking}
-	}
-	if checks.Outcome == string(opv1.CheckFail) {
-		return Outcome{Phase: opv1.ProductReturned, Reason: ReasonChecksFailed,
-			Message: fmt.Sprintf("%d automatic check(s) found what may not leave; raise spec.revision once fixed", len(checks.Findings))}
-	}
 	var approvers []string
 	for _, stage := range in.Stages {
 		r := decisive(p.Spec.Reviews, stage, sealed.SHA256, approvers)

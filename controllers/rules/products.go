@@ -48,8 +48,8 @@ func ProductReviews(old, p *opv1.DataProduct, c ProductCaller, awaited opv1.Revi
 		out = append(out, &Violation{Field: path, Reason: opv1.ReasonReviewNotIndependent, Message: fmt.Sprintf(format, args...)})
 	}
 	n := len(old.Spec.Reviews)
-	if len(p.Spec.Reviews) < n || !equality.Semantic.DeepEqual(old.Spec.Reviews, p.Spec.Reviews[:n]) {
-		add(reviews, "reviews are a record: append a review, never edit or remove one")
+	if !appendedOnly(old.Spec.Reviews, p.Spec.Reviews) {
+		add(reviews, reviewsAreARecord)
 		return out
 	}
 	// Status as stored: what the operator sealed and published, not what a request says.
@@ -153,8 +153,8 @@ func ImportReviews(old, m *opv1.DataImport, c ProductCaller) []*Violation {
 		out = append(out, &Violation{Field: path, Reason: opv1.ReasonReviewNotIndependent, Message: fmt.Sprintf(format, args...)})
 	}
 	n := len(old.Spec.Reviews)
-	if len(m.Spec.Reviews) < n || !equality.Semantic.DeepEqual(old.Spec.Reviews, m.Spec.Reviews[:n]) {
-		add(reviews, "reviews are a record: append a review, never edit or remove one")
+	if !appendedOnly(old.Spec.Reviews, m.Spec.Reviews) {
+		add(reviews, reviewsAreARecord)
 		return out
 	}
 	sealed := old.Status.Sealed
@@ -172,4 +172,11 @@ func ImportReviews(old, m *opv1.DataImport, c ProductCaller) []*Violation {
 		}
 	}
 	return out
+}
+
+const reviewsAreARecord = "reviews are a record: append a review, never edit or remove one"
+
+// appendedOnly says whether now is before with entries appended, none edited or removed.
+func appendedOnly[T any](before, now []T) bool {
+	return len(now) >= len(before) && equality.Semantic.DeepEqual(before, now[:len(before)])
 }

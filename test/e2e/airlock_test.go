@@ -23,6 +23,42 @@ import (
 	"github.com/opdomain/opdomain/test/node"
 )
 
+// filesOn makes a claim of the node's storage class in namespace and has a workload write each
+// file onto it; it returns once the bytes are on the node's disk.
+func filesOn(t testing.TB, namespace, name string, files map[string]string) *corev1.PersistentVolumeClaim {
+	t.Helper()
+	g := NewWithT(t)
+	claim := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Mi")}},
+		},
+	}
+	g.Expect(k8s.Create(ctx, claim)).To(Succeed())
+	i := 0
+	for file, content := range files {
+		i++
+		running(t, onClaim(namespace, fmt.Sprintf("%s-writer-%d", name, i), name, false, "write", "/data/"+file, content))
+	}
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(claim), claim)).To(Succeed())
+	for file, content := range files {
+		g.Eventually(func() (string, error) { return onDisk(t, claim.Spec.VolumeName, file) }, timeout, poll).Should(Equal(content))
+	}
+	return claim
+}
+
+// onClaim is the agent running args with claim mounted at /data, read-only when readOnly.
+func onClaim(namespace, name, claim string, readOnly bool, args ...string) *corev1.Pod {
+	pod := node.RestrictedPod(namespace, name, args...)
+	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
+	pod.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
+		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim, ReadOnly: readOnly},
+	}}}
+	pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
+	return pod
+}
+
 // onDisk is what the node's storage holds of a volume's file, read from the node's disk.
 func onDisk(t testing.TB, volume, file string) (string, error) {
 	t.Helper()
@@ -107,28 +143,9 @@ func TestR5_R6_TheAirlockSealsChecksPublishesAndDelistsRealBytes(t *testing.T) {
 	g := NewWithT(t)
 	w := newWorld(t, "air1", "team-a")
 	ns := w.workspaces["team-a"]
-	claim := &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: "work", Namespace: ns},
-		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Mi")}},
-		},
-	}
-	g.Expect(k8s.Create(ctx, claim)).To(Succeed())
 	const dirty = "district,count,holder\nXuanwu,120,110101199003074514\nQinhuai,3,none\n"
 	const clean = "district,count\nXuanwu,120\nQinhuai,85\nGulou,200\n"
-	for name, content := range map[string]string{"dirty": dirty, "clean": clean} {
-		pod := node.RestrictedPod(ns, "writer-"+name, "write", "/data/"+name+".csv", content)
-		pod.Spec.Volumes = []corev1.Volume{{Name: "work", VolumeSource: corev1.VolumeSource{
-			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim.Name},
-		}}}
-		pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "work", MountPath: "/data"}}
-		running(t, pod)
-	}
-	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(claim), claim)).To(Succeed())
-	for name, content := range map[string]string{"dirty": dirty, "clean": clean} {
-		g.Eventually(func() (string, error) { return onDisk(t, claim.Spec.VolumeName, name+".csv") }, timeout, poll).Should(Equal(content))
-	}
+	filesOn(t, ns, "work", map[string]string{"dirty.csv": dirty, "clean.csv": clean})
 
 	returned := product(t, w, "dirty-table", "/dirty.csv")
 	g.Eventually(phaseOf(t, returned), 2*timeout, poll).Should(Equal(opv1.ProductReturned), airlockTrail(returned))

@@ -6,26 +6,13 @@ import (
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers/evidence"
 	"github.com/opdomain/opdomain/controllers/names"
-	"github.com/opdomain/opdomain/test/node"
 )
-
-// onClaim is the agent running args with claim mounted at /data, read-only when readOnly.
-func onClaim(namespace, name, claim string, readOnly bool, args ...string) *corev1.Pod {
-	pod := node.RestrictedPod(namespace, name, args...)
-	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
-	pod.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
-		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim, ReadOnly: readOnly},
-	}}}
-	pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
-	return pod
-}
 
 // importStatus describes the import as last read, when a wait fails.
 func importStatus(m *opv1.DataImport) func() string {
@@ -51,24 +38,9 @@ func TestR4_R6_AnImportIsSealedCheckedReviewedAndDeliveredReadOnly(t *testing.T)
 	g := NewWithT(t)
 	w := newWorld(t, "imp1", "team-a")
 	inbox := names.Inbox(w.domain.Name)
-	uploads := &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: "uploads", Namespace: inbox},
-		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Mi")}},
-		},
-	}
-	g.Expect(k8s.Create(ctx, uploads)).To(Succeed())
 	const roads = "road,hour,vehicles\nG42,08,1200\nS38,08,640\n"
 	const people = "name,id\nZhang San,110101199003074514\n"
-	for name, content := range map[string]string{"roads": roads, "people": people} {
-		pod := onClaim(inbox, "upload-"+name, uploads.Name, false, "write", "/data/"+name+".csv", content)
-		running(t, pod)
-	}
-	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(uploads), uploads)).To(Succeed())
-	for name, content := range map[string]string{"roads": roads, "people": people} {
-		g.Eventually(func() (string, error) { return onDisk(t, uploads.Spec.VolumeName, name+".csv") }, timeout, poll).Should(Equal(content))
-	}
+	uploads := filesOn(t, inbox, "uploads", map[string]string{"roads.csv": roads, "people.csv": people})
 	asked := func(name, path string) *opv1.DataImport {
 		m := &opv1.DataImport{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.domain.Spec.ControlNamespace},

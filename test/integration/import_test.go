@@ -8,7 +8,6 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -18,19 +17,9 @@ import (
 	"github.com/opdomain/opdomain/test/controlplane"
 )
 
-// appendImportReview appends r to the import's reviews as c's user, and says what the API server
-// said; a conflict with the operator's own writes is tried again.
+// appendImportReview appends r to the import's reviews as c's user (updateAs).
 func appendImportReview(c client.Client, m *opv1.DataImport, r opv1.ImportReview) error {
-	for {
-		fresh := &opv1.DataImport{}
-		if err := k8s.Get(ctx, client.ObjectKeyFromObject(m), fresh); err != nil {
-			return err
-		}
-		fresh.Spec.Reviews = append(fresh.Spec.Reviews, r)
-		if err := c.Update(ctx, fresh); !apierrors.IsConflict(err) {
-			return err
-		}
-	}
+	return updateAs(c, m, func(m *opv1.DataImport) { m.Spec.Reviews = append(m.Spec.Reviews, r) })
 }
 
 // R4: an import's schema refuses a path that climbs out of its claim and any rewrite of its
@@ -88,9 +77,9 @@ func TestR4_ImportReviewsAreBoundToTheCallerAndTheSealedDigest(t *testing.T) {
 		if err := k8s.Get(ctx, client.ObjectKeyFromObject(m), m); err != nil {
 			return err
 		}
-		m.Status = opv1.DataImportStatus{Phase: opv1.ImportInReview,
+		m.Status = opv1.DataImportStatus{Phase: opv1.ImportInReview, ArtifactStatus: opv1.ArtifactStatus{
 			Sealed: &opv1.SealedArtifact{Revision: 1, SHA256: digest, Size: 64, At: metav1.Now()},
-			Checks: &opv1.CheckReport{SHA256: digest, Outcome: "Pass", At: metav1.Now()}}
+			Checks: &opv1.CheckReport{SHA256: digest, Outcome: "Pass", At: metav1.Now()}}}
 		return k8s.Status().Update(ctx, m)
 	}, timeout, poll).Should(Succeed())
 

@@ -105,19 +105,24 @@ func setStatus(t testing.TB, p *opv1.DataProduct, status opv1.DataProductStatus)
 	}, timeout, poll).Should(Succeed())
 }
 
-// appendReview appends r to the product's reviews as c's user, and says what the API server
-// said; a conflict with the operator's own writes is tried again.
-func appendReview(c client.Client, p *opv1.DataProduct, r opv1.ProductReview) error {
+// updateAs changes obj as stored and updates it as c's user, and says what the API server said;
+// a conflict with the operator's own writes is tried again.
+func updateAs[T client.Object](c client.Client, obj T, change func(T)) error {
 	for {
-		fresh := &opv1.DataProduct{}
-		if err := k8s.Get(ctx, client.ObjectKeyFromObject(p), fresh); err != nil {
+		fresh := obj.DeepCopyObject().(T)
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(obj), fresh); err != nil {
 			return err
 		}
-		fresh.Spec.Reviews = append(fresh.Spec.Reviews, r)
+		change(fresh)
 		if err := c.Update(ctx, fresh); !apierrors.IsConflict(err) {
 			return err
 		}
 	}
+}
+
+// appendReview appends r to the product's reviews as c's user (updateAs).
+func appendReview(c client.Client, p *opv1.DataProduct, r opv1.ProductReview) error {
+	return updateAs(c, p, func(p *opv1.DataProduct) { p.Spec.Reviews = append(p.Spec.Reviews, r) })
 }
 
 // R5: a product's review is admitted only from the reviewer signed in as themselves, holding
@@ -169,9 +174,11 @@ func TestR5_ProductReviewsAreBoundToTheCallerTheSealedDigestAndTheStage(t *testi
 	g.Expect(appendReview(asReviewer, p, fixtures.ProductReview(opv1.StageTechnical, reviewer, digest, opv1.DecisionApproved))).
 		To(MatchError(ContainSubstring("is Sealing, not InReview")), "nothing sealed, nothing to review")
 	setStatus(t, p, opv1.DataProductStatus{
-		Phase:  opv1.ProductInReview,
-		Sealed: &opv1.SealedArtifact{Revision: 1, SHA256: digest, Size: 2048, At: metav1.Now()},
-		Checks: &opv1.CheckReport{SHA256: digest, Outcome: "Pass", At: metav1.Now()},
+		Phase: opv1.ProductInReview,
+		ArtifactStatus: opv1.ArtifactStatus{
+			Sealed: &opv1.SealedArtifact{Revision: 1, SHA256: digest, Size: 2048, At: metav1.Now()},
+			Checks: &opv1.CheckReport{SHA256: digest, Outcome: "Pass", At: metav1.Now()},
+		},
 		Stages: []opv1.ReviewStage{opv1.StageTechnical, opv1.StageComprehensive},
 	})
 
@@ -228,7 +235,7 @@ func TestR5_ProductReviewsAreBoundToTheCallerTheSealedDigestAndTheStage(t *testi
 	orphan.Namespace, orphan.Spec.Authorization = d.Spec.ControlNamespace, "ghost"
 	g.Expect(k8s.Create(ctx, orphan)).To(Succeed())
 	setStatus(t, orphan, opv1.DataProductStatus{Phase: opv1.ProductInReview, Stages: []opv1.ReviewStage{opv1.StageOperator},
-		Sealed: &opv1.SealedArtifact{Revision: 1, SHA256: digest, Size: 2048, At: metav1.Now()}})
+		ArtifactStatus: opv1.ArtifactStatus{Sealed: &opv1.SealedArtifact{Revision: 1, SHA256: digest, Size: 2048, At: metav1.Now()}}})
 	g.Expect(appendReview(asReviewer, orphan, fixtures.ProductReview(opv1.StageOperator, reviewer, digest, opv1.DecisionApproved))).
 		To(MatchError(And(ContainSubstring("spec.authorization"), ContainSubstring(`agreement "ghost" not found`))))
 
@@ -238,7 +245,7 @@ func TestR5_ProductReviewsAreBoundToTheCallerTheSealedDigestAndTheStage(t *testi
 	unchecked.Namespace = d.Spec.ControlNamespace
 	g.Expect(k8s.Create(ctx, unchecked)).To(Succeed())
 	setStatus(t, unchecked, opv1.DataProductStatus{Phase: opv1.ProductInReview, Stages: []opv1.ReviewStage{opv1.StageTechnical, opv1.StageComprehensive},
-		Sealed: &opv1.SealedArtifact{Revision: 1, SHA256: digest, Size: 2048, At: metav1.Now()}})
+		ArtifactStatus: opv1.ArtifactStatus{Sealed: &opv1.SealedArtifact{Revision: 1, SHA256: digest, Size: 2048, At: metav1.Now()}}})
 	g.Expect(appendReview(asReviewer, unchecked, fixtures.ProductReview(opv1.StageTechnical, reviewer, digest, opv1.DecisionApproved))).
 		To(MatchError(Or(ContainSubstring("spec.reviews[0].stage: Forbidden: no stage awaits a review"),
 			ContainSubstring("spec.reviews[0]: Forbidden: the product is Checking, not InReview"))))
