@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers/apply"
@@ -423,6 +424,16 @@ func (a *Airlock) End(ctx context.Context, p *Passage, st *opv1.ArtifactStatus, 
 	st.Ended.Record = name
 	a.Recorder.Eventf(p.Owner, nil, corev1.EventTypeNormal, event, "End", "%s: %s; record %s", st.Ended.Reason, st.Ended.Message, name)
 	return nil
+}
+
+// Release lets a deleted owner go once its end is recorded (End): its finalizer comes off.
+func Release(ctx context.Context, c client.Client, owner client.Object, st *opv1.ArtifactStatus) error {
+	if e := st.Ended; e == nil || e.Record == "" {
+		return nil
+	}
+	patch := client.MergeFrom(owner.DeepCopyObject().(client.Object))
+	controllerutil.RemoveFinalizer(owner, opv1.Finalizer)
+	return c.Patch(ctx, owner, patch)
 }
 
 // Retry takes another turn at once when another record took the evidence chain's next place.

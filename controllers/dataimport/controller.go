@@ -162,12 +162,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 		return airlock.Retry(err)
 	}
 	r.show(s, out)
-	if e := s.imp.Status.Ended; e == nil || e.Record == "" {
-		return ctrl.Result{}, nil
-	}
-	patch := client.MergeFrom(s.imp.DeepCopy())
-	controllerutil.RemoveFinalizer(s.imp, opv1.Finalizer)
-	return ctrl.Result{}, r.Patch(ctx, s.imp, patch)
+	return ctrl.Result{}, airlock.Release(ctx, r.Client, s.imp, &s.imp.Status.ArtifactStatus)
 }
 
 // show writes the outcome into status: the phase, and the summary conditions.

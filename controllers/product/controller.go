@@ -166,12 +166,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 		return airlock.Retry(err)
 	}
 	r.show(s, out)
-	if e := s.product.Status.Ended; e == nil || e.Record == "" {
-		return ctrl.Result{}, nil
-	}
-	patch := client.MergeFrom(s.product.DeepCopy())
-	controllerutil.RemoveFinalizer(s.product, opv1.Finalizer)
-	return ctrl.Result{}, r.Patch(ctx, s.product, patch)
+	return ctrl.Result{}, airlock.Release(ctx, r.Client, s.product, &s.product.Status.ArtifactStatus)
 }
 
 // show writes the outcome into status: the phase, and the summary conditions.
