@@ -80,10 +80,12 @@ type DataGrantSpec struct {
 	// term is when the grant is in force; never beyond its agreement's term.
 	// +required
 	Term Term `json:"term"`
-	// measures are the protective measures promised for the scenario.
+	// measures are the protective measures promised for the scenario (JS art. 13(3), YC plan
+	// 五(二)).
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=4096
-	// +optional
-	Measures string `json:"measures,omitempty"`
+	// +required
+	Measures string `json:"measures"`
 	// consent is required when a resource holds personal information or trade secrets.
 	// +optional
 	Consent Consent `json:"consent,omitempty"`

@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -22,9 +23,9 @@ type GrantWorld struct {
 	PartyPersons []string
 }
 
-// Grant checks one scenario, one list, one review (R4): every item names a resource of the
-// agreement's scope that is in the catalog and off the negative list, with fields it has, in a
-// form its level allows; consent where personal information or trade secrets are involved; a
+// Grant checks one scenario, one list, one review (R4): a scenario the agreement covers, when it
+// lists any; every item names a resource of the agreement's scope that is in the catalog and off
+// the negative list, with fields it has, in a form its level and its fields' sensitivity allow; consent where personal information or trade secrets are involved; a
 // term inside the agreement's; the agreement's own workspace; and a reviewer who is neither the
 // requester nor a person of the developer party.
 func Grant(g *opv1.DataGrant, w GrantWorld) []*Violation {
@@ -53,17 +54,26 @@ func Grant(g *opv1.DataGrant, w GrantWorld) []*Violation {
 			continue
 		}
 		for j, f := range item.Fields {
-			if !slices.ContainsFunc(res.Spec.Fields, func(rf opv1.Field) bool { return rf.Name == f }) {
+			i := slices.IndexFunc(res.Spec.Fields, func(rf opv1.Field) bool { return rf.Name == f })
+			switch {
+			case i < 0:
 				add(path.Child("fields").Index(j), opv1.ReasonUnknownField, "%s has no field %q", item.Resource, f)
+			case res.Spec.Fields[i].Sensitive && item.Form != opv1.FormDesensitized:
+				add(path.Child("fields").Index(j), opv1.ReasonFormNotAllowed,
+					"%s.%s is marked sensitive in the catalog: it is granted only Desensitized, not %s (YC plan 五(一)3)", item.Resource, f, item.Form)
 			}
 		}
-		if item.Form == opv1.FormRaw && res.Spec.Level >= 3 {
+		if item.Form != opv1.FormDesensitized && res.Spec.Level >= 3 {
 			add(path.Child("form"), opv1.ReasonFormNotAllowed,
-				"%s is classified level %d: level 3 and above is never granted Raw, only Desensitized or Sample (NJ 7)", item.Resource, res.Spec.Level)
+				"%s is classified level %d: level 3 and above is granted only Desensitized, never %s — a raw sample is still raw (NJ 7)", item.Resource, res.Spec.Level, item.Form)
 		}
 		if needsConsent == "" && (res.Spec.PersonalInformation || res.Spec.TradeSecret) {
 			needsConsent = item.Resource
 		}
+	}
+	if scenarios := w.Agreement.Spec.Scope.Scenarios; len(scenarios) > 0 && !slices.Contains(scenarios, g.Spec.Scenario.Name) {
+		add(spec.Child("scenario", "name"), opv1.ReasonOutsideScope, "%q is not a scenario agreement %s covers (%s): a grant names an agreed scenario (JS art. 13(3))",
+			g.Spec.Scenario.Name, w.Agreement.Name, strings.Join(scenarios, ", "))
 	}
 	if needsConsent != "" && g.Spec.Consent.Reference == "" {
 		add(spec.Child("consent", "reference"), opv1.ReasonConsentMissing,

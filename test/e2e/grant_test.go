@@ -154,6 +154,7 @@ func openGrantOf(t testing.TB, w *world, review client.Client, name string, form
 			Scenario:    opv1.Scenario{Name: "urban congestion forecasting", Purpose: "hourly road load model"},
 			Items:       []opv1.GrantItem{{Resource: "traffic-flow", Fields: []string{"road_id", "hour"}, Form: form}},
 			Term:        opv1.Term{Start: metav1.NewTime(now), End: metav1.NewTime(now.Add(term))},
+			Measures:    "results aggregated to road level",
 			RequestedBy: "lisi@acme.example",
 			Review:      &opv1.Review{Reviewer: reviewer, Decision: opv1.ReviewApproved, Time: ptr.To(metav1.NewTime(now))},
 		},

@@ -61,6 +61,7 @@ func (w *grantWorld) grant(name string, mutate ...func(*opv1.DataGrantSpec)) *op
 			Scenario:      opv1.Scenario{Name: "urban congestion forecasting", Purpose: "hourly road load model"},
 			Items:         []opv1.GrantItem{{Resource: "traffic-flow", Fields: []string{"road_id", "hour"}, Form: opv1.FormRaw}},
 			Term:          opv1.Term{Start: metav1.NewTime(now), End: metav1.NewTime(now.Add(2 * time.Hour))},
+			Measures:      "results aggregated to road level; no plates leave the workspace",
 			RequestedBy:   member,
 			Review:        &opv1.Review{Reviewer: reviewer, Decision: opv1.ReviewApproved, Time: ptr.To(metav1.NewTime(now))},
 		},
@@ -129,6 +130,12 @@ func TestR4_GrantRulesAreCheckedAtAdmission(t *testing.T) {
 		"raw at level 3": {func(s *opv1.DataGrantSpec) {
 			s.Items = []opv1.GrantItem{{Resource: "weather", Fields: []string{"hour"}, Form: opv1.FormRaw}}
 		}, []string{"spec.items[0].form", "level 3", "NJ 7"}},
+		"a sample at level 3": {func(s *opv1.DataGrantSpec) {
+			s.Items = []opv1.GrantItem{{Resource: "weather", Fields: []string{"hour"}, Form: opv1.FormSample}}
+		}, []string{"spec.items[0].form", "level 3", "a raw sample is still raw", "NJ 7"}},
+		"a sensitive field not desensitized": {func(s *opv1.DataGrantSpec) { s.Items[0].Fields = []string{"road_id", "plate"} },
+			[]string{"spec.items[0].fields[1]", "traffic-flow.plate is marked sensitive", "only Desensitized", "YC plan 五(一)3"}},
+		"no protective measures": {func(s *opv1.DataGrantSpec) { s.Measures = "" }, []string{"spec.measures"}},
 		"personal information without consent": {func(s *opv1.DataGrantSpec) {
 			s.Items = []opv1.GrantItem{{Resource: "residents", Fields: []string{"road_id"}, Form: opv1.FormDesensitized}}
 		}, []string{"spec.consent.reference", "residents holds personal information"}},
@@ -143,6 +150,19 @@ func TestR4_GrantRulesAreCheckedAtAdmission(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) { rejectedAs(t, asReviewer, w.grant("bad", tc.mutate), tc.parts...) })
 	}
+
+	// A sensitive field is granted desensitized.
+	g.Expect(asReviewer.Create(ctx, w.grant("plates-masked", func(s *opv1.DataGrantSpec) {
+		s.Items = []opv1.GrantItem{{Resource: "traffic-flow", Fields: []string{"road_id", "plate"}, Form: opv1.FormDesensitized}}
+	}), client.DryRunAll)).To(Succeed())
+	// An agreement that lists its scenarios admits grants for those only (JS art. 13(3)).
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(w.developer), w.developer)).To(Succeed())
+	scenarios := client.MergeFrom(w.developer.DeepCopy())
+	w.developer.Spec.Scope.Scenarios = []string{"urban congestion forecasting"}
+	g.Expect(k8s.Patch(ctx, w.developer, scenarios)).To(Succeed())
+	rejectedAs(t, asReviewer, w.grant("bad", func(s *opv1.DataGrantSpec) { s.Scenario.Name = "parking demand" }),
+		"spec.scenario.name", `"parking demand" is not a scenario agreement acme covers`, "JS art. 13(3)")
+	g.Expect(asReviewer.Create(ctx, w.grant("agreed-scenario"), client.DryRunAll)).To(Succeed())
 
 	// The negative list wins over the scope.
 	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(w.domain), w.domain)).To(Succeed())

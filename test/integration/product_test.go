@@ -302,5 +302,5 @@ func TestR5_AnArtifactVolumeMovesClaimToClaimAndNothingElseBindsIt(t *testing.T)
 	rejected(t, pod, "spec.volumes[].persistentVolumeClaim.claimName", "only the operator's own pods mount it", "opdomain R5")
 	forged := rival.DeepCopy()
 	forged.ObjectMeta = metav1.ObjectMeta{Name: "opdomain-seal-congestion-r1", Namespace: ns}
-	rejected(t, forged, "metadata.name", "only the operator makes them", "opdomain R5")
+	rejected(t, forged, "metadata.name", "only the operator makes them", "R5)")
 }
