@@ -1,6 +1,10 @@
 package v1alpha1
 
-import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+import (
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
 
 // Role is the kind of party an agreement authorizes.
 // +kubebuilder:validation:Enum=Operator;Developer
@@ -52,6 +56,25 @@ const (
 	SuspensionEvaluationRectification SuspensionReason = "EvaluationRectification"
 	SuspensionSecurityRisk            SuspensionReason = "SecurityRisk"
 )
+
+// ValidCreditCode says whether an 18-character unified social credit code's check character
+// (its last) is the one GB 32100-2015 computes from the other seventeen.
+func ValidCreditCode(code string) bool {
+	const alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+	weights := [17]int{1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28}
+	if len(code) != 18 {
+		return false
+	}
+	sum := 0
+	for i, w := range weights {
+		v := strings.IndexByte(alphabet, code[i])
+		if v < 0 {
+			return false
+		}
+		sum += v * w
+	}
+	return code[17] == alphabet[(31-sum%31)%31]
+}
 
 // Party is the legal entity an agreement authorizes.
 type Party struct {

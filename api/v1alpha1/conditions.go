@@ -60,6 +60,7 @@ const (
 	ReasonOutsideScope          = "OutsideScope"
 	ReasonUnknownField          = "UnknownField"
 	ReasonFormNotAllowed        = "FormNotAllowed"
+	ReasonInvalidCreditCode     = "InvalidCreditCode"
 	ReasonConsentMissing        = "ConsentMissing"
 	ReasonWorkspaceMismatch     = "WorkspaceMismatch"
 	ReasonReviewNotIndependent  = "ReviewNotIndependent"

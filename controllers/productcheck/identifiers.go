@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 )
 
 // Kinds of identifier the scan finds.
@@ -46,7 +48,7 @@ func ScanIdentifiers(text string) []Identifier {
 		switch {
 		case len(word) == 18 && validResidentID(word):
 			counts[ResidentID]++
-		case len(word) == 18 && validCreditCode(word):
+		case len(word) == 18 && opv1.ValidCreditCode(word):
 			counts[CreditCode]++
 		case allDigits(word):
 			if mobile.MatchString(word) {
@@ -106,20 +108,4 @@ func luhn(number string) bool {
 		sum += d
 	}
 	return sum%10 == 0
-}
-
-// validCreditCode checks a unified social credit code's check character (GB 32100-2015).
-func validCreditCode(code string) bool {
-	const alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-	weights := [17]int{1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28}
-	sum := 0
-	for i, w := range weights {
-		v := strings.IndexByte(alphabet, code[i])
-		if v < 0 {
-			return false
-		}
-		sum += v * w
-	}
-	check := (31 - sum%31) % 31
-	return code[17] == alphabet[check]
 }

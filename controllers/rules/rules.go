@@ -155,6 +155,16 @@ func MemberRefusal(member string, a *opv1.Authorization, operatorPersons map[str
 	return ""
 }
 
+// CreditCode refuses a party's unified social credit code whose check character is not the one
+// GB 32100-2015 computes: a mistyped code would bar, or fail to bar, the wrong entity.
+func CreditCode(code string) *Violation {
+	if opv1.ValidCreditCode(code) {
+		return nil
+	}
+	return &Violation{Field: specPath.Child("party", "creditCode"), Reason: opv1.ReasonInvalidCreditCode,
+		Message: fmt.Sprintf("%s is no unified social credit code: its check character is not the one GB 32100-2015 computes from the other seventeen", code)}
+}
+
 // ClaimedNamespace finds a namespace of d that one of others already claims, as control or
 // data-zone namespace: one domain per scope (R1). When olderOnly, only claims older than d's
 // count, so that of two domains created together exactly one wins.

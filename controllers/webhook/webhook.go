@@ -117,6 +117,9 @@ func (v authorizations) validate(ctx context.Context, old, a *opv1.Authorization
 	if err := v.Reader.List(ctx, &peers, client.InNamespace(a.Namespace)); err != nil {
 		return nil, err
 	}
+	if old == nil || old.Spec.Party.CreditCode != a.Spec.Party.CreditCode {
+		found = append(found, rules.CreditCode(a.Spec.Party.CreditCode))
+	}
 	// A bar keeps a party out of new agreements; one already in force ends by its own rules.
 	if old == nil || old.Status.Phase == "" || old.Status.Phase == opv1.PhasePending {
 		found = append(found, rules.Barred(a, domain, peers.Items))

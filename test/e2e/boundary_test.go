@@ -43,9 +43,9 @@ func newWorld(t testing.TB, name string, workspaces ...string) *world {
 	waitReady(t, d)
 	now := time.Now()
 	operator := fixtures.Agreement(d, "operator", opv1.RoleOperator, "", now.Add(-2*time.Hour), now.Add(60*24*time.Hour),
-		"91320100MA1CPRAT0X", fixtures.Trained("Wang Wu", "wang@operator.example", now))
+		"91320100MA1CPRAT0P", fixtures.Trained("Wang Wu", "wang@operator.example", now))
 	developer := fixtures.Agreement(d, "acme", opv1.RoleDeveloper, "operator", now.Add(-time.Hour), now.Add(30*24*time.Hour),
-		"91320100MA1ABCDE2X", fixtures.Trained("Li Si", "lisi@acme.example", now))
+		"91320100MA1ABCDE2J", fixtures.Trained("Li Si", "lisi@acme.example", now))
 	for _, a := range []*opv1.Authorization{operator, developer} {
 		g.Expect(k8s.Create(ctx, a)).To(Succeed())
 		g.Eventually(func() opv1.AuthorizationPhase {

@@ -89,7 +89,7 @@ func TestR2_AgreementRejectsBadTermsRolesAndCodes(t *testing.T) {
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
 			Spec: opv1.AuthorizationSpec{
 				Role: opv1.RoleDeveloper, Parent: "operator",
-				Party: opv1.Party{Name: "Acme", CreditCode: "91320100MA1ABCDE2X"},
+				Party: opv1.Party{Name: "Acme", CreditCode: "91320100MA1ABCDE2J"},
 				Term:  opv1.Term{Start: metav1.NewTime(now), End: metav1.NewTime(now.Add(time.Hour))},
 			},
 		}
@@ -109,12 +109,17 @@ func TestR2_AgreementRejectsBadTermsRolesAndCodes(t *testing.T) {
 	a = valid("bad-code")
 	a.Spec.Party.CreditCode = "not-a-code"
 	rejected(t, a, "spec.party.creditCode")
+
+	// The alphabet is the schema's; the check character is the webhook's (GB 32100-2015).
+	a = valid("mistyped-code")
+	a.Spec.Party.CreditCode = "91320100MA1ABCDE2X"
+	rejected(t, a, "spec.party.creditCode", "91320100MA1ABCDE2X is no unified social credit code", "GB 32100-2015")
 }
 
 func TestR2_TerminationIsOneWay(t *testing.T) {
 	g := NewWithT(t)
 	d := newDomain(t, "oneway", opv1.NetworkPolicyKubernetes)
-	a := newAgreement(t, d, "operator", opv1.RoleOperator, "", time.Hour, "91320100MA1CPRAT0X")
+	a := newAgreement(t, d, "operator", opv1.RoleOperator, "", time.Hour, "91320100MA1CPRAT0P")
 	terminate(t, a, opv1.EndBreach)
 	g.Eventually(func() opv1.AuthorizationPhase {
 		_ = k8s.Get(ctx, client.ObjectKeyFromObject(a), a)
@@ -141,7 +146,7 @@ func TestR2_TermLongerThanTheDomainAllowsIsRefused(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "operator", Namespace: d.Spec.ControlNamespace},
 		Spec: opv1.AuthorizationSpec{
 			Role:  opv1.RoleOperator,
-			Party: opv1.Party{Name: "Operator", CreditCode: "91320100MA1CPRAT0X"},
+			Party: opv1.Party{Name: "Operator", CreditCode: "91320100MA1CPRAT0P"},
 			Term:  opv1.Term{Start: metav1.NewTime(now), End: metav1.NewTime(now.AddDate(3, 0, 1))},
 		},
 	}
@@ -237,7 +242,7 @@ func TestR2_ResourceOnTheNegativeListIsNeverAuthorized(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "operator", Namespace: d.Spec.ControlNamespace},
 		Spec: opv1.AuthorizationSpec{
 			Role:  opv1.RoleOperator,
-			Party: opv1.Party{Name: "Operator", CreditCode: "91320100MA1CPRAT0X"},
+			Party: opv1.Party{Name: "Operator", CreditCode: "91320100MA1CPRAT0P"},
 			Term:  opv1.Term{Start: metav1.NewTime(now), End: metav1.NewTime(now.AddDate(1, 0, 0))},
 			Scope: opv1.Scope{Resources: []string{"traffic-flow", "hospital-visits"}},
 		},

@@ -109,8 +109,8 @@ func newAgreement(t testing.TB, d *opv1.OperationDomain, name string, role opv1.
 func newWorld(t testing.TB, name string, mode opv1.NetworkPolicyMode, remaining time.Duration) *world {
 	t.Helper()
 	w := &world{domain: newDomain(t, name, mode)}
-	w.operator = newAgreement(t, w.domain, "operator", opv1.RoleOperator, "", remaining+time.Hour, "91320100MA1CPRAT0X")
-	w.developer = newAgreement(t, w.domain, "acme", opv1.RoleDeveloper, "operator", remaining, "91320100MA1ABCDE2X")
+	w.operator = newAgreement(t, w.domain, "operator", opv1.RoleOperator, "", remaining+time.Hour, "91320100MA1CPRAT0P")
+	w.developer = newAgreement(t, w.domain, "acme", opv1.RoleDeveloper, "operator", remaining, "91320100MA1ABCDE2J")
 	w.ws = &opv1.DeveloperWorkspace{
 		ObjectMeta: metav1.ObjectMeta{Name: "acme-dev", Namespace: w.control()},
 		Spec: opv1.DeveloperWorkspaceSpec{

@@ -112,7 +112,7 @@ func TestR4_GrantRulesAreCheckedAtAdmission(t *testing.T) {
 	g.Expect(k8s.Create(ctx, personal)).To(Succeed())
 	setScope(t, w.operator, "traffic-flow", "weather", "residents", "hospital")
 	setScope(t, w.developer, "traffic-flow", "weather", "residents", "hospital")
-	other := newAgreement(t, w.domain, "other-dev", opv1.RoleDeveloper, "operator", 24*time.Hour, "91320100MA1PTHER3X")
+	other := newAgreement(t, w.domain, "other-dev", opv1.RoleDeveloper, "operator", 24*time.Hour, "91320100MA1PTHER3G")
 	otherWS := &opv1.DeveloperWorkspace{ObjectMeta: metav1.ObjectMeta{Name: "other-ws", Namespace: w.control()},
 		Spec: opv1.DeveloperWorkspaceSpec{Authorization: other.Name}}
 	g.Expect(k8s.Create(ctx, otherWS)).To(Succeed())

@@ -137,8 +137,8 @@ func TestR5_ProductReviewsAreBoundToTheCallerTheSealedDigestAndTheStage(t *testi
 	stages := client.MergeFrom(d.DeepCopy())
 	d.Spec.Products.ReviewStages = []opv1.ReviewStage{opv1.StageTechnical, opv1.StageComprehensive}
 	g.Expect(k8s.Patch(ctx, d, stages)).To(Succeed())
-	newAgreement(t, d, "operator", opv1.RoleOperator, "", 48*time.Hour, "91320100MA1CPRAT0X")
-	newAgreement(t, d, "acme", opv1.RoleDeveloper, "operator", 24*time.Hour, "91320100MA1ABCDE2X")
+	newAgreement(t, d, "operator", opv1.RoleOperator, "", 48*time.Hour, "91320100MA1CPRAT0P")
+	newAgreement(t, d, "acme", opv1.RoleDeveloper, "operator", 24*time.Hour, "91320100MA1ABCDE2J")
 	const second, partyPerson, outsider = "sun@operator.example", "zhaoliu@acme.example", "nobody@example.com"
 	// The outsider may edit products but holds no reviewer right.
 	editor := &rbacv1.Role{

@@ -110,7 +110,7 @@ func (s *soak) setUp() {
 	d := fixtures.Domain(domainName, opv1.NetworkPolicyKubernetes, "registry.example")
 	g.Expect(s.c.Create(context.Background(), d)).To(Succeed())
 	g.Eventually(func() string { return fixtures.ReadyStatus(context.Background(), s.c, d) }, time.Minute, 100*time.Millisecond).Should(Equal("True"))
-	g.Expect(s.c.Create(context.Background(), s.agreementObject(operatorAgreement, "", "wang@operator.example", "91320100MA1CPRAT0X"))).To(Succeed())
+	g.Expect(s.c.Create(context.Background(), s.agreementObject(operatorAgreement, "", "wang@operator.example", "91320100MA1CPRAT0P"))).To(Succeed())
 	for i := range agreementsAtOnce {
 		a := &agreement{name: fmt.Sprintf("dev%02d", i), member: fmt.Sprintf("dev%02d@soak.example", i), creditCode: fmt.Sprintf("91320100%010d", i)}
 		g.Expect(s.addAgreement(a)).To(Succeed())
