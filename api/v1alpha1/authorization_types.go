@@ -60,20 +60,30 @@ const (
 // ValidCreditCode says whether an 18-character unified social credit code's check character
 // (its last) is the one GB 32100-2015 computes from the other seventeen.
 func ValidCreditCode(code string) bool {
-	const alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-	weights := [17]int{1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28}
 	if len(code) != 18 {
 		return false
 	}
+	check, ok := CreditCodeCheck(code[:17])
+	return ok && code[17] == check
+}
+
+// CreditCodeCheck is the check character GB 32100-2015 gives the first seventeen characters of
+// a unified social credit code; false when they are not seventeen of its alphabet.
+func CreditCodeCheck(body string) (byte, bool) {
+	const alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+	weights := [17]int{1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28}
+	if len(body) != len(weights) {
+		return 0, false
+	}
 	sum := 0
 	for i, w := range weights {
-		v := strings.IndexByte(alphabet, code[i])
+		v := strings.IndexByte(alphabet, body[i])
 		if v < 0 {
-			return false
+			return 0, false
 		}
 		sum += v * w
 	}
-	return code[17] == alphabet[(31-sum%31)%31]
+	return alphabet[(31-sum%31)%31], true
 }
 
 // Party is the legal entity an agreement authorizes.

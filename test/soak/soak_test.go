@@ -112,7 +112,7 @@ func (s *soak) setUp() {
 	g.Eventually(func() string { return fixtures.ReadyStatus(context.Background(), s.c, d) }, time.Minute, 100*time.Millisecond).Should(Equal("True"))
 	g.Expect(s.c.Create(context.Background(), s.agreementObject(operatorAgreement, "", "wang@operator.example", "91320100MA1CPRAT0P"))).To(Succeed())
 	for i := range agreementsAtOnce {
-		a := &agreement{name: fmt.Sprintf("dev%02d", i), member: fmt.Sprintf("dev%02d@soak.example", i), creditCode: fmt.Sprintf("91320100%010d", i)}
+		a := &agreement{name: fmt.Sprintf("dev%02d", i), member: fmt.Sprintf("dev%02d@soak.example", i), creditCode: creditCode(fmt.Sprintf("91320100%09d", i))}
 		g.Expect(s.addAgreement(a)).To(Succeed())
 	}
 	g.Eventually(func() []string {
@@ -541,4 +541,10 @@ func (s *soak) report(actions map[string]int) {
 	if d := distributionOf(afterStart); d.p99 > 2*time.Second {
 		s.t.Errorf("after a restart, access outlived the new manager's start by %v (p99); the bound is 2 s", d.p99)
 	}
+}
+
+// creditCode completes a code's first seventeen characters with its check character.
+func creditCode(body string) string {
+	check, _ := opv1.CreditCodeCheck(body)
+	return body + string(check)
 }
