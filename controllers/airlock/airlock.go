@@ -65,11 +65,11 @@ type Admitted struct {
 	Checks   opv1.CheckReport
 }
 
-// Seal brings the passage's artifact into the airlock: the seal pod copies it out of its source
+// bringIn brings the passage's artifact into the airlock: the seal pod copies it out of its source
 // claim onto a new claim only the operator may mount, the volume is handed to the airlock, and
 // the inspection digests and checks it there. It returns the outcome once the inspection agrees
 // with the seal; nil while a step runs, or once the revision failed (Custody.Failure).
-func (a *Airlock) Seal(ctx context.Context, p *Passage) (*Admitted, error) {
+func (a *Airlock) bringIn(ctx context.Context, p *Passage) (*Admitted, error) {
 	c := p.Custody
 	switch {
 	case c.Failure != "":
@@ -395,7 +395,7 @@ func (a *Airlock) Admit(ctx context.Context, p *Passage, st *opv1.ArtifactStatus
 		st.Sealed, st.Checks = nil, nil
 	}
 	p.Custody = st.Custody
-	admitted, err := a.Seal(ctx, p)
+	admitted, err := a.bringIn(ctx, p)
 	if admitted != nil {
 		st.Sealed, st.Checks = &admitted.Artifact, &admitted.Checks
 	}
