@@ -271,11 +271,28 @@ func TestR4_GrantOpensExactlyOnePathWhileActive(t *testing.T) {
 func tokenOf(t testing.TB, w *grantWorld, gr *opv1.DataGrant) string {
 	t.Helper()
 	g := NewWithT(t)
-	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(gr), gr)).To(Succeed())
-	g.Expect(gr.Status.Credential).NotTo(BeNil())
-	var s corev1.Secret
-	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: w.wsNamespace(), Name: gr.Status.Credential.SecretName}, &s)).To(Succeed())
-	return string(s.Data[grant.TokenKey])
+	var token string
+	// The Secret and the status are two writes: read until they name the same token (a grant
+	// reconciled from a stale cache may issue a second token; only the one in status is alive).
+	g.Eventually(func() error {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(gr), gr); err != nil {
+			return err
+		}
+		if gr.Status.Credential == nil {
+			return fmt.Errorf("grant %s has no credential yet", gr.Name)
+		}
+		var s corev1.Secret
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: w.wsNamespace(), Name: gr.Status.Credential.SecretName}, &s); err != nil {
+			return err
+		}
+		token = string(s.Data[grant.TokenKey])
+		claims, err := verify(w, token)
+		if err == nil && claims.ID != gr.Status.Credential.TokenID {
+			err = fmt.Errorf("the Secret holds token %s, the status names %s", claims.ID, gr.Status.Credential.TokenID)
+		}
+		return err
+	}, timeout, poll).Should(Succeed())
+	return token
 }
 
 // verify checks a token the way a data service does: offline, against the JWKS published in
