@@ -200,6 +200,12 @@ func (r *Reconciler) issueToken(ctx context.Context, g *opv1.DataGrant, d *opv1.
 	fail := func(err error) (*opv1.GrantCredential, opv1.ObjectRecord, error) {
 		return nil, opv1.ObjectRecord{}, err
 	}
+	switch c, uid, err := r.adopt(ctx, g, d, ns, name, exp); {
+	case err != nil:
+		return fail(err)
+	case c != nil:
+		return c, record(c, uid), nil
+	}
 	key, err := r.currentKey(ctx, d)
 	if err != nil {
 		return fail(err)
@@ -237,4 +243,39 @@ func (r *Reconciler) issueToken(ctx context.Context, g *opv1.DataGrant, d *opv1.
 	}
 	c := &opv1.GrantCredential{SecretName: name, KeyID: key.ID, ExpiresAt: metav1.NewTime(exp), TokenID: tokenID}
 	return c, record(c, string(secret.UID)), nil
+}
+
+// adopt returns the token already in the grant's Secret, read as stored, when a key of the
+// domain's ring signed it for this grant, its workspace namespace, its items and its expiry: a
+// reconcile that read the grant from a cache not yet showing its credential takes that token up
+// instead of signing a second one, which would leave a workload holding a token that dies at
+// once. Closing a grant deletes its Secret, so a reopened grant never adopts its earlier token.
+func (r *Reconciler) adopt(ctx context.Context, g *opv1.DataGrant, d *opv1.OperationDomain, ns, name string, exp time.Time) (*opv1.GrantCredential, string, error) {
+	var s corev1.Secret
+	switch err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &s); {
+	case apierrors.IsNotFound(err):
+		return nil, "", nil
+	case err != nil:
+		return nil, "", err
+	}
+	parsed, err := jwt.ParseSigned(string(s.Data[TokenKey]), []jose.SignatureAlgorithm{jose.EdDSA})
+	if !s.DeletionTimestamp.IsZero() || err != nil || len(parsed.Headers) != 1 {
+		return nil, "", nil
+	}
+	ring, err := readKeyRing(ctx, r.APIReader, d)
+	if err != nil {
+		return nil, "", err
+	}
+	key, ok := ring.find(parsed.Headers[0].KeyID)
+	var claims TokenClaims
+	if !ok || parsed.Claims(key.private().Public(), &claims) != nil {
+		return nil, "", nil
+	}
+	if claims.Subject != ns || claims.Grant != g.Name || claims.ID == "" || claims.Expiry == nil || !claims.Expiry.Time().Equal(exp) ||
+		!slices.EqualFunc(claims.Items, g.Spec.Items, func(a, b opv1.GrantItem) bool {
+			return a.Resource == b.Resource && a.Form == b.Form && slices.Equal(a.Fields, b.Fields)
+		}) {
+		return nil, "", nil
+	}
+	return &opv1.GrantCredential{SecretName: name, KeyID: key.ID, ExpiresAt: metav1.NewTime(exp), TokenID: claims.ID}, string(s.UID), nil
 }

@@ -160,3 +160,31 @@ func TestR4_GrantTokenDiesWithItsGrantAndServesOnlyItsWorkspace(t *testing.T) {
 	g.Expect(k8s.Delete(ctx, gr)).To(Succeed())
 	g.Eventually(func() bool { return introspect(t, w, last, "").Active }, time.Second, 5*time.Millisecond).Should(BeFalse())
 }
+
+// R4: a grant whose status has lost its credential — as a reconcile reading a stale cache sees
+// it — takes up the token already in its Secret instead of signing a second one, which would
+// leave a workload holding a token that dies at once.
+func TestR4_AGrantTakesUpItsTokenRatherThanSigningASecond(t *testing.T) {
+	g := NewWithT(t)
+	w := newGrantWorld(t, "gad", opv1.NetworkPolicyKubernetes)
+	gr := w.grant("adopted")
+	g.Expect(asReviewer.Create(ctx, gr)).To(Succeed())
+	g.Eventually(grantPhase(gr), timeout, poll).Should(Equal(opv1.GrantActive))
+	token := tokenOf(t, w, gr)
+	id := gr.Status.Credential.TokenID
+	g.Eventually(func() error {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(gr), gr); err != nil {
+			return err
+		}
+		gr.Status.Credential = nil
+		return k8s.Status().Update(ctx, gr)
+	}, timeout, poll).Should(Succeed())
+	g.Eventually(func() string {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(gr), gr)).To(Succeed())
+		if gr.Status.Credential == nil {
+			return ""
+		}
+		return gr.Status.Credential.TokenID
+	}, timeout, poll).Should(Equal(id), "the token in the Secret is taken up again")
+	g.Expect(tokenOf(t, w, gr)).To(Equal(token), "and stays the one the workspace holds")
+}
