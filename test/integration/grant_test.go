@@ -272,8 +272,7 @@ func tokenOf(t testing.TB, w *grantWorld, gr *opv1.DataGrant) string {
 	t.Helper()
 	g := NewWithT(t)
 	var token string
-	// The Secret and the status are two writes: read until they name the same token (a grant
-	// reconciled from a stale cache may issue a second token; only the one in status is alive).
+	// The Secret and the status are two writes: read until they name the same token.
 	g.Eventually(func() error {
 		if err := k8s.Get(ctx, client.ObjectKeyFromObject(gr), gr); err != nil {
 			return err
