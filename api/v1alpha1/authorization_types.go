@@ -33,7 +33,7 @@ const (
 func (p AuthorizationPhase) Ended() bool { return p == PhaseExpired || p == PhaseTerminated }
 
 // EndReason is why an agreement ended: the closed list of JS art. 28 and YC art. 23.
-// +kubebuilder:validation:Enum=TermExpired;VoluntaryRequest;Breach;EvaluationFailed;SecurityIncident;PolicyChange;LawViolation;ParentEnded
+// +kubebuilder:validation:Enum=TermExpired;VoluntaryRequest;Breach;EvaluationFailed;SecurityIncident;PolicyChange;LawViolation;ParentEnded;Other
 type EndReason string
 
 const (
@@ -45,6 +45,9 @@ const (
 	EndPolicyChange     EndReason = "PolicyChange"
 	EndLawViolation     EndReason = "LawViolation"
 	EndParentEnded      EndReason = "ParentEnded"
+	// EndOther is an end the list does not name ("其他情形" where a text leaves the list open);
+	// its note says what it was.
+	EndOther EndReason = "Other"
 )
 
 // SuspensionReason is why an agreement is suspended.
@@ -191,11 +194,12 @@ type Suspension struct {
 }
 
 // Termination ends an agreement for good.
+// +kubebuilder:validation:XValidation:rule="self.reason != 'Other' || (has(self.note) && size(self.note) > 0)",message="spec.termination.note is required when the reason is Other: it says what ended the agreement"
 type Termination struct {
-	// reason is one of the closed list of end reasons.
+	// reason is one of the known end reasons, or Other with a note.
 	// +required
 	Reason EndReason `json:"reason"`
-	// note explains the termination.
+	// note explains the termination; required with reason Other.
 	// +kubebuilder:validation:MaxLength=4096
 	// +optional
 	Note string `json:"note,omitempty"`

@@ -138,6 +138,30 @@ func TestR2_TerminationIsOneWay(t *testing.T) {
 	g.Expect(k8s.Patch(ctx, a, patch)).NotTo(Succeed())
 }
 
+// R2: an end the known reasons do not name is Other, and then its note says what it was; the
+// agreement ends and is recorded like any other, and bars no one.
+func TestR2_AnOtherEndNeedsItsNote(t *testing.T) {
+	g := NewWithT(t)
+	d := newDomain(t, "otherend", opv1.NetworkPolicyKubernetes)
+	a := newAgreement(t, d, "operator", opv1.RoleOperator, "", time.Hour, "91320100MA1CPRAT0P")
+	patch := client.MergeFrom(a.DeepCopy())
+	a.Spec.Termination = &opv1.Termination{Reason: opv1.EndOther}
+	err := k8s.Patch(ctx, a, patch)
+	g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
+	g.Expect(err.Error()).To(ContainSubstring("spec.termination.note is required when the reason is Other"))
+
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(a), a)).To(Succeed())
+	patch = client.MergeFrom(a.DeepCopy())
+	a.Spec.Termination = &opv1.Termination{Reason: opv1.EndOther, Note: "the operator entity was merged into another company"}
+	g.Expect(k8s.Patch(ctx, a, patch)).To(Succeed())
+	g.Eventually(func() string {
+		_ = k8s.Get(ctx, client.ObjectKeyFromObject(a), a)
+		return string(a.Status.Phase) + "/" + string(a.Status.EndReason) + "/" + a.Status.TeardownRecord
+	}, timeout, poll).Should(MatchRegexp("^Terminated/Other/otherend-"), "ended, and recorded")
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(d), d)).To(Succeed())
+	g.Expect(d.Status.Blacklist).To(BeEmpty(), "an Other end bars no one")
+}
+
 func TestR2_TermLongerThanTheDomainAllowsIsRefused(t *testing.T) {
 	g := NewWithT(t)
 	d := newDomain(t, "longterm", opv1.NetworkPolicyKubernetes)
