@@ -460,12 +460,17 @@ const (
 	Checked
 )
 
-// Admission says how far the current revision got, and why it stands there.
-func Admission(revision int64, st *opv1.ArtifactStatus, sealFailure string) (Stage, string) {
+// Admission says how far the current revision got, and why it stands there: a failure of the
+// revision is on record in its custody.
+func Admission(revision int64, st *opv1.ArtifactStatus) (Stage, string) {
 	sealed := st.Sealed
+	failure := ""
+	if c := st.Custody; c != nil && c.Revision == revision {
+		failure = c.Failure
+	}
 	switch {
-	case (sealed == nil || sealed.Revision != revision) && sealFailure != "":
-		return SealFailed, sealFailure
+	case (sealed == nil || sealed.Revision != revision) && failure != "":
+		return SealFailed, failure
 	case sealed == nil || sealed.Revision != revision:
 		return Sealing, fmt.Sprintf("sealing revision %d", revision)
 	case st.Checks == nil || st.Checks.SHA256 != sealed.SHA256:

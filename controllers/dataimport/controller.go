@@ -117,9 +117,6 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) error {
 	default:
 		s.workspaceNamespace = ws.Status.Namespace
 	}
-	if c := m.Status.Custody; c != nil && c.Revision == m.Spec.Revision {
-		in.SealFailure = c.Failure
-	}
 	s.inputs = in
 	return nil
 }
@@ -181,9 +178,6 @@ var standing = map[opv1.ImportPhase]airlock.Standing{
 func (r *Reconciler) seal(ctx context.Context, s *scope, _ Outcome) error {
 	var err error
 	s.waiting, err = r.Airlock.Admit(ctx, r.passage(s), &s.imp.Status.ArtifactStatus, r.namespaces(s)...)
-	if c := s.imp.Status.Custody; c != nil {
-		s.inputs.SealFailure = c.Failure
-	}
 	return err
 }
 

@@ -34,8 +34,6 @@ type Inputs struct {
 	// Ended says why the import's workspace can no longer hold it (its agreement ended, the
 	// workspace is gone or torn down); empty while it can.
 	Ended string
-	// SealFailure says why sealing the current revision failed; empty when it did not.
-	SealFailure string
 }
 
 // Outcome is where the import stands and why.
@@ -77,7 +75,7 @@ func Decide(in Inputs) Outcome {
 	if out, ok := end(opv1.ImportWithdrawn); ok {
 		return out
 	}
-	switch stage, why := airlock.Admission(m.Spec.Revision, &m.Status.ArtifactStatus, in.SealFailure); stage {
+	switch stage, why := airlock.Admission(m.Spec.Revision, &m.Status.ArtifactStatus); stage {
 	case airlock.SealFailed:
 		return Outcome{Phase: opv1.ImportFailed, Reason: ReasonSealFailed, Message: why}
 	case airlock.Sealing:

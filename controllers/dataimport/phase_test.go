@@ -61,7 +61,8 @@ func TestR4_ImportPhaseMachine(t *testing.T) {
 		reason string
 	}{
 		{"new", imported(), Inputs{}, opv1.ImportSealing, ReasonSealing},
-		{"seal failed", imported(), Inputs{SealFailure: "a symlink"}, opv1.ImportFailed, ReasonSealFailed},
+		{"seal failed", imported(with(func(m *opv1.DataImport) { m.Status.Custody = &opv1.ArtifactCustody{Revision: 1, Failure: "a symlink"} })),
+			Inputs{}, opv1.ImportFailed, ReasonSealFailed},
 		{"a new revision reseals", imported(sealed, with(func(m *opv1.DataImport) { m.Spec.Revision = 2 })), Inputs{}, opv1.ImportSealing, ReasonSealing},
 		{"sealed, unchecked", imported(sealed), Inputs{}, opv1.ImportChecking, ReasonChecking},
 		{"checks failed", imported(checked(opv1.CheckFail)), Inputs{}, opv1.ImportReturned, ReasonChecksFailed},

@@ -114,9 +114,6 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) error {
 			break
 		}
 	}
-	if c := p.Status.Custody; c != nil && c.Revision == p.Spec.Revision {
-		in.SealFailure = c.Failure
-	}
 	s.inputs = in
 	ws, err := index.Lookup[opv1.DeveloperWorkspace](ctx, r.Client, p.Namespace, p.Spec.Workspace)
 	if err != nil {
@@ -190,9 +187,6 @@ func (r *Reconciler) seal(ctx context.Context, s *scope, _ Outcome) error {
 		return err
 	}
 	s.waiting, err = r.Airlock.Admit(ctx, pass, &p.Status.ArtifactStatus, r.namespaces(s)...)
-	if c := p.Status.Custody; c != nil {
-		s.inputs.SealFailure = c.Failure
-	}
 	return err
 }
 

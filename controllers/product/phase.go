@@ -37,8 +37,6 @@ type Inputs struct {
 	AgreementEnded bool
 	// GrantRevoked names a grant the product was made from that was revoked or is gone.
 	GrantRevoked string
-	// SealFailure says why sealing the current revision failed; empty when it did not.
-	SealFailure string
 	// Stages are the reviews the product needs, in order (Stages).
 	Stages []opv1.ReviewStage
 }
@@ -91,7 +89,7 @@ func Decide(in Inputs) Outcome {
 	if out, ok := end(opv1.ProductWithdrawn); ok {
 		return out
 	}
-	switch stage, why := airlock.Admission(p.Spec.Revision, &p.Status.ArtifactStatus, in.SealFailure); stage {
+	switch stage, why := airlock.Admission(p.Spec.Revision, &p.Status.ArtifactStatus); stage {
 	case airlock.SealFailed:
 		return Outcome{Phase: opv1.ProductFailed, Reason: ReasonSealFailed, Message: why}
 	case airlock.Sealing:

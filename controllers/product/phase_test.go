@@ -28,6 +28,11 @@ func sealed(p *opv1.DataProduct) {
 	p.Status.Sealed = &opv1.SealedArtifact{Revision: p.Spec.Revision, SHA256: digest, Size: 42}
 }
 
+// failed records that sealing revision failed.
+func failed(revision int64, why string) func(*opv1.DataProduct) {
+	return func(p *opv1.DataProduct) { p.Status.Custody = &opv1.ArtifactCustody{Revision: revision, Failure: why} }
+}
+
 func checked(outcome opv1.CheckResult) func(*opv1.DataProduct) {
 	return func(p *opv1.DataProduct) {
 		sealed(p)
@@ -60,11 +65,13 @@ func TestR5_ProductPhaseMachine(t *testing.T) {
 		stage   opv1.ReviewStage
 	}{
 		{name: "submitted: sealing", product: product(), want: opv1.ProductSealing, reason: ReasonSealing},
-		{name: "sealing failed", product: product(), in: Inputs{SealFailure: "a symlink"}, want: opv1.ProductFailed, reason: ReasonSealFailed},
+		{name: "sealing failed", product: product(failed(1, "a symlink")), want: opv1.ProductFailed, reason: ReasonSealFailed},
 		{name: "a new revision reseals", product: product(sealed, func(p *opv1.DataProduct) { p.Spec.Revision = 2 }),
 			want: opv1.ProductSealing, reason: ReasonSealing},
-		{name: "sealing a new revision fails", product: product(sealed, func(p *opv1.DataProduct) { p.Spec.Revision = 2 }),
-			in: Inputs{SealFailure: "too large"}, want: opv1.ProductFailed, reason: ReasonSealFailed},
+		{name: "sealing a new revision fails", product: product(sealed, func(p *opv1.DataProduct) { p.Spec.Revision = 2 }, failed(2, "too large")),
+			want: opv1.ProductFailed, reason: ReasonSealFailed},
+		{name: "a failure of an earlier revision does not count", product: product(failed(1, "a symlink"), func(p *opv1.DataProduct) { p.Spec.Revision = 2 }),
+			want: opv1.ProductSealing, reason: ReasonSealing},
 		{name: "sealed: checking", product: product(sealed), want: opv1.ProductChecking, reason: ReasonChecking},
 		{name: "checks of an earlier digest do not count", product: product(checked(opv1.CheckPass), func(p *opv1.DataProduct) { p.Status.Sealed.SHA256 = stale }),
 			want: opv1.ProductChecking, reason: ReasonChecking},
