@@ -60,8 +60,8 @@ func main() {
 		"NetworkPolicy enforcer holds the pod; empty adds no fence")
 	flag.StringVar(&f.fenceTarget, "fence-target", "", "host:port the fence dials, which answers unless a pod's egress is enforced and which workspaces "+
 		"may not reach (default: the webhook Service's cluster IP and port)")
-	flag.StringVar(&f.airlockImage, "airlock-image", "", "image (the manager's own) whose pods seal, inspect and publish data products; "+
-		"empty leaves every product waiting to be sealed")
+	flag.StringVar(&f.airlockImage, "airlock-image", "", "image (the manager's own) whose pods seal, inspect, publish and deliver data products and imports; "+
+		"empty leaves every product and import waiting to be sealed")
 	flag.IntVar(&f.webhookPort, "webhook-port", 9443, "port the admission webhook server listens on")
 	flag.StringVar(&f.certDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory holding the webhook's tls.crt and tls.key")
 	flag.BoolVar(&f.selfSignedCerts, "self-signed-webhook-certs", true,
@@ -253,13 +253,20 @@ func runSeal(args []string) int {
 	if err != nil {
 		result = map[string]string{"error": err.Error()}
 	}
-	out, _ := json.Marshal(result)
+	return reportResult("seal", *report, result, result, err)
+}
+
+// reportResult is how an airlock pod ends: the whole result on standard output, what the
+// operator reads in the report file, and exit 1 when the step failed, 2 when it could not say.
+func reportResult(step, path string, whole, reported any, failed error) int {
+	out, _ := json.Marshal(whole)
 	fmt.Println(string(out))
-	if werr := os.WriteFile(*report, out, 0o644); werr != nil {
-		fmt.Fprintln(os.Stderr, "seal:", werr)
+	out, _ = json.Marshal(reported)
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, step+":", err)
 		return 2
 	}
-	if err != nil {
+	if failed != nil {
 		return 1
 	}
 	return 0
@@ -288,17 +295,7 @@ func runInspect(name string, args []string) int {
 	if err != nil {
 		in = airlock.Inspection{Error: err.Error()}
 	}
-	full, _ := json.Marshal(in)
-	fmt.Println(string(full))
-	trimmed, _ := json.Marshal(in.Trim())
-	if werr := os.WriteFile(*report, trimmed, 0o644); werr != nil {
-		fmt.Fprintln(os.Stderr, name+":", werr)
-		return 2
-	}
-	if err != nil {
-		return 1
-	}
-	return 0
+	return reportResult(name, *report, in, in.Trim(), err)
 }
 
 // verifyEvidence checks the hash chain of a domain's TeardownRecords against the cluster

@@ -103,7 +103,14 @@ func (a *Airlock) copyOut(ctx context.Context, p *Passage) error {
 		return err
 	}
 	staging := client.ObjectKey{Namespace: p.Source.Namespace, Name: SealClaimPrefix + names.Slug(p.base(), 63-len(SealClaimPrefix))}
-	claim, err := a.ensureStagingClaim(ctx, p, staging, source.Spec.StorageClassName)
+	claim, err := getOrCreate(ctx, a.APIReader, a.Client, &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: staging.Name, Namespace: staging.Namespace, Labels: p.labels("")},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			StorageClassName: source.Spec.StorageClassName,
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: *resource.NewQuantity(p.MaxBytes(), resource.BinarySI)}},
+		},
+	})
 	if err != nil {
 		return err
 	}
@@ -115,7 +122,7 @@ func (a *Airlock) copyOut(ctx context.Context, p *Passage) error {
 		}
 		c.Volume, c.VolumeUID = pv.Name, string(pv.UID)
 	}
-	pod, err := a.ensurePod(ctx, a.pod(p, podSpec{step: stepSeal, namespace: staging.Namespace, memory: resource.MustParse("64Mi"),
+	pod, err := getOrCreate(ctx, a.Client, a.Client, a.pod(p, podSpec{step: stepSeal, namespace: staging.Namespace, memory: resource.MustParse("64Mi"),
 		args:   []string{"--from", sourceMount, "--path", p.Path, "--to", sealedMount + "/" + artifactFile, "--max-bytes", fmt.Sprint(p.MaxBytes())},
 		claims: map[string]string{sourceMount: source.Name, sealedMount: staging.Name}, writable: sealedMount}))
 	if err != nil {
@@ -149,7 +156,7 @@ func (a *Airlock) inspect(ctx context.Context, p *Passage) (*Admitted, error) {
 		return nil, err
 	}
 	claim := p.AirlockClaim()
-	pod, err := a.ensurePod(ctx, a.pod(p, podSpec{step: stepInspect, namespace: claim.Namespace, memory: p.inspectMemory(),
+	pod, err := getOrCreate(ctx, a.Client, a.Client, a.pod(p, podSpec{step: stepInspect, namespace: claim.Namespace, memory: p.inspectMemory(),
 		args:   []string{"--file", sealedMount + "/" + artifactFile, "--max-bytes", fmt.Sprint(p.MaxBytes()), "--checks", spec},
 		claims: map[string]string{sealedMount: claim.Name}}))
 	if err != nil {
@@ -184,7 +191,7 @@ func (a *Airlock) Deliver(ctx context.Context, p *Passage, to client.ObjectKey, 
 	if err != nil || !moved {
 		return "", err
 	}
-	pod, err := a.ensurePod(ctx, a.pod(p, podSpec{step: stepVerify, namespace: to.Namespace, memory: resource.MustParse("64Mi"),
+	pod, err := getOrCreate(ctx, a.Client, a.Client, a.pod(p, podSpec{step: stepVerify, namespace: to.Namespace, memory: resource.MustParse("64Mi"),
 		args:   []string{"--file", sealedMount + "/" + artifactFile, "--max-bytes", fmt.Sprint(p.MaxBytes())},
 		claims: map[string]string{sealedMount: to.Name}}))
 	if err != nil {
@@ -284,39 +291,6 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
-}
-
-func (a *Airlock) ensureStagingClaim(ctx context.Context, p *Passage, key client.ObjectKey, class *string) (*corev1.PersistentVolumeClaim, error) {
-	var claim corev1.PersistentVolumeClaim
-	err := a.APIReader.Get(ctx, key, &claim)
-	if err == nil || !apierrors.IsNotFound(err) {
-		return &claim, err
-	}
-	claim = corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace, Labels: p.labels("")},
-		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			StorageClassName: class,
-			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: *resource.NewQuantity(p.MaxBytes(), resource.BinarySI)}},
-		},
-	}
-	if err := a.Create(ctx, &claim); err != nil && !apierrors.IsAlreadyExists(err) {
-		return nil, fmt.Errorf("creating the seal's claim %s: %w", key, err)
-	}
-	return &claim, nil
-}
-
-// ensurePod creates the pod unless it exists, and returns it as stored.
-func (a *Airlock) ensurePod(ctx context.Context, pod *corev1.Pod) (*corev1.Pod, error) {
-	var have corev1.Pod
-	err := a.Get(ctx, client.ObjectKeyFromObject(pod), &have)
-	if err == nil || !apierrors.IsNotFound(err) {
-		return &have, err
-	}
-	if err := a.Create(ctx, pod); err != nil && !apierrors.IsAlreadyExists(err) {
-		return nil, fmt.Errorf("creating the airlock's %s pod: %w", pod.Spec.Containers[0].Name, err)
-	}
-	return pod, nil
 }
 
 // RemovePods deletes the passage's pods in a namespace: a claim is released only once no pod

@@ -121,12 +121,7 @@ func (c Custodian) deleteClaim(ctx context.Context, key client.ObjectKey, uid ty
 
 // ensureClaim creates the claim the volume is reserved for, naming it, as large as it is.
 func (c Custodian) ensureClaim(ctx context.Context, pv *corev1.PersistentVolume, key client.ObjectKey, labels map[string]string) (*corev1.PersistentVolumeClaim, error) {
-	var claim corev1.PersistentVolumeClaim
-	err := c.APIReader.Get(ctx, key, &claim)
-	if err == nil || !apierrors.IsNotFound(err) {
-		return &claim, err
-	}
-	claim = corev1.PersistentVolumeClaim{
+	return getOrCreate(ctx, c.APIReader, c.Client, &corev1.PersistentVolumeClaim{
 		ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace, Labels: labels},
 		Spec: corev1.PersistentVolumeClaimSpec{
 			AccessModes:      pv.Spec.AccessModes,
@@ -135,9 +130,19 @@ func (c Custodian) ensureClaim(ctx context.Context, pv *corev1.PersistentVolume,
 			VolumeName:       pv.Name,
 			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: pv.Spec.Capacity[corev1.ResourceStorage]}},
 		},
+	})
+}
+
+// getOrCreate returns the object as r reads it, or creates want when there is none: every
+// object the airlock makes is made once, by name, and a restart finds what it made.
+func getOrCreate[T client.Object](ctx context.Context, r client.Reader, c client.Client, want T) (T, error) {
+	have := want.DeepCopyObject().(T)
+	err := r.Get(ctx, client.ObjectKeyFromObject(want), have)
+	if err == nil || !apierrors.IsNotFound(err) {
+		return have, err
 	}
-	if err := c.Create(ctx, &claim); err != nil && !apierrors.IsAlreadyExists(err) {
-		return nil, fmt.Errorf("creating claim %s for volume %s: %w", key, pv.Name, err)
+	if err := c.Create(ctx, want); err != nil && !apierrors.IsAlreadyExists(err) {
+		return want, fmt.Errorf("creating %T %s/%s: %w", want, want.GetNamespace(), want.GetName(), err)
 	}
-	return &claim, nil
+	return want, nil
 }

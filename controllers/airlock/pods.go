@@ -18,9 +18,9 @@ import (
 // The airlock's steps, each run by a pod of the manager's own image that the operator creates
 // itself: where the artifact waits (a workspace, or the inbox) the seal copies it onto a new
 // volume; in the airlock the inspection digests and checks the bytes there; where they are
-// delivered (the outbox, or a workspace) the verification digests them again. Bare pods rather than Jobs: the domain's admission policy lets only
-// the operator's own requests mount a seal claim, and a Job's pods are created by the Job
-// controller.
+// delivered (the outbox, or a workspace) the verification digests them again. Bare pods rather
+// than Jobs: the domain's admission policy lets only the operator's own requests mount a seal
+// claim, and a Job's pods are created by the Job controller.
 const (
 	stepSeal    = "seal"
 	stepInspect = "inspect"

@@ -250,13 +250,7 @@ func (r *Reconciler) evidence(s *scope, location string) opv1.TeardownRecordSpec
 // SetupWithManager watches imports, their pods and claims, and what decides their fate:
 // agreements, workspaces and domains.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	toOwner := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-		l := o.GetLabels()
-		if l[opv1.LabelOwnerKind] != kind || l[opv1.LabelOwnerName] == "" {
-			return nil
-		}
-		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: l[opv1.LabelOwnerNamespace], Name: l[opv1.LabelOwnerName]}}}
-	})
+	toOwner := index.ToOwner(kind)
 	inNamespace := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 		return index.Requests(ctx, r, &opv1.DataImportList{}, client.InNamespace(o.GetNamespace()))
 	})

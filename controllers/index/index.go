@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -131,4 +132,17 @@ func Requests(ctx context.Context, r client.Reader, list client.ObjectList, opts
 		}
 	}
 	return out
+}
+
+// ToOwner maps an object labelled as owned by an object of kind (opv1.LabelOwnerKind and the
+// owner's name and namespace) onto a request for its owner: how a reconciler watches what it
+// made.
+func ToOwner(kind string) handler.EventHandler {
+	return handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+		l := o.GetLabels()
+		if l[opv1.LabelOwnerKind] != kind || l[opv1.LabelOwnerName] == "" {
+			return nil
+		}
+		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: l[opv1.LabelOwnerNamespace], Name: l[opv1.LabelOwnerName]}}}
+	})
 }

@@ -319,13 +319,7 @@ func (r *Reconciler) sensitiveFields(ctx context.Context, s *scope) ([]string, e
 // SetupWithManager watches products, their pods and claims, and what decides their fate:
 // agreements, grants and domains.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	toOwner := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-		l := o.GetLabels()
-		if l[opv1.LabelOwnerKind] != kind || l[opv1.LabelOwnerName] == "" {
-			return nil
-		}
-		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: l[opv1.LabelOwnerNamespace], Name: l[opv1.LabelOwnerName]}}}
-	})
+	toOwner := index.ToOwner(kind)
 	inNamespace := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 		return index.Requests(ctx, r, &opv1.DataProductList{}, client.InNamespace(o.GetNamespace()))
 	})

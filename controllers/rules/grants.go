@@ -25,7 +25,8 @@ type GrantWorld struct {
 
 // Grant checks one scenario, one list, one review (R4): a scenario the agreement covers, when it
 // lists any; every item names a resource of the agreement's scope that is in the catalog and off
-// the negative list, with fields it has, in a form its level and its fields' sensitivity allow; consent where personal information or trade secrets are involved; a
+// the negative list, with fields it has, in a form its level and its fields' sensitivity allow;
+// consent where personal information or trade secrets are involved; a
 // term inside the agreement's; the agreement's own workspace; and a reviewer who is neither the
 // requester nor a person of the developer party.
 func Grant(g *opv1.DataGrant, w GrantWorld) []*Violation {

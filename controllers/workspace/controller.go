@@ -100,13 +100,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 
 // SetupWithManager watches workspaces, everything they own, their agreements and domains.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	toOwner := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-		l := o.GetLabels()
-		if l[opv1.LabelOwnerKind] != kind || l[opv1.LabelOwnerName] == "" {
-			return nil
-		}
-		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: l[opv1.LabelOwnerNamespace], Name: l[opv1.LabelOwnerName]}}}
-	})
+	toOwner := index.ToOwner(kind)
 	byAuthorization := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 		if o.(*opv1.Authorization).Spec.Role == opv1.RoleOperator {
 			// Its persons may not be members of any developer workspace in the domain.
