@@ -33,14 +33,20 @@ const (
 func (p AuthorizationPhase) Ended() bool { return p == PhaseExpired || p == PhaseTerminated }
 
 // EndReason is why an agreement ended: the closed list of JS art. 28 and YC art. 23.
-// +kubebuilder:validation:Enum=TermExpired;VoluntaryRequest;Breach;EvaluationFailed;SecurityIncident;PolicyChange;LawViolation;ParentEnded;Other
+// +kubebuilder:validation:Enum=TermExpired;VoluntaryRequest;Breach;EvaluationFailed;NotRectified;SecurityIncident;PolicyChange;LawViolation;ParentEnded;Other
 type EndReason string
 
 const (
 	EndTermExpired      EndReason = "TermExpired"
 	EndVoluntaryRequest EndReason = "VoluntaryRequest"
 	EndBreach           EndReason = "Breach"
+	// EndEvaluationFailed is a failed evaluation not remedied: failures in a row where the
+	// domain's policy ends on them, or a Rectify evaluation whose period passed unremedied.
 	EndEvaluationFailed EndReason = "EvaluationFailed"
+	// EndNotRectified is a suspension (a regulator's order, a security risk) not lifted by its
+	// rectification deadline, where the domain's policy terminates on it (JS art. 26, YC art. 22,
+	// HLJ art. 30): recorded as what it was, not as a failed evaluation.
+	EndNotRectified     EndReason = "NotRectified"
 	EndSecurityIncident EndReason = "SecurityIncident"
 	EndPolicyChange     EndReason = "PolicyChange"
 	EndLawViolation     EndReason = "LawViolation"
@@ -134,10 +140,16 @@ type Person struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +required
 	User string `json:"user"`
-	// trainedAt is when the person completed security and compliance training (NJ 6);
-	// a person without it gets no access.
+	// trainedAt is when the person completed security and compliance training; a person
+	// without it gets no access. NJ 6 trains the operator unit's staff; opdomain requires it of
+	// everyone (the platform's stricter choice).
 	// +optional
 	TrainedAt *metav1.Time `json:"trainedAt,omitempty"`
+	// undertakingSignedAt is when the person signed the confidentiality undertaking (YN art.
+	// 25(1)); where the domain's agreementPolicy.undertakings is Required, a person without it
+	// gets no access.
+	// +optional
+	UndertakingSignedAt *metav1.Time `json:"undertakingSignedAt,omitempty"`
 }
 
 // AgreementDocument points at the signed agreement.
@@ -169,8 +181,10 @@ type Evaluation struct {
 	// +kubebuilder:validation:MaxLength=64
 	// +required
 	Period string `json:"period"`
-	// result is Pass, Fail or Rectify. Rectify suspends the agreement until a later Pass or
-	// the rectification deadline; two Fail in a row terminate it.
+	// result is Pass, Fail or Rectify. Rectify gives the party the domain's rectificationDays
+	// from date to remedy, before a later evaluation; the domain's agreementPolicy says whether
+	// access is suspended meanwhile, whether an unremedied period terminates, and how many Fail
+	// in a row do.
 	// +required
 	Result EvaluationResult `json:"result"`
 	// date is when the evaluation concluded.
@@ -242,7 +256,9 @@ type AuthorizationSpec struct {
 	// +optional
 	Evaluations []Evaluation `json:"evaluations,omitempty"`
 	// suspension, while set, cuts all access under the agreement and keeps its data. Unlifted
-	// at status.rectificationDeadline, it terminates the agreement with EvaluationFailed.
+	// at status.rectificationDeadline, it terminates the agreement (NotRectified, or
+	// EvaluationFailed for an EvaluationRectification suspension) where the domain's
+	// agreementPolicy.whenUnremedied is Terminate.
 	// +optional
 	Suspension *Suspension `json:"suspension,omitempty"`
 	// termination ends the agreement early; it is one-way.
@@ -261,11 +277,14 @@ type AuthorizationStatus struct {
 	// endedAt is when the agreement ended.
 	// +optional
 	EndedAt *metav1.Time `json:"endedAt,omitempty"`
+	// endMessage says in words what ended the agreement, as its TeardownRecord does.
+	// +optional
+	EndMessage string `json:"endMessage,omitempty"`
 	// suspendedAt is when the current suspension began.
 	// +optional
 	SuspendedAt *metav1.Time `json:"suspendedAt,omitempty"`
-	// rectificationDeadline is when a suspension still in force terminates the agreement:
-	// suspendedAt plus the domain's rectificationDays.
+	// rectificationDeadline is when the current rectification period ends: a Rectify
+	// evaluation's date, or suspendedAt, plus the domain's rectificationDays.
 	// +optional
 	RectificationDeadline *metav1.Time `json:"rectificationDeadline,omitempty"`
 	// teardownRecord is the TeardownRecord written when the agreement ended, once every

@@ -23,7 +23,8 @@ const (
 	ConditionDeletionBlocked = "DeletionBlocked"
 	// ConditionTermValid is False when an agreement's term breaks the domain's agreement policy.
 	ConditionTermValid = "TermValid"
-	// ConditionEvaluationWarning is True while the latest evaluation of an agreement failed.
+	// ConditionEvaluationWarning is True while the latest evaluation of an agreement failed or
+	// asks for a rectification that is due or whose re-evaluation is overdue.
 	ConditionEvaluationWarning = "EvaluationWarning"
 	// ConditionSealed is True once a workspace holds or has held Raw data: members then see
 	// nothing a workload wrote, only the operator's WorkloadSummaries. It never turns back.
@@ -55,6 +56,8 @@ const (
 	ReasonRoleConflict          = "RoleConflict"
 	ReasonExceedsParent         = "ExceedsParent"
 	ReasonEvaluationPassed      = "EvaluationPassed"
+	ReasonRectificationDue      = "RectificationDue"
+	ReasonReevaluationOverdue   = "ReevaluationOverdue"
 	ReasonNegativeListed        = "NegativeListed"
 	ReasonSourceNotFound        = "SourceNotFound"
 	ReasonOutsideScope          = "OutsideScope"

@@ -34,29 +34,116 @@ type Authority struct {
 	Contact string `json:"contact,omitempty"`
 }
 
-// AgreementPolicy bounds every agreement in the domain (R2).
+// Rulebook names the region whose text a domain operates under (R2–R6). It sets the default of
+// every policy the texts decide; a domain may override a value only in the stricter direction,
+// unless its rulebook is Custom. Yancheng and Nanjing are cities of Jiangsu: their rulebooks are
+// Jiangsu's with the city's own rules on top.
+// +kubebuilder:validation:Enum=Jiangsu;Yancheng;Yunnan;Heilongjiang;Nanjing;Custom
+type Rulebook string
+
+const (
+	RulebookJiangsu      Rulebook = "Jiangsu"
+	RulebookYancheng     Rulebook = "Yancheng"
+	RulebookYunnan       Rulebook = "Yunnan"
+	RulebookHeilongjiang Rulebook = "Heilongjiang"
+	RulebookNanjing      Rulebook = "Nanjing"
+	// RulebookCustom starts from Jiangsu's values and lets the domain change any of them, within
+	// the schema's bounds (national law's floors).
+	RulebookCustom Rulebook = "Custom"
+)
+
+// DuringRectification says what an agreement may do while it remedies a Rectify evaluation.
+// +kubebuilder:validation:Enum=Continue;Suspend
+type DuringRectification string
+
+const (
+	// RectificationContinues keeps access while the party rectifies (YN art. 26 suspends nothing).
+	RectificationContinues DuringRectification = "Continue"
+	// RectificationSuspends cuts access until a later evaluation passes.
+	RectificationSuspends DuringRectification = "Suspend"
+)
+
+// WhenUnremedied says what happens when a rectification period passes without a remedy: no
+// later evaluation after a Rectify one, or a suspension still in force.
+// +kubebuilder:validation:Enum=Reevaluate;Terminate
+type WhenUnremedied string
+
+const (
+	// UnremediedReevaluate flags the re-evaluation as overdue and leaves the decision to the
+	// evaluator (YN art. 26: the result is "an important basis" for continuing).
+	UnremediedReevaluate WhenUnremedied = "Reevaluate"
+	// UnremediedTerminate ends the agreement (JS art. 26, YC art. 22, HLJ art. 29–30).
+	UnremediedTerminate WhenUnremedied = "Terminate"
+)
+
+// BarPolicy says how an agreement ended for Breach, SecurityIncident or LawViolation bars its
+// party from new agreements.
+// +kubebuilder:validation:Enum=Propose;Automatic
+type BarPolicy string
+
+const (
+	// BarProposed lists the party in status.proposedBars; the authority decides, case by case, by
+	// adding it to spec.blacklist (YN art. 21).
+	BarProposed BarPolicy = "Propose"
+	// BarAutomatic bars the party at once, in status.blacklist.
+	BarAutomatic BarPolicy = "Automatic"
+)
+
+// UndertakingPolicy says whether a person needs a signed confidentiality undertaking on record
+// before any access.
+// +kubebuilder:validation:Enum=Optional;Required
+type UndertakingPolicy string
+
+const (
+	UndertakingOptional UndertakingPolicy = "Optional"
+	// UndertakingRequired gates access on spec.persons[].undertakingSignedAt (YN art. 25(1)).
+	UndertakingRequired UndertakingPolicy = "Required"
+)
+
+// AgreementPolicy bounds every agreement in the domain (R2). Every field left unset takes the
+// rulebook's value; status.policy shows the values in force and the article of each.
 type AgreementPolicy struct {
-	// maxOperatorTermYears is the longest term of an Operator agreement, in calendar years.
-	// Three in most regions, at most five where a region allows it (YN art. 11(2)).
+	// maxOperatorTermYears is the longest term of an Operator agreement, in calendar years:
+	// 3 (JS art. 8, YC art. 6, HLJ art. 14(2)); Yunnan allows 5 (YN art. 11(2)).
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=5
-	// +kubebuilder:default=3
 	// +optional
 	MaxOperatorTermYears int32 `json:"maxOperatorTermYears,omitempty"`
 	// maxDeveloperTermYears is the longest term of a Developer agreement, in calendar years
-	// (at most three: JS art. 8, YN art. 13, YC art. 6).
+	// (3: JS art. 8, YC art. 6, YN art. 13).
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=3
-	// +kubebuilder:default=3
 	// +optional
 	MaxDeveloperTermYears int32 `json:"maxDeveloperTermYears,omitempty"`
-	// rectificationDays is how long a suspended agreement has to be remedied before it is
-	// terminated (YN art. 26).
+	// rectificationDays is how long a party has to remedy a Rectify evaluation (counted from the
+	// evaluation's date) or a suspension (from its start): 30 (YN art. 26).
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=365
-	// +kubebuilder:default=30
 	// +optional
 	RectificationDays int32 `json:"rectificationDays,omitempty"`
+	// duringRectification is Continue (access stays while the party rectifies, as YN art. 26
+	// reads) or Suspend (access is cut until a later evaluation passes).
+	// +optional
+	DuringRectification DuringRectification `json:"duringRectification,omitempty"`
+	// whenUnremedied is what a rectification period passed without a remedy does: Reevaluate
+	// (the re-evaluation is flagged overdue, YN art. 26) or Terminate (JS art. 26, YC art. 22,
+	// HLJ art. 29–30).
+	// +optional
+	WhenUnremedied WhenUnremedied `json:"whenUnremedied,omitempty"`
+	// failedEvaluationsToEnd is how many failed evaluations in a row terminate an agreement
+	// (Nanjing: 2, NJ 14). Unset where the rulebook sets none: a failure then only warns.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=12
+	// +optional
+	FailedEvaluationsToEnd int32 `json:"failedEvaluationsToEnd,omitempty"`
+	// bars is Propose (an ending for Breach, SecurityIncident or LawViolation proposes a bar the
+	// authority confirms in spec.blacklist, YN art. 21) or Automatic (the ending bars the party).
+	// +optional
+	Bars BarPolicy `json:"bars,omitempty"`
+	// undertakings is Required (a person gets no access before a signed confidentiality
+	// undertaking is recorded, YN art. 25(1)) or Optional.
+	// +optional
+	Undertakings UndertakingPolicy `json:"undertakings,omitempty"`
 }
 
 // WorkspaceQuota is the compute and storage a workspace may use.
@@ -191,7 +278,16 @@ type EmergencyStop struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// OperationDomainSpec describes the isolated area where public data is operated (R1).
+// OperationDomainSpec describes the isolated area where public data is operated (R1). Its
+// policy values may only be stricter than its rulebook's, unless the rulebook is Custom.
+// +kubebuilder:validation:XValidation:rule="self.rulebook in ['Yunnan', 'Custom'] || !has(self.agreementPolicy) || !has(self.agreementPolicy.maxOperatorTermYears) || self.agreementPolicy.maxOperatorTermYears <= 3",fieldPath=".agreementPolicy.maxOperatorTermYears",message="may only be stricter than the rulebook: at most 3 years (JS art. 8, YC art. 6, HLJ art. 14(2)); 5 only under Yunnan (YN art. 11(2)) or Custom"
+// +kubebuilder:validation:XValidation:rule="self.rulebook == 'Custom' || !has(self.agreementPolicy) || !has(self.agreementPolicy.rectificationDays) || self.agreementPolicy.rectificationDays <= 30",fieldPath=".agreementPolicy.rectificationDays",message="may only be stricter than the rulebook: at most 30 days (YN art. 26) unless Custom"
+// +kubebuilder:validation:XValidation:rule="self.rulebook in ['Yunnan', 'Custom'] || !has(self.agreementPolicy) || !has(self.agreementPolicy.whenUnremedied) || self.agreementPolicy.whenUnremedied == 'Terminate'",fieldPath=".agreementPolicy.whenUnremedied",message="may only be stricter than the rulebook: an unremedied rectification terminates (JS art. 26, YC art. 22, HLJ art. 29-30); Reevaluate only under Yunnan (YN art. 26) or Custom"
+// +kubebuilder:validation:XValidation:rule="self.rulebook != 'Nanjing' || !has(self.agreementPolicy) || !has(self.agreementPolicy.failedEvaluationsToEnd) || self.agreementPolicy.failedEvaluationsToEnd <= 2",fieldPath=".agreementPolicy.failedEvaluationsToEnd",message="may only be stricter than the rulebook: under Nanjing two failed evaluations in a row end an agreement (NJ 14)"
+// +kubebuilder:validation:XValidation:rule="self.rulebook != 'Yunnan' || !has(self.agreementPolicy) || !has(self.agreementPolicy.undertakings) || self.agreementPolicy.undertakings == 'Required'",fieldPath=".agreementPolicy.undertakings",message="may only be stricter than the rulebook: under Yunnan every person signs a confidentiality undertaking (YN art. 25(1))"
+// +kubebuilder:validation:XValidation:rule="self.rulebook != 'Heilongjiang' || !has(self.logRetentionDays) || self.logRetentionDays >= 730",fieldPath=".logRetentionDays",message="may only be stricter than the rulebook: under Heilongjiang network logs are kept at least 730 days (HLJ art. 29)"
+// +kubebuilder:validation:XValidation:rule="self.rulebook == 'Custom' || !has(self.recordRetentionDays) || self.recordRetentionDays >= (self.rulebook == 'Yunnan' ? 1825 : 1095)",fieldPath=".recordRetentionDays",message="may only be stricter than the rulebook: records of processing are kept at least 1825 days under Yunnan (YN art. 25(4)), 1095 elsewhere (PIPL art. 56) unless Custom"
+// +kubebuilder:validation:XValidation:rule="self.rulebook == 'Custom' || !has(self.products) || !has(self.products.reviewStages) || (self.rulebook == 'Nanjing' ? (self.products.reviewStages.exists(s, s == 'Technical') && self.products.reviewStages.exists(s, s == 'Comprehensive') && self.products.reviewStages.indexOf('Technical') < self.products.reviewStages.indexOf('Comprehensive')) : self.products.reviewStages.exists(s, s == 'Operator'))",fieldPath=".products.reviewStages",message="may only be stricter than the rulebook: keep its stages in order, Operator (JS art. 18, YN art. 22, HLJ art. 20(3)) or, under Nanjing, Technical then Comprehensive (NJ 10)"
 type OperationDomainSpec struct {
 	// controlNamespace holds the domain's agreements, catalog, grants, workspaces and evidence.
 	// It is created, or adopted if it exists. Developers get no rights in it.
@@ -209,16 +305,28 @@ type OperationDomainSpec struct {
 	// authority is the data authority that grants the domain.
 	// +required
 	Authority Authority `json:"authority"`
+	// rulebook is the region whose text the domain operates under: Jiangsu (the default: the
+	// only text of the five in force, and the province of Yancheng and Nanjing), Yancheng,
+	// Yunnan, Heilongjiang, Nanjing, or Custom. It sets every policy value left unset below.
+	// +kubebuilder:default=Jiangsu
+	// +optional
+	Rulebook Rulebook `json:"rulebook,omitempty"`
 	// agreementPolicy bounds the terms of every agreement in the domain.
 	// +kubebuilder:default={}
 	// +optional
 	AgreementPolicy AgreementPolicy `json:"agreementPolicy,omitempty"`
-	// logRetentionDays is how long teardown evidence and logs are kept; at least 180 days
-	// (YC plan 九(一)3).
+	// logRetentionDays is how long the cluster must keep the domain's network logs: at least
+	// 180 days everywhere (Cybersecurity Law art. 21, YC plan 九(一)3), 730 in Heilongjiang
+	// (HLJ art. 29). opdomain collects no network logs itself; it states the obligation.
 	// +kubebuilder:validation:Minimum=180
-	// +kubebuilder:default=180
 	// +optional
 	LogRetentionDays int32 `json:"logRetentionDays,omitempty"`
+	// recordRetentionDays is how long the domain's records of processing are kept, its
+	// TeardownRecords included: 1825 days in Yunnan (YN art. 25(4)); 1095 elsewhere (PIPL art.
+	// 56, where the regional text is silent).
+	// +kubebuilder:validation:Minimum=180
+	// +optional
+	RecordRetentionDays int32 `json:"recordRetentionDays,omitempty"`
 	// networkPolicy says which policy API enforces isolation: Kubernetes, Cilium or Both.
 	// +kubebuilder:default=Kubernetes
 	// +optional
@@ -259,8 +367,8 @@ type OperationDomainSpec struct {
 type ProductPolicy struct {
 	// reviewStages are the reviews every product passes, in order: Operator (the operator
 	// entity's review, JS art. 18) or Nanjing's Technical then Comprehensive (NJ 10). A
-	// CrossBorder review follows wherever a recipient is foreign or foreign-funded.
-	// +kubebuilder:default={Operator}
+	// CrossBorder review follows wherever a recipient is foreign or foreign-funded. Unset, the
+	// rulebook's; a list of its own must keep the rulebook's stages in their order.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=3
 	// +kubebuilder:validation:XValidation:rule="self.all(s, self.filter(t, t == s).size() == 1)",message="reviewStages may name each stage once"
@@ -371,12 +479,25 @@ type OperationDomainStatus struct {
 	// +listMapKey=name
 	// +optional
 	Namespaces []OwnedNamespace `json:"namespaces,omitempty"`
-	// blacklist is every party barred from new agreements: spec.blacklist, and parties whose
-	// agreement ended with Breach, SecurityIncident or LawViolation (YN art. 21).
+	// policy is the policy in force: the rulebook's values tightened by the domain's own, each
+	// with the article it comes from.
+	// +optional
+	Policy EffectivePolicy `json:"policy,omitempty"`
+	// blacklist is every party barred from new agreements: spec.blacklist and, where
+	// agreementPolicy.bars is Automatic, parties whose agreement ended with Breach,
+	// SecurityIncident or LawViolation.
 	// +listType=map
 	// +listMapKey=creditCode
 	// +optional
 	Blacklist []BlacklistEntry `json:"blacklist,omitempty"`
+	// proposedBars are the parties whose agreement ended with Breach, SecurityIncident or
+	// LawViolation where agreementPolicy.bars is Propose: not barred until the authority adds
+	// them to spec.blacklist (YN art. 21: restricting future participation is decided case by
+	// case).
+	// +listType=map
+	// +listMapKey=creditCode
+	// +optional
+	ProposedBars []BlacklistEntry `json:"proposedBars,omitempty"`
 	// evidence tracks the chain of TeardownRecords and their retention (R6).
 	// +optional
 	Evidence EvidenceStatus `json:"evidence,omitempty"`
@@ -386,6 +507,32 @@ type OperationDomainStatus struct {
 	// dns is the resolver the domain's pods use, as the operator found it.
 	// +optional
 	DNS DNSStatus `json:"dns,omitempty"`
+}
+
+// EffectivePolicy is a domain's policy in force and where each value comes from.
+type EffectivePolicy struct {
+	// rulebook is the region whose text sets the defaults.
+	// +optional
+	Rulebook Rulebook `json:"rulebook,omitempty"`
+	// values are the settings in force.
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Values []PolicyValue `json:"values,omitempty"`
+}
+
+// PolicyValue is one setting in force.
+type PolicyValue struct {
+	// name is the setting's path under spec, such as agreementPolicy.maxOperatorTermYears.
+	// +required
+	Name string `json:"name"`
+	// value is the setting's value.
+	// +required
+	Value string `json:"value"`
+	// source is the article the value comes from, or whose choice it is where the text is
+	// silent or the domain is stricter.
+	// +required
+	Source string `json:"source"`
 }
 
 // DNSStatus is the resolver the domain's pods use.
@@ -405,6 +552,7 @@ type DNSStatus struct {
 // +kubebuilder:resource:scope=Cluster,shortName=od,categories=opdomain
 // +kubebuilder:validation:XValidation:rule="self.spec.controlNamespace != self.spec.dataZoneNamespace",message="spec.dataZoneNamespace must differ from spec.controlNamespace"
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Rulebook",type=string,JSONPath=`.spec.rulebook`
 // +kubebuilder:printcolumn:name="Control",type=string,JSONPath=`.spec.controlNamespace`
 // +kubebuilder:printcolumn:name="Data zone",type=string,JSONPath=`.spec.dataZoneNamespace`
 // +kubebuilder:printcolumn:name="Policy",type=string,JSONPath=`.spec.networkPolicy`

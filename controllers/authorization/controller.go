@@ -24,6 +24,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/evidence"
 	"github.com/opdomain/opdomain/controllers/index"
 	"github.com/opdomain/opdomain/controllers/lifecycle"
+	"github.com/opdomain/opdomain/controllers/rulebook"
 	"github.com/opdomain/opdomain/controllers/rules"
 	"github.com/opdomain/opdomain/controllers/wakeup"
 )
@@ -59,7 +60,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	if domain != nil {
-		in.Policy = &domain.Spec.AgreementPolicy
+		policy := rulebook.Of(&domain.Spec)
+		in.Policy = &policy
 	}
 	var peers opv1.AuthorizationList
 	if err := r.List(ctx, &peers, client.InNamespace(a.Namespace)); err != nil {
@@ -79,11 +81,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	a.Status.Phase = out.Phase
 	a.Status.EndReason = out.EndReason
 	a.Status.EndedAt = timeOrNil(out.EndedAt)
+	a.Status.EndMessage = ""
+	if out.Phase.Ended() {
+		a.Status.EndMessage = out.Message
+	}
 	a.Status.NextTransition = timeOrNil(out.Next)
 	a.Status.SuspendedAt = timeOrNil(out.SuspendedAt)
 	a.Status.RectificationDeadline = timeOrNil(out.Deadline)
 	if out.Warning != "" {
-		conditions.Set(&a.Status.Conditions, a.Generation, opv1.ConditionEvaluationWarning, true, opv1.ReasonEvaluationFailed, out.Warning)
+		conditions.Set(&a.Status.Conditions, a.Generation, opv1.ConditionEvaluationWarning, true, out.WarningReason, out.Warning)
 	} else {
 		conditions.Set(&a.Status.Conditions, a.Generation, opv1.ConditionEvaluationWarning, false, opv1.ReasonEvaluationPassed, "")
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/names"
 	"github.com/opdomain/opdomain/controllers/policy"
+	"github.com/opdomain/opdomain/controllers/rulebook"
 	"github.com/opdomain/opdomain/controllers/rules"
 	"github.com/opdomain/opdomain/controllers/tenancy"
 )
@@ -41,6 +42,7 @@ type scope struct {
 	orig    *opv1.OperationDomain
 	summary conditions.Summary
 	dns     dns.Resolution
+	policy  rulebook.Policy
 	// requeueAfter is set by a step that stops to wait for something outside the operator.
 	requeueAfter time.Duration
 }
@@ -55,6 +57,7 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 	steps := []func(context.Context, *scope) (bool, error){
 		// An emergency stop cuts before anything else is looked at.
 		r.observeEmergencyStop,
+		r.observePolicy,
 		r.checkConflicts,
 		r.checkPolicyAPI,
 		r.ensureAdmissionPolicy,
@@ -388,7 +391,7 @@ func (r *Reconciler) maintainEvidence(ctx context.Context, s *scope) (bool, erro
 		if rec.Spec.Sequence > ev.Head.Sequence {
 			ev.Head = opv1.ChainLink{Sequence: rec.Spec.Sequence, Digest: rec.Spec.Digest}
 		}
-		expires := rec.Spec.CompletedAt.AddDate(0, 0, int(d.Spec.LogRetentionDays))
+		expires := rec.Spec.CompletedAt.AddDate(0, 0, int(s.policy.RecordRetentionDays))
 		if now.Before(expires) {
 			if ev.NextExpiry == nil {
 				ev.NextExpiry = &metav1.Time{Time: expires}
@@ -406,7 +409,7 @@ func (r *Reconciler) maintainEvidence(ctx context.Context, s *scope) (bool, erro
 			return false, err
 		}
 		r.Recorder.Eventf(d, nil, corev1.EventTypeNormal, "EvidenceExpired", "Prune",
-			"removed TeardownRecord %s after %d days of retention", rec.Name, d.Spec.LogRetentionDays)
+			"removed TeardownRecord %s after %d days of retention (%s)", rec.Name, s.policy.RecordRetentionDays, s.policy.Source("recordRetentionDays"))
 	}
 	if ev.NextExpiry != nil {
 		r.Wakeups.At(d, ev.NextExpiry.Time)
@@ -414,34 +417,52 @@ func (r *Reconciler) maintainEvidence(ctx context.Context, s *scope) (bool, erro
 	return true, nil
 }
 
-// blacklistReasons are the endings that bar a party from new agreements (YN art. 21).
-var blacklistReasons = map[opv1.EndReason]bool{opv1.EndBreach: true, opv1.EndSecurityIncident: true, opv1.EndLawViolation: true}
+// observePolicy shows the policy in force: the rulebook's values tightened by the domain's own.
+func (r *Reconciler) observePolicy(_ context.Context, s *scope) (bool, error) {
+	s.policy = rulebook.Of(&s.domain.Spec)
+	s.domain.Status.Policy = opv1.EffectivePolicy{Rulebook: s.policy.Rulebook, Values: s.policy.Values}
+	return true, nil
+}
 
-// observeBlacklist lists every barred party: those written in spec.blacklist, and those whose
-// agreement ended for a breach, a security incident or a violation of law.
+// barReasons are the endings that call for a bar on the party's new agreements (YN art. 21).
+var barReasons = map[opv1.EndReason]bool{opv1.EndBreach: true, opv1.EndSecurityIncident: true, opv1.EndLawViolation: true}
+
+// observeBlacklist lists every barred party: those written in spec.blacklist and, where the
+// domain bars automatically, those whose agreement ended for a breach, a security incident or a
+// violation of law; where it proposes bars, those parties are proposed for the authority to
+// confirm, and barred once it lists them.
 func (r *Reconciler) observeBlacklist(ctx context.Context, s *scope) (bool, error) {
 	d := s.domain
 	var agreements opv1.AuthorizationList
 	if err := r.List(ctx, &agreements, client.InNamespace(d.Spec.ControlNamespace)); err != nil {
 		return false, err
 	}
-	entries := map[string]opv1.BlacklistEntry{}
+	barred, proposed := map[string]opv1.BlacklistEntry{}, map[string]opv1.BlacklistEntry{}
+	endings := barred
+	if s.policy.Bars != opv1.BarAutomatic {
+		endings = proposed
+	}
 	for _, a := range agreements.Items {
-		if a.Status.Phase.Ended() && blacklistReasons[a.Status.EndReason] {
-			entries[a.Spec.Party.CreditCode] = opv1.BlacklistEntry{
+		if a.Status.Phase.Ended() && barReasons[a.Status.EndReason] {
+			endings[a.Spec.Party.CreditCode] = opv1.BlacklistEntry{
 				CreditCode: a.Spec.Party.CreditCode, Name: a.Spec.Party.Name, Since: a.Status.EndedAt,
 				Reason: fmt.Sprintf("Authorization %s ended with %s", a.Name, a.Status.EndReason),
 			}
 		}
 	}
 	for _, e := range d.Spec.Blacklist {
-		entries[e.CreditCode] = e
+		barred[e.CreditCode] = e
+		delete(proposed, e.CreditCode)
 	}
+	d.Status.Blacklist, d.Status.ProposedBars = sortedEntries(barred), sortedEntries(proposed)
+	return true, nil
+}
+
+func sortedEntries(entries map[string]opv1.BlacklistEntry) []opv1.BlacklistEntry {
 	list := make([]opv1.BlacklistEntry, 0, len(entries))
 	for _, e := range entries {
 		list = append(list, e)
 	}
 	slices.SortFunc(list, func(a, b opv1.BlacklistEntry) int { return strings.Compare(a.CreditCode, b.CreditCode) })
-	d.Status.Blacklist = list
-	return true, nil
+	return list
 }

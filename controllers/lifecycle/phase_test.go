@@ -10,13 +10,24 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/rulebook"
 	"github.com/opdomain/opdomain/controllers/rules"
 )
 
 var (
-	t0     = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	policy = &opv1.AgreementPolicy{MaxOperatorTermYears: 3, MaxDeveloperTermYears: 3, RectificationDays: 30}
+	t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	// policy is the default rulebook's (Jiangsu): an unremedied rectification terminates.
+	policy  = policyOf(opv1.OperationDomainSpec{})
+	yunnan  = policyOf(opv1.OperationDomainSpec{Rulebook: opv1.RulebookYunnan})
+	nanjing = policyOf(opv1.OperationDomainSpec{Rulebook: opv1.RulebookNanjing})
+	// suspending cuts access while a Rectify evaluation is remedied.
+	suspending = policyOf(opv1.OperationDomainSpec{AgreementPolicy: opv1.AgreementPolicy{DuringRectification: opv1.RectificationSuspends}})
 )
+
+func policyOf(spec opv1.OperationDomainSpec) *rulebook.Policy {
+	p := rulebook.Of(&spec)
+	return &p
+}
 
 func developer(mutate ...func(*opv1.AuthorizationSpec)) opv1.AuthorizationSpec {
 	s := opv1.AuthorizationSpec{
@@ -31,6 +42,10 @@ func developer(mutate ...func(*opv1.AuthorizationSpec)) opv1.AuthorizationSpec {
 }
 
 func suspended(s *opv1.AuthorizationSpec) { s.Suspension = &opv1.Suspension{Reason: "SecurityRisk"} }
+
+func suspendedToRectify(s *opv1.AuthorizationSpec) {
+	s.Suspension = &opv1.Suspension{Reason: opv1.SuspensionEvaluationRectification}
+}
 
 func evaluated(results ...opv1.EvaluationResult) func(*opv1.AuthorizationSpec) {
 	return func(s *opv1.AuthorizationSpec) {
@@ -80,28 +95,48 @@ func TestR2_PhaseFollowsTermSuspensionEvaluationsTerminationAndParent(t *testing
 			in: Inputs{Spec: developer(suspended), Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0.AddDate(0, 0, 10),
 				Previous: opv1.AuthorizationStatus{Phase: opv1.PhaseSuspended, SuspendedAt: &metav1.Time{Time: t0}}},
 			phase: opv1.PhaseSuspended, reason: "SecurityRisk", next: t0.AddDate(0, 0, 30), deadline: t0.AddDate(0, 0, 30)},
-		{name: "a suspension still in force at its deadline terminates it",
+		{name: "a suspension still in force at its deadline terminates it, recorded as not rectified",
 			in: Inputs{Spec: developer(suspended), Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0.AddDate(0, 0, 30),
 				Previous: opv1.AuthorizationStatus{Phase: opv1.PhaseSuspended, SuspendedAt: &metav1.Time{Time: t0}}},
+			phase: opv1.PhaseTerminated, endReason: opv1.EndNotRectified, reason: string(opv1.EndNotRectified)},
+		{name: "a suspension for an evaluation's rectification, unlifted, ends as a failed evaluation",
+			in: Inputs{Spec: developer(suspendedToRectify), Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0.AddDate(0, 0, 30),
+				Previous: opv1.AuthorizationStatus{Phase: opv1.PhaseSuspended, SuspendedAt: &metav1.Time{Time: t0}}},
 			phase: opv1.PhaseTerminated, endReason: opv1.EndEvaluationFailed, reason: string(opv1.EndEvaluationFailed)},
+		{name: "under Yunnan an unlifted suspension stays until lifted, flagged",
+			in: Inputs{Spec: developer(suspended), Parent: parent(opv1.PhaseActive), Policy: yunnan, Now: t0.AddDate(0, 0, 30),
+				Previous: opv1.AuthorizationStatus{Phase: opv1.PhaseSuspended, SuspendedAt: &metav1.Time{Time: t0}}},
+			phase: opv1.PhaseSuspended, reason: "SecurityRisk", next: end, deadline: t0.AddDate(0, 0, 30), warning: true},
 		{name: "a suspension whose deadline falls after the term wakes at the term's end",
 			in:    Inputs{Spec: developer(suspended), Parent: parent(opv1.PhaseActive), Policy: policy, Now: end.AddDate(0, 0, -5)},
 			phase: opv1.PhaseSuspended, reason: "SecurityRisk", next: end, deadline: end.AddDate(0, 0, 25)},
-		{name: "an evaluation asking for rectification suspends it",
-			in:    Inputs{Spec: developer(evaluated(opv1.EvaluationPass, opv1.EvaluationRectify)), Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0},
-			phase: opv1.PhaseSuspended, reason: string(opv1.SuspensionEvaluationRectification), next: t0.AddDate(0, 0, 30), deadline: t0.AddDate(0, 0, 30)},
+		{name: "an evaluation asking for rectification keeps access and sets the deadline from its date",
+			in:    Inputs{Spec: developer(evaluated(opv1.EvaluationPass, opv1.EvaluationRectify)), Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0.AddDate(0, 0, 3)},
+			phase: opv1.PhaseActive, next: t0.AddDate(0, 0, 30), deadline: t0.AddDate(0, 0, 30), warning: true},
+		{name: "where the domain suspends during rectification, a Rectify suspends it",
+			in:    Inputs{Spec: developer(evaluated(opv1.EvaluationPass, opv1.EvaluationRectify)), Parent: parent(opv1.PhaseActive), Policy: suspending, Now: t0},
+			phase: opv1.PhaseSuspended, reason: string(opv1.SuspensionEvaluationRectification), next: t0.AddDate(0, 0, 30), deadline: t0.AddDate(0, 0, 30), warning: true},
+		{name: "a rectification period passed with no new evaluation terminates it",
+			in:    Inputs{Spec: developer(evaluated(opv1.EvaluationRectify)), Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0.AddDate(0, 0, 30)},
+			phase: opv1.PhaseTerminated, endReason: opv1.EndEvaluationFailed, reason: string(opv1.EndEvaluationFailed)},
+		{name: "under Yunnan a rectification period passed flags the re-evaluation overdue",
+			in:    Inputs{Spec: developer(evaluated(opv1.EvaluationRectify)), Parent: parent(opv1.PhaseActive), Policy: yunnan, Now: t0.AddDate(0, 0, 30)},
+			phase: opv1.PhaseActive, next: end, deadline: t0.AddDate(0, 0, 30), warning: true},
 		{name: "a pass after rectification restores it",
-			in: Inputs{Spec: developer(evaluated(opv1.EvaluationRectify, opv1.EvaluationPass)), Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0,
+			in: Inputs{Spec: developer(evaluated(opv1.EvaluationRectify, opv1.EvaluationPass)), Parent: parent(opv1.PhaseActive), Policy: suspending, Now: t0,
 				Previous: opv1.AuthorizationStatus{Phase: opv1.PhaseSuspended, SuspendedAt: &metav1.Time{Time: t0}}},
 			phase: opv1.PhaseActive, next: end},
 		{name: "one failed evaluation warns",
-			in:    Inputs{Spec: developer(evaluated(opv1.EvaluationPass, opv1.EvaluationFail)), Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0},
+			in:    Inputs{Spec: developer(evaluated(opv1.EvaluationPass, opv1.EvaluationFail)), Parent: parent(opv1.PhaseActive), Policy: nanjing, Now: t0},
 			phase: opv1.PhaseActive, next: end, warning: true},
-		{name: "two failed evaluations in a row terminate it",
-			in:    Inputs{Spec: developer(evaluated(opv1.EvaluationFail, opv1.EvaluationFail)), Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0},
+		{name: "under Nanjing two failed evaluations in a row terminate it",
+			in:    Inputs{Spec: developer(evaluated(opv1.EvaluationFail, opv1.EvaluationFail)), Parent: parent(opv1.PhaseActive), Policy: nanjing, Now: t0},
 			phase: opv1.PhaseTerminated, endReason: opv1.EndEvaluationFailed, reason: string(opv1.EndEvaluationFailed)},
+		{name: "elsewhere failed evaluations only warn",
+			in:    Inputs{Spec: developer(evaluated(opv1.EvaluationFail, opv1.EvaluationFail, opv1.EvaluationFail)), Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0},
+			phase: opv1.PhaseActive, next: end, warning: true},
 		{name: "two failures with a pass between only warn",
-			in:    Inputs{Spec: developer(evaluated(opv1.EvaluationFail, opv1.EvaluationPass, opv1.EvaluationFail)), Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0},
+			in:    Inputs{Spec: developer(evaluated(opv1.EvaluationFail, opv1.EvaluationPass, opv1.EvaluationFail)), Parent: parent(opv1.PhaseActive), Policy: nanjing, Now: t0},
 			phase: opv1.PhaseActive, next: end, warning: true},
 		{name: "a parent that ended ends it",
 			in:    Inputs{Spec: developer(), Parent: parent(opv1.PhaseTerminated), Policy: policy, Now: t0},

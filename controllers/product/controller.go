@@ -23,6 +23,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/index"
 	"github.com/opdomain/opdomain/controllers/names"
 	"github.com/opdomain/opdomain/controllers/productcheck"
+	"github.com/opdomain/opdomain/controllers/rulebook"
 	"github.com/opdomain/opdomain/controllers/wakeup"
 )
 
@@ -98,7 +99,7 @@ func (r *Reconciler) resolve(ctx context.Context, s *scope) error {
 		return err
 	}
 	s.domain = d
-	in := Inputs{Product: p, Stages: Stages(d.Spec.Products, p.Spec.Recipients)}
+	in := Inputs{Product: p, Stages: Stages(rulebook.Of(&d.Spec).ReviewStages, p.Spec.Recipients)}
 	authz, err := index.Lookup[opv1.Authorization](ctx, r.Client, p.Namespace, p.Spec.Authorization)
 	if err != nil {
 		return err

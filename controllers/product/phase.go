@@ -136,11 +136,11 @@ func decisive(reviews []opv1.ProductReview, stage opv1.ReviewStage, digest strin
 	return last
 }
 
-// Stages are the reviews a product needs under its domain's policy: the policy's stages (the
+// Stages are the reviews a product needs under its domain's policy in force: its stages (the
 // operator's one review when it names none), then a cross-border review where a recipient is
 // foreign or foreign-funded (NJ 10).
-func Stages(policy opv1.ProductPolicy, recipients []opv1.Recipient) []opv1.ReviewStage {
-	stages := slices.Clone(policy.ReviewStages)
+func Stages(inForce []opv1.ReviewStage, recipients []opv1.Recipient) []opv1.ReviewStage {
+	stages := slices.Clone(inForce)
 	if len(stages) == 0 {
 		stages = []opv1.ReviewStage{opv1.StageOperator}
 	}

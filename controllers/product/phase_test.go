@@ -146,21 +146,21 @@ func TestR5_CrossBorderReviewWhereARecipientIsForeign(t *testing.T) {
 	domestic := []opv1.Recipient{{Name: "Nanjing Traffic Management Bureau"}}
 	foreign := []opv1.Recipient{domestic[0], {Name: "Overseas Logistics Ltd.", Foreign: true}}
 	for _, tc := range []struct {
-		policy     opv1.ProductPolicy
+		policy     []opv1.ReviewStage
 		recipients []opv1.Recipient
 		want       string
 	}{
-		{opv1.ProductPolicy{}, domestic, "Operator"},
-		{opv1.ProductPolicy{}, foreign, "Operator CrossBorder"},
-		{opv1.ProductPolicy{ReviewStages: []opv1.ReviewStage{opv1.StageTechnical, opv1.StageComprehensive}}, foreign, "Technical Comprehensive CrossBorder"},
-		{opv1.ProductPolicy{ReviewStages: []opv1.ReviewStage{opv1.StageCrossBorder, opv1.StageOperator}}, foreign, "CrossBorder Operator"},
+		{nil, domestic, "Operator"},
+		{nil, foreign, "Operator CrossBorder"},
+		{[]opv1.ReviewStage{opv1.StageTechnical, opv1.StageComprehensive}, foreign, "Technical Comprehensive CrossBorder"},
+		{[]opv1.ReviewStage{opv1.StageCrossBorder, opv1.StageOperator}, foreign, "CrossBorder Operator"},
 	} {
 		var got []string
 		for _, s := range Stages(tc.policy, tc.recipients) {
 			got = append(got, string(s))
 		}
 		if strings.Join(got, " ") != tc.want {
-			t.Errorf("%v with %v: got %v, want %s", tc.policy.ReviewStages, tc.recipients, got, tc.want)
+			t.Errorf("%v with %v: got %v, want %s", tc.policy, tc.recipients, got, tc.want)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/rulebook"
 	"github.com/opdomain/opdomain/controllers/names"
 )
 
@@ -37,23 +38,18 @@ var (
 	resourcesPath = specPath.Child("scope", "resources")
 )
 
-// MaxTermYears is the domain's longest term for a role.
-func MaxTermYears(role opv1.Role, p opv1.AgreementPolicy) int32 {
-	if role == opv1.RoleOperator {
-		return p.MaxOperatorTermYears
-	}
-	return p.MaxDeveloperTermYears
-}
-
 // TermTooLong checks the term against the domain's maximum for the role, counted in calendar
 // years: end <= start + N years.
-func TermTooLong(spec opv1.AuthorizationSpec, p opv1.AgreementPolicy) *Violation {
-	max := MaxTermYears(spec.Role, p)
+func TermTooLong(spec opv1.AuthorizationSpec, p rulebook.Policy) *Violation {
+	max, setting := p.MaxDeveloperTermYears, "agreementPolicy.maxDeveloperTermYears"
+	if spec.Role == opv1.RoleOperator {
+		max, setting = p.MaxOperatorTermYears, "agreementPolicy.maxOperatorTermYears"
+	}
 	if !spec.Term.End.After(spec.Term.Start.AddDate(int(max), 0, 0)) {
 		return nil
 	}
 	return &Violation{Field: termEndPath, Reason: opv1.ReasonTermExceedsPolicy,
-		Message: fmt.Sprintf("the term may last at most %d years for %s agreements in this domain (end <= start + %d years)", max, spec.Role, max)}
+		Message: fmt.Sprintf("the term may last at most %d years for %s agreements in this domain (end <= start + %d years; %s)", max, spec.Role, max, p.Source(setting))}
 }
 
 // ExceedsParent checks that a Developer agreement reaches no further than its Operator
@@ -140,15 +136,18 @@ func OperatorPersons(agreements []opv1.Authorization) map[string]string {
 }
 
 // MemberRefusal says why member may not work in a workspace under a: only trained persons of
-// the agreement may (R3, NJ 6), and under a Developer agreement no person of an Operator
-// agreement. It returns "" for an eligible member.
-func MemberRefusal(member string, a *opv1.Authorization, operatorPersons map[string]string, now time.Time) string {
+// the agreement may (R3, NJ 6, stricter for everyone), who have signed the confidentiality
+// undertaking where the domain requires it (YN art. 25(1)), and under a Developer agreement no
+// person of an Operator agreement. It returns "" for an eligible member.
+func MemberRefusal(member string, a *opv1.Authorization, operatorPersons map[string]string, undertakings opv1.UndertakingPolicy, now time.Time) string {
 	p, ok := a.PersonByUser(member)
 	switch {
 	case !ok:
 		return fmt.Sprintf("%s is not a person of agreement %s", member, a.Name)
 	case p.TrainedAt == nil || p.TrainedAt.After(now):
 		return fmt.Sprintf("%s has no security and compliance training recorded in agreement %s", member, a.Name)
+	case undertakings == opv1.UndertakingRequired && (p.UndertakingSignedAt == nil || p.UndertakingSignedAt.After(now)):
+		return fmt.Sprintf("%s has no signed confidentiality undertaking recorded in agreement %s, which this domain requires (agreementPolicy.undertakings)", member, a.Name)
 	case a.Spec.Role == opv1.RoleDeveloper && operatorPersons[member] != "":
 		return fmt.Sprintf("%s is a person of Operator agreement %s, which takes no part in development", member, operatorPersons[member])
 	}

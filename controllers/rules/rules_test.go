@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/rulebook"
 )
 
 var t0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
@@ -26,14 +27,14 @@ func agreement(name string, role opv1.Role, code string, years int, resources ..
 // R2: the term limit counts calendar years, so a term across 29 February is still 3 years.
 func TestR2_TermLimitIsInCalendarYears(t *testing.T) {
 	g := NewWithT(t)
-	policy := opv1.AgreementPolicy{MaxOperatorTermYears: 3, MaxDeveloperTermYears: 2}
+	policy := rulebook.Of(&opv1.OperationDomainSpec{AgreementPolicy: opv1.AgreementPolicy{MaxDeveloperTermYears: 2}})
 	op := agreement("op", opv1.RoleOperator, "A", 3)
 	g.Expect(TermTooLong(op.Spec, policy)).To(BeNil())
 	op.Spec.Term.End = metav1.NewTime(op.Spec.Term.End.Add(time.Second))
 	g.Expect(TermTooLong(op.Spec, policy)).To(HaveField("Reason", opv1.ReasonTermExceedsPolicy))
 	dev := agreement("dev", opv1.RoleDeveloper, "B", 3)
 	g.Expect(TermTooLong(dev.Spec, policy).String()).To(Equal(
-		"spec.term.end: the term may last at most 2 years for Developer agreements in this domain (end <= start + 2 years)"))
+		"spec.term.end: the term may last at most 2 years for Developer agreements in this domain (end <= start + 2 years; domain (stricter than 3: JS art. 8))"))
 }
 
 func TestR2_ParentBoundsItsChild(t *testing.T) {
@@ -107,7 +108,7 @@ func TestR2_BarredParties(t *testing.T) {
 	}
 }
 
-func TestR3_MembersAreTrainedPersonsAndNoOperatorPersonDevelops(t *testing.T) {
+func TestR3_MembersAreTrainedUndertakenPersonsAndNoOperatorPersonDevelops(t *testing.T) {
 	g := NewWithT(t)
 	now := t0
 	trained := metav1.NewTime(now.Add(-time.Hour))
@@ -121,12 +122,19 @@ func TestR3_MembersAreTrainedPersonsAndNoOperatorPersonDevelops(t *testing.T) {
 	operatorPersons := OperatorPersons([]opv1.Authorization{op, dev})
 	g.Expect(operatorPersons).To(Equal(map[string]string{"wang": "op"}))
 
-	g.Expect(MemberRefusal("li", &dev, operatorPersons, now)).To(BeEmpty())
-	g.Expect(MemberRefusal("zhao", &dev, operatorPersons, now)).To(ContainSubstring("no security and compliance training"))
-	g.Expect(MemberRefusal("qian", &dev, operatorPersons, now)).To(ContainSubstring("no security and compliance training"), "training in the future does not count")
-	g.Expect(MemberRefusal("stranger", &dev, operatorPersons, now)).To(ContainSubstring("not a person of agreement dev"))
-	g.Expect(MemberRefusal("wang", &dev, operatorPersons, now)).To(ContainSubstring("Operator agreement op"))
-	g.Expect(MemberRefusal("wang", &op, operatorPersons, now)).To(BeEmpty(), "the operator entity does the first processing in its own workspaces")
+	g.Expect(MemberRefusal("li", &dev, operatorPersons, opv1.UndertakingOptional, now)).To(BeEmpty())
+	g.Expect(MemberRefusal("zhao", &dev, operatorPersons, opv1.UndertakingOptional, now)).To(ContainSubstring("no security and compliance training"))
+	g.Expect(MemberRefusal("qian", &dev, operatorPersons, opv1.UndertakingOptional, now)).To(ContainSubstring("no security and compliance training"), "training in the future does not count")
+	g.Expect(MemberRefusal("stranger", &dev, operatorPersons, opv1.UndertakingOptional, now)).To(ContainSubstring("not a person of agreement dev"))
+	g.Expect(MemberRefusal("wang", &dev, operatorPersons, opv1.UndertakingOptional, now)).To(ContainSubstring("Operator agreement op"))
+	g.Expect(MemberRefusal("wang", &op, operatorPersons, opv1.UndertakingOptional, now)).To(BeEmpty(), "the operator entity does the first processing in its own workspaces")
+
+	// YN art. 25(1): where the domain requires it, a signed confidentiality undertaking too.
+	g.Expect(MemberRefusal("li", &dev, operatorPersons, opv1.UndertakingRequired, now)).To(ContainSubstring("no signed confidentiality undertaking"))
+	dev.Spec.Persons[0].UndertakingSignedAt = &later
+	g.Expect(MemberRefusal("li", &dev, operatorPersons, opv1.UndertakingRequired, now)).To(ContainSubstring("no signed confidentiality undertaking"), "signed in the future does not count")
+	dev.Spec.Persons[0].UndertakingSignedAt = &trained
+	g.Expect(MemberRefusal("li", &dev, operatorPersons, opv1.UndertakingRequired, now)).To(BeEmpty())
 }
 
 func TestR1_OneDomainPerNamespace(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/index"
 	"github.com/opdomain/opdomain/controllers/product"
+	"github.com/opdomain/opdomain/controllers/rulebook"
 	"github.com/opdomain/opdomain/controllers/rules"
 	"github.com/opdomain/opdomain/controllers/wakeup"
 )
@@ -111,7 +112,7 @@ func (v authorizations) validate(ctx context.Context, old, a *opv1.Authorization
 	if domain == nil {
 		warnings = append(warnings, fmt.Sprintf("no OperationDomain has %s as its control namespace: the agreement stays Pending until one does", a.Namespace))
 	} else if old == nil || !equality.Semantic.DeepEqual(old.Spec.Term, a.Spec.Term) {
-		found = append(found, rules.TermTooLong(a.Spec, domain.Spec.AgreementPolicy))
+		found = append(found, rules.TermTooLong(a.Spec, rulebook.Of(&domain.Spec)))
 	}
 	var peers opv1.AuthorizationList
 	if err := v.Reader.List(ctx, &peers, client.InNamespace(a.Namespace)); err != nil {
@@ -203,10 +204,18 @@ func (v workspaces) validate(ctx context.Context, old, ws *opv1.DeveloperWorkspa
 		}
 		operatorPersons = rules.OperatorPersons(peers.Items)
 	}
+	domain, err := index.DomainByScan(ctx, v.Reader, ws.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	undertakings := opv1.UndertakingRequired // fail closed while no domain says otherwise
+	if domain != nil {
+		undertakings = rulebook.Of(&domain.Spec).Undertakings
+	}
 	var errs field.ErrorList
 	now := v.Clock.Now()
 	for _, i := range added {
-		if why := rules.MemberRefusal(ws.Spec.Members[i], a, operatorPersons, now); why != "" {
+		if why := rules.MemberRefusal(ws.Spec.Members[i], a, operatorPersons, undertakings, now); why != "" {
 			errs = append(errs, field.Forbidden(field.NewPath("spec", "members").Index(i), why))
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/names"
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/controllers/rbac"
+	"github.com/opdomain/opdomain/controllers/rulebook"
 	"github.com/opdomain/opdomain/controllers/rules"
 	"github.com/opdomain/opdomain/controllers/tenancy"
 	"github.com/opdomain/opdomain/controllers/wakeup"
@@ -251,7 +252,7 @@ func (s *scope) members() (eligible []opv1.Person, refused []string) {
 			refused = append(refused, m+" (the agreement is not found)")
 			continue
 		}
-		if why := rules.MemberRefusal(m, s.authz, s.operatorPersons, s.now); why != "" {
+		if why := rules.MemberRefusal(m, s.authz, s.operatorPersons, rulebook.Of(&s.domain.Spec).Undertakings, s.now); why != "" {
 			refused = append(refused, why)
 			continue
 		}

@@ -160,6 +160,7 @@ func TestR2_AnOtherEndNeedsItsNote(t *testing.T) {
 	}, timeout, poll).Should(MatchRegexp("^Terminated/Other/otherend-"), "ended, and recorded")
 	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(d), d)).To(Succeed())
 	g.Expect(d.Status.Blacklist).To(BeEmpty(), "an Other end bars no one")
+	g.Expect(d.Status.ProposedBars).To(BeEmpty(), "nor proposes a bar")
 }
 
 func TestR2_TermLongerThanTheDomainAllowsIsRefused(t *testing.T) {

@@ -113,6 +113,12 @@ func TestR6_EvidenceIsKeptForTheRetentionPeriodAndNotAfter(t *testing.T) {
 	g := NewWithT(t)
 	verify := newVerifier(t)
 	w := newWorld(t, "ev2", opv1.NetworkPolicyKubernetes, 365*24*time.Hour)
+	// Records of processing are kept 1095 days under the default rulebook, by when the agreements
+	// have expired and been recorded too; a Custom domain keeps them 180.
+	setPolicy(t, w.domain, func(s *opv1.OperationDomainSpec) {
+		s.Rulebook = opv1.RulebookCustom
+		s.RecordRetentionDays = 180
+	})
 	addWorkspace(t, w, "second")
 	tearDownWorkspaces(t, w, "acme-dev", "second")
 	records, err := evidence.Chain(ctx, k8s, w.domain)

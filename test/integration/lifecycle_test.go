@@ -34,10 +34,22 @@ func evaluate(t testing.TB, a *opv1.Authorization, period string, result opv1.Ev
 	g.Expect(k8s.Patch(ctx, a, patch)).To(Succeed())
 }
 
-func TestR2_UnremediedSuspensionTerminatesAtItsDeadline(t *testing.T) {
+// setPolicy changes the domain's rulebook or its own policy values.
+func setPolicy(t testing.TB, d *opv1.OperationDomain, change func(*opv1.OperationDomainSpec)) {
+	t.Helper()
+	g := NewWithT(t)
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(d), d)).To(Succeed())
+	patch := client.MergeFrom(d.DeepCopy())
+	change(&d.Spec)
+	g.Expect(k8s.Patch(ctx, d, patch)).To(Succeed())
+}
+
+// R2: a regulator's suspension not lifted by its deadline terminates the agreement where the
+// rulebook says so (Jiangsu, JS art. 26), recorded as what it was: NotRectified.
+func TestR2_UnremediedRegulatorSuspensionEndsAsNotRectified(t *testing.T) {
 	g := NewWithT(t)
 	w := newWorld(t, "lc1", opv1.NetworkPolicyKubernetes, 90*24*time.Hour)
-	setSuspension(t, w.developer, &opv1.Suspension{Reason: opv1.SuspensionEvaluationRectification, Note: "fix logging"})
+	setSuspension(t, w.developer, &opv1.Suspension{Reason: opv1.SuspensionRegulatorOrder, Note: "inspection found unlogged exports"})
 	g.Eventually(phaseOf(w.developer), timeout, poll).Should(Equal(opv1.PhaseSuspended))
 	g.Expect(w.developer.Status.SuspendedAt).NotTo(BeNil())
 	deadline := w.developer.Status.SuspendedAt.AddDate(0, 0, 30)
@@ -48,8 +60,24 @@ func TestR2_UnremediedSuspensionTerminatesAtItsDeadline(t *testing.T) {
 	g.Consistently(phaseOf(w.developer), time.Second, poll).Should(Equal(opv1.PhaseSuspended), "not before the deadline")
 	clock.Step(2 * time.Second)
 	g.Eventually(phaseOf(w.developer), time.Second, 10*time.Millisecond).Should(Equal(opv1.PhaseTerminated), "within a second of the deadline")
-	g.Expect(w.developer.Status.EndReason).To(Equal(opv1.EndEvaluationFailed))
+	g.Expect(w.developer.Status.EndReason).To(Equal(opv1.EndNotRectified), "not a failed evaluation")
+	g.Expect(conditionText(w.developer, opv1.ConditionReady)()).To(ContainSubstring("RegulatorOrder"))
 	g.Eventually(workspacePhase(w.ws), timeout, poll).Should(Equal(opv1.WorkspaceTornDown))
+}
+
+// R2: under Yunnan's rulebook nothing in the text terminates on an unremedied period (YN art.
+// 26): the suspension stays, flagged, until the authority lifts it or ends the agreement.
+func TestR2_UnderYunnanAnUnremediedSuspensionStaysFlagged(t *testing.T) {
+	g := NewWithT(t)
+	w := newWorld(t, "lc9", opv1.NetworkPolicyKubernetes, 90*24*time.Hour)
+	setPolicy(t, w.domain, func(s *opv1.OperationDomainSpec) { s.Rulebook = opv1.RulebookYunnan })
+	setSuspension(t, w.developer, &opv1.Suspension{Reason: opv1.SuspensionSecurityRisk})
+	g.Eventually(phaseOf(w.developer), timeout, poll).Should(Equal(opv1.PhaseSuspended))
+	clock.Step(w.developer.Status.RectificationDeadline.Sub(clock.Now()) + time.Second)
+	g.Eventually(conditionText(w.developer, opv1.ConditionEvaluationWarning), timeout, poll).
+		Should(HavePrefix("True/" + opv1.ReasonReevaluationOverdue))
+	g.Expect(w.developer.Status.Phase).To(Equal(opv1.PhaseSuspended))
+	g.Consistently(phaseOf(w.developer), time.Second, poll).Should(Equal(opv1.PhaseSuspended))
 }
 
 func TestR2_SuspensionLiftedInTimeRestoresAccess(t *testing.T) {
@@ -66,12 +94,21 @@ func TestR2_SuspensionLiftedInTimeRestoresAccess(t *testing.T) {
 	g.Expect(review(t, token)).NotTo(BeNil(), "a fresh credential works")
 }
 
-func TestR2_RectifyEvaluationSuspendsAndAPassRestores(t *testing.T) {
+// R2: a Rectify evaluation gives 30 days from its date and keeps access, as YN art. 26 reads;
+// a domain that chooses to suspend during rectification cuts access until a later evaluation
+// passes.
+func TestR2_RectifyKeepsAccessUnlessTheDomainSuspendsAndAPassRestores(t *testing.T) {
 	g := NewWithT(t)
 	w := newWorld(t, "lc3", opv1.NetworkPolicyKubernetes, 90*24*time.Hour)
 	evaluate(t, w.developer, "2026-H1", opv1.EvaluationRectify)
+	g.Eventually(conditionText(w.developer, opv1.ConditionEvaluationWarning), timeout, poll).
+		Should(And(HavePrefix("True/"+opv1.ReasonRectificationDue), ContainSubstring("2026-H1")))
+	g.Expect(w.developer.Status.Phase).To(Equal(opv1.PhaseActive))
+	date := w.developer.Spec.Evaluations[0].Date
+	g.Expect(w.developer.Status.RectificationDeadline.Time).To(Equal(date.AddDate(0, 0, 30)), "30 days from the evaluation")
+
+	setPolicy(t, w.domain, func(s *opv1.OperationDomainSpec) { s.AgreementPolicy.DuringRectification = opv1.RectificationSuspends })
 	g.Eventually(phaseOf(w.developer), timeout, poll).Should(Equal(opv1.PhaseSuspended))
-	g.Expect(w.developer.Status.RectificationDeadline).NotTo(BeNil())
 	g.Eventually(workspacePhase(w.ws), timeout, poll).Should(Equal(opv1.WorkspaceSuspended))
 
 	evaluate(t, w.developer, "2026-H1-recheck", opv1.EvaluationPass)
@@ -79,44 +116,74 @@ func TestR2_RectifyEvaluationSuspendsAndAPassRestores(t *testing.T) {
 	waitReady(t, w.ws)
 }
 
-func TestR2_TwoFailedEvaluationsInARowTerminate(t *testing.T) {
+// R2: failed evaluations only warn where the text sets no count; under Nanjing's rulebook two in
+// a row end the agreement (NJ 14), as a failed evaluation.
+func TestR2_UnderNanjingTwoFailedEvaluationsInARowTerminate(t *testing.T) {
 	g := NewWithT(t)
 	w := newWorld(t, "lc4", opv1.NetworkPolicyKubernetes, 90*24*time.Hour)
 	evaluate(t, w.developer, "2026-Q1", opv1.EvaluationFail)
-	g.Eventually(conditionText(w.developer, opv1.ConditionEvaluationWarning), timeout, poll).
-		Should(And(HavePrefix("True/"), ContainSubstring("2026-Q1")))
-	g.Expect(w.developer.Status.Phase).To(Equal(opv1.PhaseActive), "one failure only warns")
-
 	evaluate(t, w.developer, "2026-Q2", opv1.EvaluationFail)
+	g.Eventually(conditionText(w.developer, opv1.ConditionEvaluationWarning), timeout, poll).
+		Should(And(HavePrefix("True/"+opv1.ReasonEvaluationFailed), ContainSubstring("2026-Q2")))
+	g.Consistently(phaseOf(w.developer), time.Second, poll).Should(Equal(opv1.PhaseActive), "under Jiangsu failures only warn")
+
+	setPolicy(t, w.domain, func(s *opv1.OperationDomainSpec) { s.Rulebook = opv1.RulebookNanjing })
 	g.Eventually(phaseOf(w.developer), timeout, poll).Should(Equal(opv1.PhaseTerminated))
 	g.Expect(w.developer.Status.EndReason).To(Equal(opv1.EndEvaluationFailed))
+	g.Expect(conditionText(w.developer, opv1.ConditionReady)()).To(ContainSubstring("NJ 14"))
 	g.Eventually(workspacePhase(w.ws), timeout, poll).Should(Equal(opv1.WorkspaceTornDown))
 }
 
-func TestR2_BlacklistedPartyCannotGetANewAgreement(t *testing.T) {
+// R2: an ending for Breach proposes a bar the authority confirms (YN art. 21) — until it does,
+// the party is not barred; once listed in spec.blacklist, it is. A domain that bars
+// automatically bars at once.
+func TestR2_ABreachProposesABarTheAuthorityConfirms(t *testing.T) {
 	g := NewWithT(t)
 	w := newWorld(t, "lc5", opv1.NetworkPolicyKubernetes, 90*24*time.Hour)
 	terminate(t, w.developer, opv1.EndBreach)
-	g.Eventually(func() []opv1.BlacklistEntry {
+	code := w.developer.Spec.Party.CreditCode
+	proposed := func() []opv1.BlacklistEntry {
 		_ = k8s.Get(ctx, client.ObjectKeyFromObject(w.domain), w.domain)
-		return w.domain.Status.Blacklist
-	}, timeout, poll).Should(ContainElement(And(
-		HaveField("CreditCode", w.developer.Spec.Party.CreditCode),
-		HaveField("Reason", ContainSubstring("Breach")))))
+		return w.domain.Status.ProposedBars
+	}
+	g.Eventually(proposed, timeout, poll).Should(ContainElement(And(
+		HaveField("CreditCode", code), HaveField("Reason", ContainSubstring("Breach")))))
+	g.Expect(w.domain.Status.Blacklist).To(BeEmpty(), "proposed, not barred")
 
 	again := w.developer.DeepCopy()
 	again.ObjectMeta = metav1.ObjectMeta{Name: "acme-again", Namespace: w.control()}
 	again.Spec.Termination = nil
 	again.Status = opv1.AuthorizationStatus{}
-	rejected(t, again, "spec.party.creditCode", w.developer.Spec.Party.CreditCode, "blacklist (Authorization acme ended with Breach")
+	g.Expect(k8s.Create(ctx, again, client.DryRunAll)).To(Succeed(), "a proposal bars no one")
 
-	// A party blacklisted by hand while its agreement waits for its term is never activated.
+	setPolicy(t, w.domain, func(s *opv1.OperationDomainSpec) {
+		s.Blacklist = append(s.Blacklist, opv1.BlacklistEntry{CreditCode: code, Reason: "confirmed: breach of the development agreement"})
+	})
+	g.Eventually(proposed, timeout, poll).Should(BeEmpty(), "confirmed")
+	g.Expect(w.domain.Status.Blacklist).To(ContainElement(HaveField("CreditCode", code)))
+	rejected(t, again.DeepCopy(), "spec.party.creditCode", code, "confirmed: breach")
+
+	// Automatic: the ending bars by itself (the behaviour before rulebooks, still available).
+	setPolicy(t, w.domain, func(s *opv1.OperationDomainSpec) {
+		s.Blacklist = nil
+		s.AgreementPolicy.Bars = opv1.BarAutomatic
+	})
+	g.Eventually(func() []opv1.BlacklistEntry {
+		_ = k8s.Get(ctx, client.ObjectKeyFromObject(w.domain), w.domain)
+		return w.domain.Status.Blacklist
+	}, timeout, poll).Should(ContainElement(And(HaveField("CreditCode", code), HaveField("Reason", ContainSubstring("ended with Breach")))))
+	rejected(t, again.DeepCopy(), "spec.party.creditCode", code, "blacklist (Authorization acme ended with Breach")
+}
+
+// R2: a party blacklisted by hand while its agreement waits for its term is never activated.
+func TestR2_BlacklistedPartyCannotGetANewAgreement(t *testing.T) {
+	g := NewWithT(t)
+	w := newWorld(t, "lc8", opv1.NetworkPolicyKubernetes, 90*24*time.Hour)
 	start := clock.Now().Add(time.Hour)
 	late := newPendingAgreement(t, w, "late-starter", "91320100MA1LATE01X", start)
-	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(w.domain), w.domain)).To(Succeed())
-	patch := client.MergeFrom(w.domain.DeepCopy())
-	w.domain.Spec.Blacklist = append(w.domain.Spec.Blacklist, opv1.BlacklistEntry{CreditCode: "91320100MA1LATE01X", Reason: "court order"})
-	g.Expect(k8s.Patch(ctx, w.domain, patch)).To(Succeed())
+	setPolicy(t, w.domain, func(s *opv1.OperationDomainSpec) {
+		s.Blacklist = append(s.Blacklist, opv1.BlacklistEntry{CreditCode: "91320100MA1LATE01X", Reason: "court order"})
+	})
 	rejected(t, func() *opv1.Authorization {
 		a := late.DeepCopy()
 		a.ObjectMeta = metav1.ObjectMeta{Name: "late-again", Namespace: w.control()}

@@ -87,7 +87,8 @@ func TestR5_DataProductSchemaRefusesBadInputAndRewrites(t *testing.T) {
 	rejected(t, twice, "spec.products.reviewStages", "may name each stage once")
 	d := validDomain("product-defaults")
 	g.Expect(k8s.Create(ctx, d, client.DryRunAll)).To(Succeed())
-	g.Expect(d.Spec.Products.ReviewStages).To(Equal([]opv1.ReviewStage{opv1.StageOperator}))
+	g.Expect(d.Spec.Rulebook).To(Equal(opv1.RulebookJiangsu), "the default rulebook")
+	g.Expect(d.Spec.Products.ReviewStages).To(BeEmpty(), "the rulebook's stages unless the domain names its own")
 	g.Expect(d.Spec.Products.Checks).To(Equal(opv1.ProductChecks{MinCount: 10, Rounding: 5, K: 10, DominanceN: 2, DominancePercent: 90,
 		RawRecordRows: 50, RawRecordDistinctPercent: 95}))
 }
@@ -135,7 +136,7 @@ func TestR5_ProductReviewsAreBoundToTheCallerTheSealedDigestAndTheStage(t *testi
 	g := NewWithT(t)
 	d := newDomain(t, "prv", opv1.NetworkPolicyKubernetes)
 	stages := client.MergeFrom(d.DeepCopy())
-	d.Spec.Products.ReviewStages = []opv1.ReviewStage{opv1.StageTechnical, opv1.StageComprehensive}
+	d.Spec.Rulebook = opv1.RulebookNanjing // Technical, then Comprehensive (NJ 10)
 	g.Expect(k8s.Patch(ctx, d, stages)).To(Succeed())
 	newAgreement(t, d, "operator", opv1.RoleOperator, "", 48*time.Hour, "91320100MA1CPRAT0P")
 	newAgreement(t, d, "acme", opv1.RoleDeveloper, "operator", 24*time.Hour, "91320100MA1ABCDE2J")
