@@ -14,8 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
-	"github.com/opdomain/opdomain/controllers/rulebook"
 	"github.com/opdomain/opdomain/controllers/names"
+	"github.com/opdomain/opdomain/controllers/rulebook"
 )
 
 // Violation is one broken rule: the field at fault, the condition reason the reconcilers
