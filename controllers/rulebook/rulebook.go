@@ -138,6 +138,9 @@ func Of(spec *opv1.OperationDomainSpec) Policy {
 	p.WhenUnremedied = tighter(&m, "agreementPolicy.whenUnremedied", b.unremedied, ap.WhenUnremedied,
 		ranked(opv1.UnremediedReevaluate, opv1.UnremediedTerminate))
 	p.FailedEvaluationsToEnd = tighter(&m, "agreementPolicy.failedEvaluationsToEnd", b.failuresToEnd, ap.FailedEvaluationsToEnd, fewerFailures)
+	if p.FailedEvaluationsToEnd == 0 {
+		m.values[len(m.values)-1].Value = "none"
+	}
 	p.Bars = tighter(&m, "agreementPolicy.bars", b.bars, ap.Bars, ranked(opv1.BarProposed, opv1.BarAutomatic))
 	p.Undertakings = tighter(&m, "agreementPolicy.undertakings", b.undertakings, ap.Undertakings,
 		ranked(opv1.UndertakingOptional, opv1.UndertakingRequired))

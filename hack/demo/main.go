@@ -145,6 +145,10 @@ func run(ctx context.Context, lifecycle, withNode, withProduct bool) error {
 		return err
 	}
 	say("OperationDomain jiangsu is Ready: namespaces %v isolated (%s)", namespaces(domain), domain.Spec.NetworkPolicy)
+	say("policy in force under rulebook %s:", domain.Status.Policy.Rulebook)
+	for _, v := range domain.Status.Policy.Values {
+		say("  %-40s %-28s %s", v.Name, v.Value, v.Source)
+	}
 	ws := &opv1.DeveloperWorkspace{}
 	ws.Name, ws.Namespace = "acme-dev", "jiangsu-control"
 	if err := waitReady(ctx, c, ws, func() []metav1.Condition { return ws.Status.Conditions }); err != nil {
