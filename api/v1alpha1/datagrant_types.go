@@ -94,9 +94,33 @@ type DataGrantSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +required
 	RequestedBy string `json:"requestedBy"`
-	// review is the one review; the grant is inert until it is Approved.
+	// review is the grant's review; the grant is inert until it is Approved. A Developer
+	// agreement's grant is reviewed by the operator entity (JS art. 17, YC art. 11): a reviewer
+	// holding the verb review on the grant. An Operator agreement's own grant is reviewed by the
+	// authority (YN art. 20, HLJ art. 18, NJ 7): a reviewer holding the verb review on the
+	// OperationDomain.
 	// +optional
 	Review *Review `json:"review,omitempty"`
+	// providerReviews are, for a grant under an Operator agreement, the reviews of the data
+	// providers of its resources (YN art. 20, HLJ art. 18, NJ 7): one per provider named by the
+	// items' DataResources, each by a reviewer holding the verb review on every one of those
+	// DataResources. The grant is inert until all are Approved. A Developer agreement's grant
+	// has none.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=map
+	// +listMapKey=provider
+	// +optional
+	ProviderReviews []ProviderReview `json:"providerReviews,omitempty"`
+}
+
+// ProviderReview is a data provider's review of an operator's own grant.
+type ProviderReview struct {
+	// provider is the provider (a DataResource's spec.provider) the review speaks for.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +required
+	Provider string `json:"provider"`
+	Review   `json:",inline"`
 }
 
 // GrantPhase is where a grant stands.

@@ -5,6 +5,7 @@ package grant
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -62,6 +63,16 @@ func Evaluate(in Inputs) Outcome {
 		return Outcome{Phase: opv1.GrantRevoked, Reason: opv1.ReasonReviewRejected, Message: fmt.Sprintf("rejected by %s: %s", r.Reviewer, r.Comment)}
 	case r == nil || r.Decision != opv1.ReviewApproved:
 		return Outcome{Phase: opv1.GrantPending, Reason: opv1.ReasonAwaitingReview, Message: "inert until spec.review.decision is Approved", Next: g.Spec.Term.End.Time}
+	}
+	if rules.OperatorGrant(w) {
+		switch rejected, missing := rules.ProviderReviewsOutstanding(g, w.Resources); {
+		case rejected != nil:
+			return Outcome{Phase: opv1.GrantRevoked, Reason: opv1.ReasonReviewRejected,
+				Message: fmt.Sprintf("rejected for provider %s by %s: %s", rejected.Provider, rejected.Reviewer, rejected.Comment)}
+		case len(missing) > 0:
+			return Outcome{Phase: opv1.GrantPending, Reason: opv1.ReasonAwaitingReview, Next: g.Spec.Term.End.Time,
+				Message: fmt.Sprintf("inert until the providers %s approve too (spec.providerReviews): an operator's own grant is reviewed by the authority and the data providers (YN art. 20, HLJ art. 18, NJ 7)", strings.Join(missing, ", "))}
+		}
 	}
 	if v := rules.Grant(g, w); len(v) > 0 {
 		return stop(v[0].Reason, v[0].String())

@@ -27,8 +27,9 @@ type GrantWorld struct {
 // lists any; every item names a resource of the agreement's scope that is in the catalog and off
 // the negative list, with fields it has, in a form its level and its fields' sensitivity allow;
 // consent where personal information or trade secrets are involved; a
-// term inside the agreement's; the agreement's own workspace; and a reviewer who is neither the
-// requester nor a person of the developer party.
+// term inside the agreement's; the agreement's own workspace; and reviewers who are neither the
+// requester nor persons of the party, with provider reviews only of an operator's own grant, by
+// providers of its resources, other than its authority reviewer.
 func Grant(g *opv1.DataGrant, w GrantWorld) []*Violation {
 	spec := field.NewPath("spec")
 	if w.Agreement == nil {
@@ -92,13 +93,28 @@ func Grant(g *opv1.DataGrant, w GrantWorld) []*Violation {
 		add(spec.Child("workspace"), opv1.ReasonWorkspaceMismatch, "DeveloperWorkspace %s belongs to agreement %s, not %s",
 			w.Workspace.Name, w.Workspace.Spec.Authorization, w.Agreement.Name)
 	}
-	if r := g.Spec.Review; r != nil {
-		path := spec.Child("review", "reviewer")
+	independent := func(path *field.Path, reviewer string) {
 		switch {
-		case r.Reviewer == g.Spec.RequestedBy:
-			add(path, opv1.ReasonReviewNotIndependent, "%s requested the grant and may not review it (two-person rule)", r.Reviewer)
-		case slices.Contains(w.PartyPersons, r.Reviewer):
-			add(path, opv1.ReasonReviewNotIndependent, "%s is a person of the developer party and may not review its grant (two-person rule)", r.Reviewer)
+		case reviewer == g.Spec.RequestedBy:
+			add(path, opv1.ReasonReviewNotIndependent, "%s requested the grant and may not review it (two-person rule)", reviewer)
+		case slices.Contains(w.PartyPersons, reviewer):
+			add(path, opv1.ReasonReviewNotIndependent, "%s is a person of the party the grant is for and may not review it (two-person rule)", reviewer)
+		}
+	}
+	if r := g.Spec.Review; r != nil {
+		independent(spec.Child("review", "reviewer"), r.Reviewer)
+	}
+	for i, r := range g.Spec.ProviderReviews {
+		path := spec.Child("providerReviews").Index(i)
+		switch {
+		case !OperatorGrant(w):
+			add(path, opv1.ReasonReviewNotIndependent, "a Developer agreement's grant is reviewed by the operator entity alone (JS art. 17): no provider review")
+		case len(ProvidedBy(r.Provider, g, w.Resources)) == 0:
+			add(path.Child("provider"), opv1.ReasonReviewNotIndependent, "%q provides none of the grant's resources", r.Provider)
+		case g.Spec.Review != nil && g.Spec.Review.Reviewer == r.Reviewer:
+			add(path.Child("reviewer"), opv1.ReasonReviewNotIndependent, "%s reviewed the grant for the authority: a provider's review is another person's (YN art. 20)", r.Reviewer)
+		default:
+			independent(path.Child("reviewer"), r.Reviewer)
 		}
 	}
 	return out
@@ -111,22 +127,57 @@ func ReviewGiven(old, review *opv1.Review) bool {
 }
 
 // ReviewerIsCaller checks that a review given by a request names its authenticated caller, and
-// that the caller holds the reviewer right (R4: a reviewer is the caller, never a name typed
-// into a field).
-func ReviewerIsCaller(old, review *opv1.Review, caller string, mayReview bool) *Violation {
+// that the caller holds the right the review needs, which right describes (R4: a reviewer is
+// the caller, never a name typed into a field). path is the review's reviewer field.
+func ReviewerIsCaller(path *field.Path, old, review *opv1.Review, caller string, mayReview bool, right string) *Violation {
 	if !ReviewGiven(old, review) {
 		return nil
 	}
-	path := field.NewPath("spec", "review", "reviewer")
 	switch {
 	case review.Reviewer != caller:
 		return &Violation{Field: path, Reason: opv1.ReasonReviewerNotCaller,
 			Message: fmt.Sprintf("%s is not the caller (%s): a review is given only by the reviewer, signed in as themselves", review.Reviewer, caller)}
 	case !mayReview:
 		return &Violation{Field: path, Reason: opv1.ReasonReviewerNotCaller,
-			Message: fmt.Sprintf("%s does not hold the reviewer right (verb review on datagrants, ClusterRole opdomain-reviewer)", caller)}
+			Message: fmt.Sprintf("%s does not hold the reviewer right: %s", caller, right)}
 	}
 	return nil
+}
+
+// OperatorGrant says whether a grant is the operator entity's own, under an Operator agreement:
+// the authority and the data providers review it (YN art. 20, HLJ art. 18, NJ 7).
+func OperatorGrant(w GrantWorld) bool {
+	return w.Agreement != nil && w.Agreement.Spec.Role == opv1.RoleOperator
+}
+
+// ProvidedBy lists the grant's resources the provider provides, in the items' order.
+func ProvidedBy(provider string, g *opv1.DataGrant, resources map[string]*opv1.DataResource) []string {
+	var out []string
+	for _, item := range g.Spec.Items {
+		if res := resources[item.Resource]; res != nil && res.Spec.Provider == provider {
+			out = append(out, item.Resource)
+		}
+	}
+	return out
+}
+
+// ProviderReviewsOutstanding says, for an operator's own grant, which provider review rejected
+// it, if any, and which providers of its resources have not approved it yet.
+func ProviderReviewsOutstanding(g *opv1.DataGrant, resources map[string]*opv1.DataResource) (rejected *opv1.ProviderReview, missing []string) {
+	for _, item := range g.Spec.Items {
+		res := resources[item.Resource]
+		if res == nil || slices.Contains(missing, res.Spec.Provider) {
+			continue
+		}
+		i := slices.IndexFunc(g.Spec.ProviderReviews, func(r opv1.ProviderReview) bool { return r.Provider == res.Spec.Provider })
+		switch {
+		case i >= 0 && g.Spec.ProviderReviews[i].Decision == opv1.ReviewRejected:
+			return &g.Spec.ProviderReviews[i], nil
+		case i < 0 || g.Spec.ProviderReviews[i].Decision != opv1.ReviewApproved:
+			missing = append(missing, res.Spec.Provider)
+		}
+	}
+	return nil, missing
 }
 
 // PartyPersons lists the persons of every agreement held by the party in the domain.

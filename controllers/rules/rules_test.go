@@ -6,6 +6,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers/rulebook"
@@ -201,7 +202,7 @@ func TestR4_ReviewerIsTheCaller(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			g := NewWithT(t)
-			v := ReviewerIsCaller(tc.old, tc.review, tc.caller, tc.mayReview)
+			v := ReviewerIsCaller(field.NewPath("spec", "review", "reviewer"), tc.old, tc.review, tc.caller, tc.mayReview, "verb review on datagrants")
 			if tc.want == "" {
 				g.Expect(v).To(BeNil())
 				return

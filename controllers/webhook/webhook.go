@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -246,35 +247,73 @@ func (grants) ValidateDelete(context.Context, *opv1.DataGrant) (admission.Warnin
 }
 
 func (v grants) validate(ctx context.Context, old, g *opv1.DataGrant) (admission.Warnings, error) {
-	var oldReview *opv1.Review
-	if old != nil {
-		oldReview = old.Spec.Review
-	}
-	reviewer, err := v.reviewer(ctx, oldReview, g)
-	if err != nil {
-		return nil, err
-	}
-	if old != nil && g.Spec.Review != nil && g.Spec.Review.Decision == opv1.ReviewRejected {
-		return nil, invalid("DataGrant", g.Name, broken(reviewer))
-	}
 	w, err := grant.ReadWorld(ctx, v.Reader, g)
 	if err != nil {
 		return nil, err
 	}
-	return nil, invalid("DataGrant", g.Name, broken(append([]*rules.Violation{reviewer}, rules.Grant(g, w)...)...))
-}
-
-// reviewer checks that a review the request sets or changes comes from the authenticated user
-// it names, who holds the reviewer right on this grant.
-func (v grants) reviewer(ctx context.Context, old *opv1.Review, g *opv1.DataGrant) (*rules.Violation, error) {
-	if !rules.ReviewGiven(old, g.Spec.Review) {
-		return nil, nil
-	}
-	user, mayReview, err := v.mayReview(ctx, "datagrants", g.Namespace, g.Name)
+	reviewers, err := v.reviewers(ctx, old, g, w)
 	if err != nil {
 		return nil, err
 	}
-	return rules.ReviewerIsCaller(old, g.Spec.Review, user, mayReview), nil
+	if old != nil && g.Spec.Review != nil && g.Spec.Review.Decision == opv1.ReviewRejected {
+		return nil, invalid("DataGrant", g.Name, broken(reviewers...))
+	}
+	return nil, invalid("DataGrant", g.Name, broken(append(reviewers, rules.Grant(g, w)...)...))
+}
+
+// reviewers checks that each review the request sets or changes comes from the authenticated
+// user it names, who holds the right that review needs: a Developer agreement's grant, the
+// verb review on the grant (the operator entity's reviewers); an operator's own grant, the
+// verb review on the domain (the authority's) and, for each provider's review, on every one of
+// the grant's DataResources that provider provides.
+func (v grants) reviewers(ctx context.Context, old, g *opv1.DataGrant, w rules.GrantWorld) ([]*rules.Violation, error) {
+	var oldReview *opv1.Review
+	var oldProviders []opv1.ProviderReview
+	if old != nil {
+		oldReview, oldProviders = old.Spec.Review, old.Spec.ProviderReviews
+	}
+	spec := field.NewPath("spec")
+	var found []*rules.Violation
+	if rules.ReviewGiven(oldReview, g.Spec.Review) {
+		resource, namespace, name := "datagrants", g.Namespace, g.Name
+		right := "verb review on datagrants (ClusterRole opdomain-reviewer), the operator entity's (JS art. 17)"
+		if rules.OperatorGrant(w) {
+			if w.Domain == nil {
+				return nil, invalid("DataGrant", g.Name, field.ErrorList{field.Forbidden(spec.Child("review"),
+					"no OperationDomain has this namespace as its control namespace: an operator's own grant is reviewed by its authority")})
+			}
+			resource, namespace, name = "operationdomains", "", w.Domain.Name
+			right = fmt.Sprintf("verb review on operationdomains/%s, the authority's: an operator's own grant is reviewed by the authority (YN art. 20, HLJ art. 18, NJ 7)", w.Domain.Name)
+		}
+		user, may, err := v.mayReview(ctx, resource, namespace, name)
+		if err != nil {
+			return nil, err
+		}
+		found = append(found, rules.ReviewerIsCaller(spec.Child("review", "reviewer"), oldReview, g.Spec.Review, user, may, right))
+	}
+	for i := range g.Spec.ProviderReviews {
+		r := &g.Spec.ProviderReviews[i]
+		var prev *opv1.Review
+		if j := slices.IndexFunc(oldProviders, func(o opv1.ProviderReview) bool { return o.Provider == r.Provider }); j >= 0 {
+			prev = &oldProviders[j].Review
+		}
+		resources := rules.ProvidedBy(r.Provider, g, w.Resources)
+		if !rules.ReviewGiven(prev, &r.Review) || len(resources) == 0 {
+			continue // rules.Grant refuses a provider of none of the resources
+		}
+		var user string
+		may := true
+		for _, res := range resources {
+			u, ok, err := v.mayReview(ctx, "dataresources", g.Namespace, res)
+			if err != nil {
+				return nil, err
+			}
+			user, may = u, may && ok
+		}
+		right := fmt.Sprintf("verb review on dataresources %s, the provider's (YN art. 20, HLJ art. 18, NJ 7)", strings.Join(resources, ", "))
+		found = append(found, rules.ReviewerIsCaller(spec.Child("providerReviews").Index(i).Child("reviewer"), prev, &r.Review, user, may, right))
+	}
+	return found, nil
 }
 
 // mayReview returns the request's authenticated user and whether they hold the reviewer right

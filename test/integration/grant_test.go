@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -146,7 +148,7 @@ func TestR4_GrantRulesAreCheckedAtAdmission(t *testing.T) {
 		"reviewed by the requester": {func(s *opv1.DataGrantSpec) { s.Review.Reviewer = member },
 			[]string{"spec.review.reviewer", "requested the grant and may not review it"}},
 		"reviewed by the developer party": {func(s *opv1.DataGrantSpec) { s.Review.Reviewer = "zhaoliu@acme.example" },
-			[]string{"spec.review.reviewer", "person of the developer party", "two-person rule"}},
+			[]string{"spec.review.reviewer", "person of the party the grant is for", "two-person rule"}},
 	} {
 		t.Run(name, func(t *testing.T) { rejectedAs(t, asReviewer, w.grant("bad", tc.mutate), tc.parts...) })
 	}
@@ -489,4 +491,90 @@ func TestR6_AgreementRecordListsItsRevokedGrants(t *testing.T) {
 	g.Expect(rec.Spec.Steps[0].Objects).To(ConsistOf(And(
 		HaveField("Kind", "DataGrant"), HaveField("Name", "congestion"), HaveField("UID", string(gr.UID)),
 		HaveField("Detail", And(HavePrefix("Revoked ("+opv1.ReasonAgreementEnded+")"), ContainSubstring("Terminated"))))))
+}
+
+// R4: an operator's own grant is reviewed by the authority and by the provider of each of its
+// resources (YN art. 20, HLJ art. 18, NJ 7), each the authenticated caller holding that party's
+// own right, two different persons; the operator entity's own reviewer cannot approve it, and it
+// stays inert until both have. A developer's grant takes no provider review (JS art. 17).
+func TestR4_AnOperatorsOwnGrantIsReviewedByTheAuthorityAndTheProvider(t *testing.T) {
+	g := NewWithT(t)
+	w := newGrantWorld(t, "opgr", opv1.NetworkPolicyKubernetes)
+	const wang, authority, transport = "wang@operator.example", "li@bureau.example", "zhou@transport.example"
+	lab := &opv1.DeveloperWorkspace{
+		ObjectMeta: metav1.ObjectMeta{Name: "operator-lab", Namespace: w.control()},
+		Spec:       opv1.DeveloperWorkspaceSpec{Authorization: w.operator.Name, Members: []string{wang}},
+	}
+	g.Expect(k8s.Create(ctx, lab)).To(Succeed())
+	waitReady(t, lab)
+	own := w.grant("own", func(s *opv1.DataGrantSpec) {
+		s.Authorization, s.Workspace, s.RequestedBy, s.Review = w.operator.Name, lab.Name, wang, nil
+		s.Items[0].Form = opv1.FormDesensitized
+	})
+	g.Expect(k8s.Create(ctx, own)).To(Succeed())
+
+	editGrants := rbacv1.PolicyRule{APIGroups: []string{opv1.GroupVersion.Group}, Resources: []string{"datagrants"}, Verbs: []string{"get", "update", "patch"}}
+	g.Expect(k8s.Create(ctx, &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: "opgr-authority"},
+		Rules: []rbacv1.PolicyRule{editGrants,
+			{APIGroups: []string{opv1.GroupVersion.Group}, Resources: []string{"operationdomains"}, ResourceNames: []string{w.domain.Name}, Verbs: []string{"review"}}},
+	})).To(Succeed())
+	g.Expect(k8s.Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "opgr-authority"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "opgr-authority"},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: authority}},
+	})).To(Succeed())
+	g.Expect(k8s.Create(ctx, &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: "transport-provider", Namespace: w.control()},
+		Rules: []rbacv1.PolicyRule{editGrants,
+			{APIGroups: []string{opv1.GroupVersion.Group}, Resources: []string{"dataresources"}, ResourceNames: []string{"traffic-flow"}, Verbs: []string{"review"}}},
+	})).To(Succeed())
+	for _, user := range []string{transport, authority} {
+		g.Expect(k8s.Create(ctx, &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "provider-" + strings.Split(user, "@")[0], Namespace: w.control()},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "transport-provider"},
+			Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
+		})).To(Succeed())
+	}
+	asAuthority, err := impersonating(authority)
+	g.Expect(err).NotTo(HaveOccurred())
+	asTransport, err := impersonating(transport)
+	g.Expect(err).NotTo(HaveOccurred())
+	review := func(c client.Client, change func(*opv1.DataGrantSpec)) error {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(own), own)).To(Succeed())
+		patch := client.MergeFrom(own.DeepCopy())
+		change(&own.Spec)
+		return c.Patch(ctx, own, patch)
+	}
+	approval := func(who string) opv1.Review { return opv1.Review{Reviewer: who, Decision: opv1.ReviewApproved} }
+	byProvider := func(provider, who string) func(*opv1.DataGrantSpec) {
+		return func(s *opv1.DataGrantSpec) {
+			s.ProviderReviews = []opv1.ProviderReview{{Provider: provider, Review: approval(who)}}
+		}
+	}
+
+	// The operator entity's reviewer holds the right on grants, not the authority's.
+	g.Expect(review(asReviewer, func(s *opv1.DataGrantSpec) { s.Review = ptr.To(approval(reviewer)) })).
+		To(MatchError(ContainSubstring("does not hold the reviewer right: verb review on operationdomains/opgr, the authority's")))
+	g.Expect(review(asAuthority, func(s *opv1.DataGrantSpec) { s.Review = ptr.To(approval(authority)) })).To(Succeed())
+	g.Eventually(conditionText(own, opv1.ConditionReady), timeout, poll).
+		Should(ContainSubstring("inert until the providers Provincial Transport Department approve too"))
+	g.Expect(own.Status.Phase).To(Equal(opv1.GrantPending))
+
+	// The provider's review: by a holder of the right on the resource, not the authority's
+	// reviewer, for a provider of the grant's resources.
+	g.Expect(review(asReviewer, byProvider("Provincial Transport Department", reviewer))).
+		To(MatchError(ContainSubstring("does not hold the reviewer right: verb review on dataresources traffic-flow, the provider's")))
+	g.Expect(review(asAuthority, byProvider("Provincial Transport Department", authority))).
+		To(MatchError(ContainSubstring("reviewed the grant for the authority")))
+	g.Expect(review(asTransport, byProvider("Provincial Weather Bureau", transport))).
+		To(MatchError(ContainSubstring(`"Provincial Weather Bureau" provides none of the grant's resources`)))
+	g.Expect(grantPhase(own)()).To(Equal(opv1.GrantPending), "nothing was half-applied")
+	g.Expect(review(asTransport, byProvider("Provincial Transport Department", transport))).To(Succeed())
+	g.Eventually(grantPhase(own), timeout, poll).Should(Equal(opv1.GrantActive))
+
+	// A developer's grant is the operator entity's to review alone.
+	rejectedAs(t, asReviewer, w.grant("dev-with-provider", func(s *opv1.DataGrantSpec) {
+		s.ProviderReviews = []opv1.ProviderReview{{Provider: "Provincial Transport Department", Review: approval(transport)}}
+	}), "spec.providerReviews[0]", "reviewed by the operator entity alone")
 }
