@@ -65,6 +65,7 @@ const (
 	ReasonFormNotAllowed        = "FormNotAllowed"
 	ReasonInvalidCreditCode     = "InvalidCreditCode"
 	ReasonConsentMissing        = "ConsentMissing"
+	ReasonAssessmentMissing     = "AssessmentMissing"
 	ReasonWorkspaceMismatch     = "WorkspaceMismatch"
 	ReasonReviewNotIndependent  = "ReviewNotIndependent"
 	ReasonReviewerNotCaller     = "ReviewerNotCaller"

@@ -101,6 +101,12 @@ type DataGrantSpec struct {
 	// OperationDomain.
 	// +optional
 	Review *Review `json:"review,omitempty"`
+	// securityAssessment is the operator entity's security assessment of a developer's need for
+	// Raw data (YN art. 25(3)): where the domain's rawAssessments is Required, a Developer
+	// agreement's grant with a Raw item is approved only with it. Recorded by one of the operator
+	// entity's reviewers, as themselves.
+	// +optional
+	SecurityAssessment *SecurityAssessment `json:"securityAssessment,omitempty"`
 	// providerReviews are, for a grant under an Operator agreement, the reviews of the data
 	// providers of its resources (YN art. 20, HLJ art. 18, NJ 7): one per provider named by the
 	// items' DataResources, each by a reviewer holding the verb review on every one of those
@@ -111,6 +117,24 @@ type DataGrantSpec struct {
 	// +listMapKey=provider
 	// +optional
 	ProviderReviews []ProviderReview `json:"providerReviews,omitempty"`
+}
+
+// SecurityAssessment is the operator entity's assessment that a developer may work on raw data.
+type SecurityAssessment struct {
+	// assessor is the cluster identity of the operator entity's reviewer who assessed; admitted
+	// only from that caller, holding the reviewer right on the grant.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	Assessor string `json:"assessor"`
+	// date is when the assessment concluded.
+	// +required
+	Date metav1.Time `json:"date"`
+	// reference is where the assessment report is kept.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	// +required
+	Reference string `json:"reference"`
 }
 
 // ProviderReview is a data provider's review of an operator's own grant.

@@ -89,15 +89,13 @@ const (
 	BarAutomatic BarPolicy = "Automatic"
 )
 
-// UndertakingPolicy says whether a person needs a signed confidentiality undertaking on record
-// before any access.
+// Requirement says whether a record is required before access, or only kept when given.
 // +kubebuilder:validation:Enum=Optional;Required
-type UndertakingPolicy string
+type Requirement string
 
 const (
-	UndertakingOptional UndertakingPolicy = "Optional"
-	// UndertakingRequired gates access on spec.persons[].undertakingSignedAt (YN art. 25(1)).
-	UndertakingRequired UndertakingPolicy = "Required"
+	Optional Requirement = "Optional"
+	Required Requirement = "Required"
 )
 
 // AgreementPolicy bounds every agreement in the domain (R2). Every field left unset takes the
@@ -143,7 +141,11 @@ type AgreementPolicy struct {
 	// undertakings is Required (a person gets no access before a signed confidentiality
 	// undertaking is recorded, YN art. 25(1)) or Optional.
 	// +optional
-	Undertakings UndertakingPolicy `json:"undertakings,omitempty"`
+	Undertakings Requirement `json:"undertakings,omitempty"`
+	// rawAssessments is Required (a developer's grant of Raw data is approved only with the
+	// operator entity's security assessment recorded on it, YN art. 25(3)) or Optional.
+	// +optional
+	RawAssessments Requirement `json:"rawAssessments,omitempty"`
 }
 
 // WorkspaceQuota is the compute and storage a workspace may use.
@@ -285,6 +287,7 @@ type EmergencyStop struct {
 // +kubebuilder:validation:XValidation:rule="self.rulebook in ['Yunnan', 'Custom'] || !has(self.agreementPolicy) || !has(self.agreementPolicy.whenUnremedied) || self.agreementPolicy.whenUnremedied == 'Terminate'",fieldPath=".agreementPolicy.whenUnremedied",message="may only be stricter than the rulebook: an unremedied rectification terminates (JS art. 26, YC art. 22, HLJ art. 29-30); Reevaluate only under Yunnan (YN art. 26) or Custom"
 // +kubebuilder:validation:XValidation:rule="self.rulebook != 'Nanjing' || !has(self.agreementPolicy) || !has(self.agreementPolicy.failedEvaluationsToEnd) || self.agreementPolicy.failedEvaluationsToEnd <= 2",fieldPath=".agreementPolicy.failedEvaluationsToEnd",message="may only be stricter than the rulebook: under Nanjing two failed evaluations in a row end an agreement (NJ 14)"
 // +kubebuilder:validation:XValidation:rule="self.rulebook != 'Yunnan' || !has(self.agreementPolicy) || !has(self.agreementPolicy.undertakings) || self.agreementPolicy.undertakings == 'Required'",fieldPath=".agreementPolicy.undertakings",message="may only be stricter than the rulebook: under Yunnan every person signs a confidentiality undertaking (YN art. 25(1))"
+// +kubebuilder:validation:XValidation:rule="self.rulebook != 'Yunnan' || !has(self.agreementPolicy) || !has(self.agreementPolicy.rawAssessments) || self.agreementPolicy.rawAssessments == 'Required'",fieldPath=".agreementPolicy.rawAssessments",message="may only be stricter than the rulebook: under Yunnan a developer works on raw data only after the operator's security assessment (YN art. 25(3))"
 // +kubebuilder:validation:XValidation:rule="self.rulebook != 'Heilongjiang' || !has(self.logRetentionDays) || self.logRetentionDays >= 730",fieldPath=".logRetentionDays",message="may only be stricter than the rulebook: under Heilongjiang network logs are kept at least 730 days (HLJ art. 29)"
 // +kubebuilder:validation:XValidation:rule="self.rulebook == 'Custom' || !has(self.recordRetentionDays) || self.recordRetentionDays >= (self.rulebook == 'Yunnan' ? 1825 : 1095)",fieldPath=".recordRetentionDays",message="may only be stricter than the rulebook: records of processing are kept at least 1825 days under Yunnan (YN art. 25(4)), 1095 elsewhere (PIPL art. 56) unless Custom"
 // +kubebuilder:validation:XValidation:rule="self.rulebook == 'Custom' || !has(self.products) || !has(self.products.reviewStages) || (self.rulebook == 'Nanjing' ? (self.products.reviewStages.exists(s, s == 'Technical') && self.products.reviewStages.exists(s, s == 'Comprehensive') && self.products.reviewStages.indexOf('Technical') < self.products.reviewStages.indexOf('Comprehensive')) : self.products.reviewStages.exists(s, s == 'Operator'))",fieldPath=".products.reviewStages",message="may only be stricter than the rulebook: keep its stages in order, Operator (JS art. 18, YN art. 22, HLJ art. 20(3)) or, under Nanjing, Technical then Comprehensive (NJ 10)"

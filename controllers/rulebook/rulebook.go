@@ -22,7 +22,8 @@ type Policy struct {
 	WhenUnremedied         opv1.WhenUnremedied
 	FailedEvaluationsToEnd int32 // 0: no number of failures ends an agreement by itself
 	Bars                   opv1.BarPolicy
-	Undertakings           opv1.UndertakingPolicy
+	Undertakings           opv1.Requirement
+	RawAssessments         opv1.Requirement
 	LogRetentionDays       int32
 	RecordRetentionDays    int32
 	ReviewStages           []opv1.ReviewStage
@@ -45,7 +46,7 @@ type book struct {
 	unremedied                                     cited[opv1.WhenUnremedied]
 	failuresToEnd                                  cited[int32]
 	bars                                           cited[opv1.BarPolicy]
-	undertakings                                   cited[opv1.UndertakingPolicy]
+	undertakings, rawAssessments                   cited[opv1.Requirement]
 	logDays, recordDays                            cited[int32]
 	stages                                         cited[[]opv1.ReviewStage]
 }
@@ -61,7 +62,8 @@ var jiangsu = book{
 	unremedied:        c(opv1.UnremediedTerminate, "JS art. 26"),
 	failuresToEnd:     c[int32](0, silent("JS", "a failed evaluation warns")),
 	bars:              c(opv1.BarProposed, silent("JS", "a bar is the authority's decision (as YN art. 21)")),
-	undertakings:      c(opv1.UndertakingOptional, silent("JS", "recorded when given")),
+	undertakings:      c(opv1.Optional, silent("JS", "recorded when given")),
+	rawAssessments:    c(opv1.Optional, silent("JS", "the grant's review weighs raw data")),
 	logDays:           c[int32](180, "Cybersecurity Law art. 21 (national)"),
 	recordDays:        c[int32](1095, silent("JS", "PIPL art. 56 (national)")),
 	stages:            c([]opv1.ReviewStage{opv1.StageOperator}, "JS art. 18"),
@@ -90,7 +92,8 @@ var books = map[opv1.Rulebook]book{
 		unremedied:        c(opv1.UnremediedReevaluate, "YN art. 26"),
 		failuresToEnd:     c[int32](0, silent("YN", "a failed evaluation warns (art. 26)")),
 		bars:              c(opv1.BarProposed, "YN art. 21"),
-		undertakings:      c(opv1.UndertakingRequired, "YN art. 25(1)"),
+		undertakings:      c(opv1.Required, "YN art. 25(1)"),
+		rawAssessments:    c(opv1.Required, "YN art. 25(3)"),
 		logDays:           c[int32](180, "Cybersecurity Law art. 21 (national)"),
 		recordDays:        c[int32](1825, "YN art. 25(4)"),
 		stages:            c([]opv1.ReviewStage{opv1.StageOperator}, "YN art. 22"),
@@ -103,7 +106,8 @@ var books = map[opv1.Rulebook]book{
 		unremedied:        c(opv1.UnremediedTerminate, "HLJ art. 29–30"),
 		failuresToEnd:     c[int32](0, silent("HLJ", "a failed evaluation warns")),
 		bars:              c(opv1.BarProposed, silent("HLJ", "a bar is the authority's decision (as YN art. 21)")),
-		undertakings:      c(opv1.UndertakingOptional, silent("HLJ", "recorded when given")),
+		undertakings:      c(opv1.Optional, silent("HLJ", "recorded when given")),
+		rawAssessments:    c(opv1.Optional, silent("HLJ", "the grant's review weighs raw data")),
 		logDays:           c[int32](730, "HLJ art. 29"),
 		recordDays:        c[int32](1095, silent("HLJ", "PIPL art. 56 (national)")),
 		stages:            c([]opv1.ReviewStage{opv1.StageOperator}, "HLJ art. 20(3)"),
@@ -143,7 +147,9 @@ func Of(spec *opv1.OperationDomainSpec) Policy {
 	}
 	p.Bars = tighter(&m, "agreementPolicy.bars", b.bars, ap.Bars, ranked(opv1.BarProposed, opv1.BarAutomatic))
 	p.Undertakings = tighter(&m, "agreementPolicy.undertakings", b.undertakings, ap.Undertakings,
-		ranked(opv1.UndertakingOptional, opv1.UndertakingRequired))
+		ranked(opv1.Optional, opv1.Required))
+	p.RawAssessments = tighter(&m, "agreementPolicy.rawAssessments", b.rawAssessments, ap.RawAssessments,
+		ranked(opv1.Optional, opv1.Required))
 	m.add("persons.training", "Required", trainingSource)
 	p.LogRetentionDays = tighter(&m, "logRetentionDays", b.logDays, spec.LogRetentionDays, atLeast)
 	p.RecordRetentionDays = tighter(&m, "recordRetentionDays", b.recordDays, spec.RecordRetentionDays, atLeast)

@@ -15,7 +15,7 @@ func TestR2_R6_EachRulebookSetsItsRegionsValues(t *testing.T) {
 		opTerm, devTerm, days, failures, logDays, recordDays int32
 		during                                               opv1.DuringRectification
 		unremedied                                           opv1.WhenUnremedied
-		undertakings                                         opv1.UndertakingPolicy
+		undertakings                                         opv1.Requirement
 		stages                                               []opv1.ReviewStage
 		sources                                              map[string]string
 	}
@@ -32,7 +32,7 @@ func TestR2_R6_EachRulebookSetsItsRegionsValues(t *testing.T) {
 			map[string]string{"logRetentionDays": "YC plan 九(一)3", "agreementPolicy.whenUnremedied": "YC art. 22, JS art. 26"}}},
 		{opv1.RulebookYunnan, want{5, 3, 30, 0, 180, 1825, "Continue", "Reevaluate", "Required", operator,
 			map[string]string{"agreementPolicy.maxOperatorTermYears": "YN art. 11(2)", "agreementPolicy.undertakings": "YN art. 25(1)",
-				"recordRetentionDays": "YN art. 25(4)", "agreementPolicy.whenUnremedied": "YN art. 26", "agreementPolicy.bars": "YN art. 21"}}},
+				"recordRetentionDays": "YN art. 25(4)", "agreementPolicy.rawAssessments": "YN art. 25(3)", "agreementPolicy.whenUnremedied": "YN art. 26", "agreementPolicy.bars": "YN art. 21"}}},
 		{opv1.RulebookHeilongjiang, want{3, 3, 30, 0, 730, 1095, "Continue", "Terminate", "Optional", operator,
 			map[string]string{"logRetentionDays": "HLJ art. 29", "agreementPolicy.maxOperatorTermYears": "HLJ art. 14(2)"}}},
 		{opv1.RulebookNanjing, want{3, 3, 30, 2, 180, 1095, "Continue", "Terminate", "Optional",
@@ -49,9 +49,10 @@ func TestR2_R6_EachRulebookSetsItsRegionsValues(t *testing.T) {
 			g.Expect(p.DuringRectification).To(Equal(w.during))
 			g.Expect(p.WhenUnremedied).To(Equal(w.unremedied))
 			g.Expect(p.Undertakings).To(Equal(w.undertakings))
+			g.Expect(p.RawAssessments).To(Equal(w.undertakings), "Yunnan requires both (YN art. 25(1), 25(3)), no other text either")
 			g.Expect(p.Bars).To(Equal(opv1.BarProposed), "no text bars automatically")
 			g.Expect(p.ReviewStages).To(Equal(w.stages))
-			g.Expect(p.Values).To(HaveLen(12), "every setting is shown")
+			g.Expect(p.Values).To(HaveLen(13), "every setting is shown")
 			for _, v := range p.Values {
 				g.Expect(v.Source).NotTo(BeEmpty(), v.Name)
 				if want, ok := w.sources[v.Name]; ok {

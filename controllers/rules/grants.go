@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/rulebook"
 )
 
 // GrantWorld is what a grant's rules are checked against. Nil members were not found.
@@ -77,6 +78,10 @@ func Grant(g *opv1.DataGrant, w GrantWorld) []*Violation {
 		add(spec.Child("scenario", "name"), opv1.ReasonOutsideScope, "%q is not a scenario agreement %s covers (%s): a grant names an agreed scenario (JS art. 13(3))",
 			g.Spec.Scenario.Name, w.Agreement.Name, strings.Join(scenarios, ", "))
 	}
+	if rawNeedsAssessment(g, w) {
+		add(spec.Child("securityAssessment"), opv1.ReasonAssessmentMissing,
+			"a developer's grant of Raw data is approved only with the operator entity's security assessment recorded (YN art. 25(3))")
+	}
 	if needsConsent != "" && g.Spec.Consent.Reference == "" {
 		add(spec.Child("consent", "reference"), opv1.ReasonConsentMissing,
 			"%s holds personal information or trade secrets: the consent evidence must be referenced", needsConsent)
@@ -118,6 +123,13 @@ func Grant(g *opv1.DataGrant, w GrantWorld) []*Violation {
 		}
 	}
 	return out
+}
+
+// rawNeedsAssessment says whether an approved grant lacks the security assessment its Raw data
+// needs: a Developer agreement's grant, in a domain whose policy requires one (YN art. 25(3)).
+func rawNeedsAssessment(g *opv1.DataGrant, w GrantWorld) bool {
+	return approved(g) && HasRaw(g) && g.Spec.SecurityAssessment == nil && w.Agreement.Spec.Role == opv1.RoleDeveloper &&
+		w.Domain != nil && rulebook.Of(&w.Domain.Spec).RawAssessments == opv1.Required
 }
 
 // ReviewGiven says whether a request sets or changes a review. Withdrawing one leaves the

@@ -11,6 +11,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
@@ -139,19 +140,41 @@ func OperatorPersons(agreements []opv1.Authorization) map[string]string {
 // the agreement may (R3, NJ 6, stricter for everyone), who have signed the confidentiality
 // undertaking where the domain requires it (YN art. 25(1)), and under a Developer agreement no
 // person of an Operator agreement. It returns "" for an eligible member.
-func MemberRefusal(member string, a *opv1.Authorization, operatorPersons map[string]string, undertakings opv1.UndertakingPolicy, now time.Time) string {
+func MemberRefusal(member string, a *opv1.Authorization, operatorPersons map[string]string, undertakings opv1.Requirement, now time.Time) string {
 	p, ok := a.PersonByUser(member)
 	switch {
 	case !ok:
 		return fmt.Sprintf("%s is not a person of agreement %s", member, a.Name)
 	case p.TrainedAt == nil || p.TrainedAt.After(now):
 		return fmt.Sprintf("%s has no security and compliance training recorded in agreement %s", member, a.Name)
-	case undertakings == opv1.UndertakingRequired && (p.UndertakingSignedAt == nil || p.UndertakingSignedAt.After(now)):
+	case undertakings == opv1.Required && (p.UndertakingSignedAt == nil || p.UndertakingSignedAt.After(now)):
 		return fmt.Sprintf("%s has no signed confidentiality undertaking recorded in agreement %s, which this domain requires (agreementPolicy.undertakings)", member, a.Name)
 	case a.Spec.Role == opv1.RoleDeveloper && operatorPersons[member] != "":
 		return fmt.Sprintf("%s is a person of Operator agreement %s, which takes no part in development", member, operatorPersons[member])
 	}
 	return ""
+}
+
+// Assessor checks a security assessment a request records or changes (YN art. 25(3)): by its
+// caller, who holds the operator entity's reviewer right, and who is neither the requester nor
+// a person of the party assessed (excluded).
+func Assessor(old, assessment *opv1.SecurityAssessment, caller string, mayReview bool, excluded []string) *Violation {
+	if assessment == nil || (old != nil && equality.Semantic.DeepEqual(*old, *assessment)) {
+		return nil
+	}
+	path := specPath.Child("securityAssessment", "assessor")
+	switch {
+	case assessment.Assessor != caller:
+		return &Violation{Field: path, Reason: opv1.ReasonReviewerNotCaller,
+			Message: fmt.Sprintf("%s is not the caller (%s): an assessment is recorded only by the assessor, signed in as themselves", assessment.Assessor, caller)}
+	case !mayReview:
+		return &Violation{Field: path, Reason: opv1.ReasonReviewerNotCaller,
+			Message: fmt.Sprintf("%s does not hold the operator entity's reviewer right (verb review on datagrants)", caller)}
+	case slices.Contains(excluded, caller):
+		return &Violation{Field: path, Reason: opv1.ReasonReviewNotIndependent,
+			Message: fmt.Sprintf("%s requested the grant or is a person of the party assessed (two-person rule)", caller)}
+	}
+	return nil
 }
 
 // CreditCode refuses a party's unified social credit code whose check character is not the one

@@ -123,19 +123,19 @@ func TestR3_MembersAreTrainedUndertakenPersonsAndNoOperatorPersonDevelops(t *tes
 	operatorPersons := OperatorPersons([]opv1.Authorization{op, dev})
 	g.Expect(operatorPersons).To(Equal(map[string]string{"wang": "op"}))
 
-	g.Expect(MemberRefusal("li", &dev, operatorPersons, opv1.UndertakingOptional, now)).To(BeEmpty())
-	g.Expect(MemberRefusal("zhao", &dev, operatorPersons, opv1.UndertakingOptional, now)).To(ContainSubstring("no security and compliance training"))
-	g.Expect(MemberRefusal("qian", &dev, operatorPersons, opv1.UndertakingOptional, now)).To(ContainSubstring("no security and compliance training"), "training in the future does not count")
-	g.Expect(MemberRefusal("stranger", &dev, operatorPersons, opv1.UndertakingOptional, now)).To(ContainSubstring("not a person of agreement dev"))
-	g.Expect(MemberRefusal("wang", &dev, operatorPersons, opv1.UndertakingOptional, now)).To(ContainSubstring("Operator agreement op"))
-	g.Expect(MemberRefusal("wang", &op, operatorPersons, opv1.UndertakingOptional, now)).To(BeEmpty(), "the operator entity does the first processing in its own workspaces")
+	g.Expect(MemberRefusal("li", &dev, operatorPersons, opv1.Optional, now)).To(BeEmpty())
+	g.Expect(MemberRefusal("zhao", &dev, operatorPersons, opv1.Optional, now)).To(ContainSubstring("no security and compliance training"))
+	g.Expect(MemberRefusal("qian", &dev, operatorPersons, opv1.Optional, now)).To(ContainSubstring("no security and compliance training"), "training in the future does not count")
+	g.Expect(MemberRefusal("stranger", &dev, operatorPersons, opv1.Optional, now)).To(ContainSubstring("not a person of agreement dev"))
+	g.Expect(MemberRefusal("wang", &dev, operatorPersons, opv1.Optional, now)).To(ContainSubstring("Operator agreement op"))
+	g.Expect(MemberRefusal("wang", &op, operatorPersons, opv1.Optional, now)).To(BeEmpty(), "the operator entity does the first processing in its own workspaces")
 
 	// YN art. 25(1): where the domain requires it, a signed confidentiality undertaking too.
-	g.Expect(MemberRefusal("li", &dev, operatorPersons, opv1.UndertakingRequired, now)).To(ContainSubstring("no signed confidentiality undertaking"))
+	g.Expect(MemberRefusal("li", &dev, operatorPersons, opv1.Required, now)).To(ContainSubstring("no signed confidentiality undertaking"))
 	dev.Spec.Persons[0].UndertakingSignedAt = &later
-	g.Expect(MemberRefusal("li", &dev, operatorPersons, opv1.UndertakingRequired, now)).To(ContainSubstring("no signed confidentiality undertaking"), "signed in the future does not count")
+	g.Expect(MemberRefusal("li", &dev, operatorPersons, opv1.Required, now)).To(ContainSubstring("no signed confidentiality undertaking"), "signed in the future does not count")
 	dev.Spec.Persons[0].UndertakingSignedAt = &trained
-	g.Expect(MemberRefusal("li", &dev, operatorPersons, opv1.UndertakingRequired, now)).To(BeEmpty())
+	g.Expect(MemberRefusal("li", &dev, operatorPersons, opv1.Required, now)).To(BeEmpty())
 }
 
 func TestR1_OneDomainPerNamespace(t *testing.T) {

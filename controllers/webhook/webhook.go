@@ -209,7 +209,7 @@ func (v workspaces) validate(ctx context.Context, old, ws *opv1.DeveloperWorkspa
 	if err != nil {
 		return nil, err
 	}
-	undertakings := opv1.UndertakingRequired // fail closed while no domain says otherwise
+	undertakings := opv1.Required // fail closed while no domain says otherwise
 	if domain != nil {
 		undertakings = rulebook.Of(&domain.Spec).Undertakings
 	}
@@ -290,6 +290,19 @@ func (v grants) reviewers(ctx context.Context, old, g *opv1.DataGrant, w rules.G
 			return nil, err
 		}
 		found = append(found, rules.ReviewerIsCaller(spec.Child("review", "reviewer"), oldReview, g.Spec.Review, user, may, right))
+	}
+	if a := g.Spec.SecurityAssessment; a != nil {
+		var prev *opv1.SecurityAssessment
+		if old != nil {
+			prev = old.Spec.SecurityAssessment
+		}
+		if !equality.Semantic.DeepEqual(prev, a) {
+			user, may, err := v.mayReview(ctx, "datagrants", g.Namespace, g.Name)
+			if err != nil {
+				return nil, err
+			}
+			found = append(found, rules.Assessor(prev, a, user, may, append([]string{g.Spec.RequestedBy}, w.PartyPersons...)))
+		}
 	}
 	for i := range g.Spec.ProviderReviews {
 		r := &g.Spec.ProviderReviews[i]

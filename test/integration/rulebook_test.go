@@ -37,8 +37,12 @@ var loosenings = []looser{
 		return p.FailedEvaluationsToEnd > 0
 	}},
 	{"spec.agreementPolicy.undertakings", func(s *opv1.OperationDomainSpec, p rulebook.Policy) bool {
-		s.AgreementPolicy.Undertakings = opv1.UndertakingOptional
-		return p.Undertakings == opv1.UndertakingRequired
+		s.AgreementPolicy.Undertakings = opv1.Optional
+		return p.Undertakings == opv1.Required
+	}},
+	{"spec.agreementPolicy.rawAssessments", func(s *opv1.OperationDomainSpec, p rulebook.Policy) bool {
+		s.AgreementPolicy.RawAssessments = opv1.Optional
+		return p.RawAssessments == opv1.Required
 	}},
 	{"spec.logRetentionDays", func(s *opv1.OperationDomainSpec, p rulebook.Policy) bool {
 		s.LogRetentionDays = p.LogRetentionDays - 1
@@ -71,7 +75,7 @@ func TestR2_R6_ARulebookValueMayOnlyBeTightened(t *testing.T) {
 		same := validDomain(fmt.Sprintf("rb-%s-same", lower(book)))
 		same.Spec.Rulebook = book
 		same.Spec.AgreementPolicy = opv1.AgreementPolicy{MaxOperatorTermYears: p.MaxOperatorTermYears, RectificationDays: p.RectificationDays - 1,
-			WhenUnremedied: opv1.UnremediedTerminate, Undertakings: opv1.UndertakingRequired, Bars: opv1.BarAutomatic,
+			WhenUnremedied: opv1.UnremediedTerminate, Undertakings: opv1.Required, RawAssessments: opv1.Required, Bars: opv1.BarAutomatic,
 			DuringRectification: opv1.RectificationSuspends, FailedEvaluationsToEnd: 1}
 		same.Spec.LogRetentionDays, same.Spec.RecordRetentionDays = p.LogRetentionDays, p.RecordRetentionDays+1
 		same.Spec.Products.ReviewStages = append([]opv1.ReviewStage{opv1.StageOperator}, p.ReviewStages...)
@@ -160,4 +164,30 @@ func TestR3_UnderYunnanAPersonNeedsASignedUndertaking(t *testing.T) {
 	g.Expect(k8s.Patch(ctx, w.developer, patch)).To(Succeed())
 	g.Eventually(conditionText(w.ws, opv1.ConditionAccessGranted), timeout, poll).Should(HavePrefix("True/"))
 	waitReady(t, w.ws)
+}
+
+// R3: under Yunnan's rulebook a developer works on raw data only after the operator entity's
+// security assessment (YN art. 25(3)): a Raw grant is approved only with one recorded, by one of
+// the operator entity's reviewers as themselves; a Desensitized one needs none.
+func TestR3_UnderYunnanARawGrantNeedsTheOperatorsSecurityAssessment(t *testing.T) {
+	g := NewWithT(t)
+	w := newGrantWorld(t, "rbraw", opv1.NetworkPolicyKubernetes)
+	setPolicy(t, w.domain, func(s *opv1.OperationDomainSpec) { s.Rulebook = opv1.RulebookYunnan })
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(w.developer), w.developer)).To(Succeed())
+	patch := client.MergeFrom(w.developer.DeepCopy())
+	w.developer.Spec.Persons[0].UndertakingSignedAt = &metav1.Time{Time: clock.Now().Add(-time.Hour)} // YN art. 25(1)
+	g.Expect(k8s.Patch(ctx, w.developer, patch)).To(Succeed())
+
+	rejectedAs(t, asReviewer, w.grant("raw"), "spec.securityAssessment", "security assessment", "YN art. 25(3)")
+	g.Expect(asReviewer.Create(ctx, w.grant("masked", func(s *opv1.DataGrantSpec) { s.Items[0].Form = opv1.FormDesensitized }), client.DryRunAll)).
+		To(Succeed(), "only Raw data needs the assessment")
+	assessed := func(who string) func(*opv1.DataGrantSpec) {
+		return func(s *opv1.DataGrantSpec) {
+			s.SecurityAssessment = &opv1.SecurityAssessment{Assessor: who, Date: metav1.NewTime(clock.Now()), Reference: "https://records.example/assessments/acme-raw-1"}
+		}
+	}
+	rejectedAs(t, k8s, w.grant("raw", assessed(reviewer)), "spec.securityAssessment.assessor", reviewer+" is not the caller")
+	raw := w.grant("raw", assessed(reviewer))
+	g.Expect(asReviewer.Create(ctx, raw)).To(Succeed())
+	g.Eventually(grantPhase(raw), timeout, poll).Should(Equal(opv1.GrantActive))
 }
