@@ -2,6 +2,8 @@ package integration
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,7 +74,7 @@ func TestR2_R6_ARulebookValueMayOnlyBeTightened(t *testing.T) {
 	books := []opv1.Rulebook{opv1.RulebookJiangsu, opv1.RulebookYancheng, opv1.RulebookYunnan, opv1.RulebookHeilongjiang, opv1.RulebookNanjing}
 	for _, book := range books {
 		p := rulebook.Of(&opv1.OperationDomainSpec{Rulebook: book})
-		same := validDomain(fmt.Sprintf("rb-%s-same", lower(book)))
+		same := validDomain(fmt.Sprintf("rb-%s-same", strings.ToLower(string(book))))
 		same.Spec.Rulebook = book
 		same.Spec.AgreementPolicy = opv1.AgreementPolicy{MaxOperatorTermYears: p.MaxOperatorTermYears, RectificationDays: p.RectificationDays - 1,
 			WhenUnremedied: opv1.UnremediedTerminate, Undertakings: opv1.Required, RawAssessments: opv1.Required, Bars: opv1.BarAutomatic,
@@ -80,12 +82,12 @@ func TestR2_R6_ARulebookValueMayOnlyBeTightened(t *testing.T) {
 		same.Spec.LogRetentionDays, same.Spec.RecordRetentionDays = p.LogRetentionDays, p.RecordRetentionDays+1
 		same.Spec.Products.ReviewStages = append([]opv1.ReviewStage{opv1.StageOperator}, p.ReviewStages...)
 		if book != opv1.RulebookNanjing {
-			same.Spec.Products.ReviewStages = append(p.ReviewStages, opv1.StageTechnical)
+			same.Spec.Products.ReviewStages = slices.Concat(p.ReviewStages, []opv1.ReviewStage{opv1.StageTechnical})
 		}
 		g.Expect(k8s.Create(ctx, same, client.DryRunAll)).To(Succeed(), "%s: the rulebook's values, or stricter", book)
 
 		for _, l := range loosenings {
-			d := validDomain(fmt.Sprintf("rb-%s-loose", lower(book)))
+			d := validDomain(fmt.Sprintf("rb-%s-loose", strings.ToLower(string(book))))
 			d.Spec.Rulebook = book
 			if !l.apply(&d.Spec, p) {
 				continue // nothing is looser than this rulebook's value
@@ -109,16 +111,6 @@ func TestR2_R6_ARulebookValueMayOnlyBeTightened(t *testing.T) {
 	d.Spec.Rulebook = opv1.RulebookCustom
 	d.Spec.LogRetentionDays = 179
 	rejected(t, d, "spec.logRetentionDays", "greater than or equal to 180")
-}
-
-func lower(b opv1.Rulebook) string {
-	s := []byte(b)
-	for i, c := range s {
-		if c >= 'A' && c <= 'Z' {
-			s[i] = c + 'a' - 'A'
-		}
-	}
-	return string(s)
 }
 
 // R2–R6: the domain shows the policy in force, each value with its article, and its own
