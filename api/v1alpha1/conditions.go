@@ -24,7 +24,8 @@ const (
 	// ConditionTermValid is False when an agreement's term breaks the domain's agreement policy.
 	ConditionTermValid = "TermValid"
 	// ConditionEvaluationWarning is True while the latest evaluation of an agreement failed or
-	// asks for a rectification that is due or whose re-evaluation is overdue.
+	// asks for a rectification that is due or whose re-evaluation is overdue, or while the next
+	// periodic evaluation is overdue.
 	ConditionEvaluationWarning = "EvaluationWarning"
 	// ConditionSealed is True once a workspace holds or has held Raw data: members then see
 	// nothing a workload wrote, only the operator's WorkloadSummaries. It never turns back.
@@ -58,6 +59,7 @@ const (
 	ReasonEvaluationPassed      = "EvaluationPassed"
 	ReasonRectificationDue      = "RectificationDue"
 	ReasonReevaluationOverdue   = "ReevaluationOverdue"
+	ReasonEvaluationOverdue     = "EvaluationOverdue"
 	ReasonNegativeListed        = "NegativeListed"
 	ReasonSourceNotFound        = "SourceNotFound"
 	ReasonOutsideScope          = "OutsideScope"

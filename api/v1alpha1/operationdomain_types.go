@@ -134,6 +134,18 @@ type AgreementPolicy struct {
 	// +kubebuilder:validation:Maximum=12
 	// +optional
 	FailedEvaluationsToEnd int32 `json:"failedEvaluationsToEnd,omitempty"`
+	// developerEvaluationMonths is how often a Developer agreement is evaluated: every 6 months
+	// (YC plan 八(四)1). An evaluation overdue raises EvaluationWarning (EvaluationOverdue).
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=24
+	// +optional
+	DeveloperEvaluationMonths int32 `json:"developerEvaluationMonths,omitempty"`
+	// operatorEvaluationMonths is how often an Operator agreement is evaluated: yearly (YC art.
+	// 18, YC plan 八(四)3, NJ 14).
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=24
+	// +optional
+	OperatorEvaluationMonths int32 `json:"operatorEvaluationMonths,omitempty"`
 	// bars is Propose (an ending for Breach, SecurityIncident or LawViolation proposes a bar the
 	// authority confirms in spec.blacklist, YN art. 21) or Automatic (the ending bars the party).
 	// +optional
@@ -284,6 +296,8 @@ type EmergencyStop struct {
 // policy values may only be stricter than its rulebook's, unless the rulebook is Custom.
 // +kubebuilder:validation:XValidation:rule="self.rulebook in ['Yunnan', 'Custom'] || !has(self.agreementPolicy) || !has(self.agreementPolicy.maxOperatorTermYears) || self.agreementPolicy.maxOperatorTermYears <= 3",fieldPath=".agreementPolicy.maxOperatorTermYears",message="may only be stricter than the rulebook: at most 3 years (JS art. 8, YC art. 6, HLJ art. 14(2)); 5 only under Yunnan (YN art. 11(2)) or Custom"
 // +kubebuilder:validation:XValidation:rule="self.rulebook == 'Custom' || !has(self.agreementPolicy) || !has(self.agreementPolicy.rectificationDays) || self.agreementPolicy.rectificationDays <= 30",fieldPath=".agreementPolicy.rectificationDays",message="may only be stricter than the rulebook: at most 30 days (YN art. 26) unless Custom"
+// +kubebuilder:validation:XValidation:rule="self.rulebook == 'Custom' || !has(self.agreementPolicy) || !has(self.agreementPolicy.developerEvaluationMonths) || self.agreementPolicy.developerEvaluationMonths <= 6",fieldPath=".agreementPolicy.developerEvaluationMonths",message="may only be stricter than the rulebook: developers are evaluated at least every 6 months (YC plan 八(四)1) unless Custom"
+// +kubebuilder:validation:XValidation:rule="self.rulebook == 'Custom' || !has(self.agreementPolicy) || !has(self.agreementPolicy.operatorEvaluationMonths) || self.agreementPolicy.operatorEvaluationMonths <= 12",fieldPath=".agreementPolicy.operatorEvaluationMonths",message="may only be stricter than the rulebook: the operator is evaluated at least yearly (YC art. 18, YC plan 八(四)3, NJ 14) unless Custom"
 // +kubebuilder:validation:XValidation:rule="self.rulebook in ['Yunnan', 'Custom'] || !has(self.agreementPolicy) || !has(self.agreementPolicy.whenUnremedied) || self.agreementPolicy.whenUnremedied == 'Terminate'",fieldPath=".agreementPolicy.whenUnremedied",message="may only be stricter than the rulebook: an unremedied rectification terminates (JS art. 26, YC art. 22, HLJ art. 29-30); Reevaluate only under Yunnan (YN art. 26) or Custom"
 // +kubebuilder:validation:XValidation:rule="self.rulebook != 'Nanjing' || !has(self.agreementPolicy) || !has(self.agreementPolicy.failedEvaluationsToEnd) || self.agreementPolicy.failedEvaluationsToEnd <= 2",fieldPath=".agreementPolicy.failedEvaluationsToEnd",message="may only be stricter than the rulebook: under Nanjing two failed evaluations in a row end an agreement (NJ 14)"
 // +kubebuilder:validation:XValidation:rule="self.rulebook != 'Yunnan' || !has(self.agreementPolicy) || !has(self.agreementPolicy.undertakings) || self.agreementPolicy.undertakings == 'Required'",fieldPath=".agreementPolicy.undertakings",message="may only be stricter than the rulebook: under Yunnan every person signs a confidentiality undertaking (YN art. 25(1))"

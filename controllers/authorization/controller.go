@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -89,6 +90,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	a.Status.SuspendedAt = timeOrNil(out.SuspendedAt)
 	a.Status.RectificationDeadline = timeOrNil(out.Deadline)
 	if out.Warning != "" {
+		// A new warning is news to whoever watches the agreement's Events, not only its status.
+		if prev := meta.FindStatusCondition(orig.Status.Conditions, opv1.ConditionEvaluationWarning); prev == nil ||
+			prev.Status != metav1.ConditionTrue || prev.Reason != out.WarningReason {
+			r.Recorder.Eventf(&a, nil, corev1.EventTypeWarning, out.WarningReason, "Evaluate", out.Warning)
+		}
 		conditions.Set(&a.Status.Conditions, a.Generation, opv1.ConditionEvaluationWarning, true, out.WarningReason, out.Warning)
 	} else {
 		conditions.Set(&a.Status.Conditions, a.Generation, opv1.ConditionEvaluationWarning, false, opv1.ReasonEvaluationPassed, "")

@@ -111,8 +111,30 @@ func Evaluate(in Inputs) Outcome {
 		if n := int(p.FailedEvaluationsToEnd); n > 0 {
 			out.Warning += fmt.Sprintf("; %d more in a row terminate the agreement", n-len(failed))
 		}
+		return out
+	}
+	due, setting := nextEvaluation(in.Spec, p)
+	if in.Now.Before(due) {
+		out.Next = wakeup.Earliest(due, term.End.Time)
+	} else {
+		out.Warning, out.WarningReason = fmt.Sprintf("an evaluation was due by %s (%s: %s)",
+			due.UTC().Format(time.RFC3339), setting, p.Source(setting)), opv1.ReasonEvaluationOverdue
 	}
 	return out
+}
+
+// nextEvaluation is when the next periodic evaluation is due: the domain's interval for the
+// role after the latest evaluation, or after the term's start; and the setting that says so.
+func nextEvaluation(spec opv1.AuthorizationSpec, p rulebook.Policy) (time.Time, string) {
+	months, setting := p.DeveloperEvaluationMonths, "agreementPolicy.developerEvaluationMonths"
+	if spec.Role == opv1.RoleOperator {
+		months, setting = p.OperatorEvaluationMonths, "agreementPolicy.operatorEvaluationMonths"
+	}
+	since := spec.Term.Start.Time
+	if n := len(spec.Evaluations); n > 0 {
+		since = spec.Evaluations[n-1].Date.Time
+	}
+	return since.AddDate(0, int(months), 0), setting
 }
 
 // suspension is the agreement's own suspension: access is cut until it is lifted; unlifted at

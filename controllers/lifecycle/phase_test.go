@@ -16,15 +16,29 @@ import (
 
 var (
 	t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	// policy is the default rulebook's (Jiangsu): an unremedied rectification terminates.
-	policy  = policyOf(opv1.OperationDomainSpec{})
-	yunnan  = policyOf(opv1.OperationDomainSpec{Rulebook: opv1.RulebookYunnan})
-	nanjing = policyOf(opv1.OperationDomainSpec{Rulebook: opv1.RulebookNanjing})
+	// policy is the default rulebook's (Jiangsu): an unremedied rectification terminates. The
+	// tables' evaluations fall due after their terms, except in the cases about that.
+	policy  = policyOf(opv1.OperationDomainSpec{}, rarely)
+	jiangsu = policyOf(opv1.OperationDomainSpec{})
+	yunnan  = policyOf(opv1.OperationDomainSpec{Rulebook: opv1.RulebookYunnan}, rarely)
+	nanjing = policyOf(opv1.OperationDomainSpec{Rulebook: opv1.RulebookNanjing}, rarely)
 	// suspending cuts access while a Rectify evaluation is remedied.
-	suspending = policyOf(opv1.OperationDomainSpec{AgreementPolicy: opv1.AgreementPolicy{DuringRectification: opv1.RectificationSuspends}})
+	suspending = policyOf(opv1.OperationDomainSpec{AgreementPolicy: opv1.AgreementPolicy{DuringRectification: opv1.RectificationSuspends}}, rarely)
 )
 
-func policyOf(spec opv1.OperationDomainSpec) *rulebook.Policy {
+// rarely evaluates every two years (only Custom may: a looser value than any rulebook's).
+func rarely(s *opv1.OperationDomainSpec) {
+	if s.Rulebook != "" {
+		return // a rulebook of its own keeps its intervals; the cases using it end before they fall due
+	}
+	s.Rulebook = opv1.RulebookCustom
+	s.AgreementPolicy.DeveloperEvaluationMonths, s.AgreementPolicy.OperatorEvaluationMonths = 24, 24
+}
+
+func policyOf(spec opv1.OperationDomainSpec, mutate ...func(*opv1.OperationDomainSpec)) *rulebook.Policy {
+	for _, m := range mutate {
+		m(&spec)
+	}
 	p := rulebook.Of(&spec)
 	return &p
 }
@@ -138,6 +152,17 @@ func TestR2_PhaseFollowsTermSuspensionEvaluationsTerminationAndParent(t *testing
 		{name: "two failures with a pass between only warn",
 			in:    Inputs{Spec: developer(evaluated(opv1.EvaluationFail, opv1.EvaluationPass, opv1.EvaluationFail)), Parent: parent(opv1.PhaseActive), Policy: nanjing, Now: t0},
 			phase: opv1.PhaseActive, next: end, warning: true},
+		{name: "a developer's next evaluation is due six months after the term's start: it wakes then",
+			in:    Inputs{Spec: developer(), Parent: parent(opv1.PhaseActive), Policy: jiangsu, Now: t0},
+			phase: opv1.PhaseActive, next: t0.AddDate(0, 6, 0)},
+		{name: "an evaluation overdue warns",
+			in:    Inputs{Spec: developer(), Parent: parent(opv1.PhaseActive), Policy: jiangsu, Now: t0.AddDate(0, 6, 0)},
+			phase: opv1.PhaseActive, next: end, warning: true},
+		{name: "an evaluation passed sets the next due date from its date",
+			in: Inputs{Spec: developer(func(s *opv1.AuthorizationSpec) {
+				s.Evaluations = []opv1.Evaluation{{Period: "H1", Result: opv1.EvaluationPass, Date: metav1.NewTime(t0.AddDate(0, 5, 0))}}
+			}), Parent: parent(opv1.PhaseActive), Policy: jiangsu, Now: t0.AddDate(0, 6, 0)},
+			phase: opv1.PhaseActive, next: t0.AddDate(0, 11, 0)},
 		{name: "a parent that ended ends it",
 			in:    Inputs{Spec: developer(), Parent: parent(opv1.PhaseTerminated), Policy: policy, Now: t0},
 			phase: opv1.PhaseTerminated, endReason: opv1.EndParentEnded, reason: string(opv1.EndParentEnded)},
@@ -159,10 +184,10 @@ func TestR2_PhaseFollowsTermSuspensionEvaluationsTerminationAndParent(t *testing
 			in: Inputs{Spec: developer(func(s *opv1.AuthorizationSpec) { s.Term.End = metav1.NewTime(t0.AddDate(3, 0, 1)) }),
 				Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0},
 			phase: opv1.PhasePending, reason: opv1.ReasonTermExceedsPolicy, next: t0.AddDate(3, 0, 1)},
-		{name: "a term of exactly three calendar years is lawful",
+		{name: "a term of exactly three calendar years is lawful (it next wakes when its evaluation falls due)",
 			in: Inputs{Spec: developer(func(s *opv1.AuthorizationSpec) { s.Term.End = metav1.NewTime(t0.AddDate(3, 0, 0)) }),
 				Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0},
-			phase: opv1.PhaseActive, next: t0.AddDate(3, 0, 0)},
+			phase: opv1.PhaseActive, next: t0.AddDate(2, 0, 0)},
 		{name: "a barred party's new agreement never activates",
 			in: Inputs{Spec: developer(), Parent: parent(opv1.PhaseActive), Policy: policy, Now: t0,
 				Bar: &rules.Violation{Field: field.NewPath("spec", "party"), Reason: opv1.ReasonPartyBlacklisted, Message: "blacklisted"}},

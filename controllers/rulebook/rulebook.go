@@ -14,19 +14,21 @@ import (
 
 // Policy is a domain's policy in force.
 type Policy struct {
-	Rulebook               opv1.Rulebook
-	MaxOperatorTermYears   int32
-	MaxDeveloperTermYears  int32
-	RectificationDays      int32
-	DuringRectification    opv1.DuringRectification
-	WhenUnremedied         opv1.WhenUnremedied
-	FailedEvaluationsToEnd int32 // 0: no number of failures ends an agreement by itself
-	Bars                   opv1.BarPolicy
-	Undertakings           opv1.Requirement
-	RawAssessments         opv1.Requirement
-	LogRetentionDays       int32
-	RecordRetentionDays    int32
-	ReviewStages           []opv1.ReviewStage
+	Rulebook                  opv1.Rulebook
+	MaxOperatorTermYears      int32
+	MaxDeveloperTermYears     int32
+	RectificationDays         int32
+	DuringRectification       opv1.DuringRectification
+	WhenUnremedied            opv1.WhenUnremedied
+	FailedEvaluationsToEnd    int32 // 0: no number of failures ends an agreement by itself
+	DeveloperEvaluationMonths int32
+	OperatorEvaluationMonths  int32
+	Bars                      opv1.BarPolicy
+	Undertakings              opv1.Requirement
+	RawAssessments            opv1.Requirement
+	LogRetentionDays          int32
+	RecordRetentionDays       int32
+	ReviewStages              []opv1.ReviewStage
 	// Values are the settings as status.policy shows them, in the order above.
 	Values []opv1.PolicyValue
 }
@@ -44,7 +46,7 @@ type book struct {
 	operatorTerm, developerTerm, rectificationDays cited[int32]
 	during                                         cited[opv1.DuringRectification]
 	unremedied                                     cited[opv1.WhenUnremedied]
-	failuresToEnd                                  cited[int32]
+	failuresToEnd, developerEvery, operatorEvery   cited[int32]
 	bars                                           cited[opv1.BarPolicy]
 	undertakings, rawAssessments                   cited[opv1.Requirement]
 	logDays, recordDays                            cited[int32]
@@ -61,6 +63,8 @@ var jiangsu = book{
 	during:            c(opv1.RectificationContinues, silent("JS", "access is not cut before the period ends")),
 	unremedied:        c(opv1.UnremediedTerminate, "JS art. 26"),
 	failuresToEnd:     c[int32](0, silent("JS", "a failed evaluation warns")),
+	developerEvery:    c[int32](6, silent("JS", "art. 27 says regularly; YC plan 八(四)1's 6 months")),
+	operatorEvery:     c[int32](12, silent("JS", "art. 27 says regularly; YC's yearly")),
 	bars:              c(opv1.BarProposed, silent("JS", "a bar is the authority's decision (as YN art. 21)")),
 	undertakings:      c(opv1.Optional, silent("JS", "recorded when given")),
 	rawAssessments:    c(opv1.Optional, silent("JS", "the grant's review weighs raw data")),
@@ -77,11 +81,14 @@ var books = map[opv1.Rulebook]book{
 		b.operatorTerm = c[int32](3, "YC art. 6, JS art. 8")
 		b.developerTerm = c[int32](3, "YC art. 6, JS art. 8")
 		b.unremedied = c(opv1.UnremediedTerminate, "YC art. 22, JS art. 26")
+		b.developerEvery = c[int32](6, "YC plan 八(四)1")
+		b.operatorEvery = c[int32](12, "YC art. 18, YC plan 八(四)3")
 		b.logDays = c[int32](180, "YC plan 九(一)3")
 		b.stages = c([]opv1.ReviewStage{opv1.StageOperator}, "YC plan 五(四), JS art. 18")
 	}),
 	opv1.RulebookNanjing: with(jiangsu, func(b *book) {
 		b.failuresToEnd = c[int32](2, "NJ 14")
+		b.operatorEvery = c[int32](12, "NJ 14")
 		b.stages = c([]opv1.ReviewStage{opv1.StageTechnical, opv1.StageComprehensive}, "NJ 10")
 	}),
 	opv1.RulebookYunnan: {
@@ -91,6 +98,8 @@ var books = map[opv1.Rulebook]book{
 		during:            c(opv1.RectificationContinues, "YN art. 26"),
 		unremedied:        c(opv1.UnremediedReevaluate, "YN art. 26"),
 		failuresToEnd:     c[int32](0, silent("YN", "a failed evaluation warns (art. 26)")),
+		developerEvery:    c[int32](6, silent("YN", "art. 26 says regularly; YC plan 八(四)1's 6 months")),
+		operatorEvery:     c[int32](12, silent("YN", "art. 26 says regularly; YC's yearly")),
 		bars:              c(opv1.BarProposed, "YN art. 21"),
 		undertakings:      c(opv1.Required, "YN art. 25(1)"),
 		rawAssessments:    c(opv1.Required, "YN art. 25(3)"),
@@ -105,6 +114,8 @@ var books = map[opv1.Rulebook]book{
 		during:            c(opv1.RectificationContinues, silent("HLJ", "access is not cut before the period ends")),
 		unremedied:        c(opv1.UnremediedTerminate, "HLJ art. 29–30"),
 		failuresToEnd:     c[int32](0, silent("HLJ", "a failed evaluation warns")),
+		developerEvery:    c[int32](6, silent("HLJ", "art. 28 says regularly; YC plan 八(四)1's 6 months")),
+		operatorEvery:     c[int32](12, silent("HLJ", "art. 28 says regularly; YC's yearly")),
 		bars:              c(opv1.BarProposed, silent("HLJ", "a bar is the authority's decision (as YN art. 21)")),
 		undertakings:      c(opv1.Optional, silent("HLJ", "recorded when given")),
 		rawAssessments:    c(opv1.Optional, silent("HLJ", "the grant's review weighs raw data")),
@@ -145,6 +156,8 @@ func Of(spec *opv1.OperationDomainSpec) Policy {
 	if p.FailedEvaluationsToEnd == 0 {
 		m.values[len(m.values)-1].Value = "none"
 	}
+	p.DeveloperEvaluationMonths = tighter(&m, "agreementPolicy.developerEvaluationMonths", b.developerEvery, ap.DeveloperEvaluationMonths, atMost)
+	p.OperatorEvaluationMonths = tighter(&m, "agreementPolicy.operatorEvaluationMonths", b.operatorEvery, ap.OperatorEvaluationMonths, atMost)
 	p.Bars = tighter(&m, "agreementPolicy.bars", b.bars, ap.Bars, ranked(opv1.BarProposed, opv1.BarAutomatic))
 	p.Undertakings = tighter(&m, "agreementPolicy.undertakings", b.undertakings, ap.Undertakings,
 		ranked(opv1.Optional, opv1.Required))

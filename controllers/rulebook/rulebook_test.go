@@ -29,7 +29,8 @@ func TestR2_R6_EachRulebookSetsItsRegionsValues(t *testing.T) {
 		{opv1.RulebookJiangsu, want{3, 3, 30, 0, 180, 1095, "Continue", "Terminate", "Optional", operator,
 			map[string]string{"logRetentionDays": "Cybersecurity Law art. 21 (national)", "recordRetentionDays": "JS is silent; PIPL art. 56 (national)"}}},
 		{opv1.RulebookYancheng, want{3, 3, 30, 0, 180, 1095, "Continue", "Terminate", "Optional", operator,
-			map[string]string{"logRetentionDays": "YC plan 九(一)3", "agreementPolicy.whenUnremedied": "YC art. 22, JS art. 26"}}},
+			map[string]string{"logRetentionDays": "YC plan 九(一)3", "agreementPolicy.whenUnremedied": "YC art. 22, JS art. 26",
+				"agreementPolicy.developerEvaluationMonths": "YC plan 八(四)1", "agreementPolicy.operatorEvaluationMonths": "YC art. 18, YC plan 八(四)3"}}},
 		{opv1.RulebookYunnan, want{5, 3, 30, 0, 180, 1825, "Continue", "Reevaluate", "Required", operator,
 			map[string]string{"agreementPolicy.maxOperatorTermYears": "YN art. 11(2)", "agreementPolicy.undertakings": "YN art. 25(1)",
 				"recordRetentionDays": "YN art. 25(4)", "agreementPolicy.rawAssessments": "YN art. 25(3)", "agreementPolicy.whenUnremedied": "YN art. 26", "agreementPolicy.bars": "YN art. 21"}}},
@@ -52,7 +53,7 @@ func TestR2_R6_EachRulebookSetsItsRegionsValues(t *testing.T) {
 			g.Expect(p.RawAssessments).To(Equal(w.undertakings), "Yunnan requires both (YN art. 25(1), 25(3)), no other text either")
 			g.Expect(p.Bars).To(Equal(opv1.BarProposed), "no text bars automatically")
 			g.Expect(p.ReviewStages).To(Equal(w.stages))
-			g.Expect(p.Values).To(HaveLen(13), "every setting is shown")
+			g.Expect(p.Values).To(HaveLen(15), "every setting is shown")
 			for _, v := range p.Values {
 				g.Expect(v.Source).NotTo(BeEmpty(), v.Name)
 				if want, ok := w.sources[v.Name]; ok {

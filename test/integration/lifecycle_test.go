@@ -5,6 +5,8 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -78,6 +80,40 @@ func TestR2_UnderYunnanAnUnremediedSuspensionStaysFlagged(t *testing.T) {
 		Should(HavePrefix("True/" + opv1.ReasonReevaluationOverdue))
 	g.Expect(w.developer.Status.Phase).To(Equal(opv1.PhaseSuspended))
 	g.Consistently(phaseOf(w.developer), time.Second, poll).Should(Equal(opv1.PhaseSuspended))
+}
+
+// R2, R7: evaluations are due at the domain's interval (developers every 6 months, YC plan
+// 八(四)1): one overdue raises EvaluationWarning, reason EvaluationOverdue, and a Warning Event
+// on the agreement; an evaluation clears it and sets the next due date.
+func TestR2_AnOverdueEvaluationRaisesAWarningAndAnEvent(t *testing.T) {
+	g := NewWithT(t)
+	w := newWorld(t, "lc10", opv1.NetworkPolicyKubernetes, 90*24*time.Hour)
+	setPolicy(t, w.domain, func(s *opv1.OperationDomainSpec) { s.AgreementPolicy.DeveloperEvaluationMonths = 1 })
+	g.Expect(conditionText(w.developer, opv1.ConditionEvaluationWarning)()).To(HavePrefix("False/"))
+	due := w.developer.Spec.Term.Start.AddDate(0, 1, 0)
+	g.Eventually(func() time.Time {
+		_ = k8s.Get(ctx, client.ObjectKeyFromObject(w.developer), w.developer)
+		return w.developer.Status.NextTransition.Time
+	}, timeout, poll).Should(Equal(due), "it wakes when the evaluation falls due")
+
+	clock.Step(due.Sub(clock.Now()) + time.Second)
+	g.Eventually(conditionText(w.developer, opv1.ConditionEvaluationWarning), timeout, poll).
+		Should(And(HavePrefix("True/"+opv1.ReasonEvaluationOverdue), ContainSubstring("agreementPolicy.developerEvaluationMonths")))
+	g.Eventually(func() []string {
+		var list eventsv1.EventList
+		_ = k8s.List(ctx, &list, client.InNamespace(w.control()))
+		var reasons []string
+		for _, e := range list.Items {
+			if e.Regarding.Name == w.developer.Name && e.Type == corev1.EventTypeWarning {
+				reasons = append(reasons, e.Reason)
+			}
+		}
+		return reasons
+	}, timeout, poll).Should(ContainElement(opv1.ReasonEvaluationOverdue))
+	g.Expect(w.developer.Status.Phase).To(Equal(opv1.PhaseActive), "overdue is a warning, not a cut")
+
+	evaluate(t, w.developer, "2026-M1", opv1.EvaluationPass)
+	g.Eventually(conditionText(w.developer, opv1.ConditionEvaluationWarning), timeout, poll).Should(HavePrefix("False/"))
 }
 
 func TestR2_SuspensionLiftedInTimeRestoresAccess(t *testing.T) {

@@ -38,6 +38,14 @@ var loosenings = []looser{
 		s.AgreementPolicy.FailedEvaluationsToEnd = p.FailedEvaluationsToEnd + 1
 		return p.FailedEvaluationsToEnd > 0
 	}},
+	{"spec.agreementPolicy.developerEvaluationMonths", func(s *opv1.OperationDomainSpec, p rulebook.Policy) bool {
+		s.AgreementPolicy.DeveloperEvaluationMonths = p.DeveloperEvaluationMonths + 1
+		return true
+	}},
+	{"spec.agreementPolicy.operatorEvaluationMonths", func(s *opv1.OperationDomainSpec, p rulebook.Policy) bool {
+		s.AgreementPolicy.OperatorEvaluationMonths = p.OperatorEvaluationMonths + 1
+		return true
+	}},
 	{"spec.agreementPolicy.undertakings", func(s *opv1.OperationDomainSpec, p rulebook.Policy) bool {
 		s.AgreementPolicy.Undertakings = opv1.Optional
 		return p.Undertakings == opv1.Required
