@@ -29,7 +29,7 @@ type Policy struct {
 	LogRetentionDays          int32
 	RecordRetentionDays       int32
 	ReviewStages              []opv1.ReviewStage
-	// Values are the settings as status.policy shows them, in the order above.
+	// Values are the settings as status.policy shows them, each with its source.
 	Values []opv1.PolicyValue
 }
 

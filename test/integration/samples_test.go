@@ -19,7 +19,7 @@ import (
 // the clock has passed them, this test says so and the samples need new dates.
 func TestR3_SamplesBecomeReadyUnderKubectlWaitAndKstatus(t *testing.T) {
 	g := NewWithT(t)
-	sampleEnd := time.Date(2027, 9, 1, 0, 0, 0, 0, time.UTC) // the grant ends first
+	sampleEnd := time.Date(2028, 9, 1, 0, 0, 0, 0, time.UTC) // the grant ends first
 	g.Expect(clock.Now().Before(sampleEnd)).To(BeTrue(), "the sample agreements' terms have lapsed: update config/samples")
 
 	root, err := controlplane.RepoRoot()
