@@ -29,6 +29,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/fence"
 	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/policy"
+	"github.com/opdomain/opdomain/controllers/records"
 	opwebhook "github.com/opdomain/opdomain/controllers/webhook"
 )
 
@@ -37,6 +38,8 @@ func main() {
 		switch os.Args[1] {
 		case "verify-evidence":
 			os.Exit(verifyEvidence(os.Args[2:]))
+		case "records":
+			os.Exit(queryRecords(os.Args[2:]))
 		case "fence":
 			os.Exit(runFence(os.Args[2:]))
 		case "seal":
@@ -69,6 +72,10 @@ func main() {
 			"false when cert-manager (or another issuer) provides both")
 	flag.StringVar(&f.webhookService, "webhook-service", "opdomain-webhook-service", "Service in front of the webhook server, in the manager's namespace")
 	flag.StringVar(&f.webhookSecret, "webhook-cert-secret", "opdomain-webhook-certs", "Secret, in the manager's namespace, holding the self-signed webhook certificate")
+	flag.StringVar(&f.recordsDir, "records-dir", "", "directory (a volume) where the domains' operation records are appended, received from the API server's "+
+		"audit webhook backend at "+records.Path+" on the webhook port; empty keeps none")
+	flag.StringVar(&f.auditTokenFile, "audit-token-file", "", "file holding the bearer token the API server's audit webhook configuration presents; "+
+		"required with --records-dir")
 	flag.StringVar(&f.webhookConfiguration, "webhook-configuration", "opdomain-validating-webhook-configuration", "ValidatingWebhookConfiguration whose CA bundle the self-signed CA is injected into")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -86,6 +93,7 @@ type flags struct {
 	metricsAddr, probeAddr, kubeconfigServer, dnsNamespace, dnsLabels string
 	introspectionLabels, fenceImage, fenceTarget, airlockImage        string
 	certDir, webhookService, webhookSecret, webhookConfiguration      string
+	recordsDir, auditTokenFile                                        string
 	leaderElect, selfSignedCerts                                      bool
 	workers, webhookPort                                              int
 	grantKeyRotation                                                  time.Duration
@@ -137,10 +145,14 @@ func run(f flags) error {
 	if err != nil {
 		return err
 	}
+	recorded, err := recordsConfig(f)
+	if err != nil {
+		return err
+	}
 	ctx := ctrl.SetupSignalHandler()
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
 		Clock: clock.RealClock{}, DNS: dns, Introspection: introspection, IntrospectionEndpoint: endpoint, Kubeconfig: target, WorkspaceWorkers: f.workers, GrantKeyRotation: f.grantKeyRotation,
-		Fence: fenced, AirlockImage: f.airlockImage,
+		Fence: fenced, AirlockImage: f.airlockImage, Records: recorded,
 	}); err != nil {
 		return err
 	}
@@ -168,6 +180,21 @@ func run(f flags) error {
 		return err
 	}
 	return mgr.Start(ctx)
+}
+
+// recordsConfig reads where operation records go and the token their sender presents.
+func recordsConfig(f flags) (controllers.Records, error) {
+	if f.recordsDir == "" {
+		return controllers.Records{}, nil
+	}
+	if f.auditTokenFile == "" {
+		return controllers.Records{}, errors.New("--records-dir needs --audit-token-file: records are received only from the API server")
+	}
+	token, err := os.ReadFile(f.auditTokenFile)
+	if err != nil {
+		return controllers.Records{}, fmt.Errorf("--audit-token-file: %w", err)
+	}
+	return controllers.Records{Dir: f.recordsDir, Token: strings.TrimSpace(string(token))}, nil
 }
 
 // webhookServiceAddress is the cluster IP and port of the manager's webhook Service, the fence's
@@ -303,8 +330,11 @@ func runInspect(name string, args []string) int {
 // a record was edited or removed out of turn, 2 when it could not check.
 func verifyEvidence(args []string) int {
 	fs := flag.NewFlagSet("verify-evidence", flag.ExitOnError)
-	fs.Usage = func() { _, _ = fmt.Fprintln(fs.Output(), "usage: manager verify-evidence [--kubeconfig PATH] DOMAIN") }
+	fs.Usage = func() {
+		_, _ = fmt.Fprintln(fs.Output(), "usage: manager verify-evidence [--kubeconfig PATH] [--records-dir DIR] DOMAIN")
+	}
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: KUBECONFIG or in-cluster)")
+	recordsDir := fs.String("records-dir", "", "the manager's --records-dir: check the domain's operation records too")
 	_ = fs.Parse(args)
 	if fs.NArg() != 1 {
 		fs.Usage()
@@ -318,6 +348,12 @@ func verifyEvidence(args []string) int {
 		fmt.Fprintln(os.Stderr, "verify-evidence:", err)
 		return 2
 	}
+	var operations int64
+	if *recordsDir != "" {
+		if operations, err = records.Verify(*recordsDir, fs.Arg(0)); err != nil {
+			problems = append(problems, "operation records: "+err.Error())
+		}
+	}
 	for _, p := range problems {
 		fmt.Println("TAMPERED:", p)
 	}
@@ -325,6 +361,57 @@ func verifyEvidence(args []string) int {
 		return 1
 	}
 	fmt.Printf("evidence of domain %s is intact: %d record(s) verified\n", fs.Arg(0), n)
+	if *recordsDir != "" {
+		fmt.Printf("operation records of domain %s are intact: %d record(s) verified\n", fs.Arg(0), operations)
+	}
+	return 0
+}
+
+// queryRecords prints a domain's operation records that match every filter given, one JSON
+// object a line: `manager records --records-dir DIR [--workspace W] [--person P] [--since T]
+// [--until T] DOMAIN`.
+func queryRecords(args []string) int {
+	fs := flag.NewFlagSet("records", flag.ExitOnError)
+	fs.Usage = func() {
+		_, _ = fmt.Fprintln(fs.Output(), "usage: manager records --records-dir DIR [--workspace W] [--person P] [--since RFC3339] [--until RFC3339] DOMAIN")
+		fs.PrintDefaults()
+	}
+	dir := fs.String("records-dir", "", "the manager's --records-dir")
+	workspace := fs.String("workspace", "", "only requests made with a member credential of this DeveloperWorkspace")
+	person := fs.String("person", "", "only requests of this person (a persons[].user of an agreement)")
+	since := fs.String("since", "", "only records at or after this time (RFC 3339)")
+	until := fs.String("until", "", "only records before this time (RFC 3339)")
+	_ = fs.Parse(args)
+	var from, to time.Time
+	var err error
+	if *since != "" {
+		if from, err = time.Parse(time.RFC3339, *since); err != nil {
+			fmt.Fprintln(os.Stderr, "records: --since:", err)
+			return 2
+		}
+	}
+	if *until != "" {
+		if to, err = time.Parse(time.RFC3339, *until); err != nil {
+			fmt.Fprintln(os.Stderr, "records: --until:", err)
+			return 2
+		}
+	}
+	if fs.NArg() != 1 || *dir == "" {
+		fs.Usage()
+		return 2
+	}
+	out := json.NewEncoder(os.Stdout)
+	err = records.Read(*dir, fs.Arg(0), func(r records.Record) error {
+		if (*workspace != "" && r.Workspace != *workspace) || (*person != "" && r.Person != *person) ||
+			(!from.IsZero() && r.Time.Before(from)) || (!to.IsZero() && !r.Time.Before(to)) {
+			return nil
+		}
+		return out.Encode(r)
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "records:", err)
+		return 2
+	}
 	return 0
 }
 

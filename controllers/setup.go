@@ -41,6 +41,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/index"
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/controllers/product"
+	"github.com/opdomain/opdomain/controllers/records"
 	"github.com/opdomain/opdomain/controllers/summary"
 	"github.com/opdomain/opdomain/controllers/wakeup"
 	"github.com/opdomain/opdomain/controllers/webhook"
@@ -100,6 +101,14 @@ type Options struct {
 	Fence fence.Config
 	// AirlockImage is the manager's own image, which the airlock's pods run; empty seals nothing.
 	AirlockImage string
+	// Records is where operation records are kept; the zero Records keeps none.
+	Records Records
+}
+
+// Records is where the domains' operation records are kept (R8), and the token the API server's
+// audit webhook backend presents when it delivers them.
+type Records struct {
+	Dir, Token string
 }
 
 // Setup registers the indexes and reconcilers with mgr.
@@ -150,6 +159,12 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		if err := r.SetupWithManager(mgr); err != nil {
 			return err
 		}
+	}
+	if opts.Records.Dir != "" {
+		// The webhook server's port and certificate, which the API server already trusts.
+		mgr.GetWebhookServer().Register(records.Path, &records.Receiver{
+			Store: &records.Store{Dir: opts.Records.Dir}, Token: opts.Records.Token, Reader: mgr.GetClient(), Operator: operator,
+		})
 	}
 	return nil
 }

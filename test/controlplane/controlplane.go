@@ -27,10 +27,14 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/yaml"
+
+	"github.com/opdomain/opdomain/controllers/records"
 )
 
 // controllers are the kube-controller-manager loops opdomain relies on: namespace deletion,
@@ -95,6 +99,48 @@ func freePort(ip string) string {
 	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
 
+// WithAudit has the API server audit requests with the shipped policy (config/audit) and deliver
+// them, in batches of at most a second, to the operator's webhook server at records.Path,
+// presenting token.
+func WithAudit(token string) Option {
+	return func(cp *ControlPlane) { cp.auditToken = token }
+}
+
+// configureAudit fixes the webhook server's address before the API server starts, and points
+// the API server's audit webhook backend at it. envtest issues the server's certificate only
+// once the API server runs, after it has read this configuration, so the harness skips
+// verifying it: the loopback server is the test's own, and the token still authenticates the
+// API server to it. A cluster names the manager's CA (README, Operation records).
+func (cp *ControlPlane) configureAudit(root string) error {
+	hooks := &cp.Env.WebhookInstallOptions
+	if err := hooks.PrepWithoutInstalling(); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "opdomain-audit-")
+	if err != nil {
+		return err
+	}
+	cp.auditDir = dir
+	server := fmt.Sprintf("https://%s%s", net.JoinHostPort(hooks.LocalServingHost, strconv.Itoa(hooks.LocalServingPort)), records.Path)
+	kubeconfig := clientcmdapi.Config{
+		Clusters:       map[string]*clientcmdapi.Cluster{"opdomain": {Server: server, InsecureSkipTLSVerify: true}},
+		AuthInfos:      map[string]*clientcmdapi.AuthInfo{"apiserver": {Token: cp.auditToken}},
+		Contexts:       map[string]*clientcmdapi.Context{"audit": {Cluster: "opdomain", AuthInfo: "apiserver"}},
+		CurrentContext: "audit",
+	}
+	path := filepath.Join(dir, "audit-webhook.kubeconfig")
+	if err := clientcmd.WriteToFile(kubeconfig, path); err != nil {
+		return err
+	}
+	cp.Env.ControlPlane.GetAPIServer().Configure().
+		Set("audit-policy-file", filepath.Join(root, "config", "audit", "policy.yaml")).
+		Set("audit-webhook-config-file", path).
+		Set("audit-webhook-mode", "batch").
+		Set("audit-webhook-batch-max-wait", "1s").
+		Set("audit-webhook-initial-backoff", "1s")
+	return nil
+}
+
 // WithoutOperatorInstall leaves out what an installation of the operator brings (its webhook
 // configuration, the reviewer ClusterRole), for a suite that installs the chart itself.
 func WithoutOperatorInstall() Option {
@@ -118,6 +164,8 @@ type ControlPlane struct {
 	controllers []string
 	// withoutInstall: see WithoutOperatorInstall.
 	withoutInstall bool
+	// auditToken and auditDir: see WithAudit.
+	auditToken, auditDir string
 }
 
 // Start brings the control plane up and installs the CRDs. On error nothing is left running.
@@ -152,6 +200,11 @@ func Start(scheme *runtime.Scheme, opts ...Option) (*ControlPlane, error) {
 	cp := &ControlPlane{Env: env, controllers: slices.Clone(controllers)}
 	for _, opt := range opts {
 		opt(cp)
+	}
+	if cp.auditToken != "" {
+		if err := cp.configureAudit(root); err != nil {
+			return nil, fmt.Errorf("configuring the audit webhook: %w", err)
+		}
 	}
 	cfg, err := env.Start()
 	if err != nil {
@@ -307,8 +360,10 @@ func (cp *ControlPlane) Stop() error {
 		_ = cp.kcm.Wait()
 	}
 	err := cp.Env.Stop()
-	if cp.dir != "" {
-		_ = os.RemoveAll(cp.dir)
+	for _, dir := range []string{cp.dir, cp.auditDir} {
+		if dir != "" {
+			_ = os.RemoveAll(dir)
+		}
 	}
 	return err
 }

@@ -52,9 +52,11 @@ func build() (verifier, error) {
 	return verifier{bin: bin, kubeconfig: path}, os.WriteFile(path, kubeconfig, 0o600)
 }
 
-func (v verifier) run(t *testing.T, domain string) (int, string) {
+// run verifies the domain's evidence, with flags before its name.
+func (v verifier) run(t *testing.T, domain string, flags ...string) (int, string) {
 	t.Helper()
-	out, err := exec.Command(v.bin, "verify-evidence", "--kubeconfig", v.kubeconfig, domain).CombinedOutput()
+	args := append(append([]string{"verify-evidence", "--kubeconfig", v.kubeconfig}, flags...), domain)
+	out, err := exec.Command(v.bin, args...).CombinedOutput()
 	if exitErr, ok := err.(*exec.ExitError); ok {
 		return exitErr.ExitCode(), string(out)
 	}

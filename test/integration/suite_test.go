@@ -37,12 +37,21 @@ var (
 	clock      *clocktesting.FakeClock
 
 	stopManager func()
+	// recordsDir is where the manager keeps the operation records the API server's audit
+	// webhook backend delivers, presenting auditToken.
+	recordsDir string
 )
+
+const auditToken = "audit-webhook-test-token"
 
 func TestMain(m *testing.M) {
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
 	var err error
-	cp, err = controlplane.Start(controllers.Scheme())
+	if recordsDir, err = os.MkdirTemp("", "opdomain-records-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cp, err = controlplane.Start(controllers.Scheme(), controlplane.WithAudit(auditToken))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -67,6 +76,7 @@ func TestMain(m *testing.M) {
 	if err := cp.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 	}
+	_ = os.RemoveAll(recordsDir)
 	os.Exit(code)
 }
 
@@ -90,6 +100,7 @@ func startManager() error {
 	stopManager, err = operator.Start(cp, controllers.Options{
 		Clock: clock, DNS: policy.KubeDNS, GrantKeyRotation: time.Hour,
 		Introspection: introspectionPeer, IntrospectionEndpoint: introspectionEndpoint(), Fence: testFence,
+		Records: controllers.Records{Dir: recordsDir, Token: auditToken},
 	})
 	return err
 }
