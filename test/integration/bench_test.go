@@ -1,8 +1,15 @@
 package integration
 
 import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"sort"
+	"strconv"
 	"testing"
 	"time"
 
@@ -13,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/records"
 	"github.com/opdomain/opdomain/controllers/workspace"
 )
 
@@ -193,4 +201,48 @@ func BenchmarkGrantPath(b *testing.B) {
 	report(b, "open", open)
 	report(b, "token-dead", dead)
 	report(b, "cut", cut)
+}
+
+// BenchmarkR8_RecordsPerSecond measures what the manager's audit receiver sustains: batches of
+// 400 events (the API server's default batch size) on a domain's namespace, posted over the
+// webhook server's TLS as the API server posts them, each attributed, chained and synced to
+// disk before the answer. It reports records per second.
+func BenchmarkR8_RecordsPerSecond(b *testing.B) {
+	g := NewWithT(b)
+	benchRuns++
+	d := newDomain(b, fmt.Sprintf("recbench%d", benchRuns), opv1.NetworkPolicyKubernetes)
+	const batch = 400
+	var events []map[string]any
+	for i := 0; i < batch; i++ {
+		events = append(events, map[string]any{
+			"auditID": fmt.Sprintf("bench-%d", i), "stage": "ResponseComplete", "verb": "create",
+			"user":           map[string]any{"username": "someone@example.com"},
+			"objectRef":      map[string]any{"resource": "configmaps", "namespace": d.Spec.ControlNamespace, "name": fmt.Sprintf("c%d", i)},
+			"responseStatus": map[string]any{"code": 201}, "stageTimestamp": time.Now().UTC().Format(time.RFC3339Nano),
+			"annotations": map[string]string{"authorization.k8s.io/decision": "allow"},
+		})
+	}
+	body, err := json.Marshal(map[string]any{"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": events})
+	g.Expect(err).NotTo(HaveOccurred())
+	hooks := cp.Env.WebhookInstallOptions
+	url := fmt.Sprintf("https://%s%s", net.JoinHostPort(hooks.LocalServingHost, strconv.Itoa(hooks.LocalServingPort)), records.Path)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(hooks.LocalServingCAData)
+	httpc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		g.Expect(err).NotTo(HaveOccurred())
+		req.Header.Set("Authorization", "Bearer "+auditToken)
+		resp, err := httpc.Do(req)
+		g.Expect(err).NotTo(HaveOccurred())
+		_ = resp.Body.Close()
+		g.Expect(resp.StatusCode).To(Equal(http.StatusOK))
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*batch)/time.Since(start).Seconds(), "records/s")
+	n, err := records.Verify(recordsDir, d.Name)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(n).To(BeNumerically(">=", b.N*batch))
 }
