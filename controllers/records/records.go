@@ -83,7 +83,7 @@ func (s *Store) Append(domain string, recs []Record) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // Sync reported any write error
 	w := bufio.NewWriter(f)
 	for _, r := range recs {
 		r.Sequence, r.Prev = head.Sequence+1, head.Digest
@@ -145,7 +145,7 @@ func read(path string, each func(Record) error) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	in := bufio.NewReader(f)
 	var complete int64
 	for {
