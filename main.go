@@ -23,6 +23,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers"
 	"github.com/opdomain/opdomain/controllers/airlock"
 	"github.com/opdomain/opdomain/controllers/evidence"
@@ -74,6 +75,8 @@ func main() {
 	flag.StringVar(&f.webhookSecret, "webhook-cert-secret", "opdomain-webhook-certs", "Secret, in the manager's namespace, holding the self-signed webhook certificate")
 	flag.StringVar(&f.recordsDir, "records-dir", "", "directory (a volume) where the domains' operation records are appended, received from the API server's "+
 		"audit webhook backend at "+records.Path+" on the webhook port; empty keeps none")
+	flag.DurationVar(&f.anchorEvery, "records-anchor-interval", time.Hour, "how often each domain's newest operation record is anchored in its status, "+
+		"beyond the records' own volume (at least daily, as the records' retention needs)")
 	flag.StringVar(&f.auditTokenFile, "audit-token-file", "", "file holding the bearer token the API server's audit webhook configuration presents; "+
 		"required with --records-dir")
 	flag.StringVar(&f.webhookConfiguration, "webhook-configuration", "opdomain-validating-webhook-configuration", "ValidatingWebhookConfiguration whose CA bundle the self-signed CA is injected into")
@@ -96,7 +99,7 @@ type flags struct {
 	recordsDir, auditTokenFile                                        string
 	leaderElect, selfSignedCerts                                      bool
 	workers, webhookPort                                              int
-	grantKeyRotation                                                  time.Duration
+	grantKeyRotation, anchorEvery                                     time.Duration
 }
 
 func run(f flags) error {
@@ -194,7 +197,7 @@ func recordsConfig(f flags) (controllers.Records, error) {
 	if err != nil {
 		return controllers.Records{}, fmt.Errorf("--audit-token-file: %w", err)
 	}
-	return controllers.Records{Dir: f.recordsDir, Token: strings.TrimSpace(string(token))}, nil
+	return controllers.Records{Dir: f.recordsDir, Token: strings.TrimSpace(string(token)), AnchorEvery: f.anchorEvery}, nil
 }
 
 // webhookServiceAddress is the cluster IP and port of the manager's webhook Service, the fence's
@@ -343,14 +346,26 @@ func verifyEvidence(args []string) int {
 	if *kubeconfig != "" {
 		_ = os.Setenv("KUBECONFIG", *kubeconfig)
 	}
-	problems, n, err := readAndVerify(fs.Arg(0))
+	c, err := clusterClient()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "verify-evidence:", err)
+		return 2
+	}
+	problems, n, err := evidence.VerifyDomain(context.Background(), c, fs.Arg(0))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify-evidence:", err)
 		return 2
 	}
 	var operations int64
 	if *recordsDir != "" {
-		if operations, err = records.Verify(*recordsDir, fs.Arg(0)); err != nil {
+		var d opv1.OperationDomain
+		if err := c.Get(context.Background(), client.ObjectKey{Name: fs.Arg(0)}, &d); err != nil {
+			fmt.Fprintln(os.Stderr, "verify-evidence:", err)
+			return 2
+		}
+		st := d.Status.Records
+		anchor, pruned := records.Anchor{Sequence: st.Head.Sequence, Digest: st.Head.Digest}, records.Anchor{Sequence: st.Pruned.Sequence, Digest: st.Pruned.Digest}
+		if operations, err = records.Verify(*recordsDir, fs.Arg(0), anchor, pruned); err != nil {
 			problems = append(problems, "operation records: "+err.Error())
 		}
 	}
@@ -362,7 +377,7 @@ func verifyEvidence(args []string) int {
 	}
 	fmt.Printf("evidence of domain %s is intact: %d record(s) verified\n", fs.Arg(0), n)
 	if *recordsDir != "" {
-		fmt.Printf("operation records of domain %s are intact: %d record(s) verified\n", fs.Arg(0), operations)
+		fmt.Printf("operation records of domain %s are intact up to record %d\n", fs.Arg(0), operations)
 	}
 	return 0
 }
@@ -415,14 +430,11 @@ func queryRecords(args []string) int {
 	return 0
 }
 
-func readAndVerify(domain string) ([]string, int, error) {
+// clusterClient is a client of the cluster configured by KUBECONFIG or in-cluster.
+func clusterClient() (client.Client, error) {
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	c, err := client.New(cfg, client.Options{Scheme: controllers.Scheme()})
-	if err != nil {
-		return nil, 0, err
-	}
-	return evidence.VerifyDomain(context.Background(), c, domain)
+	return client.New(cfg, client.Options{Scheme: controllers.Scheme()})
 }

@@ -105,10 +105,12 @@ type Options struct {
 	Records Records
 }
 
-// Records is where the domains' operation records are kept (R8), and the token the API server's
-// audit webhook backend presents when it delivers them.
+// Records is where the domains' operation records are kept (R8), the token the API server's
+// audit webhook backend presents when it delivers them, and how often each domain's newest
+// record is anchored in its status (default hourly).
 type Records struct {
-	Dir, Token string
+	Dir, Token  string
+	AnchorEvery time.Duration
 }
 
 // Setup registers the indexes and reconcilers with mgr.
@@ -129,12 +131,16 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		return err
 	}
 	wakeups := func() *wakeup.Scheduler { return wakeup.New(opts.Clock) }
+	var store *records.Store
+	if opts.Records.Dir != "" {
+		store = &records.Store{Dir: opts.Records.Dir}
+	}
 	lock := &airlock.Airlock{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-airlock"), Image: opts.AirlockImage}
 	reconcilers := []interface{ SetupWithManager(manager.Manager) error }{
 		&domain.Reconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-domain"),
 			Clock: opts.Clock, Wakeups: wakeups(), DNS: opts.DNS, Introspection: opts.Introspection, IntrospectionEndpoint: opts.IntrospectionEndpoint, Cilium: cilium, Operator: operator,
-			Fence: opts.Fence,
+			Fence: opts.Fence, Records: store, AnchorEvery: cmp.Or(opts.Records.AnchorEvery, time.Hour),
 		},
 		&authorization.Reconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-authorization"),
@@ -160,11 +166,9 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 			return err
 		}
 	}
-	if opts.Records.Dir != "" {
+	if store != nil {
 		// The webhook server's port and certificate, which the API server already trusts.
-		mgr.GetWebhookServer().Register(records.Path, &records.Receiver{
-			Store: &records.Store{Dir: opts.Records.Dir}, Token: opts.Records.Token, Reader: mgr.GetClient(), Operator: operator,
-		})
+		mgr.GetWebhookServer().Register(records.Path, &records.Receiver{Store: store, Token: opts.Records.Token, Reader: mgr.GetClient(), Operator: operator})
 	}
 	return nil
 }

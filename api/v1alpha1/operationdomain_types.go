@@ -518,6 +518,10 @@ type OperationDomainStatus struct {
 	// evidence tracks the chain of TeardownRecords and their retention (R6).
 	// +optional
 	Evidence EvidenceStatus `json:"evidence,omitempty"`
+	// records anchors the domain's operation records (R8): the newest record when last anchored,
+	// so that records rewritten or cut off before it show, and the point retention pruned to.
+	// +optional
+	Records RecordsStatus `json:"records,omitempty"`
 	// emergencyStopSince is when the current emergency stop took effect.
 	// +optional
 	EmergencyStopSince *metav1.Time `json:"emergencyStopSince,omitempty"`
@@ -550,6 +554,20 @@ type PolicyValue struct {
 	// silent or the domain is stricter.
 	// +required
 	Source string `json:"source"`
+}
+
+// RecordsStatus is the anchor of a domain's operation records.
+type RecordsStatus struct {
+	// head is the newest record when the records were last anchored.
+	// +optional
+	Head ChainLink `json:"head,omitempty"`
+	// anchoredAt is when they were.
+	// +optional
+	AnchoredAt *metav1.Time `json:"anchoredAt,omitempty"`
+	// pruned is the newest record removed because its retention ran out (recordRetentionDays);
+	// the oldest record kept must follow it.
+	// +optional
+	Pruned ChainLink `json:"pruned,omitempty"`
 }
 
 // DNSStatus is the resolver the domain's pods use.

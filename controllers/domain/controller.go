@@ -4,6 +4,7 @@ package domain
 
 import (
 	"context"
+	"time"
 
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -25,6 +26,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/index"
 	"github.com/opdomain/opdomain/controllers/policy"
+	"github.com/opdomain/opdomain/controllers/records"
 	"github.com/opdomain/opdomain/controllers/wakeup"
 )
 
@@ -35,7 +37,8 @@ type Reconciler struct {
 	APIReader client.Reader
 	Recorder  events.EventRecorder
 	Clock     wakeup.Clock
-	// Wakeups wakes a domain when its oldest evidence record's retention runs out.
+	// Wakeups wakes a domain when its oldest evidence record's retention runs out, or its
+	// operation records are due to be anchored.
 	Wakeups *wakeup.Scheduler
 	DNS     policy.DNS
 	// Introspection is where the manager's token introspection runs, which the data zone may
@@ -50,6 +53,10 @@ type Reconciler struct {
 	Cilium bool
 	// Fence is the network fence every workspace pod starts with; the zero Config adds none.
 	Fence fence.Config
+	// Records are the domains' operation records, anchored in their status every AnchorEvery;
+	// nil keeps none.
+	Records     *records.Store
+	AnchorEvery time.Duration
 }
 
 // +kubebuilder:rbac:groups=opdomain.io,resources=operationdomains,verbs=get;list;watch;update;patch

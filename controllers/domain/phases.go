@@ -28,9 +28,11 @@ import (
 	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/names"
 	"github.com/opdomain/opdomain/controllers/policy"
+	"github.com/opdomain/opdomain/controllers/records"
 	"github.com/opdomain/opdomain/controllers/rulebook"
 	"github.com/opdomain/opdomain/controllers/rules"
 	"github.com/opdomain/opdomain/controllers/tenancy"
+	"github.com/opdomain/opdomain/controllers/wakeup"
 )
 
 // AnnotationCreatedBy marks a namespace the domain created, as opposed to one it adopted; the
@@ -45,6 +47,8 @@ type scope struct {
 	policy  rulebook.Policy
 	// requeueAfter is set by a step that stops to wait for something outside the operator.
 	requeueAfter time.Duration
+	// wakeAt is the earliest instant a step has to act again by the clock alone.
+	wakeAt time.Time
 }
 
 // namespaces are the domain's own: its control namespace, its data zone, the airlock and outbox
@@ -68,12 +72,14 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 		r.proveAdmission,
 		r.observeBlacklist,
 		r.maintainEvidence,
+		r.maintainRecords,
 	}
 	for _, step := range steps {
 		if proceed, err := step(ctx, s); err != nil || !proceed {
 			return ctrl.Result{RequeueAfter: s.requeueAfter}, err
 		}
 	}
+	r.Wakeups.At(s.domain, s.wakeAt)
 	s.summary = conditions.Summary{Ready: true, Reason: opv1.ReasonReconciled, Message: "namespaces isolated"}
 	return ctrl.Result{}, nil
 }
@@ -412,8 +418,57 @@ func (r *Reconciler) maintainEvidence(ctx context.Context, s *scope) (bool, erro
 			"removed TeardownRecord %s after %d days of retention (%s)", rec.Name, s.policy.RecordRetentionDays, s.policy.Source("recordRetentionDays"))
 	}
 	if ev.NextExpiry != nil {
-		r.Wakeups.At(d, ev.NextExpiry.Time)
+		s.wake(ev.NextExpiry.Time)
 	}
+	return true, nil
+}
+
+// wake asks for a reconcile at t, or earlier if another step asked for that.
+func (s *scope) wake(t time.Time) { s.wakeAt = wakeup.Earliest(s.wakeAt, t) }
+
+// maintainRecords removes the domain's operation records whose retention (recordRetentionDays)
+// ran out, whole days, oldest first, the point they reach saved in the status before the files
+// go, so that verification resumes from it (R6, R8); and every AnchorEvery it writes the newest
+// record into the status, a copy outside the records' own volume, so that records rewritten or
+// cut off before it show to verify-evidence.
+func (r *Reconciler) maintainRecords(ctx context.Context, s *scope) (bool, error) {
+	if r.Records == nil {
+		return true, nil
+	}
+	d, st, now := s.domain, &s.domain.Status.Records, r.Clock.Now()
+	days := int(s.policy.RecordRetentionDays)
+	through, files, err := r.Records.Prunable(d.Name, now.AddDate(0, 0, -days))
+	if err != nil {
+		return false, err
+	}
+	if len(files) > 0 {
+		if through.Sequence > st.Pruned.Sequence {
+			st.Pruned = opv1.ChainLink{Sequence: through.Sequence, Digest: through.Digest}
+			if err := r.saveStatus(ctx, s); err != nil {
+				return false, err
+			}
+		}
+		if err := records.RemoveSegments(files); err != nil {
+			return false, err
+		}
+		r.Recorder.Eventf(d, nil, corev1.EventTypeNormal, "RecordsExpired", "Prune",
+			"removed operation records up to %d after %d days of retention (%s)", through.Sequence, days, s.policy.Source("recordRetentionDays"))
+	}
+	next, err := r.Records.NextExpiry(d.Name, days)
+	if err != nil {
+		return false, err
+	}
+	if !next.IsZero() {
+		s.wake(next)
+	}
+	if st.AnchoredAt == nil || !now.Before(st.AnchoredAt.Add(r.AnchorEvery)) {
+		head, err := r.Records.Head(d.Name)
+		if err != nil {
+			return false, err
+		}
+		st.Head, st.AnchoredAt = opv1.ChainLink{Sequence: head.Sequence, Digest: head.Digest}, &metav1.Time{Time: now}
+	}
+	s.wake(st.AnchoredAt.Add(r.AnchorEvery))
 	return true, nil
 }
 

@@ -1,7 +1,7 @@
 // Package records keeps a domain's operation records (R8): every request the API server handled
-// on a domain's namespaces, by a domain's members or on opdomain's kinds, as its audit webhook
-// backend delivers it, appended to a per-domain file in which each record carries the digest of
-// the one before it, so that a record edited, removed or inserted shows.
+// on a domain's namespaces, by a domain's members or on its OperationDomain, as its audit
+// webhook backend delivers it, appended to per-domain daily segments in which each record
+// carries the digest of the one before it, so that a record edited, removed or inserted shows.
 package records
 
 import (
@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 )
@@ -53,35 +54,62 @@ func (r Record) digest() string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Store appends records to one file per domain under Dir. One process writes a Dir.
+// Store appends records to files under Dir: per domain a directory, per day (the records' own
+// UTC date) a segment named after its first record's number, so that retention removes whole
+// days. One process writes a Dir.
 type Store struct {
 	Dir string
 
 	mu    sync.Mutex
-	heads map[string]Record // the last record of each domain's file, read once
+	tails map[string]tail // each domain's newest record and segment, read once
 }
 
-// file is where a domain's records are kept.
-func (s *Store) file(domain string) string { return filepath.Join(s.Dir, domain, "records.jsonl") }
+// tail is where a domain's next record goes.
+type tail struct {
+	head    Record
+	segment string // the newest segment's path; "" before the first
+}
 
-// Append numbers and chains recs after the domain's last record and appends them, synced to
-// disk before it returns.
+// Append numbers and chains recs after the domain's last record and appends them, each to the
+// segment of its day, synced to disk before it returns.
 func (s *Store) Append(domain string, recs []Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	head, err := s.head(domain)
+	t, err := s.tail(domain)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(s.file(domain)), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(s.Dir, domain), 0o700); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(s.file(domain), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	for len(recs) > 0 {
+		// The run of records that falls on the newest segment's day, or starts a new one.
+		if t.segment == "" || day(recs[0].Time) != day(t.head.Time) {
+			t.segment = filepath.Join(s.Dir, domain, fmt.Sprintf("%012d.jsonl", t.head.Sequence+1))
+		}
+		n := 1
+		for n < len(recs) && day(recs[n].Time) == day(recs[0].Time) {
+			n++
+		}
+		if t.head, err = appendTo(t.segment, t.head, recs[:n]); err != nil {
+			return err
+		}
+		recs = recs[n:]
+	}
+	s.tails[domain] = t
+	return nil
+}
+
+func day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// appendTo chains recs after head into the file at path, synced, and returns the new head.
+func appendTo(path string, head Record, recs []Record) (Record, error) {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
-		return err
+		return head, err
 	}
 	defer func() { _ = f.Close() }() // Sync reported any write error
 	w := bufio.NewWriter(f)
@@ -90,53 +118,131 @@ func (s *Store) Append(domain string, recs []Record) error {
 		r.Digest = r.digest()
 		line, err := json.Marshal(r)
 		if err != nil {
-			return err
+			return head, err
 		}
 		if _, err := w.Write(append(line, '\n')); err != nil {
-			return err
+			return head, err
 		}
 		head = r
 	}
 	if err := w.Flush(); err != nil {
-		return err
+		return head, err
 	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	s.heads[domain] = head
-	return nil
+	return head, f.Sync()
 }
 
-// head is the domain's last record, read from its file the first time. A last line cut short
-// (the process died while writing it, before the API server heard the batch was kept, so it
-// sends the batch again) is cut off first.
-func (s *Store) head(domain string) (Record, error) {
-	if s.heads == nil {
-		s.heads = map[string]Record{}
+// Head is the domain's newest record; the zero Record when it has none.
+func (s *Store) Head(domain string) (Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, err := s.tail(domain)
+	return t.head, err
+}
+
+// tail reads the domain's newest segment the first time. A last line cut short (the process
+// died while writing it, before the API server heard the batch was kept, so it sends the
+// batch again) is cut off first.
+func (s *Store) tail(domain string) (tail, error) {
+	if s.tails == nil {
+		s.tails = map[string]tail{}
 	}
-	if h, ok := s.heads[domain]; ok {
-		return h, nil
+	if t, ok := s.tails[domain]; ok {
+		return t, nil
 	}
-	var last Record
-	complete, err := read(s.file(domain), func(r Record) error { last = r; return nil })
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
-		return Record{}, err
-	default:
-		if err := os.Truncate(s.file(domain), complete); err != nil {
-			return Record{}, err
+	segs, err := segments(s.Dir, domain)
+	if err != nil {
+		return tail{}, err
+	}
+	var t tail
+	for ; len(segs) > 0 && t.head.Sequence == 0; segs = segs[:len(segs)-1] {
+		seg := segs[len(segs)-1]
+		complete, err := read(seg, func(r Record) error { t.head = r; return nil })
+		if err != nil {
+			return tail{}, err
+		}
+		if complete == 0 {
+			err = os.Remove(seg) // nothing but a torn line: the next record starts a segment anew
+		} else {
+			t.segment, err = seg, os.Truncate(seg, complete)
+		}
+		if err != nil {
+			return tail{}, err
 		}
 	}
-	s.heads[domain] = last
-	return last, nil
+	s.tails[domain] = t
+	return t, nil
+}
+
+// segments lists a domain's segment files, oldest first.
+func segments(dir, domain string) ([]string, error) {
+	segs, err := filepath.Glob(filepath.Join(dir, domain, "*.jsonl"))
+	slices.Sort(segs) // zero-padded first numbers
+	return segs, err
+}
+
+// Prunable says which of the domain's segments hold only records older than before, oldest
+// first and never the newest, and the last record they hold: the point the domain's status
+// keeps before they are removed (RemoveSegments).
+func (s *Store) Prunable(domain string, before time.Time) (through Record, files []string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	segs, err := segments(s.Dir, domain)
+	if err != nil {
+		return Record{}, nil, err
+	}
+	for _, seg := range segs[:max(len(segs)-1, 0)] {
+		var last Record
+		if _, err := read(seg, func(r Record) error { last = r; return nil }); err != nil {
+			return Record{}, nil, err
+		}
+		if !last.Time.Before(before) {
+			break
+		}
+		through, files = last, append(files, seg)
+	}
+	return through, files, nil
+}
+
+// NextExpiry is when the domain's oldest segment, kept for retention, becomes prunable: its
+// last record's time plus the retention's days; zero when only the newest segment is left.
+func (s *Store) NextExpiry(domain string, retentionDays int) (time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	segs, err := segments(s.Dir, domain)
+	if err != nil || len(segs) < 2 {
+		return time.Time{}, err
+	}
+	var last Record
+	if _, err := read(segs[0], func(r Record) error { last = r; return nil }); err != nil {
+		return time.Time{}, err
+	}
+	return last.Time.AddDate(0, 0, retentionDays), nil
+}
+
+// RemoveSegments removes segments Prunable named, once the domain's status keeps the point
+// they reach.
+func RemoveSegments(files []string) error {
+	for _, f := range files {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 // Read calls each with every record of the domain under dir, oldest first. A last line still
 // being written is not read.
 func Read(dir, domain string, each func(Record) error) error {
-	_, err := read(filepath.Join(dir, domain, "records.jsonl"), each)
-	return err
+	segs, err := segments(dir, domain)
+	if err != nil {
+		return err
+	}
+	for _, seg := range segs {
+		if _, err := read(seg, each); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // read reads the records of a file and returns how many bytes of it are complete lines.
@@ -167,11 +273,16 @@ func read(path string, each func(Record) error) (int64, error) {
 	}
 }
 
-// Verify checks the domain's records under dir: numbered from 1 without a gap, each digest its
-// own and each linked to the one before. It returns how many it checked, and the first break.
-func Verify(dir, domain string) (int64, error) {
-	var prev Record
+// Verify checks the domain's records under dir: numbered without a gap from the one after
+// pruned (the last removed for retention, as the domain's status keeps it), each digest its
+// own and each linked to the one before, and, when anchor names a record, that record kept as
+// anchored. It returns the number of the last record it checked, and the first break.
+func Verify(dir, domain string, anchor, pruned Anchor) (int64, error) {
+	prev := Record{Sequence: pruned.Sequence, Digest: pruned.Digest}
 	err := Read(dir, domain, func(r Record) error {
+		if r.Sequence == anchor.Sequence && r.Digest != anchor.Digest {
+			return fmt.Errorf("record %d is not the one anchored in the domain's status: the records were rewritten", r.Sequence)
+		}
 		switch {
 		case r.Sequence != prev.Sequence+1:
 			return fmt.Errorf("record %d follows record %d: records are missing or inserted", r.Sequence, prev.Sequence)
@@ -186,5 +297,15 @@ func Verify(dir, domain string) (int64, error) {
 	if errors.Is(err, os.ErrNotExist) {
 		err = nil
 	}
+	if err == nil && prev.Sequence < anchor.Sequence {
+		err = fmt.Errorf("records %d to %d are missing from the end: the domain's status anchored record %d", prev.Sequence+1, anchor.Sequence, anchor.Sequence)
+	}
 	return prev.Sequence, err
+}
+
+// Anchor is a record as the domain's status keeps it; the zero Anchor checks nothing, or, as
+// the pruning point, says nothing was pruned.
+type Anchor struct {
+	Sequence int64
+	Digest   string
 }

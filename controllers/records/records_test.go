@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 )
@@ -14,21 +15,84 @@ func TestR8_RecordsChainAcrossRestartsAndSurviveATornWrite(t *testing.T) {
 	g := NewWithT(t)
 	dir := t.TempDir()
 	g.Expect((&Store{Dir: dir}).Append("d", []Record{{Verb: "create"}, {Verb: "delete"}})).To(Succeed())
-	file := filepath.Join(dir, "d", "records.jsonl")
+	file := filepath.Join(dir, "d", "000000000001.jsonl")
 	f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
 	g.Expect(err).NotTo(HaveOccurred())
 	_, err = f.WriteString(`{"seq":3,"verb":"upd`) // torn
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(f.Close()).To(Succeed())
 
-	n, err := Verify(dir, "d")
+	n, err := Verify(dir, "d", Anchor{}, Anchor{})
 	g.Expect(err).NotTo(HaveOccurred(), "a line still being written is not read")
 	g.Expect(n).To(BeEquivalentTo(2))
 	g.Expect((&Store{Dir: dir}).Append("d", []Record{{Verb: "patch"}})).To(Succeed(), "a restarted writer")
 	var verbs []string
 	g.Expect(Read(dir, "d", func(r Record) error { verbs = append(verbs, r.Verb); return nil })).To(Succeed())
 	g.Expect(verbs).To(Equal([]string{"create", "delete", "patch"}))
-	n, err = Verify(dir, "d")
+	n, err = Verify(dir, "d", Anchor{}, Anchor{})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(n).To(BeEquivalentTo(3))
+}
+
+// R8: the anchor, kept outside the records' volume, catches what the chain alone cannot: the
+// records rewritten consistently, or cut off at the end.
+func TestR8_TheAnchorCatchesARewriteAndACutEnd(t *testing.T) {
+	g := NewWithT(t)
+	dir := t.TempDir()
+	s := &Store{Dir: dir}
+	g.Expect(s.Append("d", []Record{{Verb: "create"}, {Verb: "delete"}, {Verb: "patch"}})).To(Succeed())
+	head, err := s.Head("d")
+	g.Expect(err).NotTo(HaveOccurred())
+	anchor := Anchor{Sequence: 2}
+	g.Expect(Read(dir, "d", func(r Record) error {
+		if r.Sequence == 2 {
+			anchor.Digest = r.Digest
+		}
+		return nil
+	})).To(Succeed())
+	_, err = Verify(dir, "d", anchor, Anchor{})
+	g.Expect(err).NotTo(HaveOccurred())
+
+	rewritten := t.TempDir()
+	g.Expect((&Store{Dir: rewritten}).Append("d", []Record{{Verb: "get"}, {Verb: "delete"}, {Verb: "patch"}})).To(Succeed())
+	_, err = Verify(rewritten, "d", Anchor{}, Anchor{})
+	g.Expect(err).NotTo(HaveOccurred(), "a consistent rewrite passes the chain alone")
+	_, err = Verify(rewritten, "d", anchor, Anchor{})
+	g.Expect(err).To(MatchError(ContainSubstring("record 2 is not the one anchored")))
+
+	_, err = Verify(dir, "d", Anchor{Sequence: head.Sequence + 2, Digest: "x"}, Anchor{})
+	g.Expect(err).To(MatchError(ContainSubstring("records 4 to 5 are missing from the end")))
+}
+
+// R6, R8: records are kept in daily segments; retention removes whole days, oldest first, never
+// the newest, and the chain verifies from the point the domain's status keeps.
+func TestR8_RetentionRemovesWholeDaysOldestFirst(t *testing.T) {
+	g := NewWithT(t)
+	dir := t.TempDir()
+	s := &Store{Dir: dir}
+	d1 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	d2, d3 := d1.AddDate(0, 0, 1), d1.AddDate(0, 0, 2)
+	g.Expect(s.Append("d", []Record{{Time: d1, Verb: "a"}, {Time: d1.Add(time.Hour), Verb: "b"}, {Time: d2, Verb: "c"}})).To(Succeed())
+	g.Expect(s.Append("d", []Record{{Time: d2.Add(time.Hour), Verb: "d"}, {Time: d3, Verb: "e"}})).To(Succeed())
+	segs, err := segments(dir, "d")
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(segs).To(HaveLen(3), "one a day")
+
+	through, files, err := s.Prunable("d", d2)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(files).To(Equal(segs[:1]), "only the day wholly before the cut")
+	g.Expect(through.Sequence).To(BeEquivalentTo(2))
+	next, err := s.NextExpiry("d", 1)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(next).To(Equal(d1.Add(time.Hour).Add(24 * time.Hour)))
+	g.Expect(RemoveSegments(files)).To(Succeed())
+	_, err = Verify(dir, "d", Anchor{}, Anchor{})
+	g.Expect(err).To(MatchError(ContainSubstring("record 3 follows record 0")), "without the pruning point the gap shows")
+	n, err := Verify(dir, "d", Anchor{}, Anchor{Sequence: through.Sequence, Digest: through.Digest})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(n).To(BeEquivalentTo(5))
+
+	_, files, err = s.Prunable("d", d3.AddDate(1, 0, 0))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(files).To(Equal(segs[1:2]), "never the newest segment")
 }

@@ -109,6 +109,9 @@ func Grant(g *opv1.DataGrant, w GrantWorld) []*Violation {
 	if r := g.Spec.Review; r != nil {
 		independent(spec.Child("review", "reviewer"), r.Reviewer)
 	}
+	if a := g.Spec.SecurityAssessment; a != nil {
+		independent(spec.Child("securityAssessment", "assessor"), a.Assessor)
+	}
 	for i, r := range g.Spec.ProviderReviews {
 		path := spec.Child("providerReviews").Index(i)
 		switch {
@@ -145,10 +148,26 @@ func ReviewerIsCaller(path *field.Path, old, review *opv1.Review, caller string,
 	if !ReviewGiven(old, review) {
 		return nil
 	}
+	return signedBy(path, "a review", "reviewer", review.Reviewer, caller, mayReview, right)
+}
+
+// AssessorIsCaller is ReviewerIsCaller for a security assessment a request records or changes
+// (YN art. 25(3)): the operator entity's reviewer, as themselves.
+func AssessorIsCaller(old, assessment *opv1.SecurityAssessment, caller string, mayReview bool) *Violation {
+	if assessment == nil || (old != nil && equality.Semantic.DeepEqual(*old, *assessment)) {
+		return nil
+	}
+	return signedBy(field.NewPath("spec", "securityAssessment", "assessor"), "an assessment", "assessor", assessment.Assessor, caller, mayReview,
+		"verb review on datagrants, the operator entity's")
+}
+
+// signedBy checks that what, recorded in the name of named (the who), comes from the caller,
+// who holds right.
+func signedBy(path *field.Path, what, who, named, caller string, mayReview bool, right string) *Violation {
 	switch {
-	case review.Reviewer != caller:
+	case named != caller:
 		return &Violation{Field: path, Reason: opv1.ReasonReviewerNotCaller,
-			Message: fmt.Sprintf("%s is not the caller (%s): a review is given only by the reviewer, signed in as themselves", review.Reviewer, caller)}
+			Message: fmt.Sprintf("%s is not the caller (%s): %s is given only by the %s, signed in as themselves", named, caller, what, who)}
 	case !mayReview:
 		return &Violation{Field: path, Reason: opv1.ReasonReviewerNotCaller,
 			Message: fmt.Sprintf("%s does not hold the reviewer right: %s", caller, right)}

@@ -97,13 +97,11 @@ func ProductReviews(old, p *opv1.DataProduct, c ProductCaller, awaited opv1.Revi
 // independentReviewer checks that name is the caller, who holds the reviewer right and is
 // neither the submitter nor a person of the developer party.
 func independentReviewer(path *field.Path, name, submitter string, c ProductCaller) *Violation {
+	if v := signedBy(path, "a review", "reviewer", name, c.User, c.MayReview, "verb review on the object (ClusterRole opdomain-reviewer)"); v != nil {
+		return v
+	}
 	why := ""
-	reason := opv1.ReasonReviewNotIndependent
 	switch {
-	case name != c.User:
-		why, reason = fmt.Sprintf("%s is not the caller (%s): a review is given only by the reviewer, signed in as themselves", name, c.User), opv1.ReasonReviewerNotCaller
-	case !c.MayReview:
-		why, reason = fmt.Sprintf("%s does not hold the reviewer right (verb review on dataproducts, ClusterRole opdomain-reviewer)", c.User), opv1.ReasonReviewerNotCaller
 	case name == submitter:
 		why = fmt.Sprintf("%s submitted it and may not review it (two-person rule)", name)
 	case slices.Contains(c.PartyPersons, name):
@@ -111,7 +109,7 @@ func independentReviewer(path *field.Path, name, submitter string, c ProductCall
 	default:
 		return nil
 	}
-	return &Violation{Field: path, Reason: reason, Message: why}
+	return &Violation{Field: path, Reason: opv1.ReasonReviewNotIndependent, Message: why}
 }
 
 func reviewedOtherStage(earlier []opv1.ProductReview, r opv1.ProductReview) bool {

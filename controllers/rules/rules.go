@@ -9,7 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -153,28 +152,6 @@ func MemberRefusal(member string, a *opv1.Authorization, operatorPersons map[str
 		return fmt.Sprintf("%s is a person of Operator agreement %s, which takes no part in development", member, operatorPersons[member])
 	}
 	return ""
-}
-
-// Assessor checks a security assessment a request records or changes (YN art. 25(3)): by its
-// caller, who holds the operator entity's reviewer right, and who is neither the requester nor
-// a person of the party assessed (excluded).
-func Assessor(old, assessment *opv1.SecurityAssessment, caller string, mayReview bool, excluded []string) *Violation {
-	if assessment == nil || (old != nil && equality.Semantic.DeepEqual(*old, *assessment)) {
-		return nil
-	}
-	path := specPath.Child("securityAssessment", "assessor")
-	switch {
-	case assessment.Assessor != caller:
-		return &Violation{Field: path, Reason: opv1.ReasonReviewerNotCaller,
-			Message: fmt.Sprintf("%s is not the caller (%s): an assessment is recorded only by the assessor, signed in as themselves", assessment.Assessor, caller)}
-	case !mayReview:
-		return &Violation{Field: path, Reason: opv1.ReasonReviewerNotCaller,
-			Message: fmt.Sprintf("%s does not hold the operator entity's reviewer right (verb review on datagrants)", caller)}
-	case slices.Contains(excluded, caller):
-		return &Violation{Field: path, Reason: opv1.ReasonReviewNotIndependent,
-			Message: fmt.Sprintf("%s requested the grant or is a person of the party assessed (two-person rule)", caller)}
-	}
-	return nil
 }
 
 // CreditCode refuses a party's unified social credit code whose check character is not the one

@@ -301,7 +301,7 @@ func (v grants) reviewers(ctx context.Context, old, g *opv1.DataGrant, w rules.G
 			if err != nil {
 				return nil, err
 			}
-			found = append(found, rules.Assessor(prev, a, user, may, append([]string{g.Spec.RequestedBy}, w.PartyPersons...)))
+			found = append(found, rules.AssessorIsCaller(prev, a, user, may))
 		}
 	}
 	for i := range g.Spec.ProviderReviews {

@@ -1,9 +1,17 @@
 package integration
 
 import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +21,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers/records"
@@ -60,13 +69,22 @@ func TestR8_OperationsBecomeChainedRecordsWithinSeconds(t *testing.T) {
 		g.Expect(r.User == operatorUser && (r.Verb == "get" || r.Verb == "list" || r.Verb == "watch")).To(BeFalse(),
 			"the operator's reads are its bookkeeping, not records: %+v", r)
 	}
-	n, err := records.Verify(recordsDir, "rec1")
+	n, err := records.Verify(recordsDir, "rec1", records.Anchor{}, records.Anchor{})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(n).To(BeNumerically(">=", 3))
+	// The domain anchors its newest record in its status every hour (and at once, the first
+	// time): past the hour, the anchor covers what was recorded so far.
+	clock.Step(time.Hour + time.Second)
+	var anchor records.Anchor
+	g.Eventually(func() int64 {
+		_ = k8s.Get(ctx, client.ObjectKeyFromObject(w.domain), w.domain)
+		anchor = records.Anchor{Sequence: w.domain.Status.Records.Head.Sequence, Digest: w.domain.Status.Records.Head.Digest}
+		return anchor.Sequence
+	}, timeout, poll).Should(BeNumerically(">=", n))
 	verify := newVerifier(t)
 	code, out := verify.run(t, "rec1", "--records-dir", recordsDir)
 	g.Expect(code).To(Equal(0), out)
-	g.Expect(out).To(ContainSubstring("operation records of domain rec1 are intact"))
+	g.Expect(out).To(ContainSubstring("operation records of domain rec1 are intact up to record"))
 
 	// Queried from the command line: a person's records in a workspace.
 	out2, err := exec.Command(verify.bin, "records", "--records-dir", recordsDir, "--workspace", w.ws.Name, "--person", member, "rec1").Output()
@@ -78,20 +96,135 @@ func TestR8_OperationsBecomeChainedRecordsWithinSeconds(t *testing.T) {
 
 	// Tampering, on a copy: the receiver keeps appending to the original.
 	tampered := t.TempDir()
-	file := filepath.Join(tampered, "rec1", "records.jsonl")
+	segments, err := filepath.Glob(filepath.Join(recordsDir, "rec1", "*.jsonl"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(segments).To(HaveLen(1), "today's")
+	file := filepath.Join(tampered, "rec1", filepath.Base(segments[0]))
 	g.Expect(os.MkdirAll(filepath.Dir(file), 0o700)).To(Succeed())
-	original, err := os.ReadFile(filepath.Join(recordsDir, "rec1", "records.jsonl"))
+	original, err := os.ReadFile(segments[0])
 	g.Expect(err).NotTo(HaveOccurred())
 	lines = strings.SplitAfter(string(original), "\n")
 	edited := strings.Join(append([]string{strings.Replace(lines[0], `"verb":"`, `"verb":"x`, 1)}, lines[1:]...), "")
 	g.Expect(os.WriteFile(file, []byte(edited), 0o600)).To(Succeed())
-	_, err = records.Verify(tampered, "rec1")
+	_, err = records.Verify(tampered, "rec1", records.Anchor{}, records.Anchor{})
 	g.Expect(err).To(MatchError(ContainSubstring("record 1 was altered")))
 	removed := strings.Join(append([]string{lines[0]}, lines[2:]...), "")
 	g.Expect(os.WriteFile(file, []byte(removed), 0o600)).To(Succeed())
-	_, err = records.Verify(tampered, "rec1")
+	_, err = records.Verify(tampered, "rec1", records.Anchor{}, records.Anchor{})
 	g.Expect(err).To(MatchError(ContainSubstring("record 3 follows record 1")))
 	code, out = verify.run(t, "rec1", "--records-dir", tampered)
 	g.Expect(code).To(Equal(1), out)
 	g.Expect(out).To(ContainSubstring("TAMPERED: operation records: record 3 follows record 1"))
+
+	// What the chain alone cannot show, the anchor does: the records cut off before it, or
+	// rewritten consistently from the first one.
+	kept := strings.Join(lines[:anchor.Sequence-1], "")
+	g.Expect(os.WriteFile(file, []byte(kept), 0o600)).To(Succeed())
+	code, out = verify.run(t, "rec1", "--records-dir", tampered)
+	g.Expect(code).To(Equal(1), out)
+	g.Expect(out).To(ContainSubstring(fmt.Sprintf("records %d to %d are missing from the end", anchor.Sequence, anchor.Sequence)))
+	var all []records.Record
+	g.Expect(records.Read(recordsDir, "rec1", func(r records.Record) error {
+		if r.Sequence == 1 {
+			r.Verb = "get"
+		}
+		all = append(all, r)
+		return nil
+	})).To(Succeed())
+	rewritten := t.TempDir()
+	g.Expect((&records.Store{Dir: rewritten}).Append("rec1", all)).To(Succeed())
+	code, out = verify.run(t, "rec1", "--records-dir", rewritten)
+	g.Expect(code).To(Equal(1), out)
+	g.Expect(out).To(ContainSubstring(fmt.Sprintf("record %d is not the one anchored", anchor.Sequence)))
+}
+
+// auditEvent is an audit.k8s.io/v1 event of a completed, allowed create on objectRef, at t.
+func auditEvent(t time.Time, objectRef map[string]any) map[string]any {
+	return map[string]any{
+		"auditID": fmt.Sprintf("test-%d", t.UnixNano()), "stage": "ResponseComplete", "verb": "create",
+		"user": map[string]any{"username": "someone@example.com"}, "objectRef": objectRef,
+		"responseStatus": map[string]any{"code": 201}, "stageTimestamp": t.UTC().Format(time.RFC3339Nano),
+		"annotations": map[string]string{"authorization.k8s.io/decision": "allow"},
+	}
+}
+
+// auditBatch is the body the API server's audit webhook backend posts: an EventList.
+func auditBatch(t testing.TB, events []map[string]any) []byte {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": events})
+	NewWithT(t).Expect(err).NotTo(HaveOccurred())
+	return body
+}
+
+// auditPoster posts batches to the manager's receiver as the API server does: over the webhook
+// server's TLS, with the token.
+type auditPoster struct {
+	url  string
+	http *http.Client
+}
+
+func newAuditPoster() auditPoster {
+	hooks := cp.Env.WebhookInstallOptions
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(hooks.LocalServingCAData)
+	return auditPoster{
+		url:  fmt.Sprintf("https://%s%s", net.JoinHostPort(hooks.LocalServingHost, strconv.Itoa(hooks.LocalServingPort)), records.Path),
+		http: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}},
+	}
+}
+
+// send posts body and returns the HTTP status.
+func (p auditPoster) send(body []byte) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+auditToken)
+	resp, err := p.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// R6, R8: records are kept for the domain's recordRetentionDays (1095 under Jiangsu) and then
+// removed whole days at a time, oldest first, never early; the domain keeps the point pruned to,
+// so the chain still verifies. (Records dated years back are posted as the API server would
+// post them: the suite's API server cannot date its own events in the past.)
+func TestR6_R8_RecordsArePrunedWholeDaysOnceTheirRetentionRunsOut(t *testing.T) {
+	g := NewWithT(t)
+	now := clock.Now()
+	domainRef := map[string]any{"apiGroup": opv1.GroupVersion.Group, "resource": "operationdomains", "name": "rec2"}
+	old, older := now.AddDate(0, 0, -1000), now.AddDate(0, 0, -1200)
+	var events []map[string]any
+	for _, at := range []time.Time{older, older.Add(time.Minute), older.Add(2 * time.Minute), old, old.Add(time.Minute)} {
+		events = append(events, auditEvent(at, domainRef))
+	}
+	g.Expect(newAuditPoster().send(auditBatch(t, events))).To(Equal(http.StatusOK))
+	unauthorized, err := http.NewRequestWithContext(ctx, http.MethodPost, newAuditPoster().url, bytes.NewReader(auditBatch(t, events)))
+	g.Expect(err).NotTo(HaveOccurred())
+	resp, err := newAuditPoster().http.Do(unauthorized)
+	g.Expect(err).NotTo(HaveOccurred())
+	_ = resp.Body.Close()
+	g.Expect(resp.StatusCode).To(Equal(http.StatusUnauthorized), "no token, no records")
+
+	d := newDomain(t, "rec2", opv1.NetworkPolicyKubernetes)
+	pruned := func() int64 {
+		_ = k8s.Get(ctx, client.ObjectKeyFromObject(d), d)
+		return d.Status.Records.Pruned.Sequence
+	}
+	g.Eventually(pruned, timeout, poll).Should(BeEquivalentTo(3), "the day 1200 days back is gone")
+	g.Expect(filepath.Join(recordsDir, "rec2", "000000000001.jsonl")).NotTo(BeAnExistingFile())
+	g.Expect(filepath.Join(recordsDir, "rec2", "000000000004.jsonl")).To(BeAnExistingFile(), "1000 days back is kept")
+	verify := newVerifier(t)
+	code, out := verify.run(t, "rec2", "--records-dir", recordsDir)
+	g.Expect(code).To(Equal(0), out)
+
+	clock.Step(94 * 24 * time.Hour)
+	g.Consistently(pruned, time.Second, poll).Should(BeEquivalentTo(3), "not before its 1095 days")
+	clock.Step(2 * 24 * time.Hour)
+	g.Eventually(pruned, timeout, poll).Should(BeEquivalentTo(5), "the domain wakes when the next day is due")
+	code, out = verify.run(t, "rec2", "--records-dir", recordsDir)
+	g.Expect(code).To(Equal(0), out)
 }
