@@ -28,12 +28,19 @@ type Scheduler struct {
 	events chan event.GenericEvent
 
 	mu     sync.Mutex
-	timers map[types.NamespacedName]clock.Timer
+	timers map[types.NamespacedName]pending
+	seq    uint64
+}
+
+// pending is an object's wakeup; seq tells it from the one that may replace it.
+type pending struct {
+	timer clock.Timer
+	seq   uint64
 }
 
 // New returns a scheduler on the given clock.
 func New(c Clock) *Scheduler {
-	return &Scheduler{clock: c, events: make(chan event.GenericEvent, 1024), timers: map[types.NamespacedName]clock.Timer{}}
+	return &Scheduler{clock: c, events: make(chan event.GenericEvent, 1024), timers: map[types.NamespacedName]pending{}}
 }
 
 // At replaces obj's pending wakeup with one at t; a zero t only cancels.
@@ -42,7 +49,7 @@ func (s *Scheduler) At(obj client.Object, t time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := s.timers[key]; ok {
-		old.Stop()
+		old.timer.Stop()
 		delete(s.timers, key)
 	}
 	if t.IsZero() {
@@ -53,12 +60,21 @@ func (s *Scheduler) At(obj client.Object, t time.Time) {
 	if delay < 0 {
 		delay = 0
 	}
-	s.timers[key] = s.clock.AfterFunc(delay, func() {
-		s.mu.Lock()
+	s.seq++
+	seq := s.seq
+	// The wakeup fires on a goroutine of its own: a fake clock calls f while holding its lock,
+	// and At, holding s.mu, may be waiting for that lock (AfterFunc, Stop) at that moment.
+	s.timers[key] = pending{seq: seq, timer: s.clock.AfterFunc(delay, func() { go s.fire(key, seq, trigger) })}
+}
+
+// fire forgets the wakeup it belongs to, unless At replaced it since, and sends the trigger.
+func (s *Scheduler) fire(key types.NamespacedName, seq uint64, trigger client.Object) {
+	s.mu.Lock()
+	if p, ok := s.timers[key]; ok && p.seq == seq {
 		delete(s.timers, key)
-		s.mu.Unlock()
-		s.events <- event.GenericEvent{Object: trigger}
-	})
+	}
+	s.mu.Unlock()
+	s.events <- event.GenericEvent{Object: trigger}
 }
 
 // Source feeds due wakeups to a controller.
