@@ -19,6 +19,9 @@ const (
 	ConditionAccessGranted = "AccessGranted"
 	// ConditionEmergencyStop is True on every object cut off by the domain's emergency stop (R7).
 	ConditionEmergencyStop = "EmergencyStop"
+	// ConditionIncidentUnreported is True on a domain while one of its incidents has not been
+	// reported to the authority (R7).
+	ConditionIncidentUnreported = "IncidentUnreported"
 	// ConditionDeletionBlocked says why a domain being deleted is still there.
 	ConditionDeletionBlocked = "DeletionBlocked"
 	// ConditionTermValid is False when an agreement's term breaks the domain's agreement policy.
@@ -60,6 +63,8 @@ const (
 	ReasonRectificationDue      = "RectificationDue"
 	ReasonReevaluationOverdue   = "ReevaluationOverdue"
 	ReasonEvaluationOverdue     = "EvaluationOverdue"
+	ReasonIncidentUnreported    = "IncidentUnreported"
+	ReasonIncidentsReported     = "IncidentsReported"
 	ReasonNegativeListed        = "NegativeListed"
 	ReasonSourceNotFound        = "SourceNotFound"
 	ReasonOutsideScope          = "OutsideScope"

@@ -290,6 +290,56 @@ type EmergencyStop struct {
 	// +kubebuilder:validation:MaxLength=1024
 	// +optional
 	Reason string `json:"reason,omitempty"`
+	// incident names the spec.incidents entry that caused the stop.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	Incident string `json:"incident,omitempty"`
+}
+
+// IncidentType is the kind of a security incident (JS art. 12(1), YN art. 29).
+// +kubebuilder:validation:Enum=DataLeak;UnauthorizedAccess;DataTampering;ServiceDisruption;PolicyViolation;Other
+type IncidentType string
+
+const (
+	IncidentDataLeak           IncidentType = "DataLeak"
+	IncidentUnauthorizedAccess IncidentType = "UnauthorizedAccess"
+	IncidentDataTampering      IncidentType = "DataTampering"
+	IncidentServiceDisruption  IncidentType = "ServiceDisruption"
+	IncidentPolicyViolation    IncidentType = "PolicyViolation"
+	IncidentOther              IncidentType = "Other"
+)
+
+// Incident is a security incident in the domain, as recorded when it was detected and when it
+// was reported to the authority (R7: respond at once and report; JS art. 12(1), 13(1), YC art.
+// 21, YN art. 29). Entries are a record: added, and once reported, never changed or removed.
+// +kubebuilder:validation:XValidation:rule="!has(self.reportedAt) || self.reportedAt >= self.detectedAt",message="reportedAt cannot be before detectedAt"
+// +kubebuilder:validation:XValidation:rule="self.type == oldSelf.type && self.detectedAt == oldSelf.detectedAt && (!has(oldSelf.reportedAt) || self == oldSelf)",message="spec.incidents is a record: an incident's type and detection never change, and once reported nothing of it changes"
+type Incident struct {
+	// id names the incident within the domain.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +required
+	ID string `json:"id"`
+	// type is DataLeak, UnauthorizedAccess, DataTampering, ServiceDisruption, PolicyViolation or
+	// Other.
+	// +required
+	Type IncidentType `json:"type"`
+	// detectedAt is when the incident was detected.
+	// +required
+	DetectedAt metav1.Time `json:"detectedAt"`
+	// reportedAt is when it was reported to the authority; until it is set, the domain's
+	// IncidentUnreported condition is True.
+	// +optional
+	ReportedAt *metav1.Time `json:"reportedAt,omitempty"`
+	// reporter is who reported it (a developer to the operator entity, the operator entity to
+	// the authority).
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Reporter string `json:"reporter,omitempty"`
+	// note says what happened and what was done.
+	// +kubebuilder:validation:MaxLength=4096
+	// +optional
+	Note string `json:"note,omitempty"`
 }
 
 // OperationDomainSpec describes the isolated area where public data is operated (R1). Its
@@ -305,6 +355,8 @@ type EmergencyStop struct {
 // +kubebuilder:validation:XValidation:rule="self.rulebook != 'Heilongjiang' || !has(self.logRetentionDays) || self.logRetentionDays >= 730",fieldPath=".logRetentionDays",message="may only be stricter than the rulebook: under Heilongjiang network logs are kept at least 730 days (HLJ art. 29)"
 // +kubebuilder:validation:XValidation:rule="self.rulebook == 'Custom' || !has(self.recordRetentionDays) || self.recordRetentionDays >= (self.rulebook == 'Yunnan' ? 1825 : 1095)",fieldPath=".recordRetentionDays",message="may only be stricter than the rulebook: records of processing are kept at least 1825 days under Yunnan (YN art. 25(4)), 1095 elsewhere (PIPL art. 56) unless Custom"
 // +kubebuilder:validation:XValidation:rule="self.rulebook == 'Custom' || !has(self.products) || !has(self.products.reviewStages) || (self.rulebook == 'Nanjing' ? (self.products.reviewStages.exists(s, s == 'Technical') && self.products.reviewStages.exists(s, s == 'Comprehensive') && self.products.reviewStages.indexOf('Technical') < self.products.reviewStages.indexOf('Comprehensive')) : self.products.reviewStages.exists(s, s == 'Operator'))",fieldPath=".products.reviewStages",message="may only be stricter than the rulebook: keep its stages in order, Operator (JS art. 18, YN art. 22, HLJ art. 20(3)) or, under Nanjing, Technical then Comprehensive (NJ 10)"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.incidents) || has(self.incidents)",fieldPath=".incidents",message="spec.incidents is a record: an incident is never removed"
+// +kubebuilder:validation:XValidation:rule="!has(self.emergencyStop) || !has(self.emergencyStop.incident) || (has(self.incidents) && self.incidents.exists(i, i.id == self.emergencyStop.incident))",fieldPath=".emergencyStop.incident",message="names no incident in spec.incidents"
 type OperationDomainSpec struct {
 	// controlNamespace holds the domain's agreements, catalog, grants, workspaces and evidence.
 	// It is created, or adopted if it exists. Developers get no rights in it.
@@ -365,8 +417,17 @@ type OperationDomainSpec struct {
 	// +optional
 	Blacklist []BlacklistEntry `json:"blacklist,omitempty"`
 	// emergencyStop cuts every data path and credential in the domain at once.
+	// +kubebuilder:validation:XValidation:rule="!has(self.incident) || self.active",message="spec.emergencyStop.incident names the incident that caused an active stop"
 	// +optional
 	EmergencyStop EmergencyStop `json:"emergencyStop,omitempty"`
+	// incidents are the domain's security incidents, oldest first: added and completed, never
+	// rewritten or removed (R7).
+	// +kubebuilder:validation:MaxItems=128
+	// +kubebuilder:validation:XValidation:rule="oldSelf.all(o, self.exists(n, n.id == o.id))",message="spec.incidents is a record: an incident is never removed"
+	// +listType=map
+	// +listMapKey=id
+	// +optional
+	Incidents []Incident `json:"incidents,omitempty"`
 	// images says which registries the domain's pods may run images from.
 	// +optional
 	Images ImagePolicy `json:"images,omitempty"`
@@ -483,7 +544,7 @@ type EvidenceStatus struct {
 // OperationDomainStatus is what the operator observed of a domain.
 type OperationDomainStatus struct {
 	// conditions: Ready, Reconciling, Stalled, NetworkIsolated, DNSContained, AdmissionEnforced,
-	// EmergencyStop, DeletionBlocked.
+	// EmergencyStop, IncidentUnreported, DeletionBlocked.
 	// +listType=map
 	// +listMapKey=type
 	// +optional

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -61,6 +62,7 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 	steps := []func(context.Context, *scope) (bool, error){
 		// An emergency stop cuts before anything else is looked at.
 		r.observeEmergencyStop,
+		r.observeIncidents,
 		r.observePolicy,
 		r.checkConflicts,
 		r.checkPolicyAPI,
@@ -320,6 +322,28 @@ func (r *Reconciler) observeEmergencyStop(ctx context.Context, s *scope) (bool, 
 		return false, err
 	}
 	return true, r.cutAccess(ctx, d)
+}
+
+// observeIncidents raises IncidentUnreported while an incident has not been reported to the
+// authority, with a Warning Event when one newly is: an incident is reported at once (R7).
+func (r *Reconciler) observeIncidents(_ context.Context, s *scope) (bool, error) {
+	d := s.domain
+	var unreported []string
+	for _, in := range d.Spec.Incidents {
+		if in.ReportedAt == nil {
+			unreported = append(unreported, fmt.Sprintf("%s (%s, detected %s)", in.ID, in.Type, in.DetectedAt.UTC().Format(time.RFC3339)))
+		}
+	}
+	if len(unreported) == 0 {
+		conditions.Set(&d.Status.Conditions, d.Generation, opv1.ConditionIncidentUnreported, false, opv1.ReasonIncidentsReported, "")
+		return true, nil
+	}
+	msg := "not yet reported to the authority: " + strings.Join(unreported, ", ")
+	if prev := meta.FindStatusCondition(s.orig.Status.Conditions, opv1.ConditionIncidentUnreported); prev == nil || prev.Message != msg {
+		r.Recorder.Eventf(d, nil, corev1.EventTypeWarning, opv1.ReasonIncidentUnreported, "Report", msg)
+	}
+	conditions.Set(&d.Status.Conditions, d.Generation, opv1.ConditionIncidentUnreported, true, opv1.ReasonIncidentUnreported, msg)
+	return true, nil
 }
 
 // cutWorkers bounds the deletes an emergency stop sends at once.
