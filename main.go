@@ -73,6 +73,8 @@ func main() {
 			"false when cert-manager (or another issuer) provides both")
 	flag.StringVar(&f.webhookService, "webhook-service", "opdomain-webhook-service", "Service in front of the webhook server, in the manager's namespace")
 	flag.StringVar(&f.webhookSecret, "webhook-cert-secret", "opdomain-webhook-certs", "Secret, in the manager's namespace, holding the self-signed webhook certificate")
+	flag.StringVar(&f.disclosureAddr, "disclosure-bind-address", ":8090", "address the public disclosure page (HTML at /, JSON at /disclosure.json) "+
+		"is served on, read-only and without credentials; empty serves none")
 	flag.StringVar(&f.recordsDir, "records-dir", "", "directory (a volume) where the domains' operation records are appended, received from the API server's "+
 		"audit webhook backend at "+records.Path+" on the webhook port; empty keeps none")
 	flag.DurationVar(&f.anchorEvery, "records-anchor-interval", time.Hour, "how often each domain's newest operation record is anchored in its status, "+
@@ -96,7 +98,7 @@ type flags struct {
 	metricsAddr, probeAddr, kubeconfigServer, dnsNamespace, dnsLabels string
 	introspectionLabels, fenceImage, fenceTarget, airlockImage        string
 	certDir, webhookService, webhookSecret, webhookConfiguration      string
-	recordsDir, auditTokenFile                                        string
+	recordsDir, auditTokenFile, disclosureAddr                        string
 	leaderElect, selfSignedCerts                                      bool
 	workers, webhookPort                                              int
 	grantKeyRotation, anchorEvery                                     time.Duration
@@ -155,7 +157,7 @@ func run(f flags) error {
 	ctx := ctrl.SetupSignalHandler()
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
 		Clock: clock.RealClock{}, DNS: dns, Introspection: introspection, IntrospectionEndpoint: endpoint, Kubeconfig: target, WorkspaceWorkers: f.workers, GrantKeyRotation: f.grantKeyRotation,
-		Fence: fenced, AirlockImage: f.airlockImage, Records: recorded,
+		Fence: fenced, AirlockImage: f.airlockImage, Records: recorded, Disclosure: f.disclosureAddr,
 	}); err != nil {
 		return err
 	}

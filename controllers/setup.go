@@ -34,6 +34,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/authorization"
 	"github.com/opdomain/opdomain/controllers/catalog"
 	"github.com/opdomain/opdomain/controllers/dataimport"
+	"github.com/opdomain/opdomain/controllers/disclosure"
 	"github.com/opdomain/opdomain/controllers/domain"
 	"github.com/opdomain/opdomain/controllers/fence"
 	"github.com/opdomain/opdomain/controllers/gate"
@@ -103,6 +104,8 @@ type Options struct {
 	AirlockImage string
 	// Records is where operation records are kept; the zero Records keeps none.
 	Records Records
+	// Disclosure is the address the public disclosure page is served on; empty serves none.
+	Disclosure string
 }
 
 // Records is where the domains' operation records are kept (R8), the token the API server's
@@ -163,6 +166,12 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	}
 	for _, r := range reconcilers {
 		if err := r.SetupWithManager(mgr); err != nil {
+			return err
+		}
+	}
+	if opts.Disclosure != "" {
+		page := disclosure.Runnable{Addr: opts.Disclosure, Server: &disclosure.Server{Reader: mgr.GetClient(), Now: opts.Clock.Now}}
+		if err := mgr.Add(page); err != nil {
 			return err
 		}
 	}

@@ -40,7 +40,19 @@ var (
 	// recordsDir is where the manager keeps the operation records the API server's audit
 	// webhook backend delivers, presenting auditToken.
 	recordsDir string
+	// disclosureAddr is where the manager serves the public disclosure page.
+	disclosureAddr string
 )
+
+// freeAddress is a loopback address with a port free now.
+func freeAddress() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().String(), nil
+}
 
 const auditToken = "audit-webhook-test-token"
 
@@ -48,6 +60,10 @@ func TestMain(m *testing.M) {
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
 	var err error
 	if recordsDir, err = os.MkdirTemp("", "opdomain-records-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if disclosureAddr, err = freeAddress(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -100,7 +116,7 @@ func startManager() error {
 	stopManager, err = operator.Start(cp, controllers.Options{
 		Clock: clock, DNS: policy.KubeDNS, GrantKeyRotation: time.Hour,
 		Introspection: introspectionPeer, IntrospectionEndpoint: introspectionEndpoint(), Fence: testFence,
-		Records: controllers.Records{Dir: recordsDir, Token: auditToken},
+		Records: controllers.Records{Dir: recordsDir, Token: auditToken}, Disclosure: disclosureAddr,
 	})
 	return err
 }

@@ -1,6 +1,12 @@
 package integration
 
 import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/disclosure"
 )
 
 // patchDomain tries to change the domain's spec and returns what the API server said.
@@ -67,4 +74,48 @@ func TestR7_IncidentsAreRecordedReportedAndNamedByTheStop(t *testing.T) {
 	g.Expect(patchDomain(d, func(s *opv1.OperationDomainSpec) { s.Incidents[0].Note = "nothing happened" })).
 		To(MatchError(ContainSubstring("spec.incidents is a record")), "frozen once reported")
 	g.Expect(patchDomain(d, func(s *opv1.OperationDomainSpec) { s.EmergencyStop = opv1.EmergencyStop{} })).To(Succeed())
+}
+
+// R7: the manager serves the disclosure page without credentials, read-only: the JSON names the
+// domain's authority, its agreements' parties with their credit codes, roles, scopes, terms and
+// phases, and its catalog; the HTML shows the same; nothing secret is on either.
+func TestR7_TheDisclosurePageIsServedReadOnlyWithoutCredentials(t *testing.T) {
+	g := NewWithT(t)
+	w := newGrantWorld(t, "disc1", opv1.NetworkPolicyKubernetes)
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + disclosureAddr + path)
+		g.Expect(err).NotTo(HaveOccurred())
+		defer func() { _ = resp.Body.Close() }()
+		body, err := io.ReadAll(resp.Body)
+		g.Expect(err).NotTo(HaveOccurred())
+		return resp.StatusCode, string(body)
+	}
+	var page disclosure.Page
+	g.Eventually(func() error {
+		code, body := get("/disclosure.json")
+		if code != http.StatusOK {
+			return fmt.Errorf("%d: %s", code, body)
+		}
+		return json.Unmarshal([]byte(body), &page)
+	}, timeout, poll).Should(Succeed())
+	i := slices.IndexFunc(page.Domains, func(d disclosure.Domain) bool { return d.Name == "disc1" })
+	g.Expect(i).To(BeNumerically(">=", 0))
+	d := page.Domains[i]
+	g.Expect(d.Authority).To(Equal(w.domain.Spec.Authority.Name))
+	g.Expect(d.Rulebook).To(Equal("Jiangsu"))
+	g.Expect(d.Agreements).To(ContainElement(And(HaveField("Name", "acme"), HaveField("Party", w.developer.Spec.Party.Name),
+		HaveField("CreditCode", w.developer.Spec.Party.CreditCode), HaveField("Role", "Developer"), HaveField("Parent", "operator"),
+		HaveField("Resources", ConsistOf("traffic-flow", "weather")), HaveField("Phase", "Active"))))
+	g.Expect(d.Catalog).To(ContainElement(disclosure.Resource{Name: "traffic-flow", Level: 2, Provider: w.traffic.Spec.Provider}))
+
+	code, html := get("/")
+	g.Expect(code).To(Equal(http.StatusOK))
+	g.Expect(html).To(And(ContainSubstring(`id="domain-disc1"`), ContainSubstring(w.developer.Spec.Party.Name)))
+	for _, secret := range []string{member, "road_id", "plate"} {
+		g.Expect(html).NotTo(ContainSubstring(secret))
+	}
+	resp, err := http.Post("http://"+disclosureAddr+"/disclosure.json", "application/json", strings.NewReader("{}"))
+	g.Expect(err).NotTo(HaveOccurred())
+	_ = resp.Body.Close()
+	g.Expect(resp.StatusCode).To(Equal(http.StatusMethodNotAllowed), "read-only")
 }

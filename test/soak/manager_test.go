@@ -65,6 +65,7 @@ func (m *manager) start() error {
 	cmd := exec.Command(m.bin,
 		"--kubeconfig="+m.kubeconfig,
 		"--metrics-bind-address=0",
+		"--disclosure-bind-address=",
 		"--health-probe-bind-address=127.0.0.1:"+strconv.Itoa(probe),
 		"--webhook-port="+strconv.Itoa(m.webhookPort),
 		"--webhook-cert-dir="+m.certDir,
