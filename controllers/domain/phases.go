@@ -29,7 +29,6 @@ import (
 	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/names"
 	"github.com/opdomain/opdomain/controllers/policy"
-	"github.com/opdomain/opdomain/controllers/records"
 	"github.com/opdomain/opdomain/controllers/rulebook"
 	"github.com/opdomain/opdomain/controllers/rules"
 	"github.com/opdomain/opdomain/controllers/tenancy"
@@ -461,29 +460,25 @@ func (r *Reconciler) maintainRecords(ctx context.Context, s *scope) (bool, error
 	}
 	d, st, now := s.domain, &s.domain.Status.Records, r.Clock.Now()
 	days := int(s.policy.RecordRetentionDays)
-	through, files, err := r.Records.Prunable(d.Name, now.AddDate(0, 0, -days))
+	due, err := r.Records.Retention(d.Name, days, now)
 	if err != nil {
 		return false, err
 	}
-	if len(files) > 0 {
-		if through.Sequence > st.Pruned.Sequence {
-			st.Pruned = opv1.ChainLink{Sequence: through.Sequence, Digest: through.Digest}
+	if len(due.Files) > 0 {
+		if due.Through.Sequence > st.Pruned.Sequence {
+			st.Pruned = opv1.ChainLink{Sequence: due.Through.Sequence, Digest: due.Through.Digest}
 			if err := r.saveStatus(ctx, s); err != nil {
 				return false, err
 			}
 		}
-		if err := records.RemoveSegments(files); err != nil {
+		if err := r.Records.Remove(due.Files); err != nil {
 			return false, err
 		}
 		r.Recorder.Eventf(d, nil, corev1.EventTypeNormal, "RecordsExpired", "Prune",
-			"removed operation records up to %d after %d days of retention (%s)", through.Sequence, days, s.policy.Source("recordRetentionDays"))
+			"removed operation records up to %d after %d days of retention (%s)", due.Through.Sequence, days, s.policy.Source("recordRetentionDays"))
 	}
-	next, err := r.Records.NextExpiry(d.Name, days)
-	if err != nil {
-		return false, err
-	}
-	if !next.IsZero() {
-		s.wake(next)
+	if !due.Next.IsZero() {
+		s.wake(due.Next)
 	}
 	if st.AnchoredAt == nil || !now.Before(st.AnchoredAt.Add(r.AnchorEvery)) {
 		head, err := r.Records.Head(d.Name)

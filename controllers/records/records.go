@@ -60,8 +60,9 @@ func (r Record) digest() string {
 type Store struct {
 	Dir string
 
-	mu    sync.Mutex
-	tails map[string]tail // each domain's newest record and segment, read once
+	mu     sync.Mutex
+	tails  map[string]tail   // each domain's newest record and segment, read once
+	sealed map[string]Record // the last record of each sealed segment read so far
 }
 
 // tail is where a domain's next record goes.
@@ -180,52 +181,66 @@ func segments(dir, domain string) ([]string, error) {
 	return segs, err
 }
 
-// Prunable says which of the domain's segments hold only records older than before, oldest
-// first and never the newest, and the last record they hold: the point the domain's status
-// keeps before they are removed (RemoveSegments).
-func (s *Store) Prunable(domain string, before time.Time) (through Record, files []string, err error) {
+// Due is what retention removes from a domain's records: the segments whose every record is
+// older than retention allows, oldest first and never the newest; the last record they hold,
+// the point the domain's status keeps before Remove takes them; and when the oldest segment
+// left falls due (zero when only the newest is left).
+type Due struct {
+	Through Record
+	Files   []string
+	Next    time.Time
+}
+
+// Retention finds what is due at now when records are kept for days. A sealed segment (any but
+// the newest: records are only ever appended to the newest) is read once for its last record.
+func (s *Store) Retention(domain string, days int, now time.Time) (Due, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	segs, err := segments(s.Dir, domain)
 	if err != nil {
-		return Record{}, nil, err
+		return Due{}, err
 	}
+	var due Due
 	for _, seg := range segs[:max(len(segs)-1, 0)] {
-		var last Record
-		if _, err := read(seg, func(r Record) error { last = r; return nil }); err != nil {
-			return Record{}, nil, err
+		last, err := s.lastOf(seg)
+		if err != nil {
+			return Due{}, err
 		}
-		if !last.Time.Before(before) {
+		if expires := last.Time.AddDate(0, 0, days); expires.After(now) {
+			due.Next = expires
 			break
 		}
-		through, files = last, append(files, seg)
+		due.Through, due.Files = last, append(due.Files, seg)
 	}
-	return through, files, nil
+	return due, nil
 }
 
-// NextExpiry is when the domain's oldest segment, kept for retention, becomes prunable: its
-// last record's time plus the retention's days; zero when only the newest segment is left.
-func (s *Store) NextExpiry(domain string, retentionDays int) (time.Time, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	segs, err := segments(s.Dir, domain)
-	if err != nil || len(segs) < 2 {
-		return time.Time{}, err
+// lastOf is a sealed segment's last record, read the first time.
+func (s *Store) lastOf(seg string) (Record, error) {
+	if last, ok := s.sealed[seg]; ok {
+		return last, nil
 	}
 	var last Record
-	if _, err := read(segs[0], func(r Record) error { last = r; return nil }); err != nil {
-		return time.Time{}, err
+	if _, err := read(seg, func(r Record) error { last = r; return nil }); err != nil {
+		return Record{}, err
 	}
-	return last.Time.AddDate(0, 0, retentionDays), nil
+	if s.sealed == nil {
+		s.sealed = map[string]Record{}
+	}
+	s.sealed[seg] = last
+	return last, nil
 }
 
-// RemoveSegments removes segments Prunable named, once the domain's status keeps the point
+// Remove removes the segments Retention found due, once the domain's status keeps the point
 // they reach.
-func RemoveSegments(files []string) error {
+func (s *Store) Remove(files []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, f := range files {
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
+		delete(s.sealed, f)
 	}
 	return nil
 }
