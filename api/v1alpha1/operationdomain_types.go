@@ -539,6 +539,11 @@ type EvidenceStatus struct {
 	// nextExpiry is when the oldest record's retention runs out.
 	// +optional
 	NextExpiry *metav1.Time `json:"nextExpiry,omitempty"`
+	// disclosedThrough is the last year whose disclosure is settled (R7): the year whose end the
+	// newest snapshot in the chain records, or, until the domain's first year ends, the year
+	// before it was created.
+	// +optional
+	DisclosedThrough int32 `json:"disclosedThrough,omitempty"`
 }
 
 // OperationDomainStatus is what the operator observed of a domain.

@@ -50,6 +50,24 @@ type ProductEvidence struct {
 	PublishedAt string `json:"publishedAt,omitempty"`
 }
 
+// DisclosureEvidence is a snapshot of a domain's public disclosure (R7), kept once a year so
+// that what the domain disclosed can be proven later.
+type DisclosureEvidence struct {
+	// year is the calendar year (China Standard Time) at whose end the snapshot was taken.
+	// +kubebuilder:validation:Minimum=2000
+	// +required
+	Year int32 `json:"year"`
+	// sha256 is the digest of document.
+	// +kubebuilder:validation:Pattern=`^[a-f0-9]{64}$`
+	// +required
+	SHA256 string `json:"sha256"`
+	// document is the disclosure as served at /disclosure.json for this domain; empty when it
+	// was larger than a record can hold, and then only its digest is kept.
+	// +kubebuilder:validation:MaxLength=1048576
+	// +optional
+	Document string `json:"document,omitempty"`
+}
+
 // TeardownRecordSpec is the evidence of one teardown (R6), or of one terminal event of the
 // airlock (a product published, rejected, withdrawn or delisted; R5). It is immutable once
 // written.
@@ -74,13 +92,17 @@ type TeardownRecordSpec struct {
 	// +required
 	Subject ObjectRecord `json:"subject"`
 	// event is what happened to the subject: empty for a teardown, else one of the airlock's
-	// terminal events. A subject has at most one record per event.
-	// +kubebuilder:validation:Enum=Published;Rejected;Withdrawn;Delisted;Imported;Removed
+	// terminal events, or Disclosed for the domain's yearly disclosure snapshot. A subject has
+	// at most one record per event.
+	// +kubebuilder:validation:Enum=Published;Rejected;Withdrawn;Delisted;Imported;Removed;Disclosed
 	// +optional
 	Event string `json:"event,omitempty"`
 	// product is the airlock's evidence, for a product's event.
 	// +optional
 	Product *ProductEvidence `json:"product,omitempty"`
+	// disclosure is the domain's public disclosure as it stood, for a Disclosed event.
+	// +optional
+	Disclosure *DisclosureEvidence `json:"disclosure,omitempty"`
 	// authorization is the agreement the subject worked under.
 	// +optional
 	Authorization string `json:"authorization,omitempty"`

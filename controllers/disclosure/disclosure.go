@@ -7,7 +7,9 @@ package disclosure
 
 import (
 	"context"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"html/template"
 	"net/http"
@@ -145,20 +147,53 @@ func Build(ctx context.Context, c client.Reader, now time.Time) (Page, error) {
 		return page, err
 	}
 	for i := range domains.Items {
-		d := &domains.Items[i]
-		in := client.InNamespace(d.Spec.ControlNamespace)
-		var agreements opv1.AuthorizationList
-		var catalog opv1.DataResourceList
-		var products opv1.DataProductList
-		for _, list := range []client.ObjectList{&agreements, &catalog, &products} {
-			if err := c.List(ctx, list, in); err != nil {
-				return page, err
-			}
+		d, err := Of(ctx, c, &domains.Items[i])
+		if err != nil {
+			return page, err
 		}
-		page.Domains = append(page.Domains, Disclose(d, agreements.Items, catalog.Items, products.Items))
+		page.Domains = append(page.Domains, d)
 	}
 	slices.SortFunc(page.Domains, func(a, b Domain) int { return strings.Compare(a.Name, b.Name) })
 	return page, nil
+}
+
+// Of reads one domain's disclosure.
+func Of(ctx context.Context, c client.Reader, d *opv1.OperationDomain) (Domain, error) {
+	in := client.InNamespace(d.Spec.ControlNamespace)
+	var agreements opv1.AuthorizationList
+	var catalog opv1.DataResourceList
+	var products opv1.DataProductList
+	for _, list := range []client.ObjectList{&agreements, &catalog, &products} {
+		if err := c.List(ctx, list, in); err != nil {
+			return Domain{}, err
+		}
+	}
+	return Disclose(d, agreements.Items, catalog.Items, products.Items), nil
+}
+
+// chinaStandardTime is the regulations' calendar: a disclosure year starts at midnight in
+// Beijing.
+var chinaStandardTime = time.FixedZone("CST", 8*60*60)
+
+// Year is the disclosure year t falls in, and when the next one starts.
+func Year(t time.Time) (year int32, next time.Time) {
+	t = t.In(chinaStandardTime)
+	return int32(t.Year()), time.Date(t.Year()+1, time.January, 1, 0, 0, 0, 0, chinaStandardTime)
+}
+
+// maxDocument is the most a record keeps of a snapshot: beyond it, only the digest.
+const maxDocument = 1 << 20
+
+// Snapshot is the evidence of d's disclosure for a year: the document as /disclosure.json
+// serves it, and its digest.
+func Snapshot(d Domain, year int32) opv1.DisclosureEvidence {
+	doc, _ := json.Marshal(d) // strings, numbers and times: cannot fail
+	sum := sha256.Sum256(doc)
+	ev := opv1.DisclosureEvidence{Year: year, SHA256: hex.EncodeToString(sum[:])}
+	if len(doc) <= maxDocument {
+		ev.Document = string(doc)
+	}
+	return ev
 }
 
 //go:embed page.html

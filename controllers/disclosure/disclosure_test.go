@@ -66,3 +66,35 @@ func TestR7_TheDisclosureShowsWhatTheTextsAskAndNothingSecret(t *testing.T) {
 	}
 	g.Expect(html.String()).To(ContainSubstring("Terminated (Breach, 2026-09-01)"))
 }
+
+// R7: the disclosure year turns at midnight in Beijing, not at midnight UTC.
+func TestR7_TheDisclosureYearTurnsAtMidnightInBeijing(t *testing.T) {
+	g := NewWithT(t)
+	newYear := time.Date(2026, 12, 31, 16, 0, 0, 0, time.UTC) // 2027-01-01 00:00 in Beijing
+	year, next := Year(newYear.Add(-time.Second))
+	g.Expect(year).To(BeEquivalentTo(2026))
+	g.Expect(next.Equal(newYear)).To(BeTrue(), "next year starts %s", next)
+	year, next = Year(newYear)
+	g.Expect(year).To(BeEquivalentTo(2027))
+	g.Expect(next.Equal(newYear.AddDate(1, 0, 0))).To(BeTrue())
+}
+
+// R7: a snapshot keeps the document /disclosure.json serves, with its digest; one too large for
+// a record keeps the digest alone.
+func TestR7_ASnapshotKeepsTheDocumentOrItsDigestAlone(t *testing.T) {
+	g := NewWithT(t)
+	d := Domain{Name: "jiangsu", Agreements: []Agreement{{Name: "acme", Party: "Acme Analytics"}}}
+	s := Snapshot(d, 2027)
+	var back Domain
+	g.Expect(json.Unmarshal([]byte(s.Document), &back)).To(Succeed())
+	g.Expect(back.Agreements).To(Equal(d.Agreements))
+	g.Expect(s.SHA256).To(HaveLen(64))
+
+	for i := range maxDocument / 40 {
+		d.Catalog = append(d.Catalog, Resource{Name: strings.Repeat("r", 20) + string(rune('a'+i%26)), Level: 1})
+	}
+	big := Snapshot(d, 2027)
+	g.Expect(big.Document).To(BeEmpty())
+	g.Expect(big.SHA256).To(HaveLen(64))
+	g.Expect(big.SHA256).NotTo(Equal(s.SHA256))
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/admission"
 	"github.com/opdomain/opdomain/controllers/apply"
 	"github.com/opdomain/opdomain/controllers/conditions"
+	"github.com/opdomain/opdomain/controllers/disclosure"
 	"github.com/opdomain/opdomain/controllers/dns"
 	"github.com/opdomain/opdomain/controllers/evidence"
 	"github.com/opdomain/opdomain/controllers/gate"
@@ -74,6 +75,7 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 		r.observeBlacklist,
 		r.maintainEvidence,
 		r.maintainRecords,
+		r.discloseYearly,
 	}
 	for _, step := range steps {
 		if proceed, err := step(ctx, s); err != nil || !proceed {
@@ -488,6 +490,44 @@ func (r *Reconciler) maintainRecords(ctx context.Context, s *scope) (bool, error
 		st.Head, st.AnchoredAt = opv1.ChainLink{Sequence: head.Sequence, Digest: head.Digest}, &metav1.Time{Time: now}
 	}
 	s.wake(st.AnchoredAt.Add(r.AnchorEvery))
+	return true, nil
+}
+
+// discloseYearly keeps, when a calendar year ends, the domain's public disclosure as it stands
+// in its evidence chain (R7), so that what was disclosed can be proven when the page has long
+// changed. A new domain owes none for the year before it, which it did not live through.
+func (r *Reconciler) discloseYearly(ctx context.Context, s *scope) (bool, error) {
+	d, ev := s.domain, &s.domain.Status.Evidence
+	thisYear, next := disclosure.Year(r.Clock.Now())
+	s.wake(next)
+	year := thisYear - 1 // the year that ended last
+	if ev.DisclosedThrough == 0 {
+		ev.DisclosedThrough = year
+	}
+	if ev.DisclosedThrough >= year {
+		return true, nil
+	}
+	page, err := disclosure.Of(ctx, r.Client, d)
+	if err != nil {
+		return false, err
+	}
+	snapshot := disclosure.Snapshot(page, year)
+	now := metav1.NewTime(r.Clock.Now())
+	name, err := evidence.Append(ctx, r.Client, r.APIReader, d, opv1.TeardownRecordSpec{
+		Subject:   opv1.ObjectRecord{Kind: "Disclosure", Name: fmt.Sprintf("%s-%d", d.Name, year), UID: fmt.Sprintf("%s-%d", d.UID, year)},
+		Event:     "Disclosed",
+		Reason:    fmt.Sprintf("the domain's public disclosure at the end of %d", year),
+		StartedAt: now, CompletedAt: now,
+		Disclosure: &snapshot,
+	}, map[string]string{opv1.LabelOwnerKind: kind, opv1.LabelOwnerName: d.Name})
+	if err != nil {
+		return false, fmt.Errorf("keeping the disclosure of %d: %w", year, err)
+	}
+	if snapshot.Document == "" {
+		r.Recorder.Eventf(d, nil, corev1.EventTypeWarning, "DisclosureTooLarge", "Disclose",
+			"the disclosure of %d is larger than a record holds: %s keeps only its digest %s", year, name, snapshot.SHA256)
+	}
+	ev.DisclosedThrough = year
 	return true, nil
 }
 

@@ -127,7 +127,7 @@ func TestR1_DomainDeletionWaitsForAgreementsToEnd(t *testing.T) {
 	var records opv1.TeardownRecordList
 	g.Expect(k8s.List(ctx, &records, client.InNamespace("held-control"))).To(Succeed())
 	var subjects []string
-	for _, r := range records.Items {
+	for _, r := range teardowns(records.Items) {
 		subjects = append(subjects, r.Spec.Subject.Kind+"/"+r.Spec.Subject.Name)
 	}
 	g.Expect(subjects).To(ConsistOf("DeveloperWorkspace/acme-dev", "Authorization/acme", "Authorization/operator"),

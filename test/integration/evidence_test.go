@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -62,6 +63,12 @@ func (v verifier) run(t *testing.T, domain string, flags ...string) (int, string
 	}
 	NewWithT(t).Expect(err).NotTo(HaveOccurred())
 	return 0, string(out)
+}
+
+// teardowns are the records in recs but the domain's yearly disclosure snapshots, which a test
+// stepping the shared clock over a new year may see taken.
+func teardowns(recs []opv1.TeardownRecord) []opv1.TeardownRecord {
+	return slices.DeleteFunc(slices.Clone(recs), func(r opv1.TeardownRecord) bool { return r.Spec.Event == "Disclosed" })
 }
 
 // tearDownWorkspaces deletes the world's workspaces one by one and returns the domain once its
@@ -127,18 +134,16 @@ func TestR6_EvidenceIsKeptForTheRetentionPeriodAndNotAfter(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(records).To(HaveLen(2))
 	expiry := records[1].Spec.CompletedAt.AddDate(0, 0, 180)
+	kept := func() int {
+		list, _ := evidence.Chain(ctx, k8s, w.domain)
+		return len(teardowns(list))
+	}
 
 	clock.Step(expiry.Sub(clock.Now()) - time.Hour)
-	g.Consistently(func() int {
-		list, _ := evidence.Chain(ctx, k8s, w.domain)
-		return len(list)
-	}, time.Second, poll).Should(Equal(2), "kept until 180 days have passed")
+	g.Consistently(kept, time.Second, poll).Should(Equal(2), "kept until 180 days have passed")
 
 	clock.Step(2 * time.Hour)
-	g.Eventually(func() int {
-		list, _ := evidence.Chain(ctx, k8s, w.domain)
-		return len(list)
-	}, timeout, poll).Should(BeZero(), "removed once retention has run out")
+	g.Eventually(kept, timeout, poll).Should(BeZero(), "removed once retention has run out")
 	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(w.domain), w.domain)).To(Succeed())
 	g.Expect(w.domain.Status.Evidence.Pruned.Sequence).To(BeEquivalentTo(2))
 	code, out := verify.run(t, "ev2")

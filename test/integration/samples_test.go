@@ -57,4 +57,10 @@ func TestR3_SamplesBecomeReadyUnderKubectlWaitAndKstatus(t *testing.T) {
 
 	g.Expect(kubectl("get", "dws", "-n", "jiangsu-control")).To(And(ContainSubstring("acme-dev"), ContainSubstring("Ready")))
 	g.Expect(kubectl("get", "networkpolicy", "-n", "jiangsu-data", "-o", "name")).To(ContainSubstring("opdomain-grant-congestion-forecast-0"))
+
+	// R7: the disclosure page, as a browser renders it, shows the sample domain's agreements.
+	g.Eventually(func() string { return inChromium(t, "http://"+disclosureAddr+"/", "disclosure.png") }, timeout, poll).Should(And(
+		ContainSubstring(`<section id="domain-jiangsu">`),
+		ContainSubstring("acme-analytics"), ContainSubstring("Acme Analytics Co."), ContainSubstring("91320100MA1ABCDE2J"),
+	))
 }

@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -120,4 +122,52 @@ func TestR7_TheDisclosurePageIsServedReadOnlyWithoutCredentials(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	_ = resp.Body.Close()
 	g.Expect(resp.StatusCode).To(Equal(http.StatusMethodNotAllowed), "read-only")
+}
+
+// R7: when a year ends (in Beijing) the domain keeps its disclosure, as /disclosure.json serves
+// it, in its evidence chain; a new domain owes none for the year before it. Each snapshot is
+// chained like any record, so verify-evidence vouches for it.
+func TestR7_TheDisclosureIsKeptAsEvidenceEveryYear(t *testing.T) {
+	g := NewWithT(t)
+	w := newGrantWorld(t, "disc2", opv1.NetworkPolicyKubernetes)
+	snapshots := func() []opv1.DisclosureEvidence {
+		var out []opv1.DisclosureEvidence
+		var list opv1.TeardownRecordList
+		g.Expect(k8s.List(ctx, &list, client.InNamespace(w.control()), client.MatchingLabels{opv1.LabelDomain: "disc2"})).To(Succeed())
+		for _, rec := range list.Items {
+			if rec.Spec.Event == "Disclosed" {
+				g.Expect(rec.Spec.Subject.Kind).To(Equal("Disclosure"))
+				out = append(out, *rec.Spec.Disclosure)
+			}
+		}
+		slices.SortFunc(out, func(a, b opv1.DisclosureEvidence) int { return int(a.Year - b.Year) })
+		return out
+	}
+	disclosedThrough := func() int32 {
+		_ = k8s.Get(ctx, client.ObjectKeyFromObject(w.domain), w.domain)
+		return w.domain.Status.Evidence.DisclosedThrough
+	}
+	year, next := disclosure.Year(clock.Now())
+	g.Eventually(disclosedThrough, timeout, poll).Should(Equal(year-1), "nothing owed for the year before the domain")
+	g.Expect(snapshots()).To(BeEmpty())
+
+	clock.Step(next.Sub(clock.Now()) + time.Second)
+	g.Eventually(snapshots, timeout, poll).Should(ConsistOf(HaveField("Year", year)), "kept when the year ended")
+	snap := snapshots()[0]
+	sum := sha256.Sum256([]byte(snap.Document))
+	g.Expect(hex.EncodeToString(sum[:])).To(Equal(snap.SHA256))
+	var kept disclosure.Domain
+	g.Expect(json.Unmarshal([]byte(snap.Document), &kept)).To(Succeed())
+	g.Expect(kept.Name).To(Equal("disc2"))
+	g.Expect(kept.Agreements).To(ContainElement(And(HaveField("Name", "acme"), HaveField("Party", w.developer.Spec.Party.Name))))
+	g.Expect(kept.Catalog).To(ContainElement(HaveField("Name", "traffic-flow")))
+	g.Eventually(disclosedThrough, timeout, poll).Should(Equal(year))
+	g.Consistently(snapshots, 2*time.Second, poll).Should(HaveLen(1), "once a year")
+
+	_, next = disclosure.Year(clock.Now())
+	clock.Step(next.Sub(clock.Now()) + time.Second)
+	g.Eventually(snapshots, timeout, poll).Should(HaveLen(2), "and at the end of the next")
+	g.Expect(snapshots()[1].Year).To(Equal(year + 1))
+	code, out := newVerifier(t).run(t, "disc2")
+	g.Expect(code).To(BeZero(), out)
 }
