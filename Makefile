@@ -23,8 +23,9 @@ all: generate manifests fmt vet build
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate CRDs, RBAC and the webhook configuration; copy them into the chart.
 	$(CONTROLLER_GEN) rbac:roleName=manager crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
-	mkdir -p charts/opdomain/crds
+	mkdir -p charts/opdomain/crds charts/opdomain/files
 	cp config/crd/bases/*.yaml charts/opdomain/crds/
+	cp config/audit/policy.yaml charts/opdomain/files/audit-policy.yaml
 	sed 's/^  name: manager$$/  name: {{ .Release.Name }}-manager/' config/rbac/role.yaml > charts/opdomain/templates/clusterrole.yaml
 	sed 's/^  name: reviewer$$/  name: {{ .Release.Name }}-reviewer/' config/rbac/reviewer_role.yaml > charts/opdomain/templates/reviewer-clusterrole.yaml
 	{ echo '{{- if .Values.dns.resolver.enabled }}'; \
@@ -85,11 +86,13 @@ soak: ## Churn agreements and workspaces for $(SOAK) while the manager is killed
 	OPDOMAIN_SOAK=$(SOAK) KUBEBUILDER_ASSETS="$$(hack/setup-control-plane.sh)" go test -count=1 -v -timeout=$(SOAK_TIMEOUT) ./test/soak
 
 .PHONY: chart
-chart: $(HELM) ## Lint the Helm chart and render it: self-issued or cert-manager webhook certificate, with the in-domain resolver.
+chart: $(HELM) ## Lint the Helm chart and render it: self-issued or cert-manager webhook certificate, with the in-domain resolver, without records or disclosure.
 	$(HELM) lint charts/opdomain
 	$(HELM) template opdomain charts/opdomain > /dev/null
 	$(HELM) template opdomain charts/opdomain --set webhook.certManager=true > /dev/null
 	$(HELM) template opdomain charts/opdomain --set dns.resolver.enabled=true > /dev/null
+	$(HELM) template opdomain charts/opdomain --set records.enabled=false --set disclosure.enabled=false > /dev/null
+	! $(HELM) template opdomain charts/opdomain --set replicas=2 > /dev/null 2>&1 # records on a volume take one writer
 
 .PHONY: bench
 bench: ## Run the benchmarks against a real control plane, and on the real node.

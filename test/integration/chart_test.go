@@ -14,7 +14,8 @@ import (
 )
 
 // The Helm chart installs what enforces R1–R4 beside the CRDs: the manager, its RBAC, the
-// validating webhook, the reviewer ClusterRole and, on request, the in-domain resolver. Rendered
+// validating webhook, the reviewer ClusterRole and, on request, the in-domain resolver; and the
+// operation records' volume, audit policy and token (R8) and the disclosure page (R7). Rendered
 // with helm, every object must be accepted by the API server.
 func TestR1_ChartRendersObjectsTheAPIServerAccepts(t *testing.T) {
 	helm := os.Getenv("OPDOMAIN_HELM")
@@ -47,5 +48,10 @@ func TestR1_ChartRendersObjectsTheAPIServerAccepts(t *testing.T) {
 		ContainSubstring("clusterrole.rbac.authorization.k8s.io/opdomain-reviewer configured (server dry run)"), // the harness installed it
 		ContainSubstring("deployment.apps/opdomain-resolver created (server dry run)"),
 		ContainSubstring("configmap/opdomain-resolver created (server dry run)"),
+		// R8, R7: the records' volume, the audit policy and token, the disclosure page's Service.
+		ContainSubstring("persistentvolumeclaim/opdomain-records created (server dry run)"),
+		ContainSubstring("configmap/opdomain-audit created (server dry run)"),
+		ContainSubstring("secret/opdomain-audit created (server dry run)"),
+		ContainSubstring("service/opdomain-disclosure created (server dry run)"),
 	))
 }
