@@ -4,18 +4,22 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers"
 	"github.com/opdomain/opdomain/controllers/records"
 	"github.com/opdomain/opdomain/controllers/workspace"
+	"github.com/opdomain/opdomain/test/controlplane"
 )
 
 // BenchmarkWorkspaceProvisioning measures one workspace from creation to Ready (namespace,
@@ -222,4 +226,51 @@ func BenchmarkR8_RecordsPerSecond(b *testing.B) {
 	n, err := records.Verify(recordsDir, d.Name, records.Anchor{}, records.Anchor{})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(n).To(BeNumerically(">=", b.N*batch))
+}
+
+// unaudited is a second control plane, started without audit, for BenchmarkR8_AuditOverhead;
+// TestMain stops it.
+var (
+	unaudited      *controlplane.ControlPlane
+	startUnaudited sync.Once
+	unauditedErr   error
+)
+
+// BenchmarkR8_AuditOverhead measures what recording costs a request: the same request (create,
+// read and delete a ConfigMap) against the suite's API server, which audits with the shipped
+// policy and delivers to the manager in batches, and against a second one started without
+// audit, one after the other in each iteration so that the machine's drift hits both alike. It
+// reports each one's median and 90th percentile and the ratio of the medians.
+func BenchmarkR8_AuditOverhead(b *testing.B) {
+	g := NewWithT(b)
+	startUnaudited.Do(func() {
+		unaudited, unauditedErr = controlplane.Start(controllers.Scheme(), controlplane.WithoutOperatorInstall())
+	})
+	g.Expect(unauditedErr).NotTo(HaveOccurred())
+	benchRuns++
+	ns := fmt.Sprintf("auditbench%d", benchRuns)
+	servers := []client.Client{k8s, unaudited.Client}
+	for _, c := range servers {
+		g.Expect(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+	}
+	request := func(c client.Client, i int) time.Duration {
+		start := time.Now()
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("c%d", i), Namespace: ns}, Data: map[string]string{"k": "v"}}
+		g.Expect(c.Create(ctx, cm)).To(Succeed())
+		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(cm), cm)).To(Succeed())
+		g.Expect(c.Delete(ctx, cm)).To(Succeed())
+		return time.Since(start)
+	}
+	var on, off []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		on = append(on, request(k8s, i))
+		off = append(off, request(unaudited.Client, i))
+	}
+	b.StopTimer()
+	report(b, "audited", on)
+	report(b, "unaudited", off)
+	sort.Slice(on, func(i, j int) bool { return on[i] < on[j] })
+	sort.Slice(off, func(i, j int) bool { return off[i] < off[j] })
+	b.ReportMetric(float64(on[len(on)/2])/float64(off[len(off)/2]), "audited/unaudited-p50")
 }

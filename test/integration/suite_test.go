@@ -89,8 +89,13 @@ func TestMain(m *testing.M) {
 		_ = os.RemoveAll(filepath.Dir(theVerifier.bin))
 	}
 	stopManager()
-	if err := cp.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
+	for _, c := range []*controlplane.ControlPlane{cp, unaudited} {
+		if c == nil {
+			continue
+		}
+		if err := c.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
 	}
 	_ = os.RemoveAll(recordsDir)
 	os.Exit(code)
