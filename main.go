@@ -155,17 +155,18 @@ func run(f flags) error {
 		return err
 	}
 	ctx := ctrl.SetupSignalHandler()
-	if err := controllers.Setup(ctx, mgr, controllers.Options{
+	opts := controllers.Options{
 		Clock: clock.RealClock{}, DNS: dns, Introspection: introspection, IntrospectionEndpoint: endpoint, Kubeconfig: target, WorkspaceWorkers: f.workers, GrantKeyRotation: f.grantKeyRotation,
 		Fence: fenced, AirlockImage: f.airlockImage, Records: recorded, Disclosure: f.disclosureAddr,
-	}); err != nil {
+	}
+	if err := controllers.Setup(ctx, mgr, opts); err != nil {
 		return err
 	}
 	// The webhook server starts only once its certificate is on disk; until then, and until it
 	// serves, the manager is not ready and the API server refuses what it would validate.
 	go func() {
 		<-certsReady
-		if err := controllers.SetupWebhooks(mgr, clock.RealClock{}); err != nil {
+		if err := controllers.SetupWebhooks(mgr, opts); err != nil {
 			ctrl.Log.WithName("setup").Error(err, "registering the admission webhooks")
 			os.Exit(1)
 		}
@@ -390,12 +391,13 @@ func verifyEvidence(args []string) int {
 func queryRecords(args []string) int {
 	fs := flag.NewFlagSet("records", flag.ExitOnError)
 	fs.Usage = func() {
-		_, _ = fmt.Fprintln(fs.Output(), "usage: manager records --records-dir DIR [--workspace W] [--person P] [--since RFC3339] [--until RFC3339] DOMAIN")
+		_, _ = fmt.Fprintln(fs.Output(), "usage: manager records --records-dir DIR [--workspace W] [--person P] [--grant G] [--since RFC3339] [--until RFC3339] DOMAIN")
 		fs.PrintDefaults()
 	}
 	dir := fs.String("records-dir", "", "the manager's --records-dir")
 	workspace := fs.String("workspace", "", "only requests made with a member credential of this DeveloperWorkspace")
 	person := fs.String("person", "", "only requests of this person (a persons[].user of an agreement)")
+	grant := fs.String("grant", "", "only requests on this DataGrant, and its token's uses by data services")
 	since := fs.String("since", "", "only records at or after this time (RFC 3339)")
 	until := fs.String("until", "", "only records before this time (RFC 3339)")
 	_ = fs.Parse(args)
@@ -420,6 +422,7 @@ func queryRecords(args []string) int {
 	out := json.NewEncoder(os.Stdout)
 	err = records.Read(*dir, fs.Arg(0), func(r records.Record) error {
 		if (*workspace != "" && r.Workspace != *workspace) || (*person != "" && r.Person != *person) ||
+			(*grant != "" && (r.Resource != "datagrants" || r.Name != *grant)) ||
 			(!from.IsZero() && r.Time.Before(from)) || (!to.IsZero() && !r.Time.Before(to)) {
 			return nil
 		}

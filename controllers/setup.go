@@ -116,6 +116,14 @@ type Records struct {
 	AnchorEvery time.Duration
 }
 
+// store is the process's one writer of Dir; nil when no records are kept.
+func (r Records) store() *records.Store {
+	if r.Dir == "" {
+		return nil
+	}
+	return records.Open(r.Dir)
+}
+
 // Setup registers the indexes and reconcilers with mgr.
 func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	if err := index.Register(ctx, mgr); err != nil {
@@ -134,10 +142,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		return err
 	}
 	wakeups := func() *wakeup.Scheduler { return wakeup.New(opts.Clock) }
-	var store *records.Store
-	if opts.Records.Dir != "" {
-		store = &records.Store{Dir: opts.Records.Dir}
-	}
+	store := opts.Records.store()
 	lock := &airlock.Airlock{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-airlock"), Image: opts.AirlockImage}
 	reconcilers := []interface{ SetupWithManager(manager.Manager) error }{
 		&domain.Reconciler{
@@ -185,16 +190,16 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 // SetupWebhooks registers the validating admission webhooks and grant-token introspection with
 // mgr's webhook server. It is separate from Setup because a manager that issues its own
 // certificate registers them only once the certificate is in place.
-func SetupWebhooks(mgr manager.Manager, clock wakeup.Clock) error {
+func SetupWebhooks(mgr manager.Manager, opts Options) error {
 	cilium, err := serves(mgr.GetRESTMapper(), ciliumv2.SchemeGroupVersion.WithKind("CiliumNetworkPolicy"))
 	if err != nil {
 		return err
 	}
 	// Token introspection shares the webhook server: its certificate, its Service, its port.
 	mgr.GetWebhookServer().Register(grant.IntrospectionPath, &grant.Introspector{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Clock: clock, Cilium: cilium,
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Clock: opts.Clock, Cilium: cilium, Records: opts.Records.store(),
 	})
-	return (&webhook.Validators{Reader: mgr.GetAPIReader(), Authorizer: mgr.GetClient(), Clock: clock}).SetupWithManager(mgr)
+	return (&webhook.Validators{Reader: mgr.GetAPIReader(), Authorizer: mgr.GetClient(), Clock: opts.Clock}).SetupWithManager(mgr)
 }
 
 // whoAmI asks the API server which user the operator is, so that the admission policy names

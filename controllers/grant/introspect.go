@@ -3,6 +3,7 @@ package grant
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/records"
 	"github.com/opdomain/opdomain/controllers/wakeup"
 )
 
@@ -49,6 +51,10 @@ type Endpoint struct {
 //
 // With client_ip, the token is active only when that address is a running pod's in the
 // token's workspace: a token copied out of its workspace is worth nothing elsewhere.
+//
+// With Records, every answer about a token signed by its domain is first kept as an operation
+// record of the domain (R8): which token, from which address, for which items, served or not. An
+// answer that cannot be recorded is inactive: no data is served without its record.
 type Introspector struct {
 	// Client reads through the manager's cache.
 	Client client.Client
@@ -56,6 +62,8 @@ type Introspector struct {
 	APIReader client.Reader
 	Clock     wakeup.Clock
 	Cilium    bool
+	// Records keeps the domains' operation records; nil keeps none.
+	Records *records.Store
 }
 
 // Introspection is the answer: active, and while active what the token grants.
@@ -95,11 +103,17 @@ func (in *Introspector) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(req.Context(), 5*time.Second)
 	defer cancel()
-	answer, err := in.Introspect(ctx, req.PostForm.Get("token"), clientIP)
+	answer, presented, err := in.Introspect(ctx, req.PostForm.Get("token"), clientIP)
 	if err != nil {
 		// Fail closed: a token the operator cannot vouch for now is not active.
 		logf.FromContext(ctx).V(1).Info("token not active", "reason", err.Error())
 		answer = Introspection{}
+	}
+	if presented != nil && in.Records != nil {
+		if err := in.Records.Append(presented.domain, []records.Record{presented.record(in.Clock.Now(), clientIP, answer.Active)}); err != nil {
+			logf.FromContext(ctx).Error(err, "token not active: its use could not be recorded", "domain", presented.domain)
+			answer = Introspection{}
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -111,32 +125,41 @@ type inactive string
 
 func (e inactive) Error() string { return string(e) }
 
-// Introspect checks a token; any error means not active.
-func (in *Introspector) Introspect(ctx context.Context, token string, clientIP *netip.Addr) (Introspection, error) {
+// Introspect checks a token; any error means not active. Once the token's signature is its
+// domain's, it also returns the token as presented, for the record, whatever the answer.
+func (in *Introspector) Introspect(ctx context.Context, token string, clientIP *netip.Addr) (Introspection, *Presented, error) {
 	parsed, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.EdDSA})
 	if err != nil || len(parsed.Headers) != 1 {
-		return Introspection{}, inactive("not a grant token")
+		return Introspection{}, nil, inactive("not a grant token")
 	}
 	var unverified jwt.Claims
 	if err := parsed.UnsafeClaimsWithoutVerification(&unverified); err != nil || !strings.HasPrefix(unverified.Issuer, tokenIssuer) {
-		return Introspection{}, inactive("not issued by opdomain")
+		return Introspection{}, nil, inactive("not issued by opdomain")
 	}
 	var d opv1.OperationDomain
 	if err := in.Client.Get(ctx, client.ObjectKey{Name: strings.TrimPrefix(unverified.Issuer, tokenIssuer)}, &d); err != nil {
-		return Introspection{}, err
+		return Introspection{}, nil, err
 	}
 	ring, err := readKeyRing(ctx, in.Client, &d)
 	if err != nil {
-		return Introspection{}, err
+		return Introspection{}, nil, err
 	}
 	key, ok := ring.find(parsed.Headers[0].KeyID)
 	if !ok {
-		return Introspection{}, inactive("signing key retired")
+		return Introspection{}, nil, inactive("signing key retired")
 	}
 	var claims TokenClaims
 	if err := parsed.Claims(key.private().Public(), &claims); err != nil {
-		return Introspection{}, inactive("bad signature")
+		return Introspection{}, nil, inactive("bad signature")
 	}
+	// Only what the domain signed is recorded: a forged token cannot fill the records.
+	presented := &Presented{domain: d.Name, namespace: d.Spec.ControlNamespace, claims: claims}
+	answer, err := in.decide(ctx, &d, claims, clientIP)
+	return answer, presented, err
+}
+
+// decide answers for a token whose signature is its domain's.
+func (in *Introspector) decide(ctx context.Context, d *opv1.OperationDomain, claims TokenClaims, clientIP *netip.Addr) (Introspection, error) {
 	now := in.Clock.Now()
 	if err := claims.ValidateWithLeeway(jwt.Expected{Issuer: tokenIssuer + d.Name, AnyAudience: jwt.Audience{Audience(d.Name)}, Time: now}, 0); err != nil {
 		return Introspection{}, inactive(err.Error())
@@ -166,6 +189,32 @@ func (in *Introspector) Introspect(ctx context.Context, token string, clientIP *
 		answer.ClientBound = true
 	}
 	return answer, nil
+}
+
+// Presented is a token its domain signed, as a data service presented it.
+type Presented struct {
+	domain, namespace string
+	claims            TokenClaims
+}
+
+// record is the operation record of the token's use: the data service asked, at now, whether
+// to serve the token to client, and was told served or not.
+func (p *Presented) record(now time.Time, client *netip.Addr, served bool) records.Record {
+	r := records.Record{
+		Time: now, User: p.claims.Subject, Workspace: p.claims.Workspace, Verb: "introspect",
+		APIGroup: opv1.GroupVersion.Group, Resource: "datagrants", Namespace: p.namespace, Name: p.claims.Grant,
+		Code: http.StatusOK, Decision: "forbid", TokenID: p.claims.ID,
+	}
+	if served {
+		r.Decision = "allow"
+	}
+	if client != nil {
+		r.Client = client.String()
+	}
+	for _, it := range p.claims.Items {
+		r.Items = append(r.Items, fmt.Sprintf("%s %s: %s", it.Resource, it.Form, strings.Join(it.Fields, ",")))
+	}
+	return r
 }
 
 // boundTo checks that ip is a live pod's in the workspace namespace. The list is served from the

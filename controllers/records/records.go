@@ -40,6 +40,11 @@ type Record struct {
 	// Code is the response's HTTP status; Decision the authorizer's: allow or forbid.
 	Code     int32  `json:"code"`
 	Decision string `json:"decision,omitempty"`
+	// TokenID, Client and Items describe a grant token a data service asked about before
+	// serving it (verb introspect): which token, from which pod address, for which items.
+	TokenID string   `json:"tokenID,omitempty"`
+	Client  string   `json:"client,omitempty"`
+	Items   []string `json:"items,omitempty"`
 	// Prev is the digest of the record before; Digest this one's, over Prev and every field
 	// above.
 	Prev   string `json:"prev"`
@@ -63,6 +68,25 @@ type Store struct {
 	mu     sync.Mutex
 	tails  map[string]tail   // each domain's newest record and segment, read once
 	sealed map[string]Record // the last record of each sealed segment read so far
+}
+
+var (
+	openMu sync.Mutex
+	open   = map[string]*Store{}
+)
+
+// Open is the process's Store for dir: every part of the manager that records (the audit
+// receiver, token introspection, the domains' retention) writes through the same one, so that
+// each domain's chain has one writer.
+func Open(dir string) *Store {
+	openMu.Lock()
+	defer openMu.Unlock()
+	if s, ok := open[dir]; ok {
+		return s
+	}
+	s := &Store{Dir: dir}
+	open[dir] = s
+	return s
 }
 
 // tail is where a domain's next record goes.

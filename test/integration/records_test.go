@@ -2,6 +2,8 @@ package integration
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -16,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -227,4 +231,66 @@ func TestR6_R8_RecordsArePrunedWholeDaysOnceTheirRetentionRunsOut(t *testing.T) 
 	g.Eventually(pruned, timeout, poll).Should(BeEquivalentTo(5), "the domain wakes when the next day is due")
 	code, out = verify.run(t, "rec2", "--records-dir", recordsDir)
 	g.Expect(code).To(Equal(0), out)
+}
+
+// R8, R4: every time a data service asks whether to serve a grant token, the answer is a record
+// of the domain before it is given: which token, from which pod, for which items, served or
+// not. A token the domain never signed leaves none; an answer that cannot be recorded is "not
+// active", so no data is served unrecorded.
+func TestR8_EveryUseOfAGrantTokenIsRecordedBeforeItIsServed(t *testing.T) {
+	g := NewWithT(t)
+	w := newGrantWorld(t, "rec3", opv1.NetworkPolicyKubernetes)
+	gr := w.grant("congestion")
+	g.Expect(asReviewer.Create(ctx, gr)).To(Succeed())
+	g.Eventually(grantPhase(gr), timeout, poll).Should(Equal(opv1.GrantActive))
+	token := tokenOf(t, w, gr)
+	runningAt(t, w.wsNamespace(), "train", "10.244.0.9")
+	uses := func() []records.Record {
+		var out []records.Record
+		for _, r := range recordsOf(t, "rec3") {
+			if r.Verb == "introspect" {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+
+	g.Expect(introspect(t, w, token, "10.244.0.9").Active).To(BeTrue())
+	g.Expect(uses()).To(ConsistOf(And(HaveField("TokenID", gr.Status.Credential.TokenID), HaveField("Client", "10.244.0.9"),
+		HaveField("Workspace", w.ws.Name), HaveField("Name", "congestion"), HaveField("Decision", "allow"),
+		HaveField("Items", ConsistOf("traffic-flow Raw: road_id,hour")))),
+		"recorded before the answer, not within seconds")
+
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	g.Expect(err).NotTo(HaveOccurred())
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: jose.JSONWebKey{Key: priv, KeyID: gr.Status.Credential.KeyID}}, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	claims, err := verify(w, token)
+	g.Expect(err).NotTo(HaveOccurred())
+	forged, err := jwt.Signed(signer).Claims(claims).Serialize()
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(introspect(t, w, forged, "").Active).To(BeFalse())
+	g.Expect(uses()).To(HaveLen(1), "a forged token cannot fill the records")
+
+	// The records cannot be written (the newest segment is, for a moment, a directory): the
+	// token is not active, though its grant is.
+	segments, err := filepath.Glob(filepath.Join(recordsDir, "rec3", "*.jsonl"))
+	g.Expect(err).NotTo(HaveOccurred())
+	newest := segments[len(segments)-1]
+	g.Expect(os.Rename(newest, newest+".aside")).To(Succeed())
+	g.Expect(os.Mkdir(newest, 0o700)).To(Succeed())
+	g.Expect(introspect(t, w, token, "10.244.0.9").Active).To(BeFalse(), "not served unrecorded")
+	g.Expect(os.Remove(newest)).To(Succeed())
+	g.Expect(os.Rename(newest+".aside", newest)).To(Succeed())
+
+	setSuspension(t, w.developer, &opv1.Suspension{Reason: opv1.SuspensionSecurityRisk})
+	g.Eventually(func() bool { return introspect(t, w, token, "").Active }, timeout, poll).Should(BeFalse())
+	g.Expect(uses()).To(ContainElement(And(HaveField("TokenID", gr.Status.Credential.TokenID), HaveField("Decision", "forbid"))),
+		"refused uses are records too")
+
+	out, err := exec.Command(newVerifier(t).bin, "records", "--records-dir", recordsDir, "--grant", "congestion", "rec3").Output()
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(string(out)).To(And(ContainSubstring(`"verb":"introspect"`), ContainSubstring(`"tokenID":"`+gr.Status.Credential.TokenID)))
+	_, err = records.Verify(recordsDir, "rec3", records.Anchor{}, records.Anchor{})
+	g.Expect(err).NotTo(HaveOccurred())
 }

@@ -51,7 +51,7 @@ func Start(cp *controlplane.ControlPlane, opts controllers.Options) (stop func()
 		cancel()
 		return nil, err
 	}
-	if err := controllers.SetupWebhooks(mgr, opts.Clock); err != nil {
+	if err := controllers.SetupWebhooks(mgr, opts); err != nil {
 		cancel()
 		return nil, err
 	}
