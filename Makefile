@@ -28,6 +28,7 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs, RBAC and the webhook configuratio
 	cp config/audit/policy.yaml charts/opdomain/files/audit-policy.yaml
 	sed 's/^  name: manager$$/  name: {{ .Release.Name }}-manager/' config/rbac/role.yaml > charts/opdomain/templates/clusterrole.yaml
 	sed 's/^  name: reviewer$$/  name: {{ .Release.Name }}-reviewer/' config/rbac/reviewer_role.yaml > charts/opdomain/templates/reviewer-clusterrole.yaml
+	sed 's/^  name: metrics-reader$$/  name: {{ .Release.Name }}-metrics-reader/' config/rbac/metrics_reader_role.yaml > charts/opdomain/templates/metrics-reader-clusterrole.yaml
 	{ echo '{{- if .Values.dns.resolver.enabled }}'; \
 	  sed -e 's,^        image: .*$$,        image: {{ .Values.dns.resolver.image }},' \
 	      -e 's,^        args: \[-conf.*$$,&\n        {{- with .Values.dns.resolver.env }}\n        env:\n        {{- toYaml . | nindent 8 }}\n        {{- end }},' \

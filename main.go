@@ -20,7 +20,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
@@ -50,7 +49,8 @@ func main() {
 		}
 	}
 	var f flags
-	flag.StringVar(&f.metricsAddr, "metrics-bind-address", ":8080", "address the metrics endpoint binds to; 0 disables it")
+	flag.StringVar(&f.metricsAddr, "metrics-bind-address", ":8443", "address the metrics endpoint binds to, HTTPS, for callers allowed to get /metrics; 0 disables it")
+	flag.StringVar(&f.metricsCertDir, "metrics-cert-dir", "", "directory holding the metrics endpoint's tls.crt and tls.key; empty: a self-signed certificate")
 	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "address the health probes bind to")
 	flag.BoolVar(&f.leaderElect, "leader-elect", false, "elect a leader so that only one replica reconciles")
 	flag.IntVar(&f.workers, "workspace-workers", 4, "workspaces reconciled at once")
@@ -95,13 +95,13 @@ func main() {
 
 // flags are the manager's command-line settings.
 type flags struct {
-	metricsAddr, probeAddr, kubeconfigServer, dnsNamespace, dnsLabels string
-	introspectionLabels, fenceImage, fenceTarget, airlockImage        string
-	certDir, webhookService, webhookSecret, webhookConfiguration      string
-	recordsDir, auditTokenFile, disclosureAddr                        string
-	leaderElect, selfSignedCerts                                      bool
-	workers, webhookPort                                              int
-	grantKeyRotation, anchorEvery                                     time.Duration
+	metricsAddr, metricsCertDir, probeAddr, kubeconfigServer, dnsNamespace, dnsLabels string
+	introspectionLabels, fenceImage, fenceTarget, airlockImage                        string
+	certDir, webhookService, webhookSecret, webhookConfiguration                      string
+	recordsDir, auditTokenFile, disclosureAddr                                        string
+	leaderElect, selfSignedCerts                                                      bool
+	workers, webhookPort                                                              int
+	grantKeyRotation, anchorEvery                                                     time.Duration
 }
 
 func run(f flags) error {
@@ -127,7 +127,7 @@ func run(f flags) error {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 controllers.Scheme(),
 		Cache:                  controllers.CacheOptions(),
-		Metrics:                metricsserver.Options{BindAddress: f.metricsAddr},
+		Metrics:                controllers.MetricsServer(f.metricsAddr, f.metricsCertDir),
 		HealthProbeBindAddress: f.probeAddr,
 		LeaderElection:         f.leaderElect,
 		LeaderElectionID:       "opdomain.io",

@@ -28,6 +28,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers/airlock"
@@ -114,6 +116,17 @@ type Options struct {
 type Records struct {
 	Dir, Token  string
 	AnchorEvery time.Duration
+}
+
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
+// MetricsServer serves the manager's metrics at addr over HTTPS, to callers the API server
+// authenticates (TokenReview) and authorizes for `get` on the non-resource URL /metrics
+// (SubjectAccessReview): bind the ClusterRole opdomain-metrics-reader to the scraper. The
+// certificate is self-signed unless one is mounted (certDir, tls.crt and tls.key).
+func MetricsServer(addr, certDir string) metricsserver.Options {
+	return metricsserver.Options{BindAddress: addr, SecureServing: true, CertDir: certDir, FilterProvider: filters.WithAuthenticationAndAuthorization}
 }
 
 // store is the process's one writer of Dir; nil when no records are kept.

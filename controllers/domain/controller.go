@@ -25,6 +25,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/fence"
 	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/index"
+	"github.com/opdomain/opdomain/controllers/metrics"
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/controllers/records"
 	"github.com/opdomain/opdomain/controllers/wakeup"
@@ -132,7 +133,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return reqs
 	})
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&opv1.OperationDomain{}).
+		For(&opv1.OperationDomain{}, builder.WithPredicates(noteStops)).
 		Watches(&corev1.Namespace{}, toDomain).
 		Watches(&corev1.Service{}, toResolving).
 		Watches(&networkingv1.NetworkPolicy{}, toDomain).
@@ -163,6 +164,19 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return b.Complete(r)
 }
+
+// StopKey is the domain's emergency stop, as metrics.Boundaries knows it.
+func StopKey(domain string) string { return "OperationDomain/" + domain }
+
+// noteStops notes an emergency stop as the watch delivers it; it filters nothing.
+var noteStops = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	old, oldOK := e.ObjectOld.(*opv1.OperationDomain)
+	updated, newOK := e.ObjectNew.(*opv1.OperationDomain)
+	if oldOK && newOK && !old.Spec.EmergencyStop.Active && updated.Spec.EmergencyStop.Active {
+		metrics.Boundaries.Note(StopKey(updated.Name), metrics.BoundaryEmergencyStop)
+	}
+	return true
+}}
 
 // phaseChangesAndDeletes passes what may end an agreement or a workspace: a change of phase
 // (as phase reads it), or its deletion. Every other update — a workspace's status while it

@@ -28,6 +28,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/evidence"
 	"github.com/opdomain/opdomain/controllers/gate"
 	"github.com/opdomain/opdomain/controllers/grant"
+	"github.com/opdomain/opdomain/controllers/metrics"
 	"github.com/opdomain/opdomain/controllers/names"
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/controllers/rulebook"
@@ -322,6 +323,7 @@ func (r *Reconciler) observeEmergencyStop(ctx context.Context, s *scope) (bool, 
 	if err := gate.CloseAll(ctx, r.Client, d.Name); err != nil {
 		return false, err
 	}
+	metrics.Boundaries.Cut(StopKey(d.Name))
 	return true, r.cutAccess(ctx, d)
 }
 

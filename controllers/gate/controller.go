@@ -13,14 +13,18 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers/apply"
 	"github.com/opdomain/opdomain/controllers/index"
+	"github.com/opdomain/opdomain/controllers/metrics"
 	"github.com/opdomain/opdomain/controllers/rbac"
 	"github.com/opdomain/opdomain/controllers/rules"
 	"github.com/opdomain/opdomain/controllers/wakeup"
@@ -72,11 +76,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		opv1.LabelDomain: d.Name, opv1.LabelComponent: component,
 		opv1.LabelOwnerKind: "Authorization", opv1.LabelOwnerName: a.Name, opv1.LabelOwnerNamespace: a.Namespace,
 	}
+	wasOpen := false
 	for _, v := range rbac.Visibilities {
+		var gate rbacv1.ClusterRole
+		if err := r.Get(ctx, client.ObjectKey{Name: rbac.GateName(d.Name, a.Name, v)}, &gate); err == nil && len(gate.Rules) > 0 {
+			wasOpen = true
+		}
 		if err := apply.Cached(ctx, r.Client, rbac.Gate(rbac.GateName(d.Name, a.Name, v), labels, v, open)); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
+	observeCut(a, parent, wasOpen, open, now)
 	// The term's edges open and close the gate on the operator's clock, whatever the phase says.
 	next := time.Time{}
 	for _, t := range []*opv1.Authorization{a, parent} {
@@ -92,6 +102,50 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	r.Wakeups.At(a, next)
 	return ctrl.Result{}, nil
 }
+
+// observeCut measures a cut this reconcile made: from the boundary the watch delivered, or, for
+// a term that ran out, from its end on the operator's clock.
+func observeCut(a, parent *opv1.Authorization, wasOpen, open bool, now time.Time) {
+	key := cutKey(a.Namespace, a.Name)
+	switch {
+	case open:
+		metrics.Boundaries.Forget(key)
+	case wasOpen && !metrics.Boundaries.Cut(key):
+		for _, t := range []*opv1.Authorization{a, parent} {
+			if t != nil && !t.Spec.Term.End.After(now) {
+				metrics.AccessCut.WithLabelValues(metrics.BoundaryTermEnd).Observe(now.Sub(t.Spec.Term.End.Time).Seconds())
+				return
+			}
+		}
+	}
+}
+
+func cutKey(namespace, name string) string { return "Authorization/" + namespace + "/" + name }
+
+// boundary names what, from old to new, ends the agreement members' access, or "".
+func boundary(old, new *opv1.Authorization) string {
+	switch {
+	case old.Spec.Suspension == nil && new.Spec.Suspension != nil:
+		return metrics.BoundarySuspension
+	case old.Spec.Termination == nil && new.Spec.Termination != nil:
+		return metrics.BoundaryTermination
+	case old.Status.Phase == opv1.PhaseActive && new.Status.Phase != opv1.PhaseActive:
+		return metrics.BoundaryPhase
+	}
+	return ""
+}
+
+// noteBoundaries notes, as the watch delivers it, a change that ends access; it filters nothing.
+var noteBoundaries = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	old, oldOK := e.ObjectOld.(*opv1.Authorization)
+	updated, newOK := e.ObjectNew.(*opv1.Authorization)
+	if oldOK && newOK {
+		if b := boundary(old, updated); b != "" {
+			metrics.Boundaries.Note(cutKey(updated.Namespace, updated.Name), b)
+		}
+	}
+	return true
+}}
 
 func ownedBy(namespace, name string) client.MatchingLabels {
 	return client.MatchingLabels{opv1.LabelComponent: component, opv1.LabelOwnerNamespace: namespace, opv1.LabelOwnerName: name}
@@ -116,7 +170,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("gate").
-		For(&opv1.Authorization{}).
+		For(&opv1.Authorization{}, builder.WithPredicates(noteBoundaries)).
 		Watches(&opv1.Authorization{}, children).
 		Watches(&opv1.OperationDomain{}, byDomain).
 		Watches(&rbacv1.ClusterRole{}, toOwner).

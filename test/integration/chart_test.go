@@ -53,5 +53,8 @@ func TestR1_ChartRendersObjectsTheAPIServerAccepts(t *testing.T) {
 		ContainSubstring("configmap/opdomain-audit created (server dry run)"),
 		ContainSubstring("secret/opdomain-audit created (server dry run)"),
 		ContainSubstring("service/opdomain-disclosure created (server dry run)"),
+		// The metrics' Service and the ClusterRole that may read them.
+		ContainSubstring("service/opdomain-metrics created (server dry run)"),
+		ContainSubstring("clusterrole.rbac.authorization.k8s.io/opdomain-metrics-reader created (server dry run)"),
 	))
 }

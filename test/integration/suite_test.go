@@ -40,8 +40,9 @@ var (
 	// recordsDir is where the manager keeps the operation records the API server's audit
 	// webhook backend delivers, presenting auditToken.
 	recordsDir string
-	// disclosureAddr is where the manager serves the public disclosure page.
-	disclosureAddr string
+	// disclosureAddr is where the manager serves the public disclosure page; metricsAddr its
+	// metrics.
+	disclosureAddr, metricsAddr string
 )
 
 // freeAddress is a loopback address with a port free now.
@@ -63,9 +64,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	if disclosureAddr, err = freeAddress(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	for _, addr := range []*string{&disclosureAddr, &metricsAddr} {
+		if *addr, err = freeAddress(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 	}
 	cp, err = controlplane.Start(controllers.Scheme(), controlplane.WithAudit(auditToken))
 	if err != nil {
@@ -122,7 +125,7 @@ func startManager() error {
 		Clock: clock, DNS: policy.KubeDNS, GrantKeyRotation: time.Hour,
 		Introspection: introspectionPeer, IntrospectionEndpoint: introspectionEndpoint(), Fence: testFence,
 		Records: controllers.Records{Dir: recordsDir, Token: auditToken}, Disclosure: disclosureAddr,
-	})
+	}, operator.WithMetrics(metricsAddr))
 	return err
 }
 

@@ -21,15 +21,25 @@ import (
 // User is the identity the operator runs as; tests act as others.
 const User = "opdomain-manager"
 
+// Option changes how the manager is built.
+type Option func(*ctrl.Options)
+
+// WithMetrics serves the manager's metrics at addr as main.go does: HTTPS, authenticated and
+// authorized by the API server.
+func WithMetrics(addr string) Option {
+	return func(o *ctrl.Options) { o.Metrics = controllers.MetricsServer(addr, "") }
+}
+
 // Start starts the manager with opts (its Kubeconfig target defaults to the control plane's
 // API server), waits until its webhook serves, and returns a function that stops it and waits
-// until it has stopped, so that a test can restart it as a crash would.
-func Start(cp *controlplane.ControlPlane, opts controllers.Options) (stop func(), err error) {
+// until it has stopped, so that a test can restart it as a crash would. It serves no metrics
+// unless asked (WithMetrics).
+func Start(cp *controlplane.ControlPlane, opts controllers.Options, with ...Option) (stop func(), err error) {
 	cfg, err := cp.UserConfig(User)
 	if err != nil {
 		return nil, err
 	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	options := ctrl.Options{
 		Scheme:                 controllers.Scheme(),
 		Cache:                  controllers.CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -37,7 +47,11 @@ func Start(cp *controlplane.ControlPlane, opts controllers.Options) (stop func()
 		WebhookServer:          cp.WebhookServer(),
 		// A restarted manager registers controllers under the same names in this process.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
+	}
+	for _, w := range with {
+		w(&options)
+	}
+	mgr, err := ctrl.NewManager(cfg, options)
 	if err != nil {
 		return nil, err
 	}

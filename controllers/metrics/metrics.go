@@ -1,0 +1,79 @@
+// Package metrics is what opdomain adds to the manager's metrics: how long access outlives the
+// boundary that ends it, measured where the operator cuts.
+package metrics
+
+import (
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+// The boundaries the cut histogram tells apart.
+const (
+	BoundarySuspension    = "suspension"
+	BoundaryTermination   = "termination"
+	BoundaryPhase         = "phase"
+	BoundaryTermEnd       = "term-end"
+	BoundaryEmergencyStop = "emergency-stop"
+)
+
+// AccessCut is the time from a boundary to the cut of members' rights: every gate of the
+// agreement closed (an emergency stop: every gate of the domain). A boundary written to the API
+// server counts from the moment the operator's watch delivered it (the operator cannot know the
+// write's own instant more precisely); a term's end counts from the end itself.
+var AccessCut = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	Name:    "opdomain_access_cut_seconds",
+	Help:    "Seconds from a boundary (suspension, termination, phase change, term end, emergency stop) to every member gate closed.",
+	Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
+}, []string{"boundary"})
+
+func init() { ctrlmetrics.Registry.MustRegister(AccessCut) }
+
+// Seen keeps, per object, the first boundary the operator's watch delivered and when, until the
+// cut it causes is observed or the object turns out open after all.
+type Seen struct {
+	mu   sync.Mutex
+	seen map[string]seen
+}
+
+type seen struct {
+	boundary string
+	at       time.Time
+}
+
+// Boundaries is the process's record of boundaries seen and not yet cut.
+var Boundaries = &Seen{}
+
+// Note records that key crossed boundary now, unless an earlier boundary awaits its cut.
+func (s *Seen) Note(key, boundary string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.seen == nil {
+		s.seen = map[string]seen{}
+	}
+	if _, ok := s.seen[key]; !ok {
+		s.seen[key] = seen{boundary: boundary, at: time.Now()}
+	}
+}
+
+// Cut observes the time from key's boundary to now, if one was seen, and forgets it; it says
+// whether one was.
+func (s *Seen) Cut(key string) bool {
+	s.mu.Lock()
+	b, ok := s.seen[key]
+	delete(s.seen, key)
+	s.mu.Unlock()
+	if ok {
+		AccessCut.WithLabelValues(b.boundary).Observe(time.Since(b.at).Seconds())
+	}
+	return ok
+}
+
+// Forget drops key's boundary: what was seen did not close access.
+func (s *Seen) Forget(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.seen, key)
+}

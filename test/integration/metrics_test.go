@@ -1,0 +1,95 @@
+package integration
+
+import (
+	"crypto/tls"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/test/controlplane"
+)
+
+// R2: the manager's metrics are served over HTTPS only to a caller the API server
+// authenticates and authorizes for /metrics (the shipped ClusterRole metrics-reader); after a
+// suspension, the cut histogram holds the time from the suspension to the agreement's gates
+// closed.
+func TestR2_MetricsAreAuthorizedAndMeasureTheCut(t *testing.T) {
+	g := NewWithT(t)
+	w := newWorld(t, "met1", opv1.NetworkPolicyKubernetes, 24*time.Hour)
+	root, err := controlplane.RepoRoot()
+	g.Expect(err).NotTo(HaveOccurred())
+	raw, err := os.ReadFile(filepath.Join(root, "config", "rbac", "metrics_reader_role.yaml"))
+	g.Expect(err).NotTo(HaveOccurred())
+	reader := &rbacv1.ClusterRole{}
+	g.Expect(yaml.Unmarshal(raw, reader)).To(Succeed())
+	reader.Name = "met1-metrics-reader"
+	g.Expect(k8s.Create(ctx, reader)).To(Succeed())
+	t.Cleanup(func() { _ = k8s.Delete(ctx, reader) })
+
+	cs, err := kubernetes.NewForConfig(cp.Config)
+	g.Expect(err).NotTo(HaveOccurred())
+	tokenOfAccount := func(name string) string {
+		g.Expect(k8s.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}})).To(Succeed())
+		tr, err := cs.CoreV1().ServiceAccounts("default").CreateToken(ctx, name,
+			&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](600)}}, metav1.CreateOptions{})
+		g.Expect(err).NotTo(HaveOccurred())
+		return tr.Status.Token
+	}
+	scraper, stranger := tokenOfAccount("met1-scraper"), tokenOfAccount("met1-stranger")
+	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "met1-scraper"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: reader.Name},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "met1-scraper", Namespace: "default"}}}
+	g.Expect(k8s.Create(ctx, binding)).To(Succeed())
+	t.Cleanup(func() { _ = k8s.Delete(ctx, binding) })
+
+	// The certificate is the manager's own, self-signed: what is proven here is who may read.
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // self-signed, see above
+	scrape := func(token string) (int, string) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+metricsAddr+"/metrics", nil)
+		g.Expect(err).NotTo(HaveOccurred())
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := hc.Do(req)
+		g.Expect(err).NotTo(HaveOccurred())
+		defer func() { _ = resp.Body.Close() }()
+		body, err := io.ReadAll(resp.Body)
+		g.Expect(err).NotTo(HaveOccurred())
+		return resp.StatusCode, string(body)
+	}
+	code, _ := scrape("")
+	g.Expect(code).To(Equal(http.StatusUnauthorized), "no credentials")
+	code, _ = scrape(stranger)
+	g.Expect(code).To(Equal(http.StatusForbidden), "authenticated, not allowed /metrics")
+	suspensionCuts := func() int {
+		code, body := scrape(scraper)
+		g.Expect(code).To(Equal(http.StatusOK))
+		m := regexp.MustCompile(`(?m)^opdomain_access_cut_seconds_count\{boundary="suspension"\} (\d+)$`).FindStringSubmatch(body)
+		if m == nil {
+			return 0
+		}
+		n, err := strconv.Atoi(m[1])
+		g.Expect(err).NotTo(HaveOccurred())
+		return n
+	}
+	before := suspensionCuts()
+
+	g.Eventually(workspacePhase(w.ws), timeout, poll).Should(Equal(opv1.WorkspaceReady), "the agreement's gates are open")
+	setSuspension(t, w.developer, &opv1.Suspension{Reason: opv1.SuspensionSecurityRisk})
+	g.Eventually(suspensionCuts, timeout, poll).Should(BeNumerically(">", before), "the suspension's cut is measured")
+}
