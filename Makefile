@@ -87,13 +87,14 @@ soak: ## Churn agreements and workspaces for $(SOAK) while the manager is killed
 	OPDOMAIN_SOAK=$(SOAK) KUBEBUILDER_ASSETS="$$(hack/setup-control-plane.sh)" go test -count=1 -v -timeout=$(SOAK_TIMEOUT) ./test/soak
 
 .PHONY: chart
-chart: $(HELM) ## Lint the Helm chart and render it: self-issued or cert-manager webhook certificate, with the in-domain resolver, without records or disclosure.
+chart: $(HELM) ## Lint the Helm chart and render it: self-issued or cert-manager webhook certificate, with the in-domain resolver, without records or disclosure; values checked by values.schema.json.
 	$(HELM) lint charts/opdomain
 	$(HELM) template opdomain charts/opdomain > /dev/null
 	$(HELM) template opdomain charts/opdomain --set webhook.certManager=true > /dev/null
 	$(HELM) template opdomain charts/opdomain --set dns.resolver.enabled=true > /dev/null
 	$(HELM) template opdomain charts/opdomain --set records.enabled=false --set disclosure.enabled=false > /dev/null
 	! $(HELM) template opdomain charts/opdomain --set replicas=2 > /dev/null 2>&1 # records on a volume take one writer
+	! $(HELM) template opdomain charts/opdomain --set records.sise=1Gi > /dev/null 2>&1 # values.schema.json refuses a misspelt value
 
 .PHONY: bench
 bench: ## Run the benchmarks against a real control plane, and on the real node.
