@@ -26,6 +26,8 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs, RBAC and the webhook configuratio
 	mkdir -p charts/opdomain/crds charts/opdomain/files
 	cp config/crd/bases/*.yaml charts/opdomain/crds/
 	cp config/audit/policy.yaml charts/opdomain/files/audit-policy.yaml
+	cp config/prometheus/rules.yaml charts/opdomain/files/prometheus-rules.yaml
+	cp config/grafana/dashboard.json charts/opdomain/files/grafana-dashboard.json
 	sed 's/^  name: manager$$/  name: {{ .Release.Name }}-manager/' config/rbac/role.yaml > charts/opdomain/templates/clusterrole.yaml
 	sed 's/^  name: reviewer$$/  name: {{ .Release.Name }}-reviewer/' config/rbac/reviewer_role.yaml > charts/opdomain/templates/reviewer-clusterrole.yaml
 	sed 's/^  name: metrics-reader$$/  name: {{ .Release.Name }}-metrics-reader/' config/rbac/metrics_reader_role.yaml > charts/opdomain/templates/metrics-reader-clusterrole.yaml
@@ -93,6 +95,7 @@ chart: $(HELM) ## Lint the Helm chart and render it: self-issued or cert-manager
 	$(HELM) template opdomain charts/opdomain --set webhook.certManager=true > /dev/null
 	$(HELM) template opdomain charts/opdomain --set dns.resolver.enabled=true > /dev/null
 	$(HELM) template opdomain charts/opdomain --set records.enabled=false --set disclosure.enabled=false > /dev/null
+	$(HELM) template opdomain charts/opdomain --set metrics.prometheusRule.enabled=true --set metrics.dashboard.enabled=true > /dev/null
 	! $(HELM) template opdomain charts/opdomain --set replicas=2 > /dev/null 2>&1 # records on a volume take one writer
 	! $(HELM) template opdomain charts/opdomain --set records.sise=1Gi > /dev/null 2>&1 # values.schema.json refuses a misspelt value
 

@@ -42,6 +42,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/gate"
 	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/index"
+	"github.com/opdomain/opdomain/controllers/metrics"
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/controllers/product"
 	"github.com/opdomain/opdomain/controllers/records"
@@ -187,6 +188,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 			return err
 		}
 	}
+	metrics.Watch(mgr.GetClient())
 	if opts.Disclosure != "" {
 		page := disclosure.Runnable{Addr: opts.Disclosure, Server: &disclosure.Server{Reader: mgr.GetClient(), Now: opts.Clock.Now}}
 		if err := mgr.Add(page); err != nil {

@@ -28,7 +28,7 @@ func TestR1_ChartRendersObjectsTheAPIServerAccepts(t *testing.T) {
 	g.Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "chart-check"}})).To(Succeed())
 	inDomainResolver(t) // the resolver's namespace, which a server dry run cannot create first
 	rendered, err := exec.Command(helm, "template", "opdomain", filepath.Join(root, "charts", "opdomain"), "--namespace", "chart-check",
-		"--set", "dns.resolver.enabled=true").Output()
+		"--set", "dns.resolver.enabled=true", "--set", "metrics.dashboard.enabled=true").Output()
 	g.Expect(err).NotTo(HaveOccurred())
 	manifest := filepath.Join(t.TempDir(), "chart.yaml")
 	g.Expect(os.WriteFile(manifest, rendered, 0o600)).To(Succeed())
@@ -56,5 +56,6 @@ func TestR1_ChartRendersObjectsTheAPIServerAccepts(t *testing.T) {
 		// The metrics' Service and the ClusterRole that may read them.
 		ContainSubstring("service/opdomain-metrics created (server dry run)"),
 		ContainSubstring("clusterrole.rbac.authorization.k8s.io/opdomain-metrics-reader created (server dry run)"),
+		ContainSubstring("configmap/opdomain-dashboard created (server dry run)"),
 	))
 }

@@ -25,8 +25,9 @@ import (
 )
 
 // R2: the manager's metrics are served over HTTPS only to a caller the API server
-// authenticates and authorizes for /metrics (the shipped ClusterRole metrics-reader); after a
-// suspension, the cut histogram holds the time from the suspension to the agreement's gates
+// authenticates and authorizes for /metrics (the shipped ClusterRole metrics-reader); they show
+// the domain's agreements and workspaces by phase and its credentials' expiry, and after a
+// suspension the cut histogram holds the time from the suspension to the agreement's gates
 // closed.
 func TestR2_MetricsAreAuthorizedAndMeasureTheCut(t *testing.T) {
 	g := NewWithT(t)
@@ -90,6 +91,18 @@ func TestR2_MetricsAreAuthorizedAndMeasureTheCut(t *testing.T) {
 	before := suspensionCuts()
 
 	g.Eventually(workspacePhase(w.ws), timeout, poll).Should(Equal(opv1.WorkspaceReady), "the agreement's gates are open")
+	state := func() string { _, body := scrape(scraper); return body }
+	g.Eventually(state, timeout, poll).Should(And(
+		ContainSubstring(`opdomain_agreements{domain="met1",phase="Active"} 2`),
+		ContainSubstring(`opdomain_workspaces{domain="met1",phase="Ready"} 1`),
+		MatchRegexp(`opdomain_credential_expiry_timestamp_seconds\{domain="met1",member="[^"]+",workspace="acme-dev"\} \d`),
+		ContainSubstring(`opdomain_emergency_stop{domain="met1"} 0`),
+		ContainSubstring(`opdomain_evidence_chain_intact{domain="met1"} 1`),
+	), "the domain's state, read from the manager's cache")
 	setSuspension(t, w.developer, &opv1.Suspension{Reason: opv1.SuspensionSecurityRisk})
 	g.Eventually(suspensionCuts, timeout, poll).Should(BeNumerically(">", before), "the suspension's cut is measured")
+	g.Eventually(state, timeout, poll).Should(And(
+		ContainSubstring(`opdomain_agreements{domain="met1",phase="Suspended"} 1`),
+		ContainSubstring(`opdomain_workspaces{domain="met1",phase="Suspended"} 1`),
+	))
 }
