@@ -166,7 +166,7 @@ func run(f flags) error {
 	// serves, the manager is not ready and the API server refuses what it would validate.
 	go func() {
 		<-certsReady
-		if err := controllers.SetupWebhooks(mgr, opts); err != nil {
+		if err := controllers.SetupWebhooks(ctx, mgr, opts); err != nil {
 			ctrl.Log.WithName("setup").Error(err, "registering the admission webhooks")
 			os.Exit(1)
 		}

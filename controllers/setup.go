@@ -195,20 +195,25 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 			return err
 		}
 	}
-	if store != nil {
-		// The webhook server's port and certificate, which the API server already trusts.
-		mgr.GetWebhookServer().Register(records.Path, &records.Receiver{Store: store, Token: opts.Records.Token, Reader: mgr.GetClient(), Operator: operator})
-	}
 	return nil
 }
 
-// SetupWebhooks registers the validating admission webhooks and grant-token introspection with
-// mgr's webhook server. It is separate from Setup because a manager that issues its own
-// certificate registers them only once the certificate is in place.
-func SetupWebhooks(mgr manager.Manager, opts Options) error {
+// SetupWebhooks registers the validating admission webhooks, grant-token introspection and the
+// operation records' receiver with mgr's webhook server. It is separate from Setup because a
+// manager that issues its own certificate registers them only once the certificate is in place
+// (the manager starts its webhook server as soon as anything is registered).
+func SetupWebhooks(ctx context.Context, mgr manager.Manager, opts Options) error {
 	cilium, err := serves(mgr.GetRESTMapper(), ciliumv2.SchemeGroupVersion.WithKind("CiliumNetworkPolicy"))
 	if err != nil {
 		return err
+	}
+	if store := opts.Records.store(); store != nil {
+		operator, err := whoAmI(ctx, mgr.GetClient())
+		if err != nil {
+			return err
+		}
+		// The webhook server's port and certificate, which the API server already trusts.
+		mgr.GetWebhookServer().Register(records.Path, &records.Receiver{Store: store, Token: opts.Records.Token, Reader: mgr.GetClient(), Operator: operator})
 	}
 	// Token introspection shares the webhook server: its certificate, its Service, its port.
 	mgr.GetWebhookServer().Register(grant.IntrospectionPath, &grant.Introspector{

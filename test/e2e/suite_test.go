@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
@@ -20,8 +21,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers"
 	"github.com/opdomain/opdomain/test/controlplane"
+	"github.com/opdomain/opdomain/test/fixtures"
 	"github.com/opdomain/opdomain/test/node"
 )
 
@@ -64,7 +67,26 @@ func run(m *testing.M) (code int, err error) {
 	if err = install(); err != nil {
 		return 0, err
 	}
-	return m.Run(), nil
+	if code = m.Run(); code != 0 {
+		printManagerLogs()
+	}
+	return code, nil
+}
+
+// printManagerLogs shows, after a failed run, what the installed manager said: its pods' logs
+// live on the node, which is gone once the suite ends.
+func printManagerLogs() {
+	var pods corev1.PodList
+	if err := k8s.List(ctx, &pods, client.InNamespace(installNamespace)); err != nil {
+		fmt.Fprintln(os.Stderr, "listing the manager's pods:", err)
+		return
+	}
+	for _, p := range pods.Items {
+		for _, c := range p.Status.ContainerStatuses {
+			fmt.Fprintf(os.Stderr, "pod %s container %s: ready %v, restarts %d, last termination %+v\n", p.Name, c.Name, c.Ready, c.RestartCount, c.LastTerminationState.Terminated)
+		}
+		fmt.Fprintf(os.Stderr, "pod %s:\n%s\n", p.Name, nd.PodLog(p.Namespace, p.Name))
+	}
 }
 
 // install installs opdomain as a platform engineer does: `helm install` of the chart, with the
@@ -116,7 +138,24 @@ func install() error {
 		}
 		return fmt.Errorf("helm install: %w: %s", err, out)
 	}
-	return nil
+	return webhookReachable()
+}
+
+// webhookReachable waits until the API server reaches the admission webhook through its
+// Service: the manager is ready before kube-proxy has programmed the Service's new endpoint,
+// and until then every write to opdomain's kinds fails, as it would for a user applying YAML
+// right after the install.
+func webhookReachable() error {
+	// A domain the schema accepts, so that the API server goes on to call the webhook.
+	probe := fixtures.Domain("webhook-probe", opv1.NetworkPolicyKubernetes)
+	var err error
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		err = k8s.Create(ctx, probe, client.DryRunAll)
+		if err == nil || !strings.Contains(err.Error(), "failed calling webhook") {
+			return nil // answered: accepted, or refused on its merits
+		}
+	}
+	return fmt.Errorf("the admission webhook was not reachable through its Service within a minute: %w", err)
 }
 
 // installNamespace is where the chart is installed.

@@ -65,7 +65,7 @@ func Start(cp *controlplane.ControlPlane, opts controllers.Options, with ...Opti
 		cancel()
 		return nil, err
 	}
-	if err := controllers.SetupWebhooks(mgr, opts); err != nil {
+	if err := controllers.SetupWebhooks(ctx, mgr, opts); err != nil {
 		cancel()
 		return nil, err
 	}

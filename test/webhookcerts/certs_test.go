@@ -80,7 +80,7 @@ func TestR1_WebhookServesWithItsOwnCertificateAndFailsClosed(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("the webhook certificate was not ready within 60s")
 	}
-	g.Expect(controllers.SetupWebhooks(mgr, controllers.Options{Clock: clock.RealClock{}})).To(Succeed())
+	g.Expect(controllers.SetupWebhooks(ctx, mgr, controllers.Options{Clock: clock.RealClock{}})).To(Succeed())
 
 	var secret corev1.Secret
 	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: secretName}, &secret)).To(Succeed())
