@@ -28,6 +28,11 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs, RBAC and the webhook configuratio
 	cp config/audit/policy.yaml charts/opdomain/files/audit-policy.yaml
 	cp config/prometheus/rules.yaml charts/opdomain/files/prometheus-rules.yaml
 	cp config/grafana/dashboard.json charts/opdomain/files/grafana-dashboard.json
+	{ echo '# Argo CD health of every opdomain.io kind: merge into argocd-cm (Argo CD 2.6 or later, for'; \
+	  echo '# the group wildcard). Generated from config/argocd/health.lua by `make manifests`.'; \
+	  echo 'apiVersion: v1'; echo 'kind: ConfigMap'; echo 'metadata:'; echo '  name: argocd-cm'; echo '  namespace: argocd'; \
+	  echo 'data:'; echo '  resource.customizations: |'; echo '    opdomain.io/*:'; echo '      health.lua: |'; \
+	  sed -e 's/^./        &/' config/argocd/health.lua; } > config/argocd/argocd-cm.yaml
 	sed 's/^  name: manager$$/  name: {{ .Release.Name }}-manager/' config/rbac/role.yaml > charts/opdomain/templates/clusterrole.yaml
 	sed 's/^  name: reviewer$$/  name: {{ .Release.Name }}-reviewer/' config/rbac/reviewer_role.yaml > charts/opdomain/templates/reviewer-clusterrole.yaml
 	sed 's/^  name: metrics-reader$$/  name: {{ .Release.Name }}-metrics-reader/' config/rbac/metrics_reader_role.yaml > charts/opdomain/templates/metrics-reader-clusterrole.yaml
