@@ -64,8 +64,9 @@ lint: $(GOLANGCI_LINT) ## golangci-lint.
 	$(GOLANGCI_LINT) run ./...
 
 .PHONY: verify
-verify: generate manifests ## Regenerate and fail if generated files drifted from the types.
-	git diff --exit-code -- api config charts
+verify: generate manifests ## Regenerate and fail if generated files or go.mod drifted.
+	go mod tidy
+	git diff --exit-code -- api config charts go.mod go.sum
 
 .PHONY: control-plane
 control-plane: ## Build (or reuse) kube-apiserver, kube-controller-manager and etcd.

@@ -110,6 +110,9 @@ func run(f flags) error {
 		return err
 	}
 	dns := policy.DNS{Namespace: f.dnsNamespace, PodLabels: dnsLabels}
+	if f.webhookPort < 1 || f.webhookPort > 65535 {
+		return fmt.Errorf("--webhook-port %d is not a port", f.webhookPort)
+	}
 	introspection := policy.Peer{Namespace: os.Getenv("POD_NAMESPACE"), Port: int32(f.webhookPort)}
 	var endpoint grant.Endpoint
 	if introspection.Namespace != "" {
@@ -295,7 +298,7 @@ func reportResult(step, path string, whole, reported any, failed error) int {
 	out, _ := json.Marshal(whole)
 	fmt.Println(string(out))
 	out, _ = json.Marshal(reported)
-	if err := os.WriteFile(path, out, 0o644); err != nil {
+	if err := os.WriteFile(path, out, 0o600); err != nil { //nolint:gosec // --report of the airlock pod the operator started: its termination message
 		fmt.Fprintln(os.Stderr, step+":", err)
 		return 2
 	}

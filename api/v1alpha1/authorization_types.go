@@ -21,6 +21,7 @@ const (
 // +kubebuilder:validation:Enum=Pending;Active;Suspended;Expired;Terminated
 type AuthorizationPhase string
 
+// The values of AuthorizationPhase.
 const (
 	PhasePending    AuthorizationPhase = "Pending"
 	PhaseActive     AuthorizationPhase = "Active"
@@ -36,6 +37,7 @@ func (p AuthorizationPhase) Ended() bool { return p == PhaseExpired || p == Phas
 // +kubebuilder:validation:Enum=TermExpired;VoluntaryRequest;Breach;EvaluationFailed;NotRectified;SecurityIncident;PolicyChange;LawViolation;ParentEnded;Other
 type EndReason string
 
+// The values of EndReason.
 const (
 	EndTermExpired      EndReason = "TermExpired"
 	EndVoluntaryRequest EndReason = "VoluntaryRequest"
@@ -60,6 +62,7 @@ const (
 // +kubebuilder:validation:Enum=RegulatorOrder;EvaluationRectification;SecurityRisk
 type SuspensionReason string
 
+// The values of SuspensionReason.
 const (
 	SuspensionRegulatorOrder          SuspensionReason = "RegulatorOrder"
 	SuspensionEvaluationRectification SuspensionReason = "EvaluationRectification"
@@ -168,6 +171,7 @@ type AgreementDocument struct {
 // +kubebuilder:validation:Enum=Pass;Fail;Rectify
 type EvaluationResult string
 
+// The values of EvaluationResult.
 const (
 	EvaluationPass    EvaluationResult = "Pass"
 	EvaluationFail    EvaluationResult = "Fail"

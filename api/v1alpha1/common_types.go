@@ -46,6 +46,7 @@ type ObjectRecord struct {
 // +kubebuilder:validation:Enum=Pending;Approved;Rejected
 type ReviewDecision string
 
+// The values of ReviewDecision.
 const (
 	ReviewPending  ReviewDecision = "Pending"
 	ReviewApproved ReviewDecision = "Approved"

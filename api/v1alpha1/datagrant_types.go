@@ -6,6 +6,7 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 // +kubebuilder:validation:Enum=Raw;Desensitized;Sample
 type DataForm string
 
+// The values of DataForm.
 const (
 	FormRaw          DataForm = "Raw"
 	FormDesensitized DataForm = "Desensitized"
@@ -152,16 +153,16 @@ type ProviderReview struct {
 type GrantPhase string
 
 const (
-	// GrantPending: not yet approved, or not yet in term, or its agreement not yet active.
+	// GrantPending means not yet approved, or not yet in term, or its agreement not yet active.
 	GrantPending GrantPhase = "Pending"
-	// GrantActive: the path is open.
+	// GrantActive means the path is open.
 	GrantActive GrantPhase = "Active"
-	// GrantSuspended: the path is closed for now (agreement suspended, emergency stop, source
+	// GrantSuspended means the path is closed for now (agreement suspended, emergency stop, source
 	// missing) and reopens by itself.
 	GrantSuspended GrantPhase = "Suspended"
-	// GrantRevoked: closed for good (review withdrawn, agreement ended, a rule broken).
+	// GrantRevoked means closed for good (review withdrawn, agreement ended, a rule broken).
 	GrantRevoked GrantPhase = "Revoked"
-	// GrantExpired: closed for good at the end of its term.
+	// GrantExpired means closed for good at the end of its term.
 	GrantExpired GrantPhase = "Expired"
 )
 

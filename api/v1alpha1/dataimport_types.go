@@ -96,6 +96,7 @@ type DataImportSpec struct {
 // +kubebuilder:validation:Enum=Sealing;Checking;InReview;Approved;Delivered;Returned;Rejected;Withdrawn;Failed;Removed
 type ImportPhase string
 
+// The values of ImportPhase.
 const (
 	ImportSealing   ImportPhase = "Sealing"
 	ImportChecking  ImportPhase = "Checking"
@@ -106,7 +107,7 @@ const (
 	ImportRejected  ImportPhase = "Rejected"
 	ImportWithdrawn ImportPhase = "Withdrawn"
 	ImportFailed    ImportPhase = "Failed"
-	// ImportRemoved: delivered, then withdrawn or its workspace or agreement ended; destroyed.
+	// ImportRemoved means delivered, then withdrawn or its workspace or agreement ended; destroyed.
 	ImportRemoved ImportPhase = "Removed"
 )
 

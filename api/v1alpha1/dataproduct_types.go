@@ -10,6 +10,7 @@ import (
 // +kubebuilder:validation:Enum=Dataset;API;Model;Report
 type ProductType string
 
+// The values of ProductType.
 const (
 	// ProductDataset is a CSV table with a header row; the statistical checks apply to it.
 	ProductDataset ProductType = "Dataset"
@@ -22,6 +23,7 @@ const (
 // +kubebuilder:validation:Enum=Pass;Fail
 type CheckResult string
 
+// The values of CheckResult.
 const (
 	CheckPass CheckResult = "Pass"
 	CheckFail CheckResult = "Fail"
@@ -32,6 +34,7 @@ const (
 // +kubebuilder:validation:Enum=PurposeAndScope;LawfulSources;NoRawOrSensitiveData;NoPersonalInfoOrTradeSecret;NoCrossBorderTransfer;NoOtherRisk;NotReversible
 type ReviewPoint string
 
+// The values of ReviewPoint.
 const (
 	PointPurposeAndScope             ReviewPoint = "PurposeAndScope"
 	PointLawfulSources               ReviewPoint = "LawfulSources"
@@ -66,6 +69,7 @@ type PointFinding struct {
 // +kubebuilder:validation:Enum=Operator;Technical;Comprehensive;CrossBorder
 type ReviewStage string
 
+// The values of ReviewStage.
 const (
 	StageOperator      ReviewStage = "Operator"
 	StageTechnical     ReviewStage = "Technical"
@@ -77,6 +81,7 @@ const (
 // +kubebuilder:validation:Enum=Approved;ChangesRequested;Rejected
 type ProductDecision string
 
+// The values of ProductDecision.
 const (
 	DecisionApproved         ProductDecision = "Approved"
 	DecisionChangesRequested ProductDecision = "ChangesRequested"
@@ -261,25 +266,25 @@ type DataProductSpec struct {
 type ProductPhase string
 
 const (
-	// ProductSealing: the operator is freezing the artifact and computing its digest.
+	// ProductSealing means the operator is freezing the artifact and computing its digest.
 	ProductSealing ProductPhase = "Sealing"
-	// ProductChecking: the automatic checks run on the sealed copy.
+	// ProductChecking means the automatic checks run on the sealed copy.
 	ProductChecking ProductPhase = "Checking"
-	// ProductInReview: a review stage has not approved the sealed digest yet.
+	// ProductInReview means a review stage has not approved the sealed digest yet.
 	ProductInReview ProductPhase = "InReview"
-	// ProductApproved: every stage approved; the operator is publishing it.
+	// ProductApproved means every stage approved; the operator is publishing it.
 	ProductApproved ProductPhase = "Approved"
-	// ProductPublished: the approved bytes are in the outbox, their digest verified.
+	// ProductPublished means the approved bytes are in the outbox, their digest verified.
 	ProductPublished ProductPhase = "Published"
-	// ProductReturned: a check failed or a reviewer asked for changes; raise spec.revision.
+	// ProductReturned means a check failed or a reviewer asked for changes; raise spec.revision.
 	ProductReturned ProductPhase = "Returned"
-	// ProductRejected: a reviewer rejected it, for good.
+	// ProductRejected means a reviewer rejected it, for good.
 	ProductRejected ProductPhase = "Rejected"
-	// ProductWithdrawn: its submitter withdrew it, or its agreement ended before publication.
+	// ProductWithdrawn means its submitter withdrew it, or its agreement ended before publication.
 	ProductWithdrawn ProductPhase = "Withdrawn"
-	// ProductFailed: sealing this revision failed (no file, a symlink, too large…).
+	// ProductFailed means sealing this revision failed (no file, a symlink, too large…).
 	ProductFailed ProductPhase = "Failed"
-	// ProductDelisted: it was published and taken down; its copies are destroyed.
+	// ProductDelisted means it was published and taken down; its copies are destroyed.
 	ProductDelisted ProductPhase = "Delisted"
 )
 

@@ -34,6 +34,7 @@ type DeveloperWorkspaceSpec struct {
 // +kubebuilder:validation:Enum=Provisioning;Ready;Suspended;TearingDown;TornDown
 type WorkspacePhase string
 
+// The values of WorkspacePhase.
 const (
 	WorkspaceProvisioning WorkspacePhase = "Provisioning"
 	WorkspaceReady        WorkspacePhase = "Ready"

@@ -9,6 +9,7 @@ import (
 // +kubebuilder:validation:Enum=Kubernetes;Cilium;Both
 type NetworkPolicyMode string
 
+// The values of NetworkPolicyMode.
 const (
 	NetworkPolicyKubernetes NetworkPolicyMode = "Kubernetes"
 	NetworkPolicyCilium     NetworkPolicyMode = "Cilium"
@@ -41,6 +42,7 @@ type Authority struct {
 // +kubebuilder:validation:Enum=Jiangsu;Yancheng;Yunnan;Heilongjiang;Nanjing;Custom
 type Rulebook string
 
+// The values of Rulebook.
 const (
 	RulebookJiangsu      Rulebook = "Jiangsu"
 	RulebookYancheng     Rulebook = "Yancheng"
@@ -93,6 +95,7 @@ const (
 // +kubebuilder:validation:Enum=Optional;Required
 type Requirement string
 
+// The values of Requirement.
 const (
 	Optional Requirement = "Optional"
 	Required Requirement = "Required"
@@ -300,6 +303,7 @@ type EmergencyStop struct {
 // +kubebuilder:validation:Enum=DataLeak;UnauthorizedAccess;DataTampering;ServiceDisruption;PolicyViolation;Other
 type IncidentType string
 
+// The values of IncidentType.
 const (
 	IncidentDataLeak           IncidentType = "DataLeak"
 	IncidentUnauthorizedAccess IncidentType = "UnauthorizedAccess"

@@ -422,15 +422,15 @@ func Retry(err error) (ctrl.Result, error) {
 type Stage int
 
 const (
-	// Sealing: the revision is not sealed yet.
+	// Sealing means the revision is not sealed yet.
 	Sealing Stage = iota
-	// SealFailed: sealing the revision failed; a new revision tries again.
+	// SealFailed means sealing the revision failed; a new revision tries again.
 	SealFailed
-	// Checking: sealed; the checks have not reported on this digest.
+	// Checking means sealed; the checks have not reported on this digest.
 	Checking
-	// ChecksFailed: a check found what may not pass; a new revision tries again.
+	// ChecksFailed means a check found what may not pass; a new revision tries again.
 	ChecksFailed
-	// Checked: ready for review.
+	// Checked means ready for review.
 	Checked
 )
 
@@ -459,15 +459,15 @@ func Admission(revision int64, st *opv1.ArtifactStatus) (Stage, string) {
 type Standing int
 
 const (
-	// Moving: the operator is at work.
+	// Moving means the operator is at work.
 	Moving Standing = iota
-	// AwaitingPeople: a review is awaited.
+	// AwaitingPeople means a review is awaited.
 	AwaitingPeople
-	// Stopped: returned or failed; the submitter raises the revision.
+	// Stopped means returned or failed; the submitter raises the revision.
 	Stopped
-	// Done: published or delivered.
+	// Done means published or delivered.
 	Done
-	// Over: ended for good.
+	// Over means ended for good.
 	Over
 )
 
@@ -484,6 +484,7 @@ func Summarize(standing Standing, reason, message string, st *opv1.ArtifactStatu
 			return conditions.Summary{Ready: true, Reason: e.Reason, Message: e.Message + "; its copies are destroyed, record " + e.Record}
 		}
 		return conditions.Summary{Reason: reason, Message: "destroying its copies", Progressing: true}
+	case Moving: // the operator is at work: below
 	}
 	if waiting != "" {
 		message += "; " + waiting

@@ -133,6 +133,7 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 		step = r.settle
 	case opv1.ImportRejected, opv1.ImportWithdrawn, opv1.ImportRemoved:
 		step = r.end
+	case opv1.ImportInReview, opv1.ImportReturned, opv1.ImportFailed: // people act next
 	}
 	// The phase is shown even when the step fails, with the failure in the conditions.
 	r.show(s, out)

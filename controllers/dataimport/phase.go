@@ -84,6 +84,7 @@ func Decide(in Inputs) Outcome {
 		return Outcome{Phase: opv1.ImportChecking, Reason: ReasonChecking, Message: why}
 	case airlock.ChecksFailed:
 		return Outcome{Phase: opv1.ImportReturned, Reason: ReasonChecksFailed, Message: why}
+	case airlock.Checked: // sealed and checked: the reviews decide, below
 	}
 	sealed := m.Status.Sealed
 	var last *opv1.ImportReview

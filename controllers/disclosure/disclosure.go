@@ -178,7 +178,8 @@ var chinaStandardTime = time.FixedZone("CST", 8*60*60)
 // Year is the disclosure year t falls in, and when the next one starts.
 func Year(t time.Time) (year int32, next time.Time) {
 	t = t.In(chinaStandardTime)
-	return int32(t.Year()), time.Date(t.Year()+1, time.January, 1, 0, 0, 0, 0, chinaStandardTime)
+	year = int32(t.Year()) //nolint:gosec // a calendar year fits in 32 bits
+	return year, time.Date(t.Year()+1, time.January, 1, 0, 0, 0, 0, chinaStandardTime)
 }
 
 // maxDocument is the most a record keeps of a snapshot: beyond it, only the digest.
@@ -256,7 +257,7 @@ func (Runnable) NeedLeaderElection() bool { return false }
 // Start serves until ctx ends.
 func (r Runnable) Start(ctx context.Context) error {
 	srv := &http.Server{Addr: r.Addr, Handler: r.Server, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
+	go func() { //nolint:gosec // the shutdown outlives ctx, which has ended
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -122,14 +122,14 @@ func observeCut(a, parent *opv1.Authorization, wasOpen, open bool, now time.Time
 
 func cutKey(namespace, name string) string { return "Authorization/" + namespace + "/" + name }
 
-// boundary names what, from old to new, ends the agreement members' access, or "".
-func boundary(old, new *opv1.Authorization) string {
+// boundary names what, from old to updated, ends the agreement members' access, or "".
+func boundary(old, updated *opv1.Authorization) string {
 	switch {
-	case old.Spec.Suspension == nil && new.Spec.Suspension != nil:
+	case old.Spec.Suspension == nil && updated.Spec.Suspension != nil:
 		return metrics.BoundarySuspension
-	case old.Spec.Termination == nil && new.Spec.Termination != nil:
+	case old.Spec.Termination == nil && updated.Spec.Termination != nil:
 		return metrics.BoundaryTermination
-	case old.Status.Phase == opv1.PhaseActive && new.Status.Phase != opv1.PhaseActive:
+	case old.Status.Phase == opv1.PhaseActive && updated.Status.Phase != opv1.PhaseActive:
 		return metrics.BoundaryPhase
 	}
 	return ""

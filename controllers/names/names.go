@@ -11,12 +11,12 @@ import (
 
 var notDNS = regexp.MustCompile(`[^a-z0-9-]+`)
 
-// Slug turns s into a DNS name of at most max characters: lower case, other characters folded
+// Slug turns s into a DNS name of at most size characters: lower case, other characters folded
 // to '-', and a hash of the original so that different inputs never share a name.
-func Slug(s string, max int) string {
+func Slug(s string, size int) string {
 	h := ShortHash(s)
 	base := strings.Trim(notDNS.ReplaceAllString(strings.ToLower(s), "-"), "-")
-	if limit := max - len(h) - 1; len(base) > limit {
+	if limit := size - len(h) - 1; len(base) > limit {
 		base = strings.TrimRight(base[:limit], "-")
 	}
 	return base + "-" + h

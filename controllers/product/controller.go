@@ -138,6 +138,7 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 		step = r.settle
 	case opv1.ProductRejected, opv1.ProductWithdrawn, opv1.ProductDelisted:
 		step = r.end
+	case opv1.ProductInReview, opv1.ProductReturned, opv1.ProductFailed: // people act next
 	}
 	// The phase is shown even when the step fails, with the failure in the conditions.
 	r.show(s, out)

@@ -98,6 +98,7 @@ func Decide(in Inputs) Outcome {
 		return Outcome{Phase: opv1.ProductChecking, Reason: ReasonChecking, Message: why}
 	case airlock.ChecksFailed:
 		return Outcome{Phase: opv1.ProductReturned, Reason: ReasonChecksFailed, Message: why}
+	case airlock.Checked: // sealed and checked: the reviews decide, below
 	}
 	sealed := p.Status.Sealed
 	var approvers []string

@@ -32,7 +32,8 @@ type ImportLimits struct {
 	MaxRatio int64
 }
 
-// ImportDefaults: 1 GiB in, 10,000 entries, 4 GiB unpacked, a ratio of 100.
+// ImportDefaults are the limits of an import unless set otherwise: 1 GiB in, 10,000 entries,
+// 4 GiB unpacked, a ratio of 100.
 var ImportDefaults = ImportLimits{MaxBytes: 1 << 30, MaxEntries: 10000, MaxUnpackedBytes: 4 << 30, MaxRatio: 100}
 
 // Sniff names a file's type by its content, never its name: zip, gzip, tar, pdf, png, jpeg,

@@ -21,14 +21,14 @@ var allVerbs = []string{"get", "list", "watch", "create", "update", "patch", "de
 type Visibility int
 
 const (
-	// Sealed: nothing a workload wrote. Members create and stop workloads and read the
+	// Sealed means nothing a workload wrote. Members create and stop workloads and read the
 	// operator's WorkloadSummaries; no pods, pod status, Events, logs, or workload objects,
 	// since every response about them, including those of update, patch and delete, could
 	// carry status a workload wrote. The zero value, so that a Visibility left unset seals.
 	Sealed Visibility = iota
-	// Status: pod status and Events, no logs.
+	// Status means pod status and Events, no logs.
 	Status
-	// Logs: pod status, Events and pod logs (only while the workspace works on samples).
+	// Logs means pod status, Events and pod logs (only while the workspace works on samples).
 	Logs
 )
 
@@ -67,8 +67,9 @@ func (v Visibility) String() string {
 		return "status"
 	case Logs:
 		return "logs"
+	case Sealed:
 	}
-	return "sealed"
+	return "sealed" // and any value out of range: fail closed
 }
 
 // Visibilities lists every visibility; an agreement has one gate for each.
@@ -81,8 +82,9 @@ func Rules(v Visibility) []rbacv1.PolicyRule {
 		return slices.Clone(openRules)
 	case Logs:
 		return append(slices.Clone(openRules), rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}})
+	case Sealed:
 	}
-	return slices.Clone(sealedRules)
+	return slices.Clone(sealedRules) // and any value out of range: fail closed
 }
 
 // GateComponent is the opdomain.io/component label of every gate.

@@ -41,15 +41,15 @@ var (
 // TermTooLong checks the term against the domain's maximum for the role, counted in calendar
 // years: end <= start + N years.
 func TermTooLong(spec opv1.AuthorizationSpec, p rulebook.Policy) *Violation {
-	max, setting := p.MaxDeveloperTermYears, "agreementPolicy.maxDeveloperTermYears"
+	years, setting := p.MaxDeveloperTermYears, "agreementPolicy.maxDeveloperTermYears"
 	if spec.Role == opv1.RoleOperator {
-		max, setting = p.MaxOperatorTermYears, "agreementPolicy.maxOperatorTermYears"
+		years, setting = p.MaxOperatorTermYears, "agreementPolicy.maxOperatorTermYears"
 	}
-	if !spec.Term.End.After(spec.Term.Start.AddDate(int(max), 0, 0)) {
+	if !spec.Term.End.After(spec.Term.Start.AddDate(int(years), 0, 0)) {
 		return nil
 	}
 	return &Violation{Field: termEndPath, Reason: opv1.ReasonTermExceedsPolicy,
-		Message: fmt.Sprintf("the term may last at most %d years for %s agreements in this domain (end <= start + %d years; %s)", max, spec.Role, max, p.Source(setting))}
+		Message: fmt.Sprintf("the term may last at most %d years for %s agreements in this domain (end <= start + %d years; %s)", years, spec.Role, years, p.Source(setting))}
 }
 
 // ExceedsParent checks that a Developer agreement reaches no further than its Operator

@@ -153,7 +153,7 @@ func Job(j *batchv1.Job) opv1.WorkloadObservation {
 
 // CronJob summarizes a CronJob: scheduled or suspended, and how many of its Jobs run.
 func CronJob(c *batchv1.CronJob) opv1.WorkloadObservation {
-	st := opv1.WorkloadObservation{Workload: ref("CronJob", &c.ObjectMeta), State: opv1.WorkloadScheduled, Active: int32(len(c.Status.Active))}
+	st := opv1.WorkloadObservation{Workload: ref("CronJob", &c.ObjectMeta), State: opv1.WorkloadScheduled, Active: int32(len(c.Status.Active))} //nolint:gosec // a count of Jobs
 	if c.Spec.Suspend != nil && *c.Spec.Suspend {
 		st.State = opv1.WorkloadSuspended
 	}

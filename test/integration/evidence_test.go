@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,7 +59,7 @@ func (v verifier) run(t *testing.T, domain string, flags ...string) (int, string
 	t.Helper()
 	args := append(append([]string{"verify-evidence", "--kubeconfig", v.kubeconfig}, flags...), domain)
 	out, err := exec.Command(v.bin, args...).CombinedOutput()
-	if exitErr, ok := err.(*exec.ExitError); ok {
+	if exitErr := (*exec.ExitError)(nil); errors.As(err, &exitErr) {
 		return exitErr.ExitCode(), string(out)
 	}
 	NewWithT(t).Expect(err).NotTo(HaveOccurred())
