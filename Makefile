@@ -88,6 +88,18 @@ test: generate manifests vet $(HELM) ## Run every test against a real control pl
 	  go test -p 1 $(GO_TEST_FLAGS) $(NODE_PACKAGES)
 	$(MAKE) soak SOAK=1m SOAK_TIMEOUT=10m
 
+FUZZTIME ?= 10s
+# package:target of every fuzz target; `go test -fuzz` takes one target of one package at a time.
+FUZZ_TARGETS := ./controllers/lifecycle:FuzzR2_AnAgreementIsActiveOnlyWhenNothingStopsIt \
+	./controllers/evidence:FuzzR6_ARecordsDigestChangesWithItsContent \
+	./controllers/records:FuzzR8_AnyChangeToARecordIsCaught
+.PHONY: fuzz
+fuzz: ## Fuzz the phase machine, the evidence digests and the records chain, $(FUZZTIME) each (failures land in testdata/fuzz).
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz $${t#*:} ($(FUZZTIME))"; \
+	  go test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}" || exit 1; \
+	done
+
 SOAK ?= 10m
 SOAK_TIMEOUT ?= 45m
 .PHONY: soak

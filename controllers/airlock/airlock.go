@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -286,9 +287,13 @@ func (a *Airlock) Record(ctx context.Context, p *Passage, spec opv1.TeardownReco
 	return name, nil
 }
 
+// truncate cuts s to at most n bytes, never inside a character (a reason is often Chinese).
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

@@ -23,10 +23,20 @@ import (
 // ErrSequenceTaken means another record took the next place in the chain first; try again.
 var ErrSequenceTaken = errors.New("another TeardownRecord took the next sequence number")
 
-// Digest is the hex SHA-256 of a record's canonical content: its spec as JSON, digest empty.
+// Digest is the hex SHA-256 of a record's canonical content: its spec as JSON, digest empty,
+// as the API server keeps it. JSON writes a byte that is not UTF-8 (a reason cut mid-character)
+// as the escape \ufffd, and the character the API server stores in its place unescaped; the
+// content is therefore written, read back and written again, so that a record digests the same
+// before it is stored and after.
 func Digest(spec opv1.TeardownRecordSpec) string {
 	spec.Digest = ""
 	raw, err := json.Marshal(spec)
+	if err == nil {
+		var stored opv1.TeardownRecordSpec
+		if err = json.Unmarshal(raw, &stored); err == nil {
+			raw, err = json.Marshal(stored)
+		}
+	}
 	if err != nil {
 		panic(fmt.Sprintf("a TeardownRecordSpec always marshals: %v", err)) // plain data, no custom marshalers that fail
 	}

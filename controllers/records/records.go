@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -57,6 +58,19 @@ func (r Record) digest() string {
 	b, _ := json.Marshal(r) // a struct of strings, numbers and a time: cannot fail
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// validUTF8 replaces what is not UTF-8 in r's strings, as JSON does when it writes them, so
+// that the digest is over the record as it is read back: JSON writes an invalid byte as the
+// escape \ufffd but the character itself unescaped, which would differ.
+func (r *Record) validUTF8() {
+	for _, s := range []*string{&r.AuditID, &r.User, &r.Person, &r.Workspace, &r.Verb, &r.APIGroup, &r.Resource,
+		&r.Subresource, &r.Namespace, &r.Name, &r.Decision, &r.TokenID, &r.Client} {
+		*s = strings.ToValidUTF8(*s, "\uFFFD")
+	}
+	for i := range r.Items {
+		r.Items[i] = strings.ToValidUTF8(r.Items[i], "\uFFFD")
+	}
 }
 
 // Store appends records to files under Dir: per domain a directory, per day (the records' own
@@ -139,6 +153,7 @@ func appendTo(path string, head Record, recs []Record) (Record, error) {
 	defer func() { _ = f.Close() }() // Sync reported any write error
 	w := bufio.NewWriter(f)
 	for _, r := range recs {
+		r.validUTF8()
 		r.Sequence, r.Prev = head.Sequence+1, head.Digest
 		r.Digest = r.digest()
 		line, err := json.Marshal(r)
