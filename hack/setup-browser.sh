@@ -5,17 +5,8 @@
 # Idempotent: with both present it only prints the path.
 set -euo pipefail
 
-log() { echo "setup-browser: $*" >&2; }
+# shellcheck source=lib/debian.sh
+source "$(dirname "$0")/lib/debian.sh"
 
-PACKAGES=(chromium fonts-wqy-zenhei)
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if (( ${#missing[@]} > 0 )); then
-  [[ $(id -u) == 0 ]] || { log "missing Debian packages ${missing[*]}; install them as root"; exit 1; }
-  log "installing ${missing[*]}"
-  apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-fi
+install_packages setup-browser chromium fonts-wqy-zenhei
 command -v chromium

@@ -12,6 +12,8 @@
 set -euo pipefail
 # shellcheck source=lib/kubernetes.sh
 source "$(dirname "$0")/lib/kubernetes.sh"
+# shellcheck source=lib/debian.sh
+source "$(dirname "$0")/lib/debian.sh"
 
 NODE_DIR=${OPDOMAIN_NODE_DIR:-$OPDOMAIN_CACHE/${K8S_VERSION}-node}
 BINARIES=(kubelet kube-scheduler kube-proxy)
@@ -21,16 +23,7 @@ PACKAGES=(containerd runc containernetworking-plugins iptables nftables conntrac
 
 log() { echo "setup-node: $*" >&2; }
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if (( ${#missing[@]} > 0 )); then
-  [[ $(id -u) == 0 ]] || { log "missing Debian packages ${missing[*]}; install them as root"; exit 1; }
-  log "installing ${missing[*]}"
-  apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-fi
+install_packages setup-node "${PACKAGES[@]}"
 
 have_all() {
   for b in "${BINARIES[@]}"; do [[ -x "$NODE_DIR/$b" ]] || return 1; done

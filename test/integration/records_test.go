@@ -2,8 +2,6 @@ package integration
 
 import (
 	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -18,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -261,15 +257,7 @@ func TestR8_EveryUseOfAGrantTokenIsRecordedBeforeItIsServed(t *testing.T) {
 		HaveField("Items", ConsistOf("traffic-flow Raw: road_id,hour")))),
 		"recorded before the answer, not within seconds")
 
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	g.Expect(err).NotTo(HaveOccurred())
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: jose.JSONWebKey{Key: priv, KeyID: gr.Status.Credential.KeyID}}, nil)
-	g.Expect(err).NotTo(HaveOccurred())
-	claims, err := verify(w, token)
-	g.Expect(err).NotTo(HaveOccurred())
-	forged, err := jwt.Signed(signer).Claims(claims).Serialize()
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(introspect(t, w, forged, "").Active).To(BeFalse())
+	g.Expect(introspect(t, w, forge(t, w, gr, token), "").Active).To(BeFalse())
 	g.Expect(uses()).To(HaveLen(1), "a forged token cannot fill the records")
 
 	// The records cannot be written (the newest segment is, for a moment, a directory): the

@@ -85,6 +85,21 @@ func runningAt(t testing.TB, namespace, name, ip string) {
 	g.Expect(k8s.Status().Update(ctx, pod)).To(Succeed())
 }
 
+// forge signs token's claims with a key of its own, under the grant's key ID.
+func forge(t testing.TB, w *grantWorld, gr *opv1.DataGrant, token string) string {
+	t.Helper()
+	g := NewWithT(t)
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	g.Expect(err).NotTo(HaveOccurred())
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: jose.JSONWebKey{Key: priv, KeyID: gr.Status.Credential.KeyID}}, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	claims, err := verify(w, token)
+	g.Expect(err).NotTo(HaveOccurred())
+	forged, err := jwt.Signed(signer).Claims(claims).Serialize()
+	g.Expect(err).NotTo(HaveOccurred())
+	return forged
+}
+
 // R2, R4: a grant's token is served only while its grant is open, and only to its workspace.
 // The answer follows the agreement within the operator's cache latency, not the token's exp;
 // a reopened grant's earlier token stays dead; a token presented from outside its workspace,
@@ -135,15 +150,7 @@ func TestR4_GrantTokenDiesWithItsGrantAndServesOnlyItsWorkspace(t *testing.T) {
 	g.Expect(introspect(t, w, token, "").Active).To(BeFalse(), "the earlier token of a reopened grant")
 
 	// A token with the same claims signed by another key, and no token at all.
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	g.Expect(err).NotTo(HaveOccurred())
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: jose.JSONWebKey{Key: priv, KeyID: gr.Status.Credential.KeyID}}, nil)
-	g.Expect(err).NotTo(HaveOccurred())
-	claims, err := verify(w, tokenOf(t, w, gr))
-	g.Expect(err).NotTo(HaveOccurred())
-	forged, err := jwt.Signed(signer).Claims(claims).Serialize()
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(introspect(t, w, forged, "").Active).To(BeFalse(), "forged")
+	g.Expect(introspect(t, w, forge(t, w, gr, tokenOf(t, w, gr)), "").Active).To(BeFalse(), "forged")
 	g.Expect(introspect(t, w, "not-a-token", "").Active).To(BeFalse())
 	hc, endpoint := introspectionClient(t, w)
 	resp, err := hc.Get(endpoint + "?token=" + url.QueryEscape(token))
