@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -28,12 +29,16 @@ import (
 	"github.com/opdomain/opdomain/controllers/evidence"
 	"github.com/opdomain/opdomain/controllers/fence"
 	"github.com/opdomain/opdomain/controllers/grant"
+	"github.com/opdomain/opdomain/controllers/plugin"
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/controllers/records"
 	opwebhook "github.com/opdomain/opdomain/controllers/webhook"
 )
 
 func main() {
+	if filepath.Base(os.Args[0]) == plugin.Name {
+		os.Exit(plugin.Main(os.Args[1:], os.Stdout, os.Stderr))
+	}
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
 		case "verify-evidence":
@@ -134,7 +139,11 @@ func run(f flags) error {
 		HealthProbeBindAddress: f.probeAddr,
 		LeaderElection:         f.leaderElect,
 		LeaderElectionID:       "opdomain.io",
-		WebhookServer:          webhook.NewServer(webhook.Options{Port: f.webhookPort, CertDir: f.certDir}),
+		// A replica stopping hands over at once instead of leaving the others to wait out the
+		// lease: every reconcile that cuts access waits for a leader. Safe: main returns as
+		// soon as the manager stops.
+		LeaderElectionReleaseOnCancel: true,
+		WebhookServer:                 webhook.NewServer(webhook.Options{Port: f.webhookPort, CertDir: f.certDir}),
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,68 @@
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	"k8s.io/client-go/tools/clientcmd"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/plugin"
+)
+
+// The kubectl plugin, found by kubectl on the PATH and run as the caller: a domain's status as
+// a table and as JSON, a member's kubeconfig written 0600, a grant reviewed as the reviewer
+// themselves (who must hold the reviewer right), and the evidence chain verified.
+func TestR2_R4_TheKubectlPluginActsAsTheCaller(t *testing.T) {
+	g := NewWithT(t)
+	v := newVerifier(t)
+	dir := t.TempDir()
+	g.Expect(os.Symlink(v.bin, filepath.Join(dir, plugin.Name))).To(Succeed())
+	kubectl := func(args ...string) (string, error) {
+		cmd := exec.Command(filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), append([]string{"opdomain", "--kubeconfig", v.kubeconfig}, args...)...)
+		cmd.Env = append(os.Environ(), "PATH="+dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	w := newGrantWorld(t, "plug1", opv1.NetworkPolicyKubernetes)
+	g.Eventually(workspacePhase(w.ws), timeout, poll).Should(Equal(opv1.WorkspaceReady))
+
+	out, err := kubectl("status", "plug1")
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	t.Logf("kubectl opdomain status plug1:\n%s", out)
+	g.Expect(out).To(And(ContainSubstring("domain plug1: ready True"), MatchRegexp(`acme\s+Active`), MatchRegexp(`acme-dev\s+Ready`), ContainSubstring("NEXT TO EXPIRE")))
+	out, err = kubectl("status", "plug1", "-o", "json")
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	var st plugin.Status
+	g.Expect(json.Unmarshal([]byte(out), &st)).To(Succeed())
+	g.Expect(st.Agreements).To(ContainElement(And(HaveField("Name", "acme"), HaveField("Phase", "Active"))))
+	g.Expect(st.Workspaces).To(ConsistOf(And(HaveField("Name", "acme-dev"), HaveField("Phase", "Ready"))))
+
+	file := filepath.Join(dir, "member.kubeconfig")
+	out, err = kubectl("kubeconfig", w.ws.Name, member, "-n", w.control(), "--to", file)
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	info, err := os.Stat(file)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(info.Mode().Perm()).To(Equal(os.FileMode(0o600)))
+	cfg, err := clientcmd.LoadFromFile(file)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(cfg.AuthInfos).NotTo(BeEmpty())
+
+	gr := w.grant("congestion")
+	gr.Spec.Review = nil
+	g.Expect(k8s.Create(ctx, gr)).To(Succeed())
+	out, err = kubectl("review", "grant", "congestion", "--approve", "-n", w.control(), "--as", "plug1-stranger")
+	g.Expect(err).To(HaveOccurred(), "without the reviewer right: %s", out)
+	out, err = kubectl("review", "grant", "congestion", "--approve", "-n", w.control(), "--as", reviewer)
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	g.Expect(out).To(ContainSubstring("datagrant/congestion approved by " + reviewer))
+	g.Eventually(grantPhase(gr), timeout, poll).Should(Equal(opv1.GrantActive))
+
+	out, err = kubectl("verify", "plug1")
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	g.Expect(out).To(ContainSubstring("evidence of domain plug1 is intact"))
+}
