@@ -29,7 +29,16 @@ var AccessCut = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 	Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
 }, []string{"boundary"})
 
-func init() { ctrlmetrics.Registry.MustRegister(AccessCut) }
+// TeardownStep is how long each step of a workspace's teardown took, from the step before it
+// (the first from the teardown's start) to its completion, waiting included (pods to go, volumes
+// to be destroyed), on the operator's clock.
+var TeardownStep = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	Name:    "opdomain_teardown_step_seconds",
+	Help:    "Seconds each step of a workspace's teardown took, from the step before it (or the start) to its completion.",
+	Buckets: []float64{0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800},
+}, []string{"step"})
+
+func init() { ctrlmetrics.Registry.MustRegister(AccessCut, TeardownStep) }
 
 // Seen keeps, per object, the first boundary the operator's watch delivered and when, until the
 // cut it causes is observed or the object turns out open after all.

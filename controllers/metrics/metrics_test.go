@@ -15,13 +15,14 @@ func exported() map[string]bool {
 	ch := make(chan *prometheus.Desc, 64)
 	theState.Describe(ch)
 	AccessCut.Describe(ch)
+	TeardownStep.Describe(ch)
 	close(ch)
 	names := map[string]bool{}
 	fqName := regexp.MustCompile(`fqName: "([^"]+)"`)
 	for d := range ch {
 		name := fqName.FindStringSubmatch(d.String())[1]
 		names[name] = true
-		if name == "opdomain_access_cut_seconds" {
+		if name == "opdomain_access_cut_seconds" || name == "opdomain_teardown_step_seconds" {
 			for _, suffix := range []string{"_bucket", "_count", "_sum"} {
 				names[name+suffix] = true
 			}

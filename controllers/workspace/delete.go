@@ -25,6 +25,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/apply"
 	"github.com/opdomain/opdomain/controllers/conditions"
 	"github.com/opdomain/opdomain/controllers/evidence"
+	"github.com/opdomain/opdomain/controllers/metrics"
 	"github.com/opdomain/opdomain/controllers/policy"
 )
 
@@ -66,9 +67,11 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope, reason, ende
 	conditions.Set(&ws.Status.Conditions, ws.Generation, opv1.ConditionAccessGranted, false, opv1.ReasonTearingDown, "access revoked by teardown")
 
 	if ws.Status.Teardown.Record == "" {
+		since := ws.Status.Teardown.StartedAt.Time
 		for _, name := range TeardownSteps {
 			step := ws.Status.Teardown.Step(name)
 			if step.CompletedAt != nil {
+				since = step.CompletedAt.Time
 				continue
 			}
 			err := r.runStep(ctx, s, step)
@@ -82,6 +85,8 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope, reason, ende
 			if err := r.saveProgress(ctx, s); err != nil {
 				return ctrl.Result{}, err
 			}
+			metrics.TeardownStep.WithLabelValues(name).Observe(step.CompletedAt.Sub(since).Seconds())
+			since = step.CompletedAt.Time
 		}
 		if err := r.writeRecord(ctx, s); err != nil {
 			if errors.Is(err, evidence.ErrSequenceTaken) {

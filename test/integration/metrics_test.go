@@ -105,4 +105,19 @@ func TestR2_MetricsAreAuthorizedAndMeasureTheCut(t *testing.T) {
 		ContainSubstring(`opdomain_agreements{domain="met1",phase="Suspended"} 1`),
 		ContainSubstring(`opdomain_workspaces{domain="met1",phase="Suspended"} 1`),
 	))
+
+	// A teardown's steps are timed.
+	steps := func() int {
+		_, body := scrape(scraper)
+		m := regexp.MustCompile(`(?m)^opdomain_teardown_step_seconds_count\{step="namespace"\} (\d+)$`).FindStringSubmatch(body)
+		if m == nil {
+			return 0
+		}
+		n, err := strconv.Atoi(m[1])
+		g.Expect(err).NotTo(HaveOccurred())
+		return n
+	}
+	torn := steps()
+	g.Expect(k8s.Delete(ctx, w.ws)).To(Succeed())
+	g.Eventually(steps, 2*timeout, poll).Should(BeNumerically(">", torn), "the last step of the teardown is timed")
 }
