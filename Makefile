@@ -134,12 +134,20 @@ demo: manifests ## Start a local control plane, the operator and the samples (NO
 build: ## Build the manager binary.
 	go build -o $(LOCALBIN)/manager .
 
+RELEASE_DIR ?= $(LOCALBIN)/release
+.PHONY: release
+release: manifests $(HELM) ## Write the release of $(VERSION) into bin/release: install.yaml, the packaged chart, the image archive and its SBOM.
+	mkdir -p $(RELEASE_DIR)
+	"$$(hack/setup-control-plane.sh)/kubectl" kustomize config/default > $(RELEASE_DIR)/install.yaml
+	$(HELM) package charts/opdomain -d $(RELEASE_DIR)
+	go run ./hack/image/manager -ref $(IMG) -o $(RELEASE_DIR)/opdomain-manager-$(VERSION).tar -sbom $(RELEASE_DIR)/opdomain-manager-$(VERSION).sbom.cdx.json
+
 .PHONY: plugin
 plugin: ## Build the kubectl plugin, bin/kubectl-opdomain: the manager's binary under the plugin's name.
 	go build -o $(LOCALBIN)/kubectl-opdomain .
 
 .PHONY: image
-image: ## Build the manager image $(IMG) offline into bin/opdomain-manager.tar (docker load, podman load, ctr images import).
+image: ## Build the manager image $(IMG) offline into bin/opdomain-manager.tar (docker load, podman load, ctr images import), and its SBOM.
 	go run ./hack/image/manager -ref $(IMG) -o $(LOCALBIN)/opdomain-manager.tar
 
 .PHONY: run

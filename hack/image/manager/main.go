@@ -18,15 +18,16 @@ import (
 func main() {
 	ref := flag.String("ref", "opdomain/manager:latest", "the image's name and tag")
 	out := flag.String("o", "bin/opdomain-manager.tar", "where to write the image archive")
+	sbom := flag.String("sbom", "bin/opdomain-manager.sbom.cdx.json", "where to write the manager's CycloneDX bill of materials")
 	arch := flag.String("arch", runtime.GOARCH, "GOARCH to build for")
 	flag.Parse()
-	if err := build(*ref, *out, *arch); err != nil {
+	if err := build(*ref, *out, *sbom, *arch); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
 
-func build(ref, out, arch string) error {
+func build(ref, out, sbom, arch string) error {
 	dir, err := os.MkdirTemp("", "opdomain-image-")
 	if err != nil {
 		return err
@@ -40,6 +41,10 @@ func build(ref, out, arch string) error {
 	if err != nil {
 		return err
 	}
+	bom, err := image.SBOM(spec.Binary)
+	if err != nil {
+		return err
+	}
 	digest, err := img.Digest()
 	if err != nil {
 		return err
@@ -50,6 +55,9 @@ func build(ref, out, arch string) error {
 	if err := tarball.WriteToFile(out, tag, img); err != nil {
 		return err
 	}
-	fmt.Printf("%s %s@%s\n", out, ref, digest)
+	if err := image.WriteSBOM(bom, sbom); err != nil {
+		return err
+	}
+	fmt.Printf("%s %s@%s (bill of materials %s)\n", out, ref, digest, sbom)
 	return nil
 }
