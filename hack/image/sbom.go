@@ -42,7 +42,7 @@ func purl(path, version string) string { return "pkg:golang/" + path + "@" + ver
 
 // WriteSBOM writes bom as JSON to path.
 func WriteSBOM(bom *cdx.BOM, path string) error {
-	f, err := os.Create(path) //nolint:gosec // the path the image's builder was given
+	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
