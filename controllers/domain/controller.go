@@ -165,15 +165,15 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return b.Complete(r)
 }
 
-// StopKey is the domain's emergency stop, as metrics.Boundaries knows it.
-func StopKey(domain string) string { return "OperationDomain/" + domain }
+// stopKey is the domain's emergency stop, as metrics.Boundaries knows it.
+func stopKey(domain string) string { return "OperationDomain/" + domain }
 
 // noteStops notes an emergency stop as the watch delivers it; it filters nothing.
 var noteStops = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 	old, oldOK := e.ObjectOld.(*opv1.OperationDomain)
 	updated, newOK := e.ObjectNew.(*opv1.OperationDomain)
 	if oldOK && newOK && !old.Spec.EmergencyStop.Active && updated.Spec.EmergencyStop.Active {
-		metrics.Boundaries.Note(StopKey(updated.Name), metrics.BoundaryEmergencyStop)
+		metrics.Boundaries.Note(stopKey(updated.Name), metrics.BoundaryEmergencyStop)
 	}
 	return true
 }}

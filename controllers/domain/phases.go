@@ -323,7 +323,7 @@ func (r *Reconciler) observeEmergencyStop(ctx context.Context, s *scope) (bool, 
 	if err := gate.CloseAll(ctx, r.Client, d.Name); err != nil {
 		return false, err
 	}
-	metrics.Boundaries.Cut(StopKey(d.Name))
+	metrics.Boundaries.Cut(stopKey(d.Name))
 	return true, r.cutAccess(ctx, d)
 }
 
