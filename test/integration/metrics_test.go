@@ -77,17 +77,22 @@ func TestR2_MetricsAreAuthorizedAndMeasureTheCut(t *testing.T) {
 	g.Expect(code).To(Equal(http.StatusUnauthorized), "no credentials")
 	code, _ = scrape(stranger)
 	g.Expect(code).To(Equal(http.StatusForbidden), "authenticated, not allowed /metrics")
-	suspensionCuts := func() int {
-		code, body := scrape(scraper)
-		g.Expect(code).To(Equal(http.StatusOK))
-		m := regexp.MustCompile(`(?m)^opdomain_access_cut_seconds_count\{boundary="suspension"\} (\d+)$`).FindStringSubmatch(body)
-		if m == nil {
-			return 0
+	// count is a series' value in a scrape by the reader, 0 before it is first observed.
+	count := func(series string) func() int {
+		pattern := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\d+)$`)
+		return func() int {
+			code, body := scrape(scraper)
+			g.Expect(code).To(Equal(http.StatusOK))
+			m := pattern.FindStringSubmatch(body)
+			if m == nil {
+				return 0
+			}
+			n, err := strconv.Atoi(m[1])
+			g.Expect(err).NotTo(HaveOccurred())
+			return n
 		}
-		n, err := strconv.Atoi(m[1])
-		g.Expect(err).NotTo(HaveOccurred())
-		return n
 	}
+	suspensionCuts := count(`opdomain_access_cut_seconds_count{boundary="suspension"}`)
 	before := suspensionCuts()
 
 	g.Eventually(workspacePhase(w.ws), timeout, poll).Should(Equal(opv1.WorkspaceReady), "the agreement's gates are open")
@@ -107,16 +112,7 @@ func TestR2_MetricsAreAuthorizedAndMeasureTheCut(t *testing.T) {
 	))
 
 	// A teardown's steps are timed.
-	steps := func() int {
-		_, body := scrape(scraper)
-		m := regexp.MustCompile(`(?m)^opdomain_teardown_step_seconds_count\{step="namespace"\} (\d+)$`).FindStringSubmatch(body)
-		if m == nil {
-			return 0
-		}
-		n, err := strconv.Atoi(m[1])
-		g.Expect(err).NotTo(HaveOccurred())
-		return n
-	}
+	steps := count(`opdomain_teardown_step_seconds_count{step="namespace"}`)
 	torn := steps()
 	g.Expect(k8s.Delete(ctx, w.ws)).To(Succeed())
 	g.Eventually(steps, 2*timeout, poll).Should(BeNumerically(">", torn), "the last step of the teardown is timed")
