@@ -80,9 +80,10 @@ node: ## Install (as root) containerd, runc, CNI plugins; build (or reuse) kubel
 NODE_PACKAGES := ./test/node ./test/e2e
 
 .PHONY: test
-test: generate manifests vet $(HELM) ## Run every test against a real control plane (screenshots into bin/artifacts), the real node's, then a one-minute soak.
+test: generate manifests vet $(HELM) ## Run every test against a real control plane and object store (screenshots into bin/artifacts), the real node's, then a one-minute soak.
 	OPDOMAIN_SOAK= OPDOMAIN_HELM=$(HELM) KUBEBUILDER_ASSETS="$$(hack/setup-control-plane.sh)" \
 	  OPDOMAIN_CHROMIUM="$$(hack/setup-browser.sh)" OPDOMAIN_ARTIFACTS=$(CURDIR)/bin/artifacts \
+	  OPDOMAIN_VERSITYGW="$$(hack/setup-objectstore.sh)" \
 	  go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v -e '/test/node$$' -e '/test/e2e$$')
 	KUBEBUILDER_ASSETS="$$(hack/setup-control-plane.sh)" OPDOMAIN_NODE_BIN="$$(hack/setup-node.sh)" \
 	  go test -p 1 $(GO_TEST_FLAGS) $(NODE_PACKAGES)

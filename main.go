@@ -82,6 +82,7 @@ func main() {
 		"is served on, read-only and without credentials; empty serves none")
 	flag.StringVar(&f.recordsDir, "records-dir", "", "directory (a volume) where the domains' operation records are appended, received from the API server's "+
 		"audit webhook backend at "+records.Path+" on the webhook port; empty keeps none")
+	flag.StringVar(&f.recordsBucket, "records-bucket", "", recordsBucketUsage+"; empty keeps every day on the --records-dir volume")
 	flag.DurationVar(&f.anchorEvery, "records-anchor-interval", time.Hour, "how often each domain's newest operation record is anchored in its status, "+
 		"beyond the records' own volume (at least daily, as the records' retention needs)")
 	flag.StringVar(&f.auditTokenFile, "audit-token-file", "", "file holding the bearer token the API server's audit webhook configuration presents; "+
@@ -103,7 +104,7 @@ type flags struct {
 	metricsAddr, metricsCertDir, probeAddr, kubeconfigServer, dnsNamespace, dnsLabels string
 	introspectionLabels, fenceImage, fenceTarget, airlockImage                        string
 	certDir, webhookService, webhookSecret, webhookConfiguration                      string
-	recordsDir, auditTokenFile, disclosureAddr                                        string
+	recordsDir, recordsBucket, auditTokenFile, disclosureAddr                         string
 	leaderElect, selfSignedCerts                                                      bool
 	workers, webhookPort                                                              int
 	grantKeyRotation, anchorEvery                                                     time.Duration
@@ -162,11 +163,11 @@ func run(f flags) error {
 	if err != nil {
 		return err
 	}
-	recorded, err := recordsConfig(f)
+	ctx := ctrl.SetupSignalHandler()
+	recorded, err := recordsConfig(ctx, f)
 	if err != nil {
 		return err
 	}
-	ctx := ctrl.SetupSignalHandler()
 	opts := controllers.Options{
 		Clock: clock.RealClock{}, DNS: dns, Introspection: introspection, IntrospectionEndpoint: endpoint, Kubeconfig: target, WorkspaceWorkers: f.workers, GrantKeyRotation: f.grantKeyRotation,
 		Fence: fenced, AirlockImage: f.airlockImage, Records: recorded, Disclosure: f.disclosureAddr,
@@ -200,8 +201,14 @@ func run(f flags) error {
 	return mgr.Start(ctx)
 }
 
-// recordsConfig reads where operation records go and the token their sender presents.
-func recordsConfig(f flags) (controllers.Records, error) {
+// recordsBucketUsage describes --records-bucket, the same for the manager and its commands.
+const recordsBucketUsage = "S3-compatible bucket with object lock, https://HOST[:PORT]/BUCKET, that keeps each day of operation records " +
+	"once it is over, locked (COMPLIANCE) until its retention runs out; credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+
+// recordsConfig reads where operation records go and the token their sender presents, and
+// connects to their archive: a manager that cannot reach it, or finds it without object lock,
+// does not start.
+func recordsConfig(ctx context.Context, f flags) (controllers.Records, error) {
 	if f.recordsDir == "" {
 		return controllers.Records{}, nil
 	}
@@ -212,7 +219,13 @@ func recordsConfig(f flags) (controllers.Records, error) {
 	if err != nil {
 		return controllers.Records{}, fmt.Errorf("--audit-token-file: %w", err)
 	}
-	return controllers.Records{Dir: f.recordsDir, Token: strings.TrimSpace(string(token)), AnchorEvery: f.anchorEvery}, nil
+	var archive *records.Archive
+	if f.recordsBucket != "" {
+		if archive, err = records.NewArchive(ctx, f.recordsBucket); err != nil {
+			return controllers.Records{}, fmt.Errorf("--records-bucket: %w", err)
+		}
+	}
+	return controllers.Records{Dir: f.recordsDir, Token: strings.TrimSpace(string(token)), AnchorEvery: f.anchorEvery, Archive: archive}, nil
 }
 
 // webhookServiceAddress is the cluster IP and port of the manager's webhook Service, the fence's
@@ -349,10 +362,11 @@ func runInspect(name string, args []string) int {
 func verifyEvidence(args []string) int {
 	fs := flag.NewFlagSet("verify-evidence", flag.ExitOnError)
 	fs.Usage = func() {
-		_, _ = fmt.Fprintln(fs.Output(), "usage: manager verify-evidence [--kubeconfig PATH] [--records-dir DIR] DOMAIN")
+		_, _ = fmt.Fprintln(fs.Output(), "usage: manager verify-evidence [--kubeconfig PATH] [--records-dir DIR [--records-bucket URL]] DOMAIN")
 	}
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: KUBECONFIG or in-cluster)")
 	recordsDir := fs.String("records-dir", "", "the manager's --records-dir: check the domain's operation records too")
+	bucket := fs.String("records-bucket", "", "the manager's --records-bucket")
 	_ = fs.Parse(args)
 	if fs.NArg() != 1 {
 		fs.Usage()
@@ -373,6 +387,11 @@ func verifyEvidence(args []string) int {
 	}
 	var operations int64
 	if *recordsDir != "" {
+		store, err := recordsStore(context.Background(), *recordsDir, *bucket)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "verify-evidence:", err)
+			return 2
+		}
 		var d opv1.OperationDomain
 		if err := c.Get(context.Background(), client.ObjectKey{Name: fs.Arg(0)}, &d); err != nil {
 			fmt.Fprintln(os.Stderr, "verify-evidence:", err)
@@ -380,7 +399,7 @@ func verifyEvidence(args []string) int {
 		}
 		st := d.Status.Records
 		anchor, pruned := records.Anchor{Sequence: st.Head.Sequence, Digest: st.Head.Digest}, records.Anchor{Sequence: st.Pruned.Sequence, Digest: st.Pruned.Digest}
-		if operations, err = records.Verify(*recordsDir, fs.Arg(0), anchor, pruned); err != nil {
+		if operations, err = store.Verify(context.Background(), fs.Arg(0), anchor, pruned); err != nil {
 			problems = append(problems, "operation records: "+err.Error())
 		}
 	}
@@ -397,16 +416,28 @@ func verifyEvidence(args []string) int {
 	return 0
 }
 
+// recordsStore reads the records the manager keeps under dir and, with bucket, in its archive.
+func recordsStore(ctx context.Context, dir, bucket string) (*records.Store, error) {
+	s := &records.Store{Dir: dir}
+	if bucket == "" {
+		return s, nil
+	}
+	var err error
+	s.Archive, err = records.NewArchive(ctx, bucket)
+	return s, err
+}
+
 // queryRecords prints a domain's operation records that match every filter given, one JSON
-// object a line: `manager records --records-dir DIR [--workspace W] [--person P] [--since T]
-// [--until T] DOMAIN`.
+// object a line: `manager records --records-dir DIR [--records-bucket URL] [--workspace W]
+// [--person P] [--grant G] [--since T] [--until T] DOMAIN`.
 func queryRecords(args []string) int {
 	fs := flag.NewFlagSet("records", flag.ExitOnError)
 	fs.Usage = func() {
-		_, _ = fmt.Fprintln(fs.Output(), "usage: manager records --records-dir DIR [--workspace W] [--person P] [--grant G] [--since RFC3339] [--until RFC3339] DOMAIN")
+		_, _ = fmt.Fprintln(fs.Output(), "usage: manager records --records-dir DIR [--records-bucket URL] [--workspace W] [--person P] [--grant G] [--since RFC3339] [--until RFC3339] DOMAIN")
 		fs.PrintDefaults()
 	}
 	dir := fs.String("records-dir", "", "the manager's --records-dir")
+	bucket := fs.String("records-bucket", "", "the manager's --records-bucket")
 	workspace := fs.String("workspace", "", "only requests made with a member credential of this DeveloperWorkspace")
 	person := fs.String("person", "", "only requests of this person (a persons[].user of an agreement)")
 	grant := fs.String("grant", "", "only requests on this DataGrant, and its token's uses by data services")
@@ -431,8 +462,13 @@ func queryRecords(args []string) int {
 		fs.Usage()
 		return 2
 	}
+	store, err := recordsStore(context.Background(), *dir, *bucket)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "records:", err)
+		return 2
+	}
 	out := json.NewEncoder(os.Stdout)
-	err = records.Read(*dir, fs.Arg(0), func(r records.Record) error {
+	err = store.Read(context.Background(), fs.Arg(0), func(r records.Record) error {
 		if (*workspace != "" && r.Workspace != *workspace) || (*person != "" && r.Person != *person) ||
 			(*grant != "" && (r.Resource != "datagrants" || r.Name != *grant)) ||
 			(!from.IsZero() && r.Time.Before(from)) || (!to.IsZero() && !r.Time.Before(to)) {

@@ -111,11 +111,13 @@ type Options struct {
 	Disclosure string
 }
 
-// Records is where the domains' operation records are kept (R8), the token the API server's
-// audit webhook backend presents when it delivers them, and how often each domain's newest
-// record is anchored in its status (default hourly).
+// Records is where the domains' operation records are kept (R8) and the archive their days
+// move to once over (nil keeps them on Dir's volume), the token the API server's audit webhook
+// backend presents when it delivers them, and how often each domain's newest record is anchored
+// in its status (default hourly).
 type Records struct {
 	Dir, Token  string
+	Archive     *records.Archive
 	AnchorEvery time.Duration
 }
 
@@ -135,7 +137,7 @@ func (r Records) store() *records.Store {
 	if r.Dir == "" {
 		return nil
 	}
-	return records.Open(r.Dir)
+	return records.Open(r.Dir, r.Archive)
 }
 
 // Setup registers the indexes and reconcilers with mgr.

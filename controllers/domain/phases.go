@@ -454,28 +454,29 @@ func (r *Reconciler) maintainEvidence(ctx context.Context, s *scope) (bool, erro
 func (s *scope) wake(t time.Time) { s.wakeAt = wakeup.Earliest(s.wakeAt, t) }
 
 // maintainRecords removes the domain's operation records whose retention (recordRetentionDays)
-// ran out, whole days, oldest first, the point they reach saved in the status before the files
-// go, so that verification resumes from it (R6, R8); and every AnchorEvery it writes the newest
-// record into the status, a copy outside the records' own volume, so that records rewritten or
-// cut off before it show to verify-evidence.
+// ran out, whole days, oldest first, the point they reach saved in the status before they go,
+// so that verification resumes from it (R6, R8); moves the days that are over into the
+// records' archive, when there is one, locked until their retention runs out; and every
+// AnchorEvery it writes the newest record into the status, a copy outside the records' own
+// volume, so that records rewritten or cut off before it show to verify-evidence.
 func (r *Reconciler) maintainRecords(ctx context.Context, s *scope) (bool, error) {
 	if r.Records == nil {
 		return true, nil
 	}
 	d, st, now := s.domain, &s.domain.Status.Records, r.Clock.Now()
 	days := int(s.policy.RecordRetentionDays)
-	due, err := r.Records.Retention(d.Name, days, now)
+	due, err := r.Records.Retention(ctx, d.Name, days, now)
 	if err != nil {
 		return false, err
 	}
-	if len(due.Files) > 0 {
+	if len(due.Segments) > 0 {
 		if due.Through.Sequence > st.Pruned.Sequence {
 			st.Pruned = opv1.ChainLink{Sequence: due.Through.Sequence, Digest: due.Through.Digest}
 			if err := r.saveStatus(ctx, s); err != nil {
 				return false, err
 			}
 		}
-		if err := r.Records.Remove(due.Files); err != nil {
+		if err := r.Records.Remove(ctx, d.Name, due.Segments); err != nil {
 			return false, err
 		}
 		r.Recorder.Eventf(d, nil, corev1.EventTypeNormal, "RecordsExpired", "Prune",
@@ -484,8 +485,11 @@ func (r *Reconciler) maintainRecords(ctx context.Context, s *scope) (bool, error
 	if !due.Next.IsZero() {
 		s.wake(due.Next)
 	}
+	if _, err := r.Records.Ship(ctx, d.Name, days, now); err != nil {
+		return false, err
+	}
 	if st.AnchoredAt == nil || !now.Before(st.AnchoredAt.Add(r.AnchorEvery)) {
-		head, err := r.Records.Head(d.Name)
+		head, err := r.Records.Head(ctx, d.Name)
 		if err != nil {
 			return false, err
 		}

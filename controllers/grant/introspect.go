@@ -110,7 +110,7 @@ func (in *Introspector) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		answer = Introspection{}
 	}
 	if presented != nil && in.Records != nil {
-		if err := in.Records.Append(presented.domain, []records.Record{presented.record(in.Clock.Now(), clientIP, answer.Active)}); err != nil {
+		if err := in.Records.Append(ctx, presented.domain, []records.Record{presented.record(in.Clock.Now(), clientIP, answer.Active)}); err != nil {
 			logf.FromContext(ctx).Error(err, "token not active: its use could not be recorded", "domain", presented.domain)
 			answer = Introspection{}
 		}

@@ -21,17 +21,17 @@ func FuzzR8_AnyChangeToARecordIsCaught(f *testing.F) {
 		for i := range int(count%5) + 1 {
 			recs = append(recs, Record{Time: at.Add(time.Duration(i) * time.Second), Verb: verb, Resource: resource, Name: name, Code: 200})
 		}
-		if err := s.Append("d", recs); err != nil {
+		if err := s.Append(t.Context(), "d", recs); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Verify(dir, "d", Anchor{}, Anchor{}); err != nil {
+		if _, err := (&Store{Dir: dir}).Verify(t.Context(), "d", Anchor{}, Anchor{}); err != nil {
 			t.Fatalf("an untouched chain: %v", err)
 		}
-		segs, err := segments(dir, "d")
+		segs, err := segmentFiles(dir, "d")
 		if err != nil || len(segs) != 1 {
 			t.Fatalf("segments %v: %v", segs, err)
 		}
-		raw, err := os.ReadFile(segs[0])
+		raw, err := os.ReadFile(filepath.Join(dir, "d", segs[0]))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -41,10 +41,10 @@ func FuzzR8_AnyChangeToARecordIsCaught(f *testing.F) {
 		line := int(flip) % len(recs)
 		tampered := strings.Replace(lines[line], `"verb":"`, `"verb":"x`, 1)
 		lines[line] = tampered
-		if err := os.WriteFile(filepath.Join(dir, "d", filepath.Base(segs[0])), []byte(strings.Join(lines, "")), 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, "d", segs[0]), []byte(strings.Join(lines, "")), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Verify(dir, "d", Anchor{}, Anchor{}); err == nil {
+		if _, err := (&Store{Dir: dir}).Verify(t.Context(), "d", Anchor{}, Anchor{}); err == nil {
 			t.Fatalf("record %d changed, the chain still verifies", line+1)
 		}
 	})

@@ -89,7 +89,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		byDomain[domain] = append(byDomain[domain], rec)
 	}
 	for _, d := range order {
-		if err := rc.Store.Append(d, byDomain[d]); err != nil {
+		if err := rc.Store.Append(req.Context(), d, byDomain[d]); err != nil {
 			logf.FromContext(req.Context()).Error(err, "appending operation records", "domain", d)
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return

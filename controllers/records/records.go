@@ -6,6 +6,7 @@ package records
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -75,13 +76,15 @@ func (r *Record) validUTF8() {
 
 // Store appends records to files under Dir: per domain a directory, per day (the records' own
 // UTC date) a segment named after its first record's number, so that retention removes whole
-// days. One process writes a Dir.
+// days. With an Archive, a day's segment moves there once the day is over (Ship), and the
+// Store reads a domain's records from both. One process writes a Dir.
 type Store struct {
-	Dir string
+	Dir     string
+	Archive *Archive
 
 	mu     sync.Mutex
 	tails  map[string]tail   // each domain's newest record and segment, read once
-	sealed map[string]Record // the last record of each sealed segment read so far
+	sealed map[string]Record // the last record of each sealed segment read so far, by domain/name
 }
 
 var (
@@ -91,14 +94,15 @@ var (
 
 // Open is the process's Store for dir: every part of the manager that records (the audit
 // receiver, token introspection, the domains' retention) writes through the same one, so that
-// each domain's chain has one writer.
-func Open(dir string) *Store {
+// each domain's chain has one writer. archive is where sealed segments go; nil keeps them on
+// the volume.
+func Open(dir string, archive *Archive) *Store {
 	openMu.Lock()
 	defer openMu.Unlock()
 	if s, ok := open[dir]; ok {
 		return s
 	}
-	s := &Store{Dir: dir}
+	s := &Store{Dir: dir, Archive: archive}
 	open[dir] = s
 	return s
 }
@@ -106,18 +110,18 @@ func Open(dir string) *Store {
 // tail is where a domain's next record goes.
 type tail struct {
 	head    Record
-	segment string // the newest segment's path; "" before the first
+	segment string // the newest segment's path on the volume; "" before the first
 }
 
 // Append numbers and chains recs after the domain's last record and appends them, each to the
 // segment of its day, synced to disk before it returns.
-func (s *Store) Append(domain string, recs []Record) error {
+func (s *Store) Append(ctx context.Context, domain string, recs []Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, err := s.tail(domain)
+	t, err := s.tail(ctx, domain)
 	if err != nil {
 		return err
 	}
@@ -127,7 +131,7 @@ func (s *Store) Append(domain string, recs []Record) error {
 	for len(recs) > 0 {
 		// The run of records that falls on the newest segment's day, or starts a new one.
 		if t.segment == "" || day(recs[0].Time) != day(t.head.Time) {
-			t.segment = filepath.Join(s.Dir, domain, fmt.Sprintf("%012d.jsonl", t.head.Sequence+1))
+			t.segment = filepath.Join(s.Dir, domain, segmentName(t.head.Sequence+1))
 		}
 		n := 1
 		for n < len(recs) && day(recs[n].Time) == day(recs[0].Time) {
@@ -143,6 +147,9 @@ func (s *Store) Append(domain string, recs []Record) error {
 }
 
 func day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// segmentName names the segment that starts with record first: zero-padded, so names sort.
+func segmentName(first int64) string { return fmt.Sprintf("%012d.jsonl", first) }
 
 // appendTo chains recs after head into the file at path, synced, and returns the new head.
 func appendTo(path string, head Record, recs []Record) (Record, error) {
@@ -172,38 +179,46 @@ func appendTo(path string, head Record, recs []Record) (Record, error) {
 }
 
 // Head is the domain's newest record; the zero Record when it has none.
-func (s *Store) Head(domain string) (Record, error) {
+func (s *Store) Head(ctx context.Context, domain string) (Record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, err := s.tail(domain)
+	t, err := s.tail(ctx, domain)
 	return t.head, err
 }
 
 // tail reads the domain's newest segment the first time. A last line cut short (the process
 // died while writing it, before the API server heard the batch was kept, so it sends the
-// batch again) is cut off first.
-func (s *Store) tail(domain string) (tail, error) {
+// batch again) is cut off first. With nothing on the volume (a new volume, or every day
+// shipped), the chain goes on from the newest archived segment.
+func (s *Store) tail(ctx context.Context, domain string) (tail, error) {
 	if s.tails == nil {
 		s.tails = map[string]tail{}
 	}
 	if t, ok := s.tails[domain]; ok {
 		return t, nil
 	}
-	segs, err := segments(s.Dir, domain)
+	segs, err := s.segments(ctx, domain)
 	if err != nil {
 		return tail{}, err
 	}
 	var t tail
 	for ; len(segs) > 0 && t.head.Sequence == 0; segs = segs[:len(segs)-1] {
 		seg := segs[len(segs)-1]
-		complete, err := read(seg, func(r Record) error { t.head = r; return nil })
+		if !seg.local {
+			if t.head, err = s.lastOf(ctx, domain, seg.name); err != nil {
+				return tail{}, err
+			}
+			break
+		}
+		path := filepath.Join(s.Dir, domain, seg.name)
+		complete, err := readFile(path, func(r Record) error { t.head = r; return nil })
 		if err != nil {
 			return tail{}, err
 		}
 		if complete == 0 {
-			err = os.Remove(seg) // nothing but a torn line: the next record starts a segment anew
+			err = os.Remove(path) // nothing but a torn line: the next record starts a segment anew
 		} else {
-			t.segment, err = seg, os.Truncate(seg, complete)
+			t.segment, err = path, os.Truncate(path, complete)
 		}
 		if err != nil {
 			return tail{}, err
@@ -213,11 +228,52 @@ func (s *Store) tail(domain string) (tail, error) {
 	return t, nil
 }
 
-// segments lists a domain's segment files, oldest first.
-func segments(dir, domain string) ([]string, error) {
-	segs, err := filepath.Glob(filepath.Join(dir, domain, "*.jsonl"))
-	slices.Sort(segs) // zero-padded first numbers
-	return segs, err
+// segment is one day of a domain's records, named after its first record's number.
+type segment struct {
+	name  string
+	local bool // on the volume (too); otherwise only in the archive
+}
+
+// segments lists a domain's segments, on the volume and in the archive, oldest first.
+func (s *Store) segments(ctx context.Context, domain string) ([]segment, error) {
+	files, err := filepath.Glob(filepath.Join(s.Dir, domain, "*.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	local := map[string]bool{}
+	names := make([]string, 0, len(files))
+	for _, f := range files {
+		local[filepath.Base(f)] = true
+		names = append(names, filepath.Base(f))
+	}
+	if s.Archive != nil {
+		archived, err := s.Archive.names(ctx, domain)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, archived...)
+	}
+	slices.Sort(names)
+	segs := make([]segment, 0, len(names))
+	for _, n := range slices.Compact(names) {
+		segs = append(segs, segment{name: n, local: local[n]})
+	}
+	return segs, nil
+}
+
+// openSegment reads a segment from the volume, or from the archive when it is there only (or
+// was shipped since it was listed).
+func (s *Store) openSegment(ctx context.Context, domain string, seg segment) (io.ReadCloser, error) {
+	if seg.local {
+		f, err := os.Open(filepath.Join(s.Dir, domain, seg.name)) //nolint:gosec // a segment of the store's own directory
+		if err == nil || s.Archive == nil || !errors.Is(err, os.ErrNotExist) {
+			return f, err
+		}
+	}
+	if s.Archive == nil {
+		return nil, fmt.Errorf("segment %s of %s: %w", seg.name, domain, os.ErrNotExist)
+	}
+	return s.Archive.open(ctx, domain, seg.name)
 }
 
 // Due is what retention removes from a domain's records: the segments whose every record is
@@ -225,23 +281,23 @@ func segments(dir, domain string) ([]string, error) {
 // the point the domain's status keeps before Remove takes them; and when the oldest segment
 // left falls due (zero when only the newest is left).
 type Due struct {
-	Through Record
-	Files   []string
-	Next    time.Time
+	Through  Record
+	Segments []string
+	Next     time.Time
 }
 
 // Retention finds what is due at now when records are kept for days. A sealed segment (any but
 // the newest: records are only ever appended to the newest) is read once for its last record.
-func (s *Store) Retention(domain string, days int, now time.Time) (Due, error) {
+func (s *Store) Retention(ctx context.Context, domain string, days int, now time.Time) (Due, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	segs, err := segments(s.Dir, domain)
+	segs, err := s.segments(ctx, domain)
 	if err != nil {
 		return Due{}, err
 	}
 	var due Due
 	for _, seg := range segs[:max(len(segs)-1, 0)] {
-		last, err := s.lastOf(seg)
+		last, err := s.lastOf(ctx, domain, seg.name)
 		if err != nil {
 			return Due{}, err
 		}
@@ -249,64 +305,125 @@ func (s *Store) Retention(domain string, days int, now time.Time) (Due, error) {
 			due.Next = expires
 			break
 		}
-		due.Through, due.Files = last, append(due.Files, seg)
+		due.Through, due.Segments = last, append(due.Segments, seg.name)
 	}
 	return due, nil
 }
 
 // lastOf is a sealed segment's last record, read the first time.
-func (s *Store) lastOf(seg string) (Record, error) {
-	if last, ok := s.sealed[seg]; ok {
+func (s *Store) lastOf(ctx context.Context, domain, name string) (Record, error) {
+	k := key(domain, name)
+	if last, ok := s.sealed[k]; ok {
 		return last, nil
 	}
 	var last Record
-	if _, err := read(seg, func(r Record) error { last = r; return nil }); err != nil {
+	if err := s.readSegment(ctx, domain, segment{name: name, local: true}, func(r Record) error { last = r; return nil }); err != nil {
 		return Record{}, err
 	}
 	if s.sealed == nil {
 		s.sealed = map[string]Record{}
 	}
-	s.sealed[seg] = last
+	s.sealed[k] = last
 	return last, nil
 }
 
 // Remove removes the segments Retention found due, once the domain's status keeps the point
-// they reach.
-func (s *Store) Remove(files []string) error {
+// they reach, from the volume and the archive. The archive refuses while their retention holds.
+func (s *Store) Remove(ctx context.Context, domain string, names []string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, f := range files {
-		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+	for _, n := range names {
+		if err := os.Remove(filepath.Join(s.Dir, domain, n)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
-		delete(s.sealed, f)
+		if s.Archive != nil {
+			if err := s.Archive.remove(ctx, domain, n); err != nil {
+				return err
+			}
+		}
+		delete(s.sealed, key(domain, n))
 	}
 	return nil
 }
 
-// Read calls each with every record of the domain under dir, oldest first. A last line still
-// being written is not read.
-func Read(dir, domain string, each func(Record) error) error {
-	segs, err := segments(dir, domain)
+// Ship moves the domain's sealed segments from the volume into the archive, each retained until
+// its last record's retention (days) runs out, and returns how many it moved. A segment already
+// due stays for Retention to remove; the newest stays, since records are appended to it.
+func (s *Store) Ship(ctx context.Context, domain string, days int, now time.Time) (int, error) {
+	if s.Archive == nil {
+		return 0, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	segs, err := s.segments(ctx, domain)
+	if err != nil {
+		return 0, err
+	}
+	shipped := 0
+	for _, seg := range segs[:max(len(segs)-1, 0)] {
+		if !seg.local {
+			continue
+		}
+		last, err := s.lastOf(ctx, domain, seg.name)
+		if err != nil {
+			return shipped, err
+		}
+		until := last.Time.AddDate(0, 0, days)
+		if !until.After(now) {
+			continue
+		}
+		file := filepath.Join(s.Dir, domain, seg.name)
+		if err := s.Archive.put(ctx, domain, seg.name, file, until); err != nil {
+			return shipped, err
+		}
+		if err := os.Remove(file); err != nil {
+			return shipped, err
+		}
+		shipped++
+	}
+	return shipped, nil
+}
+
+// Read calls each with every record of the domain, oldest first. A last line still being
+// written is not read.
+func (s *Store) Read(ctx context.Context, domain string, each func(Record) error) error {
+	segs, err := s.segments(ctx, domain)
 	if err != nil {
 		return err
 	}
 	for _, seg := range segs {
-		if _, err := read(seg, each); err != nil {
+		if err := s.readSegment(ctx, domain, seg, each); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// read reads the records of a file and returns how many bytes of it are complete lines.
-func read(path string, each func(Record) error) (int64, error) {
+// readSegment calls each with the records of one segment.
+func (s *Store) readSegment(ctx context.Context, domain string, seg segment, each func(Record) error) error {
+	in, err := s.openSegment(ctx, domain, seg)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = in.Close() }()
+	_, err = read(in, key(domain, seg.name), each)
+	return err
+}
+
+// readFile reads the records of a segment on the volume and returns how many bytes of it are
+// complete lines.
+func readFile(path string, each func(Record) error) (int64, error) {
 	f, err := os.Open(path) //nolint:gosec // a segment of the store's own directory
 	if err != nil {
 		return 0, err
 	}
 	defer func() { _ = f.Close() }()
-	in := bufio.NewReader(f)
+	return read(f, path, each)
+}
+
+// read reads the records of a segment and returns how many bytes of it are complete lines.
+func read(segment io.Reader, name string, each func(Record) error) (int64, error) {
+	in := bufio.NewReader(segment)
 	var complete int64
 	for {
 		line, err := in.ReadBytes('\n')
@@ -318,7 +435,7 @@ func read(path string, each func(Record) error) (int64, error) {
 		}
 		var r Record
 		if err := json.Unmarshal(line, &r); err != nil {
-			return complete, fmt.Errorf("%s, byte %d: %w", path, complete, err)
+			return complete, fmt.Errorf("%s, byte %d: %w", name, complete, err)
 		}
 		if err := each(r); err != nil {
 			return complete, err
@@ -327,13 +444,21 @@ func read(path string, each func(Record) error) (int64, error) {
 	}
 }
 
-// Verify checks the domain's records under dir: numbered without a gap from the one after
-// pruned (the last removed for retention, as the domain's status keeps it), each digest its
-// own and each linked to the one before, and, when anchor names a record, that record kept as
-// anchored. It returns the number of the last record it checked, and the first break.
-func Verify(dir, domain string, anchor, pruned Anchor) (int64, error) {
+// Verify checks the domain's records: numbered without a gap from the one after pruned (the
+// last removed for retention, as the domain's status keeps it), each digest its own and each
+// linked to the one before, and, when anchor names a record, that record kept as anchored. It
+// returns the number of the last record it checked, and the first break. Records up to pruned
+// may still be there (the status keeps the point before they go, and an archive refuses while
+// its lock holds): they are passed over, the pruned one itself checked against the status.
+func (s *Store) Verify(ctx context.Context, domain string, anchor, pruned Anchor) (int64, error) {
 	prev := Record{Sequence: pruned.Sequence, Digest: pruned.Digest}
-	err := Read(dir, domain, func(r Record) error {
+	err := s.Read(ctx, domain, func(r Record) error {
+		if r.Sequence <= pruned.Sequence {
+			if r.Sequence == pruned.Sequence && r.Digest != pruned.Digest {
+				return fmt.Errorf("record %d is not the one the domain's status says was pruned: the records were rewritten", r.Sequence)
+			}
+			return nil
+		}
 		if r.Sequence == anchor.Sequence && r.Digest != anchor.Digest {
 			return fmt.Errorf("record %d is not the one anchored in the domain's status: the records were rewritten", r.Sequence)
 		}

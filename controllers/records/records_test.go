@@ -14,7 +14,7 @@ import (
 func TestR8_RecordsChainAcrossRestartsAndSurviveATornWrite(t *testing.T) {
 	g := NewWithT(t)
 	dir := t.TempDir()
-	g.Expect((&Store{Dir: dir}).Append("d", []Record{{Verb: "create"}, {Verb: "delete"}})).To(Succeed())
+	g.Expect((&Store{Dir: dir}).Append(t.Context(), "d", []Record{{Verb: "create"}, {Verb: "delete"}})).To(Succeed())
 	file := filepath.Join(dir, "d", "000000000001.jsonl")
 	f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
 	g.Expect(err).NotTo(HaveOccurred())
@@ -22,14 +22,14 @@ func TestR8_RecordsChainAcrossRestartsAndSurviveATornWrite(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(f.Close()).To(Succeed())
 
-	n, err := Verify(dir, "d", Anchor{}, Anchor{})
+	n, err := (&Store{Dir: dir}).Verify(t.Context(), "d", Anchor{}, Anchor{})
 	g.Expect(err).NotTo(HaveOccurred(), "a line still being written is not read")
 	g.Expect(n).To(BeEquivalentTo(2))
-	g.Expect((&Store{Dir: dir}).Append("d", []Record{{Verb: "patch"}})).To(Succeed(), "a restarted writer")
+	g.Expect((&Store{Dir: dir}).Append(t.Context(), "d", []Record{{Verb: "patch"}})).To(Succeed(), "a restarted writer")
 	var verbs []string
-	g.Expect(Read(dir, "d", func(r Record) error { verbs = append(verbs, r.Verb); return nil })).To(Succeed())
+	g.Expect((&Store{Dir: dir}).Read(t.Context(), "d", func(r Record) error { verbs = append(verbs, r.Verb); return nil })).To(Succeed())
 	g.Expect(verbs).To(Equal([]string{"create", "delete", "patch"}))
-	n, err = Verify(dir, "d", Anchor{}, Anchor{})
+	n, err = (&Store{Dir: dir}).Verify(t.Context(), "d", Anchor{}, Anchor{})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(n).To(BeEquivalentTo(3))
 }
@@ -40,27 +40,27 @@ func TestR8_TheAnchorCatchesARewriteAndACutEnd(t *testing.T) {
 	g := NewWithT(t)
 	dir := t.TempDir()
 	s := &Store{Dir: dir}
-	g.Expect(s.Append("d", []Record{{Verb: "create"}, {Verb: "delete"}, {Verb: "patch"}})).To(Succeed())
-	head, err := s.Head("d")
+	g.Expect(s.Append(t.Context(), "d", []Record{{Verb: "create"}, {Verb: "delete"}, {Verb: "patch"}})).To(Succeed())
+	head, err := s.Head(t.Context(), "d")
 	g.Expect(err).NotTo(HaveOccurred())
 	anchor := Anchor{Sequence: 2}
-	g.Expect(Read(dir, "d", func(r Record) error {
+	g.Expect((&Store{Dir: dir}).Read(t.Context(), "d", func(r Record) error {
 		if r.Sequence == 2 {
 			anchor.Digest = r.Digest
 		}
 		return nil
 	})).To(Succeed())
-	_, err = Verify(dir, "d", anchor, Anchor{})
+	_, err = (&Store{Dir: dir}).Verify(t.Context(), "d", anchor, Anchor{})
 	g.Expect(err).NotTo(HaveOccurred())
 
 	rewritten := t.TempDir()
-	g.Expect((&Store{Dir: rewritten}).Append("d", []Record{{Verb: "get"}, {Verb: "delete"}, {Verb: "patch"}})).To(Succeed())
-	_, err = Verify(rewritten, "d", Anchor{}, Anchor{})
+	g.Expect((&Store{Dir: rewritten}).Append(t.Context(), "d", []Record{{Verb: "get"}, {Verb: "delete"}, {Verb: "patch"}})).To(Succeed())
+	_, err = (&Store{Dir: rewritten}).Verify(t.Context(), "d", Anchor{}, Anchor{})
 	g.Expect(err).NotTo(HaveOccurred(), "a consistent rewrite passes the chain alone")
-	_, err = Verify(rewritten, "d", anchor, Anchor{})
+	_, err = (&Store{Dir: rewritten}).Verify(t.Context(), "d", anchor, Anchor{})
 	g.Expect(err).To(MatchError(ContainSubstring("record 2 is not the one anchored")))
 
-	_, err = Verify(dir, "d", Anchor{Sequence: head.Sequence + 2, Digest: "x"}, Anchor{})
+	_, err = (&Store{Dir: dir}).Verify(t.Context(), "d", Anchor{Sequence: head.Sequence + 2, Digest: "x"}, Anchor{})
 	g.Expect(err).To(MatchError(ContainSubstring("records 4 to 5 are missing from the end")))
 }
 
@@ -72,30 +72,60 @@ func TestR8_RetentionRemovesWholeDaysOldestFirst(t *testing.T) {
 	s := &Store{Dir: dir}
 	d1 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
 	d2, d3 := d1.AddDate(0, 0, 1), d1.AddDate(0, 0, 2)
-	g.Expect(s.Append("d", []Record{{Time: d1, Verb: "a"}, {Time: d1.Add(time.Hour), Verb: "b"}, {Time: d2, Verb: "c"}})).To(Succeed())
-	g.Expect(s.Append("d", []Record{{Time: d2.Add(time.Hour), Verb: "d"}, {Time: d3, Verb: "e"}})).To(Succeed())
-	segs, err := segments(dir, "d")
+	g.Expect(s.Append(t.Context(), "d", []Record{{Time: d1, Verb: "a"}, {Time: d1.Add(time.Hour), Verb: "b"}, {Time: d2, Verb: "c"}})).To(Succeed())
+	g.Expect(s.Append(t.Context(), "d", []Record{{Time: d2.Add(time.Hour), Verb: "d"}, {Time: d3, Verb: "e"}})).To(Succeed())
+	segs, err := segmentFiles(dir, "d")
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(segs).To(HaveLen(3), "one a day")
 
-	due, err := s.Retention("d", 1, d2.Add(time.Hour))
+	due, err := s.Retention(t.Context(), "d", 1, d2.Add(time.Hour))
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(due.Files).To(Equal(segs[:1]), "only the day whose last record is a day old")
+	g.Expect(due.Segments).To(Equal(segs[:1]), "only the day whose last record is a day old")
 	g.Expect(due.Through.Sequence).To(BeEquivalentTo(2))
 	g.Expect(due.Next).To(Equal(d2.Add(time.Hour).Add(24*time.Hour)), "the next day falls due a day after its last record")
 	through := due.Through
-	g.Expect(s.Remove(due.Files)).To(Succeed())
-	due, err = s.Retention("d", 1, d2.Add(time.Hour))
+	g.Expect(s.Remove(t.Context(), "d", due.Segments)).To(Succeed())
+	due, err = s.Retention(t.Context(), "d", 1, d2.Add(time.Hour))
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(due.Files).To(BeEmpty(), "a removed segment is forgotten")
-	_, err = Verify(dir, "d", Anchor{}, Anchor{})
+	g.Expect(due.Segments).To(BeEmpty(), "a removed segment is forgotten")
+	_, err = (&Store{Dir: dir}).Verify(t.Context(), "d", Anchor{}, Anchor{})
 	g.Expect(err).To(MatchError(ContainSubstring("record 3 follows record 0")), "without the pruning point the gap shows")
-	n, err := Verify(dir, "d", Anchor{}, Anchor{Sequence: through.Sequence, Digest: through.Digest})
+	n, err := (&Store{Dir: dir}).Verify(t.Context(), "d", Anchor{}, Anchor{Sequence: through.Sequence, Digest: through.Digest})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(n).To(BeEquivalentTo(5))
 
-	due, err = s.Retention("d", 1, d3.AddDate(1, 0, 0))
+	due, err = s.Retention(t.Context(), "d", 1, d3.AddDate(1, 0, 0))
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(due.Files).To(Equal(segs[1:2]), "never the newest segment")
+	g.Expect(due.Segments).To(Equal(segs[1:2]), "never the newest segment")
 	g.Expect(due.Next).To(BeZero(), "nothing left to fall due but the newest")
+}
+
+// segmentFiles lists the names of a domain's segments on the volume, oldest first.
+func segmentFiles(dir, domain string) ([]string, error) {
+	files, err := filepath.Glob(filepath.Join(dir, domain, "*.jsonl"))
+	for i := range files {
+		files[i] = filepath.Base(files[i])
+	}
+	return files, err
+}
+
+// R8, R6: records the status says were pruned but that are still there (their removal failed,
+// or the archive's lock still held) are passed over, not taken for an inserted run; the pruned
+// record itself must still be the one the status names.
+func TestR8_RecordsStillThereAfterThePruningPointVerify(t *testing.T) {
+	g := NewWithT(t)
+	s := &Store{Dir: t.TempDir()}
+	g.Expect(s.Append(t.Context(), "d", []Record{{Verb: "create"}, {Verb: "get"}, {Verb: "delete"}})).To(Succeed())
+	var second Record
+	g.Expect(s.Read(t.Context(), "d", func(r Record) error {
+		if r.Sequence == 2 {
+			second = r
+		}
+		return nil
+	})).To(Succeed())
+	n, err := s.Verify(t.Context(), "d", Anchor{}, Anchor{Sequence: 2, Digest: second.Digest})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(n).To(BeEquivalentTo(3))
+	_, err = s.Verify(t.Context(), "d", Anchor{}, Anchor{Sequence: 2, Digest: "other"})
+	g.Expect(err).To(MatchError(ContainSubstring("record 2 is not the one the domain's status says was pruned")))
 }

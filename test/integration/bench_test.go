@@ -223,7 +223,7 @@ func BenchmarkR8_RecordsPerSecond(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N*batch)/time.Since(start).Seconds(), "records/s")
-	n, err := records.Verify(recordsDir, d.Name, records.Anchor{}, records.Anchor{})
+	n, err := records.Open(recordsDir, nil).Verify(ctx, d.Name, records.Anchor{}, records.Anchor{})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(n).To(BeNumerically(">=", b.N*batch))
 }

@@ -25,13 +25,14 @@ import (
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers/records"
+	"github.com/opdomain/opdomain/test/objectstore"
 )
 
 // recordsOf reads the domain's operation records.
 func recordsOf(t testing.TB, domain string) []records.Record {
 	t.Helper()
 	var out []records.Record
-	if err := records.Read(recordsDir, domain, func(r records.Record) error { out = append(out, r); return nil }); err != nil && !os.IsNotExist(err) {
+	if err := records.Open(recordsDir, nil).Read(ctx, domain, func(r records.Record) error { out = append(out, r); return nil }); err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
 	return out
@@ -69,7 +70,7 @@ func TestR8_OperationsBecomeChainedRecordsWithinSeconds(t *testing.T) {
 		g.Expect(r.User == operatorUser && (r.Verb == "get" || r.Verb == "list" || r.Verb == "watch")).To(BeFalse(),
 			"the operator's reads are its bookkeeping, not records: %+v", r)
 	}
-	n, err := records.Verify(recordsDir, "rec1", records.Anchor{}, records.Anchor{})
+	n, err := records.Open(recordsDir, nil).Verify(ctx, "rec1", records.Anchor{}, records.Anchor{})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(n).To(BeNumerically(">=", 3))
 	// The domain anchors its newest record in its status every hour (and at once, the first
@@ -106,11 +107,11 @@ func TestR8_OperationsBecomeChainedRecordsWithinSeconds(t *testing.T) {
 	lines = strings.SplitAfter(string(original), "\n")
 	edited := strings.Join(append([]string{strings.Replace(lines[0], `"verb":"`, `"verb":"x`, 1)}, lines[1:]...), "")
 	g.Expect(os.WriteFile(file, []byte(edited), 0o600)).To(Succeed())
-	_, err = records.Verify(tampered, "rec1", records.Anchor{}, records.Anchor{})
+	_, err = (&records.Store{Dir: tampered}).Verify(ctx, "rec1", records.Anchor{}, records.Anchor{})
 	g.Expect(err).To(MatchError(ContainSubstring("record 1 was altered")))
 	removed := strings.Join(append([]string{lines[0]}, lines[2:]...), "")
 	g.Expect(os.WriteFile(file, []byte(removed), 0o600)).To(Succeed())
-	_, err = records.Verify(tampered, "rec1", records.Anchor{}, records.Anchor{})
+	_, err = (&records.Store{Dir: tampered}).Verify(ctx, "rec1", records.Anchor{}, records.Anchor{})
 	g.Expect(err).To(MatchError(ContainSubstring("record 3 follows record 1")))
 	code, out = verify.run(t, "rec1", "--records-dir", tampered)
 	g.Expect(code).To(Equal(1), out)
@@ -124,7 +125,7 @@ func TestR8_OperationsBecomeChainedRecordsWithinSeconds(t *testing.T) {
 	g.Expect(code).To(Equal(1), out)
 	g.Expect(out).To(ContainSubstring(fmt.Sprintf("records %d to %d are missing from the end", anchor.Sequence, anchor.Sequence)))
 	var all []records.Record
-	g.Expect(records.Read(recordsDir, "rec1", func(r records.Record) error {
+	g.Expect(records.Open(recordsDir, nil).Read(ctx, "rec1", func(r records.Record) error {
 		if r.Sequence == 1 {
 			r.Verb = "get"
 		}
@@ -132,7 +133,7 @@ func TestR8_OperationsBecomeChainedRecordsWithinSeconds(t *testing.T) {
 		return nil
 	})).To(Succeed())
 	rewritten := t.TempDir()
-	g.Expect((&records.Store{Dir: rewritten}).Append("rec1", all)).To(Succeed())
+	g.Expect((&records.Store{Dir: rewritten}).Append(ctx, "rec1", all)).To(Succeed())
 	code, out = verify.run(t, "rec1", "--records-dir", rewritten)
 	g.Expect(code).To(Equal(1), out)
 	g.Expect(out).To(ContainSubstring(fmt.Sprintf("record %d is not the one anchored", anchor.Sequence)))
@@ -279,6 +280,37 @@ func TestR8_EveryUseOfAGrantTokenIsRecordedBeforeItIsServed(t *testing.T) {
 	out, err := exec.Command(newVerifier(t).bin, "records", "--records-dir", recordsDir, "--grant", "congestion", "rec3").Output()
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(string(out)).To(And(ContainSubstring(`"verb":"introspect"`), ContainSubstring(`"tokenID":"`+gr.Status.Credential.TokenID)))
-	_, err = records.Verify(recordsDir, "rec3", records.Anchor{}, records.Anchor{})
+	_, err = records.Open(recordsDir, nil).Verify(ctx, "rec3", records.Anchor{}, records.Anchor{})
 	g.Expect(err).NotTo(HaveOccurred())
+}
+
+// R8: with the records' archive, `manager records` reads the days that moved into the bucket
+// as well as the newest on the volume; a bucket without object lock is refused.
+func TestR8_RecordsAreQueriedAcrossTheVolumeAndTheArchive(t *testing.T) {
+	g := NewWithT(t)
+	store := objectstore.Start(t)
+	bucket := store.Bucket(t, "records", true)
+	archive, err := records.NewArchive(ctx, bucket)
+	g.Expect(err).NotTo(HaveOccurred())
+	s := &records.Store{Dir: t.TempDir(), Archive: archive}
+	now := time.Now().UTC()
+	g.Expect(s.Append(ctx, "rec4", []records.Record{{Time: now.AddDate(0, 0, -2), Verb: "create", Person: "li-na"},
+		{Time: now.AddDate(0, 0, -1), Verb: "patch", Person: "wang-wei"}, {Time: now, Verb: "delete", Person: "li-na"}})).To(Succeed())
+	g.Expect(s.Ship(ctx, "rec4", 1095, now)).To(Equal(2))
+
+	query := func(flags ...string) (string, error) {
+		out, err := exec.Command(newVerifier(t).bin, append(append([]string{"records", "--records-dir", s.Dir}, flags...), "rec4")...).CombinedOutput()
+		return string(out), err
+	}
+	out, err := query("--records-bucket", bucket, "--person", "li-na")
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	g.Expect(strings.Count(out, "\n")).To(Equal(2), out)
+	g.Expect(out).To(And(ContainSubstring(`"verb":"create"`), ContainSubstring(`"verb":"delete"`)), "the archived day and the volume's")
+	out, err = query("--person", "li-na")
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	g.Expect(out).NotTo(ContainSubstring(`"verb":"create"`), "without the bucket, only the volume's day")
+
+	out, err = query("--records-bucket", store.Bucket(t, "unlocked", false))
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(out).To(ContainSubstring("has no object lock"))
 }
