@@ -23,8 +23,8 @@ all: generate manifests fmt vet build
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate CRDs, RBAC and the webhook configuration; copy them into the chart.
 	$(CONTROLLER_GEN) rbac:roleName=manager crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
-	mkdir -p charts/opdomain/crds charts/opdomain/files
-	cp config/crd/bases/*.yaml charts/opdomain/crds/
+	mkdir -p charts/opdomain/files/crds
+	cp config/crd/bases/*.yaml charts/opdomain/files/crds/
 	cp config/audit/policy.yaml charts/opdomain/files/audit-policy.yaml
 	cp config/prometheus/rules.yaml charts/opdomain/files/prometheus-rules.yaml
 	cp config/grafana/dashboard.json charts/opdomain/files/grafana-dashboard.json

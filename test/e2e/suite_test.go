@@ -17,6 +17,8 @@ import (
 
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -64,6 +66,10 @@ func run(m *testing.M) (code int, err error) {
 	}
 	// The node stops while the control plane still runs: it deletes its pods through the API.
 	defer func() { err = errors.Join(err, nd.Stop()) }()
+	if chart, helmKubeconfig, err = installerFiles(); err != nil {
+		return 0, err
+	}
+	defer func() { _ = os.Remove(helmKubeconfig) }()
 	if err = install(); err != nil {
 		return 0, err
 	}
@@ -71,6 +77,21 @@ func run(m *testing.M) (code int, err error) {
 		printManagerLogs()
 	}
 	return code, nil
+}
+
+// installerFiles are the chart's directory and a kubeconfig of the installer's, written for
+// the suite.
+func installerFiles() (string, string, error) {
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		return "", "", err
+	}
+	kubeconfig, err := cp.KubeConfig("e2e-installer")
+	if err != nil {
+		return "", "", err
+	}
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("opdomain-e2e-%d.kubeconfig", os.Getpid()))
+	return filepath.Join(root, "charts", "opdomain"), path, os.WriteFile(path, kubeconfig, 0o600)
 }
 
 // printManagerLogs shows, after a failed run, what the installed manager said: its pods' logs
@@ -92,28 +113,15 @@ func printManagerLogs() {
 // install installs opdomain as a platform engineer does: `helm install` of the chart, with the
 // manager's image as `make image` builds it (the node has it), webhook certificates self-issued,
 // the fence on, the in-domain resolver (CoreDNS as the node has it), and member kubeconfigs
-// pointing at the API server's address.
+// pointing at the API server's address. The harness installed the CRDs before the controller
+// manager started (see controlplane.Start); the release adopts them, as it adopts the CRDs of a
+// release of the chart that kept them in crds/.
 func install() error {
-	root, err := controlplane.RepoRoot()
-	if err != nil {
+	if err := adoptCRDs(); err != nil {
 		return err
 	}
-	helm := filepath.Join(root, "bin", "helm")
-	if _, err := os.Stat(helm); err != nil {
-		return fmt.Errorf("the suite installs the chart with %s: run `make test`, which installs it: %w", helm, err)
-	}
-	kubeconfig, err := cp.KubeConfig("e2e-installer")
-	if err != nil {
-		return err
-	}
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("opdomain-e2e-%d.kubeconfig", os.Getpid()))
-	if err := os.WriteFile(path, kubeconfig, 0o600); err != nil {
-		return err
-	}
-	defer func() { _ = os.Remove(path) }()
 	repository, tag, _ := strings.Cut(node.ManagerImage, ":")
-	args := []string{"install", "opdomain", filepath.Join(root, "charts", "opdomain"),
-		"--kubeconfig", path, "--namespace", installNamespace, "--create-namespace", "--wait", "--timeout", "3m",
+	args := []string{"install", "opdomain", chart, "--namespace", installNamespace, "--create-namespace", "--wait", "--timeout", "3m",
 		"--set", "image.repository=" + repository, "--set", "image.tag=" + tag, "--set", "image.pullPolicy=Never",
 		"--set", "kubeconfigServer=" + cp.Config.Host,
 		"--set", "dns.resolver.enabled=true", "--set", "dns.resolver.image=" + node.CoreDNSImage,
@@ -129,7 +137,7 @@ func install() error {
 			args = append(args, "--set-string", fmt.Sprintf("%[1]s[%[2]d].name=%[3]s,%[1]s[%[2]d].value=%[4]s", list, i, e.Name, e.Value))
 		}
 	}
-	out, err := exec.Command(helm, args...).CombinedOutput()
+	out, err := helm(args...)
 	if err != nil {
 		var pods corev1.PodList
 		_ = k8s.List(ctx, &pods, client.InNamespace(installNamespace))
@@ -139,6 +147,49 @@ func install() error {
 		return fmt.Errorf("helm install: %w: %s", err, out)
 	}
 	return webhookReachable()
+}
+
+// chart is the chart's directory; helmKubeconfig the installer's kubeconfig, for the suite.
+var chart, helmKubeconfig string
+
+// helm runs the helm `make test` installs, as the installer.
+func helm(args ...string) ([]byte, error) {
+	root, err := controlplane.RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	bin := filepath.Join(root, "bin", "helm")
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("the suite installs the chart with %s: run `make test`, which installs it: %w", bin, err)
+	}
+	return exec.Command(bin, append(args, "--kubeconfig", helmKubeconfig)...).CombinedOutput() //nolint:gosec // the repository's own helm
+}
+
+var crdGVK = apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition")
+
+// adoptCRDs marks opdomain's CRDs as the release's, as README's upgrade note has an installer do
+// for CRDs that a release of the chart with crds/ installed.
+func adoptCRDs() error {
+	var crds metav1.PartialObjectMetadataList
+	crds.SetGroupVersionKind(crdGVK.GroupVersion().WithKind("CustomResourceDefinitionList"))
+	if err := k8s.List(ctx, &crds); err != nil {
+		return err
+	}
+	for i := range crds.Items {
+		crd := &crds.Items[i]
+		if !strings.HasSuffix(crd.Name, "."+opv1.GroupVersion.Group) {
+			continue
+		}
+		crd.SetGroupVersionKind(crdGVK)
+		patch := client.MergeFrom(crd.DeepCopy())
+		metav1.SetMetaDataLabel(&crd.ObjectMeta, "app.kubernetes.io/managed-by", "Helm")
+		metav1.SetMetaDataAnnotation(&crd.ObjectMeta, "meta.helm.sh/release-name", "opdomain")
+		metav1.SetMetaDataAnnotation(&crd.ObjectMeta, "meta.helm.sh/release-namespace", installNamespace)
+		if err := k8s.Patch(ctx, crd, patch); err != nil {
+			return fmt.Errorf("adopting CRD %s: %w", crd.Name, err)
+		}
+	}
+	return nil
 }
 
 // webhookReachable waits until the API server reaches the admission webhook through its

@@ -1,0 +1,63 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+)
+
+// The chart upgrades its CRDs with the release (Helm never upgrades what a chart keeps in
+// crds/, so a new release's fields would be pruned from every object), marks them kept when the
+// release is uninstalled, and an upgrade leaves the admission webhook serving: its certificate
+// and CA bundle are the manager's, which the upgrade does not reset.
+func TestChart_AnUpgradeChangesTheCRDsAndKeepsTheWebhookServing(t *testing.T) {
+	g := NewWithT(t)
+	next := filepath.Join(t.TempDir(), "opdomain")
+	g.Expect(os.CopyFS(next, os.DirFS(chart))).To(Succeed())
+	file := filepath.Join(next, "files", "crds", "opdomain.io_teardownrecords.yaml")
+	raw, err := os.ReadFile(file) //nolint:gosec // the test's own copy of the chart
+	g.Expect(err).NotTo(HaveOccurred())
+	var crd apiextensionsv1.CustomResourceDefinition
+	g.Expect(yaml.Unmarshal(raw, &crd)).To(Succeed())
+	for i := range crd.Spec.Versions { // the next release's new field
+		spec := crd.Spec.Versions[i].Schema.OpenAPIV3Schema.Properties["spec"]
+		spec.Properties["upgradeProbe"] = apiextensionsv1.JSONSchemaProps{Type: "string"}
+		crd.Spec.Versions[i].Schema.OpenAPIV3Schema.Properties["spec"] = spec
+	}
+	edited, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&crd)
+	g.Expect(err).NotTo(HaveOccurred())
+	delete(edited, "status") // as controller-gen writes it: the API server's to fill
+	raw, err = yaml.Marshal(edited)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(os.WriteFile(file, raw, 0o600)).To(Succeed())
+
+	upgrade := func(chart string) {
+		out, err := helm("upgrade", "opdomain", chart, "--namespace", installNamespace, "--reuse-values", "--wait", "--timeout", "3m")
+		g.Expect(err).NotTo(HaveOccurred(), string(out))
+	}
+	probe := func() bool {
+		var live unstructured.Unstructured
+		live.SetGroupVersionKind(crdGVK)
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Name: crd.Name}, &live)).To(Succeed())
+		g.Expect(live.GetAnnotations()).To(HaveKeyWithValue("helm.sh/resource-policy", "keep"))
+		versions, _, _ := unstructured.NestedSlice(live.Object, "spec", "versions")
+		g.Expect(versions).NotTo(BeEmpty())
+		_, found, _ := unstructured.NestedMap(versions[0].(map[string]any), "schema", "openAPIV3Schema", "properties", "spec", "properties", "upgradeProbe")
+		return found
+	}
+	t.Cleanup(func() { upgrade(chart) })
+	upgrade(next)
+	g.Expect(probe()).To(BeTrue(), "the upgrade changed the CRD")
+	g.Expect(webhookReachable()).To(Succeed())
+
+	upgrade(chart)
+	g.Expect(probe()).To(BeFalse(), "and the next upgrade changed it back")
+	g.Expect(webhookReachable()).To(Succeed())
+}
