@@ -144,8 +144,9 @@ release: manifests $(HELM) ## Write the release of $(VERSION) into bin/release: 
 	go run ./hack/image/manager -ref $(IMG) -o $(RELEASE_DIR)/opdomain-manager-$(VERSION).tar -sbom $(RELEASE_DIR)/opdomain-manager-$(VERSION).sbom.cdx.json
 
 .PHONY: plugin
-plugin: ## Build the kubectl plugin, bin/kubectl-opdomain: the manager's binary under the plugin's name.
+plugin: ## Build the kubectl plugin, bin/kubectl-opdomain (the manager's binary under the plugin's name), and its completion, bin/kubectl_complete-opdomain.
 	go build -o $(LOCALBIN)/kubectl-opdomain .
+	ln -sf kubectl-opdomain $(LOCALBIN)/kubectl_complete-opdomain
 
 .PHONY: image
 image: ## Build the manager image $(IMG) offline into bin/opdomain-manager.tar (docker load, podman load, ctr images import), and its SBOM.

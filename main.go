@@ -36,8 +36,11 @@ import (
 )
 
 func main() {
-	if filepath.Base(os.Args[0]) == plugin.Name {
+	switch filepath.Base(os.Args[0]) {
+	case plugin.Name:
 		os.Exit(plugin.Main(os.Args[1:], os.Stdout, os.Stderr))
+	case plugin.CompletionName:
+		os.Exit(plugin.Complete(os.Args[1:], os.Stdout))
 	}
 	if len(os.Args) > 1 {
 		switch os.Args[1] {

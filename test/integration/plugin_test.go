@@ -16,14 +16,21 @@ import (
 
 // The kubectl plugin, found by kubectl on the PATH and run as the caller: a domain's status as
 // a table and as JSON, a member's kubeconfig written 0600, a grant reviewed as the reviewer
-// themselves (who must hold the reviewer right), and the evidence chain verified.
+// themselves (who must hold the reviewer right), the evidence chain verified, and its shell
+// completion through kubectl's.
 func TestR2_R4_TheKubectlPluginActsAsTheCaller(t *testing.T) {
 	g := NewWithT(t)
 	v := newVerifier(t)
 	dir := t.TempDir()
 	g.Expect(os.Symlink(v.bin, filepath.Join(dir, plugin.Name))).To(Succeed())
+	g.Expect(os.Symlink(v.bin, filepath.Join(dir, plugin.CompletionName))).To(Succeed())
 	kubectl := func(args ...string) (string, error) {
-		cmd := exec.Command(filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), append([]string{"opdomain", "--kubeconfig", v.kubeconfig}, args...)...)
+		if args[0] == "__complete" { // kubectl's own completion, of `kubectl opdomain ARGS`
+			args = append([]string{"__complete", "opdomain", "--kubeconfig", v.kubeconfig}, args[1:]...)
+		} else {
+			args = append([]string{"opdomain", "--kubeconfig", v.kubeconfig}, args...)
+		}
+		cmd := exec.Command(filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), args...)
 		cmd.Env = append(os.Environ(), "PATH="+dir+string(os.PathListSeparator)+os.Getenv("PATH"))
 		out, err := cmd.CombinedOutput()
 		return string(out), err
@@ -65,4 +72,25 @@ func TestR2_R4_TheKubectlPluginActsAsTheCaller(t *testing.T) {
 	out, err = kubectl("verify", "plug1")
 	g.Expect(err).NotTo(HaveOccurred(), out)
 	g.Expect(out).To(ContainSubstring("evidence of domain plug1 is intact"))
+
+	// Completion, through kubectl's own (it runs kubectl_complete-opdomain from the PATH):
+	// commands, then names as the caller may list them.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"st"}, "status\n:4\n"},
+		{[]string{"status", "plug"}, "plug1\n"},
+		{[]string{"review", "grant", "-n", w.control(), "cong"}, "congestion\n:4\n"},
+		{[]string{"kubeconfig", "-n", w.control(), ""}, w.ws.Name + "\n"},
+		{[]string{"kubeconfig", w.ws.Name, "-n", w.control(), ""}, member + "\n"},
+		{[]string{"status", "-o", "j"}, "json\n:4\n"},
+	} {
+		out, err = kubectl(append([]string{"__complete"}, c.args...)...)
+		g.Expect(err).NotTo(HaveOccurred(), out)
+		g.Expect(out).To(ContainSubstring(c.want), "completing %q", c.args)
+	}
+	out, err = kubectl("__complete", "status", "--as", "plug1-stranger", "")
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	g.Expect(out).NotTo(ContainSubstring("plug1\n"), "a stranger, who may not list domains, is offered none")
 }
