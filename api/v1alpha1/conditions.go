@@ -117,6 +117,20 @@ const (
 	AnnotationMemberUser = "opdomain.io/member-user"
 	AnnotationExpiresAt  = "opdomain.io/expires-at"
 
+	// AnnotationCreatedBy marks a namespace a domain created, as opposed to one it adopted; the
+	// mark lives on the namespace itself so it survives any restart.
+	AnnotationCreatedBy = "opdomain.io/created-by"
+	// AnnotationRenewAt is when a member credential's Secret is due for rotation.
+	AnnotationRenewAt = "opdomain.io/renew-at"
+	// LabelServiceAccount names the ServiceAccount a member credential's Secret belongs to.
+	LabelServiceAccount = "opdomain.io/service-account"
+	// AnnotationApplied is the digest of what the operator last applied to an object, so that an
+	// unchanged object is not written again.
+	AnnotationApplied = "opdomain.io/applied"
+
 	// Finalizer is held by domains and workspaces until their teardown is complete.
 	Finalizer = "opdomain.io/teardown"
+	// FinalizerGrantPath holds a grant until its path is closed: the path's policies live in
+	// other namespaces, where no owner reference can reach.
+	FinalizerGrantPath = "opdomain.io/grant-path"
 )

@@ -20,6 +20,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 )
 
 // FieldOwner is the field manager of everything opdomain writes.
@@ -44,11 +46,8 @@ func send(ctx context.Context, c client.Client, u *unstructured.Unstructured, ob
 	return nil
 }
 
-// AnnotationApplied holds the digest of the state opdomain last applied to an object.
-const AnnotationApplied = "opdomain.io/applied"
-
 // Cached applies obj unless the manager's cache shows it is already so: the object was last
-// applied from this very desired state (AnnotationApplied) and every field obj states still
+// applied from this very desired state (opv1.AnnotationApplied) and every field obj states still
 // holds its value, so drift is still put back and a field opdomain stops stating still goes.
 // A reconcile that changes nothing then costs no request. Only for the kinds the manager
 // caches: reading any other kind through the cache would start a cluster-wide informer.
@@ -67,13 +66,13 @@ func Cached(ctx context.Context, c client.Client, obj client.Object) error {
 	if annotations == nil {
 		annotations = map[string]string{}
 	}
-	annotations[AnnotationApplied] = digest
+	annotations[opv1.AnnotationApplied] = digest
 	u.SetAnnotations(annotations)
 
 	key := u.GroupVersionKind().String() + "/" + u.GetNamespace() + "/" + u.GetName()
 	have := obj.DeepCopyObject().(client.Object)
 	switch err := c.Get(ctx, client.ObjectKeyFromObject(obj), have); {
-	case err == nil && have.GetAnnotations()[AnnotationApplied] == digest && lastWritten.agrees(key, digest):
+	case err == nil && have.GetAnnotations()[opv1.AnnotationApplied] == digest && lastWritten.agrees(key, digest):
 		current, err := ToUnstructured(c.Scheme(), have)
 		if err != nil {
 			return err

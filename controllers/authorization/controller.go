@@ -5,11 +5,9 @@ package authorization
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,13 +18,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
-	"github.com/opdomain/opdomain/controllers/apply"
-	"github.com/opdomain/opdomain/controllers/conditions"
 	"github.com/opdomain/opdomain/controllers/evidence"
 	"github.com/opdomain/opdomain/controllers/index"
 	"github.com/opdomain/opdomain/controllers/lifecycle"
-	"github.com/opdomain/opdomain/controllers/rulebook"
-	"github.com/opdomain/opdomain/controllers/rules"
 	"github.com/opdomain/opdomain/controllers/wakeup"
 )
 
@@ -45,7 +39,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=opdomain.io,resources=teardownrecords,verbs=get;list;watch;create
 
 // Reconcile computes one agreement's phase.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
 	var a opv1.Authorization
 	if err := r.Get(ctx, req.NamespacedName, &a); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -53,88 +47,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	orig := a.DeepCopy()
-
-	in := lifecycle.Inputs{Spec: a.Spec, Previous: a.Status, Now: r.Clock.Now()}
-	domain, err := index.DomainFor(ctx, r.Client, a.Namespace)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	if domain != nil {
-		policy := rulebook.Of(&domain.Spec)
-		in.Policy = &policy
-	}
-	var peers opv1.AuthorizationList
-	if err := r.List(ctx, &peers, client.InNamespace(a.Namespace)); err != nil {
-		return ctrl.Result{}, err
-	}
-	in.Bar = rules.Barred(&a, domain, peers.Items)
-	if a.Spec.Parent != "" {
-		var parent opv1.Authorization
-		if err := r.Get(ctx, client.ObjectKey{Namespace: a.Namespace, Name: a.Spec.Parent}, &parent); err == nil {
-			in.Parent = &parent
-		} else if !apierrors.IsNotFound(err) {
-			return ctrl.Result{}, err
+	s := &scope{agreement: &a, orig: a.DeepCopy()}
+	defer func() {
+		if err := r.patchStatus(ctx, s, retErr); err != nil && !apierrors.IsNotFound(err) {
+			retErr = err
 		}
-	}
-	out := lifecycle.Evaluate(in)
-
-	a.Status.Phase = out.Phase
-	a.Status.EndReason = out.EndReason
-	a.Status.EndedAt = timeOrNil(out.EndedAt)
-	a.Status.EndMessage = ""
-	if out.Phase.Ended() {
-		a.Status.EndMessage = out.Message
-	}
-	a.Status.NextTransition = timeOrNil(out.Next)
-	a.Status.SuspendedAt = timeOrNil(out.SuspendedAt)
-	a.Status.RectificationDeadline = timeOrNil(out.Deadline)
-	if out.Warning != "" {
-		// A new warning is news to whoever watches the agreement's Events, not only its status.
-		if prev := meta.FindStatusCondition(orig.Status.Conditions, opv1.ConditionEvaluationWarning); prev == nil ||
-			prev.Status != metav1.ConditionTrue || prev.Reason != out.WarningReason {
-			r.Recorder.Eventf(&a, nil, corev1.EventTypeWarning, out.WarningReason, "Evaluate", out.Warning)
-		}
-		conditions.Set(&a.Status.Conditions, a.Generation, opv1.ConditionEvaluationWarning, true, out.WarningReason, out.Warning)
-	} else {
-		conditions.Set(&a.Status.Conditions, a.Generation, opv1.ConditionEvaluationWarning, false, opv1.ReasonEvaluationPassed, "")
-	}
-	termExceeds := out.Reason == opv1.ReasonTermExceedsPolicy
-	if termExceeds {
-		conditions.Set(&a.Status.Conditions, a.Generation, opv1.ConditionTermValid, false, opv1.ReasonTermExceedsPolicy, out.Message)
-	} else {
-		conditions.Set(&a.Status.Conditions, a.Generation, opv1.ConditionTermValid, true, opv1.ReasonReconciled, "")
-	}
-	conditions.Finish(&a.Status.Conditions, &a.Status.ObservedGeneration, a.Generation, conditions.Summary{
-		Ready: out.Phase == opv1.PhaseActive, Reason: cmp.Or(out.Reason, opv1.ReasonReconciled), Message: out.Message,
-		// Only a person can fix an unlawful term.
-		Stalled: termExceeds,
-	}, nil)
-
-	conditions.PhaseChanged(ctx, r.Recorder, &a, "agreement", string(orig.Status.Phase), string(a.Status.Phase),
-		a.Status.Phase == opv1.PhaseActive || a.Status.Phase == opv1.PhasePending, out.Reason, out.Message)
-	var result ctrl.Result
-	if a.Status.Phase.Ended() && a.Status.TeardownRecord == "" {
-		name, err := r.recordEnding(ctx, &a, domain, out)
-		switch {
-		case errors.Is(err, evidence.ErrSequenceTaken):
-			result.RequeueAfter = 10 * time.Millisecond
-		case err != nil:
-			return ctrl.Result{}, err
-		}
-		a.Status.TeardownRecord = name
-	}
-	if err := apply.Status(ctx, r.Client, &a, orig); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	r.Wakeups.At(&a, out.Next)
-	return result, nil
+		r.Wakeups.At(&a, s.outcome.Next)
+	}()
+	return r.reconcileNormal(ctx, s)
 }
 
-// recordEnding writes the agreement's own TeardownRecord once every grant under it is closed
+// endingRecord writes the agreement's own TeardownRecord once every grant under it is closed
 // and every workspace torn down, naming the grants and the workspaces' records; it returns ""
 // while any is still going.
-func (r *Reconciler) recordEnding(ctx context.Context, a *opv1.Authorization, domain *opv1.OperationDomain, out lifecycle.Outcome) (string, error) {
+func (r *Reconciler) endingRecord(ctx context.Context, a *opv1.Authorization, domain *opv1.OperationDomain, out lifecycle.Outcome) (string, error) {
 	if domain == nil {
 		return "", fmt.Errorf("no OperationDomain has %s as its control namespace: cannot chain the TeardownRecord", a.Namespace)
 	}
@@ -241,11 +167,4 @@ func requests(items []opv1.Authorization) []reconcile.Request {
 		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&a)})
 	}
 	return out
-}
-
-func timeOrNil(t time.Time) *metav1.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &metav1.Time{Time: t}
 }

@@ -37,10 +37,6 @@ import (
 	"github.com/opdomain/opdomain/controllers/wakeup"
 )
 
-// AnnotationCreatedBy marks a namespace the domain created, as opposed to one it adopted; the
-// mark lives on the namespace itself so it survives any restart.
-const AnnotationCreatedBy = "opdomain.io/created-by"
-
 type scope struct {
 	domain  *opv1.OperationDomain
 	orig    *opv1.OperationDomain
@@ -120,11 +116,11 @@ func (r *Reconciler) ensureNamespaces(ctx context.Context, s *scope) (bool, erro
 	for _, name := range s.namespaces() {
 		var existing corev1.Namespace
 		err := r.APIReader.Get(ctx, client.ObjectKey{Name: name}, &existing)
-		created := apierrors.IsNotFound(err) || existing.Annotations[AnnotationCreatedBy] == d.Name
+		created := apierrors.IsNotFound(err) || existing.Annotations[opv1.AnnotationCreatedBy] == d.Name
 		switch {
 		case apierrors.IsNotFound(err):
 			ns := tenancy.Namespace(name, r.labels(d, name))
-			ns.Annotations = map[string]string{AnnotationCreatedBy: d.Name}
+			ns.Annotations = map[string]string{opv1.AnnotationCreatedBy: d.Name}
 			if err := r.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
 				return false, err
 			}

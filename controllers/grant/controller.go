@@ -12,6 +12,7 @@ import (
 	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -25,16 +26,11 @@ import (
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers/apply"
-	"github.com/opdomain/opdomain/controllers/conditions"
 	"github.com/opdomain/opdomain/controllers/index"
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/controllers/rules"
 	"github.com/opdomain/opdomain/controllers/wakeup"
 )
-
-// finalizer holds a grant until its path is closed: the path's policies live in other
-// namespaces, where no owner reference can reach.
-const finalizer = "opdomain.io/grant-path"
 
 // Reconciler reconciles DataGrants.
 type Reconciler struct {
@@ -56,55 +52,28 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups="",resources=pods,verbs=deletecollection
 
 // Reconcile opens or closes one grant's path.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
 	var g opv1.DataGrant
 	if err := r.Get(ctx, req.NamespacedName, &g); err != nil {
 		r.Wakeups.At(&opv1.DataGrant{ObjectMeta: metav1.ObjectMeta{Name: req.Name, Namespace: req.Namespace}}, time.Time{})
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if g.DeletionTimestamp != nil {
-		d, err := index.DomainFor(ctx, r.Client, g.Namespace)
-		if err == nil {
-			err = r.close(ctx, &g, d)
+	if g.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(&g, opv1.FinalizerGrantPath) {
+		patch := client.MergeFrom(g.DeepCopy())
+		controllerutil.AddFinalizer(&g, opv1.FinalizerGrantPath)
+		return ctrl.Result{}, r.Patch(ctx, &g, patch)
+	}
+	s := &scope{grant: &g, orig: g.DeepCopy()}
+	defer func() {
+		if err := r.patchStatus(ctx, s, retErr); err != nil && !apierrors.IsNotFound(err) {
+			retErr = err
 		}
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		controllerutil.RemoveFinalizer(&g, finalizer)
-		return ctrl.Result{}, client.IgnoreNotFound(r.Update(ctx, &g))
+		r.Wakeups.At(&g, s.outcome.Next)
+	}()
+	if !g.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, s)
 	}
-	if controllerutil.AddFinalizer(&g, finalizer) {
-		if err := r.Update(ctx, &g); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	orig := g.DeepCopy()
-	world, err := ReadWorld(ctx, r.Client, &g)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	out := Evaluate(Inputs{Grant: &g, World: world, Now: r.Clock.Now(), CiliumServed: r.Cilium})
-	if out.Phase == opv1.GrantActive {
-		err = r.open(ctx, &g, world)
-	} else if err = r.close(ctx, &g, world.Domain); err == nil {
-		g.Status.Opened, g.Status.ExpiresAt, g.Status.Credential = nil, nil, nil
-	}
-	if err == nil {
-		g.Status.Phase = out.Phase
-	}
-	conditions.Finish(&g.Status.Conditions, &g.Status.ObservedGeneration, g.Generation, conditions.Summary{
-		Ready: out.Phase == opv1.GrantActive, Reason: out.Reason, Message: out.Message,
-		// A grant that breaks a rule before it ever opened waits for a person to fix it.
-		Stalled: out.Phase == opv1.GrantPending && !slices.Contains([]string{opv1.ReasonAwaitingReview, opv1.ReasonNotInTerm,
-			opv1.ReasonAuthorizationInactive, opv1.ReasonProgressing, opv1.ReasonRawData}, out.Reason),
-	}, err)
-	conditions.PhaseChanged(ctx, r.Recorder, &g, "grant", string(orig.Status.Phase), string(g.Status.Phase),
-		g.Status.Phase == opv1.GrantActive || g.Status.Phase == opv1.GrantPending, out.Reason, out.Message)
-	if perr := apply.Status(ctx, r.Client, &g, orig); perr != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(perr)
-	}
-	r.Wakeups.At(&g, out.Next)
-	return ctrl.Result{}, err
+	return r.reconcileNormal(ctx, s)
 }
 
 // open applies the grant's path in the renderings the domain asks for, issues its token and

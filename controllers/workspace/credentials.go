@@ -79,7 +79,7 @@ func (r *Reconciler) ensureCredentials(ctx context.Context, s *scope, open bool)
 			continue
 		}
 		expiresAt := annotationTime(sec, opv1.AnnotationExpiresAt)
-		keep := open && wantAccounts[sec.Labels[credentialAccountLabel]] && expiresAt.After(s.now)
+		keep := open && wantAccounts[sec.Labels[opv1.LabelServiceAccount]] && expiresAt.After(s.now)
 		if keep {
 			s.wakeAt(expiresAt)
 			continue
@@ -117,10 +117,10 @@ func (r *Reconciler) currentCredential(ctx context.Context, s *scope, sa, user s
 	var live []credential
 	for i := range secrets {
 		sec := &secrets[i]
-		if sec.Labels[credentialAccountLabel] != sa {
+		if sec.Labels[opv1.LabelServiceAccount] != sa {
 			continue
 		}
-		c := credential{secret: sec, expiresAt: annotationTime(sec, opv1.AnnotationExpiresAt), renewAt: annotationTime(sec, annotationRenewAt)}
+		c := credential{secret: sec, expiresAt: annotationTime(sec, opv1.AnnotationExpiresAt), renewAt: annotationTime(sec, opv1.AnnotationRenewAt)}
 		if len(sec.Data[KubeconfigKey]) > 0 && c.renewAt.After(s.now) {
 			live = append(live, c)
 		}
@@ -131,11 +131,6 @@ func (r *Reconciler) currentCredential(ctx context.Context, s *scope, sa, user s
 	}
 	return r.issue(ctx, s, sa, user)
 }
-
-const (
-	annotationRenewAt      = "opdomain.io/renew-at"
-	credentialAccountLabel = "opdomain.io/service-account"
-)
 
 // issue creates a credential Secret, requests a token bound to it, and writes the kubeconfig.
 // The token lives until the earlier of now + TTL and the agreement's end.
@@ -156,7 +151,7 @@ func (r *Reconciler) issue(ctx context.Context, s *scope, sa, user string) (cred
 	life = max(life, minTokenLifetime)
 	expiresAt := s.now.Add(life).Truncate(time.Second)
 	labels := s.memberLabels(user)
-	labels[credentialAccountLabel] = sa
+	labels[opv1.LabelServiceAccount] = sa
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
 			GenerateName: sa + "-", Namespace: s.ws.Namespace, Labels: labels,
@@ -193,7 +188,7 @@ func (r *Reconciler) issue(ctx context.Context, s *scope, sa, user string) (cred
 	patch := client.MergeFrom(secret.DeepCopy())
 	secret.Data = map[string][]byte{KubeconfigKey: kubeconfig}
 	secret.Annotations[opv1.AnnotationExpiresAt] = expiresAt.UTC().Format(time.RFC3339)
-	secret.Annotations[annotationRenewAt] = renewAt.UTC().Format(time.RFC3339)
+	secret.Annotations[opv1.AnnotationRenewAt] = renewAt.UTC().Format(time.RFC3339)
 	if err := r.Patch(ctx, secret, patch); err != nil {
 		return credential{}, err
 	}
