@@ -162,7 +162,7 @@ func helm(args ...string) ([]byte, error) {
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("the suite installs the chart with %s: run `make test`, which installs it: %w", bin, err)
 	}
-	return exec.Command(bin, append(args, "--kubeconfig", helmKubeconfig)...).CombinedOutput() //nolint:gosec // the repository's own helm
+	return exec.Command(bin, append(args, "--kubeconfig", helmKubeconfig)...).CombinedOutput()
 }
 
 var crdGVK = apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition")

@@ -41,7 +41,7 @@ func Start(t testing.TB) *Store {
 	_ = l.Close()
 	s := &Store{Endpoint: endpoint, AccessKey: "opdomain-test", SecretKey: "opdomain-test-secret"}
 	dir := t.TempDir()
-	cmd := exec.Command(bin, "--access", s.AccessKey, "--secret", s.SecretKey, "--port", endpoint, "--quiet", "posix", dir) //nolint:gosec // the test's own binary
+	cmd := exec.Command(bin, "--access", s.AccessKey, "--secret", s.SecretKey, "--port", endpoint, "--quiet", "posix", dir)
 	log, err := os.Create(filepath.Join(t.TempDir(), "versitygw.log"))
 	if err != nil {
 		t.Fatal(err)
