@@ -31,6 +31,7 @@ import (
 	"github.com/opdomain/opdomain/controllers/metrics"
 	"github.com/opdomain/opdomain/controllers/names"
 	"github.com/opdomain/opdomain/controllers/policy"
+	"github.com/opdomain/opdomain/controllers/records"
 	"github.com/opdomain/opdomain/controllers/rulebook"
 	"github.com/opdomain/opdomain/controllers/rules"
 	"github.com/opdomain/opdomain/controllers/tenancy"
@@ -472,11 +473,18 @@ func (r *Reconciler) maintainRecords(ctx context.Context, s *scope) (bool, error
 				return false, err
 			}
 		}
-		if err := r.Records.Remove(ctx, d.Name, due.Segments); err != nil {
+		switch err := r.Records.Remove(ctx, d.Name, due.Segments); {
+		case errors.Is(err, records.ErrLocked):
+			// The store's clock is behind the operator's: its lock ends a little later, and the
+			// domain's next look (AnchorEvery at the latest) removes them.
+			r.Recorder.Eventf(d, nil, corev1.EventTypeNormal, "RecordsLocked", "Prune",
+				"the records' archive keeps records up to %d under its lock a while longer: %v", due.Through.Sequence, err)
+		case err != nil:
 			return false, err
+		default:
+			r.Recorder.Eventf(d, nil, corev1.EventTypeNormal, "RecordsExpired", "Prune",
+				"removed operation records up to %d after %d days of retention (%s)", due.Through.Sequence, days, s.policy.Source("recordRetentionDays"))
 		}
-		r.Recorder.Eventf(d, nil, corev1.EventTypeNormal, "RecordsExpired", "Prune",
-			"removed operation records up to %d after %d days of retention (%s)", due.Through.Sequence, days, s.policy.Source("recordRetentionDays"))
 	}
 	if !due.Next.IsZero() {
 		s.wake(due.Next)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,7 +27,11 @@ import (
 type Archive struct {
 	client *minio.Client
 	bucket string
+	url    string
 }
+
+// URL is the bucket's URL, as NewArchive was given it.
+func (a *Archive) URL() string { return a.url }
 
 // shaKey is the user metadata under which a segment's SHA-256 travels with it, so that a
 // segment shipped before a crash is recognised as the same bytes.
@@ -56,7 +61,7 @@ func NewArchive(ctx context.Context, rawURL string) (*Archive, error) {
 	if lock != "Enabled" {
 		return nil, fmt.Errorf("records bucket %q has no object lock: records in it could be deleted before their retention ran out", rawURL)
 	}
-	return &Archive{client: c, bucket: bucket}, nil
+	return &Archive{client: c, bucket: bucket, url: rawURL}, nil
 }
 
 // key is where a domain's segment is kept: the same name as on the volume.
@@ -114,12 +119,29 @@ func (a *Archive) put(ctx context.Context, domain, name, file string, retainUnti
 	return nil
 }
 
-// remove deletes an archived segment; one already gone is no error. The store refuses while
-// its retention holds.
+// ErrLocked is the archive's refusal to remove a segment whose lock has not ended by the store's
+// own clock.
+var ErrLocked = errors.New("the records' archive still holds it under its lock")
+
+// remove deletes an archived segment; one already gone is no error. It deletes the version it
+// finds, not the key: in a versioned bucket (S3's object lock needs one) deleting the key would
+// only hide the segment behind a delete marker, keeping its bytes for good and showing a gap.
+// The store refuses while the segment's lock holds (ErrLocked).
 func (a *Archive) remove(ctx context.Context, domain, name string) error {
-	err := a.client.RemoveObject(ctx, a.bucket, key(domain, name), minio.RemoveObjectOptions{})
-	if err != nil && minio.ToErrorResponse(err).StatusCode != http.StatusNotFound {
-		return fmt.Errorf("removing %s from the bucket: %w", key(domain, name), err)
+	k := key(domain, name)
+	held, err := a.client.StatObject(ctx, a.bucket, k, minio.StatObjectOptions{})
+	if minio.ToErrorResponse(err).StatusCode == http.StatusNotFound {
+		return nil
 	}
-	return nil
+	if err != nil {
+		return fmt.Errorf("looking up %s: %w", k, err)
+	}
+	err = a.client.RemoveObject(ctx, a.bucket, k, minio.RemoveObjectOptions{VersionID: held.VersionID})
+	switch minio.ToErrorResponse(err).StatusCode {
+	case 0, http.StatusNotFound:
+		return nil
+	case http.StatusForbidden, http.StatusBadRequest:
+		return fmt.Errorf("removing %s: %w (%w)", k, ErrLocked, err)
+	}
+	return fmt.Errorf("removing %s from the bucket: %w", k, err)
 }

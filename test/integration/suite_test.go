@@ -5,6 +5,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -24,7 +25,9 @@ import (
 	"github.com/opdomain/opdomain/controllers"
 	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/policy"
+	"github.com/opdomain/opdomain/controllers/records"
 	"github.com/opdomain/opdomain/test/controlplane"
+	"github.com/opdomain/opdomain/test/objectstore"
 	"github.com/opdomain/opdomain/test/operator"
 )
 
@@ -40,6 +43,12 @@ var (
 	// recordsDir is where the manager keeps the operation records the API server's audit
 	// webhook backend delivers, presenting auditToken.
 	recordsDir string
+	// archive is the records' bucket in a real object store, when the suite has one
+	// (OPDOMAIN_VERSITYGW): the manager moves each day of records there once it is over.
+	// objects is that store, objectsDir where it keeps them.
+	archive    *records.Archive
+	objects    *objectstore.Store
+	objectsDir string
 	// disclosureAddr is where the manager serves the public disclosure page; metricsAddr its
 	// metrics.
 	disclosureAddr, metricsAddr string
@@ -61,6 +70,10 @@ func TestMain(m *testing.M) {
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
 	var err error
 	if recordsDir, err = os.MkdirTemp("", "opdomain-records-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := startArchive(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -100,8 +113,49 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 		}
 	}
+	if objects != nil {
+		objects.Stop()
+	}
 	_ = os.RemoveAll(recordsDir)
+	_ = os.RemoveAll(objectsDir)
 	os.Exit(code)
+}
+
+// startArchive runs the records' object store and makes their bucket, with object lock, when
+// the suite has the store's binary; the process (and the commands it runs) gets its
+// credentials.
+func startArchive() error {
+	bin := os.Getenv(objectstore.BinaryEnv)
+	if bin == "" {
+		fmt.Fprintln(os.Stderr, "no object store ("+objectstore.BinaryEnv+" is not set): the manager keeps every day of records on its volume")
+		return nil
+	}
+	var err error
+	if objectsDir, err = os.MkdirTemp("", "opdomain-objects-"); err != nil {
+		return err
+	}
+	if objects, err = objectstore.Run(bin, objectsDir, io.Discard); err != nil {
+		return err
+	}
+	url, err := objects.MakeBucket("records", true)
+	if err != nil {
+		return err
+	}
+	for k, v := range objects.Credentials() {
+		if err := os.Setenv(k, v); err != nil {
+			return err
+		}
+	}
+	archive, err = records.NewArchive(context.Background(), url)
+	return err
+}
+
+// recordsFlags are the flags that tell the manager's commands where the suite's records are.
+func recordsFlags() []string {
+	if archive == nil {
+		return []string{"--records-dir", recordsDir}
+	}
+	return []string{"--records-dir", recordsDir, "--records-bucket", archive.URL()}
 }
 
 // introspectionPeer is where the manager would run in a cluster, as the chart installs it.
@@ -124,7 +178,7 @@ func startManager() error {
 	stopManager, err = operator.Start(cp, controllers.Options{
 		Clock: clock, DNS: policy.KubeDNS, GrantKeyRotation: time.Hour,
 		Introspection: introspectionPeer, IntrospectionEndpoint: introspectionEndpoint(), Fence: testFence,
-		Records: controllers.Records{Dir: recordsDir, Token: auditToken}, Disclosure: disclosureAddr,
+		Records: controllers.Records{Dir: recordsDir, Token: auditToken, Archive: archive}, Disclosure: disclosureAddr,
 	}, operator.WithMetrics(metricsAddr))
 	return err
 }
