@@ -140,7 +140,7 @@ func (a *Archive) remove(ctx context.Context, domain, name string) error {
 	switch minio.ToErrorResponse(err).StatusCode {
 	case 0, http.StatusNotFound:
 		return nil
-	case http.StatusForbidden, http.StatusBadRequest:
+	case http.StatusForbidden:
 		return fmt.Errorf("removing %s: %w (%w)", k, ErrLocked, err)
 	}
 	return fmt.Errorf("removing %s from the bucket: %w", k, err)
