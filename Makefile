@@ -7,6 +7,9 @@ CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
+# kube-api-linter has no releases: a pseudo-version of its golangci-lint build.
+KUBE_API_LINTER_VERSION ?= v0.0.0-20260716143926-092fe0c72997
+KUBE_API_LINTER ?= $(LOCALBIN)/golangci-lint-kube-api-linter
 HELM_VERSION ?= v4.3.1
 HELM ?= $(LOCALBIN)/helm
 GO_TEST_FLAGS ?=
@@ -60,8 +63,9 @@ vet: ## go vet.
 	go vet ./...
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) ## golangci-lint.
+lint: $(GOLANGCI_LINT) $(KUBE_API_LINTER) ## golangci-lint, and kube-api-linter on the API types (.golangci-kal.yml).
 	$(GOLANGCI_LINT) run ./...
+	$(KUBE_API_LINTER) run --config .golangci-kal.yml ./api/...
 
 .PHONY: verify
 verify: generate manifests ## Regenerate and fail if generated files or go.mod drifted.
@@ -168,6 +172,9 @@ $(CONTROLLER_GEN): | $(LOCALBIN)
 
 $(GOLANGCI_LINT): | $(LOCALBIN)
 	GOBIN=$(LOCALBIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+$(KUBE_API_LINTER): | $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install sigs.k8s.io/kube-api-linter/cmd/golangci-lint-kube-api-linter@$(KUBE_API_LINTER_VERSION)
 
 $(HELM): | $(LOCALBIN)
 	GOBIN=$(LOCALBIN) go install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)

@@ -259,7 +259,7 @@ type AuthorizationSpec struct {
 	// +listType=atomic
 	// +optional
 	Evaluations []Evaluation `json:"evaluations,omitempty"`
-	// suspension, while set, cuts all access under the agreement and keeps its data. Unlifted
+	// suspension cuts all access under the agreement while set, and keeps its data. Unlifted
 	// at status.rectificationDeadline, it terminates the agreement (NotRectified, or
 	// EvaluationFailed for an EvaluationRectification suspension) where the domain's
 	// agreementPolicy.whenUnremedied is Terminate.
@@ -272,6 +272,11 @@ type AuthorizationSpec struct {
 
 // AuthorizationStatus is where the agreement stands.
 type AuthorizationStatus struct {
+	// conditions are Ready, Reconciling, Stalled, TermValid.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 	// phase is Pending, Active, Suspended, Expired or Terminated.
 	// +optional
 	Phase AuthorizationPhase `json:"phase,omitempty"`
@@ -298,11 +303,6 @@ type AuthorizationStatus struct {
 	// nextTransition is the next instant the phase may change on its own.
 	// +optional
 	NextTransition *metav1.Time `json:"nextTransition,omitempty"`
-	// conditions: Ready, Reconciling, Stalled, TermValid.
-	// +listType=map
-	// +listMapKey=type
-	// +optional
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 	// observedGeneration is the generation last reconciled successfully.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -322,11 +322,14 @@ type AuthorizationStatus struct {
 // +kubebuilder:printcolumn:name="Deadline",type=string,JSONPath=`.status.rectificationDeadline`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Authorization struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the object's standard metadata.
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// spec is what the object asks for.
 	// +required
 	Spec AuthorizationSpec `json:"spec"`
+	// status is what the operator observed and did.
 	// +optional
 	Status AuthorizationStatus `json:"status,omitempty"`
 }

@@ -190,6 +190,11 @@ type GrantCredential struct {
 
 // DataGrantStatus says what the grant opened.
 type DataGrantStatus struct {
+	// conditions are Ready, Reconciling, Stalled.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 	// phase is Pending, Active, Suspended, Revoked or Expired.
 	// +optional
 	Phase GrantPhase `json:"phase,omitempty"`
@@ -203,11 +208,6 @@ type DataGrantStatus struct {
 	// credential is the grant token issued into the workspace while the grant is Active.
 	// +optional
 	Credential *GrantCredential `json:"credential,omitempty"`
-	// conditions: Ready, Reconciling, Stalled.
-	// +listType=map
-	// +listMapKey=type
-	// +optional
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 	// observedGeneration is the generation last reconciled successfully.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -224,11 +224,14 @@ type DataGrantStatus struct {
 // +kubebuilder:printcolumn:name="End",type=string,JSONPath=`.spec.term.end`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type DataGrant struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the object's standard metadata.
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// spec is what the object asks for.
 	// +required
 	Spec DataGrantSpec `json:"spec"`
+	// status is what the operator observed and did.
 	// +optional
 	Status DataGrantStatus `json:"status,omitempty"`
 }

@@ -128,6 +128,11 @@ type DeliveredCopy struct {
 
 // DataImportStatus says where the import is.
 type DataImportStatus struct {
+	// conditions are Ready, Reconciling, Stalled.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 	// phase is where the import stands.
 	// +optional
 	Phase          ImportPhase `json:"phase,omitempty"`
@@ -135,11 +140,6 @@ type DataImportStatus struct {
 	// delivered is where the approved bytes were delivered.
 	// +optional
 	Delivered *DeliveredCopy `json:"delivered,omitempty"`
-	// conditions: Ready, Reconciling, Stalled.
-	// +listType=map
-	// +listMapKey=type
-	// +optional
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 	// observedGeneration is the generation last reconciled successfully.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -156,11 +156,14 @@ type DataImportStatus struct {
 // +kubebuilder:printcolumn:name="Workspace",type=string,JSONPath=`.spec.workspace`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type DataImport struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the object's standard metadata.
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// spec is what the object asks for.
 	// +required
 	Spec DataImportSpec `json:"spec"`
+	// status is what the operator observed and did.
 	// +optional
 	Status DataImportStatus `json:"status,omitempty"`
 }

@@ -253,7 +253,7 @@ type DataProductSpec struct {
 	// +listType=atomic
 	// +optional
 	Reviews []ProductReview `json:"reviews,omitempty"`
-	// withdrawn, set by the submitter, takes the product out of the airlock for good.
+	// withdrawn takes the product out of the airlock for good; the submitter sets it.
 	// +optional
 	Withdrawn bool `json:"withdrawn,omitempty"`
 	// delist takes a published product down.
@@ -410,6 +410,11 @@ type ArtifactStatus struct {
 
 // DataProductStatus says where the product is.
 type DataProductStatus struct {
+	// conditions are Ready, Reconciling, Stalled.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 	// phase is where the product stands.
 	// +optional
 	Phase          ProductPhase `json:"phase,omitempty"`
@@ -421,11 +426,6 @@ type DataProductStatus struct {
 	// published is where the approved bytes were published.
 	// +optional
 	Published *PublishedCopy `json:"published,omitempty"`
-	// conditions: Ready, Reconciling, Stalled.
-	// +listType=map
-	// +listMapKey=type
-	// +optional
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 	// observedGeneration is the generation last reconciled successfully.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -442,11 +442,14 @@ type DataProductStatus struct {
 // +kubebuilder:printcolumn:name="Workspace",type=string,JSONPath=`.spec.workspace`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type DataProduct struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the object's standard metadata.
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// spec is what the object asks for.
 	// +required
 	Spec DataProductSpec `json:"spec"`
+	// status is what the operator observed and did.
 	// +optional
 	Status DataProductStatus `json:"status,omitempty"`
 }

@@ -81,14 +81,14 @@ type DataResourceSpec struct {
 
 // DataResourceStatus says whether the resource can be granted.
 type DataResourceStatus struct {
-	// offerable is true when the resource is off the negative list and its source exists.
-	// +optional
-	Offerable bool `json:"offerable,omitempty"`
-	// conditions: Ready, Reconciling, Stalled.
+	// conditions are Ready, Reconciling, Stalled.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// offerable is true when the resource is off the negative list and its source exists.
+	// +optional
+	Offerable bool `json:"offerable,omitempty"`
 	// observedGeneration is the generation last reconciled successfully.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -103,11 +103,14 @@ type DataResourceStatus struct {
 // +kubebuilder:printcolumn:name="Offerable",type=boolean,JSONPath=`.status.offerable`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type DataResource struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the object's standard metadata.
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// spec is what the object asks for.
 	// +required
 	Spec DataResourceSpec `json:"spec"`
+	// status is what the operator observed and did.
 	// +optional
 	Status DataResourceStatus `json:"status,omitempty"`
 }

@@ -97,6 +97,11 @@ type ImportedData struct {
 
 // DeveloperWorkspaceStatus is what the operator built for a workspace.
 type DeveloperWorkspaceStatus struct {
+	// conditions are Ready, Reconciling, Stalled, NetworkIsolated, AccessGranted, EmergencyStop.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 	// phase is Provisioning, Ready, Suspended, TearingDown or TornDown.
 	// +optional
 	Phase WorkspacePhase `json:"phase,omitempty"`
@@ -117,11 +122,6 @@ type DeveloperWorkspaceStatus struct {
 	// teardown records the progress of an ordered teardown.
 	// +optional
 	Teardown *TeardownProgress `json:"teardown,omitempty"`
-	// conditions: Ready, Reconciling, Stalled, NetworkIsolated, AccessGranted, EmergencyStop.
-	// +listType=map
-	// +listMapKey=type
-	// +optional
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 	// observedGeneration is the generation last reconciled successfully.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -138,11 +138,14 @@ type DeveloperWorkspaceStatus struct {
 // +kubebuilder:printcolumn:name="Namespace",type=string,JSONPath=`.status.namespace`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type DeveloperWorkspace struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the object's standard metadata.
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// spec is what the object asks for.
 	// +required
 	Spec DeveloperWorkspaceSpec `json:"spec"`
+	// status is what the operator observed and did.
 	// +optional
 	Status DeveloperWorkspaceStatus `json:"status,omitempty"`
 }

@@ -492,6 +492,7 @@ type ProductChecks struct {
 	// +kubebuilder:default=2
 	// +optional
 	DominanceN int32 `json:"dominanceN,omitempty"`
+	// dominancePercent is that percentage (see dominanceN).
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100
 	// +kubebuilder:default=90
@@ -503,6 +504,7 @@ type ProductChecks struct {
 	// +kubebuilder:default=50
 	// +optional
 	RawRecordRows int32 `json:"rawRecordRows,omitempty"`
+	// rawRecordDistinctPercent is that share of distinct values (see rawRecordRows).
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100
 	// +kubebuilder:default=95
@@ -552,7 +554,7 @@ type EvidenceStatus struct {
 
 // OperationDomainStatus is what the operator observed of a domain.
 type OperationDomainStatus struct {
-	// conditions: Ready, Reconciling, Stalled, NetworkIsolated, DNSContained, AdmissionEnforced,
+	// conditions are Ready, Reconciling, Stalled, NetworkIsolated, DNSContained, AdmissionEnforced,
 	// EmergencyStop, IncidentUnreported, DeletionBlocked.
 	// +listType=map
 	// +listMapKey=type
@@ -664,11 +666,14 @@ type DNSStatus struct {
 // +kubebuilder:printcolumn:name="Stop",type=boolean,JSONPath=`.spec.emergencyStop.active`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type OperationDomain struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the object's standard metadata.
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// spec is what the object asks for.
 	// +required
 	Spec OperationDomainSpec `json:"spec"`
+	// status is what the operator observed and did.
 	// +optional
 	Status OperationDomainStatus `json:"status,omitempty"`
 }

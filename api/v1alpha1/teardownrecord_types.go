@@ -35,6 +35,7 @@ type ProductEvidence struct {
 	// their report (status.checks of the product).
 	// +optional
 	ChecksOutcome string `json:"checksOutcome,omitempty"`
+	// checksReportSHA256 is that report's digest (see checksOutcome).
 	// +optional
 	ChecksReportSHA256 string `json:"checksReportSHA256,omitempty"`
 	// reviews are a product's reviews of the sealed digest, as given.
@@ -138,9 +139,11 @@ type TeardownRecordSpec struct {
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.spec.reason`
 // +kubebuilder:printcolumn:name="Completed",type=date,JSONPath=`.spec.completedAt`
 type TeardownRecord struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the object's standard metadata.
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// spec is what the object asks for.
 	// +required
 	Spec TeardownRecordSpec `json:"spec"`
 }

@@ -75,7 +75,8 @@ type WorkloadObservation struct {
 // +kubebuilder:printcolumn:name="Failed",type=integer,JSONPath=`.failed`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type WorkloadSummary struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the object's standard metadata.
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// The observation sits at the top level, as an Event's fields do: the operator alone writes
