@@ -326,10 +326,10 @@ type Authorization struct {
 	// metadata is the object's standard metadata.
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// spec is what the object asks for.
+	// spec is an agreement with a scope and a term (R2).
 	// +required
 	Spec AuthorizationSpec `json:"spec"`
-	// status is what the operator observed and did.
+	// status is where the agreement stands.
 	// +optional
 	Status AuthorizationStatus `json:"status,omitempty"`
 }

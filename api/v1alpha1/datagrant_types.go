@@ -228,10 +228,10 @@ type DataGrant struct {
 	// metadata is the object's standard metadata.
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// spec is what the object asks for.
+	// spec is one scenario, one list, one review (一场景一清单一审核, R4).
 	// +required
 	Spec DataGrantSpec `json:"spec"`
-	// status is what the operator observed and did.
+	// status says what the grant opened.
 	// +optional
 	Status DataGrantStatus `json:"status,omitempty"`
 }

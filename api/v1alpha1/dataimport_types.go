@@ -160,10 +160,10 @@ type DataImport struct {
 	// metadata is the object's standard metadata.
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// spec is what the object asks for.
+	// spec is outside ("social") data or code asking to come into a workspace (R4).
 	// +required
 	Spec DataImportSpec `json:"spec"`
-	// status is what the operator observed and did.
+	// status says where the import is.
 	// +optional
 	Status DataImportStatus `json:"status,omitempty"`
 }

@@ -446,10 +446,10 @@ type DataProduct struct {
 	// metadata is the object's standard metadata.
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// spec is what the object asks for.
+	// spec is a product asking to leave the domain (R5).
 	// +required
 	Spec DataProductSpec `json:"spec"`
-	// status is what the operator observed and did.
+	// status says where the product is.
 	// +optional
 	Status DataProductStatus `json:"status,omitempty"`
 }

@@ -107,10 +107,10 @@ type DataResource struct {
 	// metadata is the object's standard metadata.
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// spec is what the object asks for.
+	// spec is a catalog entry (授权运营数据资源目录, R4).
 	// +required
 	Spec DataResourceSpec `json:"spec"`
-	// status is what the operator observed and did.
+	// status says whether the resource can be granted.
 	// +optional
 	Status DataResourceStatus `json:"status,omitempty"`
 }

@@ -142,10 +142,10 @@ type DeveloperWorkspace struct {
 	// metadata is the object's standard metadata.
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// spec is what the object asks for.
+	// spec is where a party's people work on granted data (R3).
 	// +required
 	Spec DeveloperWorkspaceSpec `json:"spec"`
-	// status is what the operator observed and did.
+	// status is what the operator built for a workspace.
 	// +optional
 	Status DeveloperWorkspaceStatus `json:"status,omitempty"`
 }

@@ -670,10 +670,11 @@ type OperationDomain struct {
 	// metadata is the object's standard metadata.
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// spec is what the object asks for.
+	// spec describes the isolated area where public data is operated (R1). Its
+	// policy values may only be stricter than its rulebook's, unless the rulebook is Custom.
 	// +required
 	Spec OperationDomainSpec `json:"spec"`
-	// status is what the operator observed and did.
+	// status is what the operator observed of a domain.
 	// +optional
 	Status OperationDomainStatus `json:"status,omitempty"`
 }

@@ -143,7 +143,9 @@ type TeardownRecord struct {
 	// metadata is the object's standard metadata.
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// spec is what the object asks for.
+	// spec is the evidence of one teardown (R6), or of one terminal event of the
+	// airlock (a product published, rejected, withdrawn or delisted; R5). It is immutable once
+	// written.
 	// +required
 	Spec TeardownRecordSpec `json:"spec"`
 }
