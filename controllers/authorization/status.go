@@ -8,16 +8,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
-	"github.com/opdomain/opdomain/controllers/apply"
 	"github.com/opdomain/opdomain/controllers/conditions"
 	"github.com/opdomain/opdomain/controllers/lifecycle"
 )
 
 // patchStatus is the one status write of a reconcile.
 func (r *Reconciler) patchStatus(ctx context.Context, s *scope, reconcileErr error) error {
-	a := s.agreement
-	conditions.Finish(&a.Status.Conditions, &a.Status.ObservedGeneration, a.Generation, s.summary, reconcileErr)
-	return apply.Status(ctx, r.Client, a, s.orig)
+	st := &s.agreement.Status
+	return conditions.Write(ctx, r.Client, s.agreement, s.orig, &st.Conditions, &st.ObservedGeneration, s.summary, reconcileErr)
 }
 
 // deriveStatus writes what an evaluation says into the agreement's status, every field of it

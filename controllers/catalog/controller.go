@@ -17,7 +17,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
-	"github.com/opdomain/opdomain/controllers/apply"
 	"github.com/opdomain/opdomain/controllers/conditions"
 	"github.com/opdomain/opdomain/controllers/index"
 )
@@ -42,8 +41,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	orig := res.DeepCopy()
 	summary, err := r.offer(ctx, &res)
 	res.Status.Offerable = summary.Ready
-	conditions.Finish(&res.Status.Conditions, &res.Status.ObservedGeneration, res.Generation, summary, err)
-	if perr := apply.Status(ctx, r.Client, &res, orig); perr != nil {
+	if perr := conditions.Write(ctx, r.Client, &res, orig, &res.Status.Conditions, &res.Status.ObservedGeneration, summary, err); perr != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(perr)
 	}
 	return ctrl.Result{}, err

@@ -12,8 +12,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/apply"
 )
 
 // Summary is the outcome of one reconcile.
@@ -54,6 +56,13 @@ func Finish(conds *[]metav1.Condition, observedGeneration *int64, generation int
 	if reconcileErr == nil {
 		*observedGeneration = generation
 	}
+}
+
+// Write records the outcome of a reconcile on obj's status (Finish) and patches the status
+// against orig: the one status write of a reconcile, whatever the kind.
+func Write(ctx context.Context, c client.Client, obj, orig client.Object, conds *[]metav1.Condition, observedGeneration *int64, s Summary, reconcileErr error) error {
+	Finish(conds, observedGeneration, obj.GetGeneration(), s, reconcileErr)
+	return apply.Status(ctx, c, obj, orig)
 }
 
 // Set sets one condition.

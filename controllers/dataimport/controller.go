@@ -18,7 +18,6 @@ import (
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers/airlock"
-	"github.com/opdomain/opdomain/controllers/apply"
 	"github.com/opdomain/opdomain/controllers/conditions"
 	"github.com/opdomain/opdomain/controllers/index"
 	"github.com/opdomain/opdomain/controllers/names"
@@ -71,8 +70,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	}
 	s := &scope{imp: &m, orig: m.DeepCopy(), now: r.Clock.Now()}
 	defer func() {
-		conditions.Finish(&m.Status.Conditions, &m.Status.ObservedGeneration, m.Generation, s.summary, retErr)
-		if err := apply.Status(ctx, r.Client, &m, s.orig); err != nil && !apierrors.IsNotFound(err) {
+		if err := conditions.Write(ctx, r.Client, &m, s.orig, &m.Status.Conditions, &m.Status.ObservedGeneration, s.summary, retErr); err != nil && !apierrors.IsNotFound(err) {
 			retErr = err
 		}
 	}()

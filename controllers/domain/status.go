@@ -9,9 +9,8 @@ import (
 
 // patchStatus is the one status write of a reconcile.
 func (r *Reconciler) patchStatus(ctx context.Context, s *scope, reconcileErr error) error {
-	d := s.domain
-	conditions.Finish(&d.Status.Conditions, &d.Status.ObservedGeneration, d.Generation, s.summary, reconcileErr)
-	return apply.Status(ctx, r.Client, d, s.orig)
+	st := &s.domain.Status
+	return conditions.Write(ctx, r.Client, s.domain, s.orig, &st.Conditions, &st.ObservedGeneration, s.summary, reconcileErr)
 }
 
 // saveStatus writes the status now, for a step that must be on record before it acts.

@@ -5,15 +5,13 @@ import (
 	"slices"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
-	"github.com/opdomain/opdomain/controllers/apply"
 	"github.com/opdomain/opdomain/controllers/conditions"
 )
 
 // patchStatus is the one status write of a reconcile.
 func (r *Reconciler) patchStatus(ctx context.Context, s *scope, reconcileErr error) error {
-	g := s.grant
-	conditions.Finish(&g.Status.Conditions, &g.Status.ObservedGeneration, g.Generation, s.summary, reconcileErr)
-	return apply.Status(ctx, r.Client, g, s.orig)
+	st := &s.grant.Status
+	return conditions.Write(ctx, r.Client, s.grant, s.orig, &st.Conditions, &st.ObservedGeneration, s.summary, reconcileErr)
 }
 
 // waiting are the reasons a Pending grant waits for something that comes by itself or by the

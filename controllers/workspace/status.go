@@ -9,9 +9,8 @@ import (
 
 // patchStatus is the one status write of a reconcile.
 func (r *Reconciler) patchStatus(ctx context.Context, s *scope, reconcileErr error) error {
-	ws := s.ws
-	conditions.Finish(&ws.Status.Conditions, &ws.Status.ObservedGeneration, ws.Generation, s.summary, reconcileErr)
-	return apply.Status(ctx, r.Client, ws, s.orig)
+	st := &s.ws.Status
+	return conditions.Write(ctx, r.Client, s.ws, s.orig, &st.Conditions, &st.ObservedGeneration, s.summary, reconcileErr)
 }
 
 // saveProgress writes the status now rather than at the end of the reconcile, so a teardown
