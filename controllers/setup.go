@@ -171,7 +171,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 			Clock: opts.Clock, Wakeups: wakeups(),
 		},
 		&gate.Reconciler{Client: mgr.GetClient(), Clock: opts.Clock, Wakeups: wakeups()},
-		&catalog.Reconciler{Client: mgr.GetClient(), Snapshots: snapshots},
+		&catalog.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("opdomain-catalog"), Snapshots: snapshots},
 		&summary.Reconciler{Client: mgr.GetClient()},
 		&grant.Reconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-grant"),

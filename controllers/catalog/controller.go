@@ -11,6 +11,7 @@ import (
 	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -24,6 +25,7 @@ import (
 // Reconciler reconciles DataResources.
 type Reconciler struct {
 	client.Client
+	Recorder events.EventRecorder
 	// Snapshots says whether the cluster serves the VolumeSnapshot API.
 	Snapshots bool
 }
@@ -41,10 +43,25 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	orig := res.DeepCopy()
 	summary, err := r.offer(ctx, &res)
 	res.Status.Offerable = summary.Ready
+	r.announce(&res, orig.Status.Offerable, summary, err)
 	if perr := conditions.Write(ctx, r.Client, &res, orig, &res.Status.Conditions, &res.Status.ObservedGeneration, summary, err); perr != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(perr)
 	}
 	return ctrl.Result{}, err
+}
+
+// announce tells whoever watches the catalog that a resource was withdrawn from it or offered
+// (again): every grant naming a withdrawn resource closes until it is offered again (each grant
+// says so in its own Events), and the resource's Events say why.
+func (r *Reconciler) announce(res *opv1.DataResource, was bool, s conditions.Summary, err error) {
+	switch {
+	case err != nil || was == s.Ready:
+	case s.Ready:
+		r.Recorder.Eventf(res, nil, corev1.EventTypeNormal, "Offered", "Offer", "the resource is offered: grants may name it")
+	default:
+		r.Recorder.Eventf(res, nil, corev1.EventTypeWarning, s.Reason, "Withdraw",
+			"the resource is no longer offered, and every grant naming it closes until it is: %s", s.Message)
+	}
 }
 
 func (r *Reconciler) offer(ctx context.Context, res *opv1.DataResource) (conditions.Summary, error) {

@@ -73,4 +73,9 @@ func TestR4_ResourceIsOfferableOnlyOffTheNegativeListWithItsSourcePresent(t *tes
 	g.Eventually(offerable(bySnapshot), timeout, poll).Should(HavePrefix("False/" + opv1.ReasonNegativeListed))
 	g.Expect(bySnapshot.Status.Offerable).To(BeFalse())
 	g.Consistently(offerable(byService), "500ms", poll).Should(HavePrefix("True/"))
+
+	// The changes that matter to grants are Events of the resource: offered, then withdrawn
+	// (a Warning, saying why); a resource never offered says nothing until it is.
+	g.Eventually(func() []string { return eventReasons(t, bySnapshot) }, timeout, poll).Should(ConsistOf("Offered", opv1.ReasonNegativeListed))
+	g.Expect(eventReasons(t, byService)).To(ConsistOf("Offered"))
 }
