@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -90,6 +91,8 @@ func main() {
 		"beyond the records' own volume (at least daily, as the records' retention needs)")
 	flag.StringVar(&f.auditTokenFile, "audit-token-file", "", "file holding the bearer token the API server's audit webhook configuration presents; "+
 		"required with --records-dir")
+	flag.BoolVar(&f.recordsAPI, "records-api", false, "the APIService "+records.APIServiceName+" (the records' API, answered on the webhook port) "+
+		"is installed: inject the self-signed CA into it too")
 	flag.StringVar(&f.webhookConfiguration, "webhook-configuration", "opdomain-validating-webhook-configuration", "ValidatingWebhookConfiguration whose CA bundle the self-signed CA is injected into")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -108,7 +111,7 @@ type flags struct {
 	introspectionLabels, fenceImage, fenceTarget, airlockImage                        string
 	certDir, webhookService, webhookSecret, webhookConfiguration                      string
 	recordsDir, recordsBucket, auditTokenFile, disclosureAddr                         string
-	leaderElect, selfSignedCerts                                                      bool
+	leaderElect, selfSignedCerts, recordsAPI                                          bool
 	workers, webhookPort                                                              int
 	grantKeyRotation, anchorEvery                                                     time.Duration
 }
@@ -147,7 +150,9 @@ func run(f flags) error {
 		// lease: every reconcile that cuts access waits for a leader. Safe: main returns as
 		// soon as the manager stops.
 		LeaderElectionReleaseOnCancel: true,
-		WebhookServer:                 webhook.NewServer(webhook.Options{Port: f.webhookPort, CertDir: f.certDir}),
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Port: f.webhookPort, CertDir: f.certDir, TLSOpts: []func(*tls.Config){records.RequestClientCertificates},
+		}),
 	})
 	if err != nil {
 		return err
@@ -270,8 +275,17 @@ func webhookCertificates(mgr ctrl.Manager, f flags) (<-chan struct{}, error) {
 	}
 	return opwebhook.ManageCertificates(mgr, opwebhook.Certificates{
 		Namespace: os.Getenv("POD_NAMESPACE"), Service: f.webhookService, Secret: f.webhookSecret,
-		CertDir: f.certDir, Configuration: f.webhookConfiguration,
+		CertDir: f.certDir, Configuration: f.webhookConfiguration, APIService: recordsAPIService(f),
 	})
+}
+
+// recordsAPIService is the APIService of the records' API, when it is installed and the manager
+// keeps records.
+func recordsAPIService(f flags) string {
+	if f.recordsDir == "" || !f.recordsAPI {
+		return ""
+	}
+	return records.APIServiceName
 }
 
 // runFence is a workspace pod's first init container (controllers/fence): it ends once the node's
@@ -441,26 +455,13 @@ func queryRecords(args []string) int {
 	}
 	dir := fs.String("records-dir", "", "the manager's --records-dir")
 	bucket := fs.String("records-bucket", "", "the manager's --records-bucket")
-	workspace := fs.String("workspace", "", "only requests made with a member credential of this DeveloperWorkspace")
-	person := fs.String("person", "", "only requests of this person (a persons[].user of an agreement)")
-	grant := fs.String("grant", "", "only requests on this DataGrant, and its token's uses by data services")
-	since := fs.String("since", "", "only records at or after this time (RFC 3339)")
-	until := fs.String("until", "", "only records before this time (RFC 3339)")
+	var q records.Query
+	fs.StringVar(&q.Workspace, "workspace", "", "only requests made with a member credential of this DeveloperWorkspace")
+	fs.StringVar(&q.Person, "person", "", "only requests of this person (a persons[].user of an agreement)")
+	fs.StringVar(&q.Grant, "grant", "", "only requests on this DataGrant, and its token's uses by data services")
+	fs.Func("since", "only records at or after this time (RFC 3339)", timeFlag(&q.Since))
+	fs.Func("until", "only records before this time (RFC 3339)", timeFlag(&q.Until))
 	_ = fs.Parse(args)
-	var from, to time.Time
-	var err error
-	if *since != "" {
-		if from, err = time.Parse(time.RFC3339, *since); err != nil {
-			fmt.Fprintln(os.Stderr, "records: --since:", err)
-			return 2
-		}
-	}
-	if *until != "" {
-		if to, err = time.Parse(time.RFC3339, *until); err != nil {
-			fmt.Fprintln(os.Stderr, "records: --until:", err)
-			return 2
-		}
-	}
 	if fs.NArg() != 1 || *dir == "" {
 		fs.Usage()
 		return 2
@@ -472,9 +473,7 @@ func queryRecords(args []string) int {
 	}
 	out := json.NewEncoder(os.Stdout)
 	err = store.Read(context.Background(), fs.Arg(0), func(r records.Record) error {
-		if (*workspace != "" && r.Workspace != *workspace) || (*person != "" && r.Person != *person) ||
-			(*grant != "" && (r.Resource != "datagrants" || r.Name != *grant)) ||
-			(!from.IsZero() && r.Time.Before(from)) || (!to.IsZero() && !r.Time.Before(to)) {
+		if !q.Match(r) {
 			return nil
 		}
 		return out.Encode(r)
@@ -484,6 +483,14 @@ func queryRecords(args []string) int {
 		return 2
 	}
 	return 0
+}
+
+// timeFlag parses an RFC 3339 flag into t.
+func timeFlag(t *time.Time) func(string) error {
+	return func(v string) (err error) {
+		*t, err = time.Parse(time.RFC3339, v)
+		return err
+	}
 }
 
 // clusterClient is a client of the cluster configured by KUBECONFIG or in-cluster.

@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -216,12 +217,36 @@ func SetupWebhooks(ctx context.Context, mgr manager.Manager, opts Options) error
 		}
 		// The webhook server's port and certificate, which the API server already trusts.
 		mgr.GetWebhookServer().Register(records.Path, &records.Receiver{Store: store, Token: opts.Records.Token, Reader: mgr.GetClient(), Operator: operator})
+		api, err := recordsAPI(ctx, mgr, store)
+		if err != nil {
+			return err
+		}
+		mgr.GetWebhookServer().Register(records.APIPath, api)
 	}
 	// Token introspection shares the webhook server: its certificate, its Service, its port.
 	mgr.GetWebhookServer().Register(grant.IntrospectionPath, &grant.Introspector{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Clock: opts.Clock, Cilium: cilium, Records: opts.Records.store(),
 	})
 	return (&webhook.Validators{Reader: mgr.GetAPIReader(), Authorizer: mgr.GetClient(), Clock: opts.Clock}).SetupWithManager(mgr)
+}
+
+// recordsAPI serves the records to whom the API server forwards (APIService
+// v1alpha1.records.opdomain.io): the webhook server asks for client certificates
+// (records.RequestClientCertificates) so that the API server's front proxy can present its own.
+func recordsAPI(ctx context.Context, mgr manager.Manager, store *records.Store) (*records.API, error) {
+	kube, err := kubernetes.NewForConfig(mgr.GetConfig())
+	if err != nil {
+		return nil, err
+	}
+	authn, err := records.FrontProxy(ctx, kube)
+	if err != nil {
+		return nil, err
+	}
+	authz, err := records.SubjectAccess(kube)
+	if err != nil {
+		return nil, fmt.Errorf("the records' API authorizer: %w", err)
+	}
+	return &records.API{Store: store, Authenticator: authn, Authorizer: authz}, nil
 }
 
 // whoAmI asks the API server which user the operator is, so that the admission policy names

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -43,17 +44,36 @@ func complete(args []string) ([]string, int) {
 		return nil, noFiles
 	}
 	words, word := args[:len(args)-1], args[len(args)-1]
+	flags, takesValue := []string{}, map[string]bool{}
+	(&invocation{}).flags().VisitAll(func(f *flag.Flag) {
+		name := "--" + f.Name
+		if len(f.Name) == 1 {
+			name = "-" + f.Name
+		}
+		flags = append(flags, name)
+		b, isBool := f.Value.(interface{ IsBoolFlag() bool })
+		takesValue[name] = !isBool || !b.IsBoolFlag()
+	})
 	if strings.HasPrefix(word, "-") {
-		return matching(word, "--kubeconfig", "--context", "--as", "--namespace", "-n", "-o", "--to", "--approve", "--reject", "--comment"), noFiles
+		return matching(word, flags...), noFiles
 	}
 	if len(words) > 0 {
-		switch words[len(words)-1] {
-		case "-o":
+		switch last := words[len(words)-1]; {
+		case last == "-o":
 			return matching(word, "table", "json", "yaml"), noFiles
-		case "--to", "--kubeconfig":
+		case last == "--to", last == "--kubeconfig":
 			return nil, filesDefault
-		case "--context", "--as", "--comment", "-n", "--namespace":
-			return nil, noFiles
+		case last == "--workspace", last == "--grant":
+			in, err := parse(words[:len(words)-1], io.Discard, io.Discard)
+			if err != nil {
+				return nil, noFiles
+			}
+			if last == "--grant" {
+				return in.names(word, &opv1.DataGrantList{}, in.namespace), noFiles
+			}
+			return in.names(word, &opv1.DeveloperWorkspaceList{}, in.namespace), noFiles
+		case takesValue[last]:
+			return nil, noFiles // nothing to offer for the flag's value
 		}
 	}
 	in, err := parse(words, io.Discard, io.Discard)
@@ -62,8 +82,8 @@ func complete(args []string) ([]string, int) {
 	}
 	switch p := in.args; {
 	case len(p) == 0:
-		return matching(word, "status", "kubeconfig", "review", "verify", "help"), noFiles
-	case len(p) == 1 && (p[0] == "status" || p[0] == "verify"):
+		return matching(word, "status", "kubeconfig", "review", "verify", "records", "help"), noFiles
+	case len(p) == 1 && (p[0] == "status" || p[0] == "verify" || p[0] == "records"):
 		return in.names(word, &opv1.OperationDomainList{}, ""), noFiles
 	case len(p) == 1 && p[0] == "review":
 		return matching(word, "grant"), noFiles

@@ -20,6 +20,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -43,6 +44,9 @@ const usage = `kubectl opdomain: the operation domains of this cluster, as you m
       review a grant as yourself
   kubectl opdomain verify DOMAIN
       verify the domain's evidence chain (exit 1 when it was tampered with)
+  kubectl opdomain records DOMAIN [--workspace W] [--person P] [--grant G] [--since T] [--until T]
+      [--limit N] [-o table|json|yaml]
+      the domain's operation records, oldest first; T is RFC 3339 or a duration back from now (24h)
 
 Flags of every command: --kubeconfig, --context, --as, -n/--namespace.
 `
@@ -61,7 +65,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	commands := map[string]func(context.Context, *invocation) (int, error){
-		"status": status, "kubeconfig": kubeconfig, "review": review, "verify": verify,
+		"status": status, "kubeconfig": kubeconfig, "review": review, "verify": verify, "records": listRecords,
 	}
 	command := in.args[0]
 	run, ok := commands[command]
@@ -90,24 +94,18 @@ type invocation struct {
 	args                            []string
 	namespace, output, to, comment  string
 	approve, reject                 bool
-	client                          client.Client
-	stdout                          io.Writer
+	// The records' filters: see listRecords.
+	workspace, person, grant, since, until string
+	limit                                  int
+	config                                 *rest.Config
+	client                                 client.Client
+	stdout                                 io.Writer
 }
 
 func parse(args []string, stdout, stderr io.Writer) (*invocation, error) {
-	fs := flag.NewFlagSet(Name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	in := &invocation{stdout: stdout}
-	fs.StringVar(&in.kubeconfigPath, "kubeconfig", "", "kubeconfig file (default: KUBECONFIG, then ~/.kube/config)")
-	fs.StringVar(&in.kubeContext, "context", "", "kubeconfig context")
-	fs.StringVar(&in.as, "as", "", "user to impersonate")
-	fs.StringVar(&in.namespace, "namespace", "", "the domain's control namespace")
-	fs.StringVar(&in.namespace, "n", "", "the domain's control namespace")
-	fs.StringVar(&in.output, "o", "table", "output: table, json or yaml")
-	fs.StringVar(&in.to, "to", "", "file to write the kubeconfig to, mode 0600")
-	fs.BoolVar(&in.approve, "approve", false, "approve")
-	fs.BoolVar(&in.reject, "reject", false, "reject")
-	fs.StringVar(&in.comment, "comment", "", "the review's comment")
+	fs := in.flags()
+	fs.SetOutput(stderr)
 	// Flags may follow the arguments, as with kubectl.
 	var positional []string
 	for {
@@ -123,6 +121,28 @@ func parse(args []string, stdout, stderr io.Writer) (*invocation, error) {
 	return in, nil
 }
 
+// flags are the plugin's flags, parsed into in.
+func (in *invocation) flags() *flag.FlagSet {
+	fs := flag.NewFlagSet(Name, flag.ContinueOnError)
+	fs.StringVar(&in.kubeconfigPath, "kubeconfig", "", "kubeconfig file (default: KUBECONFIG, then ~/.kube/config)")
+	fs.StringVar(&in.kubeContext, "context", "", "kubeconfig context")
+	fs.StringVar(&in.as, "as", "", "user to impersonate")
+	fs.StringVar(&in.namespace, "namespace", "", "the domain's control namespace")
+	fs.StringVar(&in.namespace, "n", "", "the domain's control namespace")
+	fs.StringVar(&in.output, "o", "table", "output: table, json or yaml")
+	fs.StringVar(&in.to, "to", "", "file to write the kubeconfig to, mode 0600")
+	fs.BoolVar(&in.approve, "approve", false, "approve")
+	fs.BoolVar(&in.reject, "reject", false, "reject")
+	fs.StringVar(&in.comment, "comment", "", "the review's comment")
+	fs.StringVar(&in.workspace, "workspace", "", "records: only requests made with a member credential of this DeveloperWorkspace")
+	fs.StringVar(&in.person, "person", "", "records: only requests of this person")
+	fs.StringVar(&in.grant, "grant", "", "records: only requests on this DataGrant, and its token's uses by data services")
+	fs.StringVar(&in.since, "since", "", "records: only records at or after this time (RFC 3339, or a duration back from now)")
+	fs.StringVar(&in.until, "until", "", "records: only records before this time (RFC 3339, or a duration back from now)")
+	fs.IntVar(&in.limit, "limit", 0, "records: at most this many (0: all)")
+	return fs
+}
+
 // connect makes the client that acts as the caller, from their kubeconfig.
 func (in *invocation) connect() error {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
@@ -134,6 +154,7 @@ func (in *invocation) connect() error {
 	if err != nil {
 		return err
 	}
+	in.config = cfg
 	if in.namespace == "" {
 		in.namespace, _, _ = loader.Namespace()
 	}

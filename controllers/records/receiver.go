@@ -38,11 +38,13 @@ type (
 		Items []event `json:"items"`
 	}
 	event struct {
-		AuditID   string `json:"auditID"`
-		Stage     string `json:"stage"`
-		Verb      string `json:"verb"`
-		User      user   `json:"user"`
-		ObjectRef *struct {
+		AuditID string `json:"auditID"`
+		Stage   string `json:"stage"`
+		Verb    string `json:"verb"`
+		User    user   `json:"user"`
+		// ImpersonatedUser is who the request acted as, when User impersonated them.
+		ImpersonatedUser *user `json:"impersonatedUser"`
+		ObjectRef        *struct {
 			Resource    string `json:"resource"`
 			Namespace   string `json:"namespace"`
 			Name        string `json:"name"`
@@ -100,7 +102,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 
 // record turns a completed request into a record of the domain it belongs to: the domain of
 // the namespace it acted on, or of the member credential that made it, or the OperationDomain
-// it named. Requests of no domain return "".
+// (or its operation records) it named. Requests of no domain return "".
 func (rc *Receiver) record(ctx context.Context, ev event) (string, Record, error) {
 	if ev.Stage != "ResponseComplete" && ev.Stage != "Panic" {
 		return "", Record{}, nil
@@ -109,6 +111,9 @@ func (rc *Receiver) record(ctx context.Context, ev event) (string, Record, error
 		return "", Record{}, nil
 	}
 	r := Record{AuditID: ev.AuditID, User: ev.User.Username, Verb: ev.Verb, Decision: ev.Annotations["authorization.k8s.io/decision"]}
+	if as := ev.ImpersonatedUser; as != nil {
+		r.User, r.Impersonator = as.Username, ev.User.Username
+	}
 	_ = json.Unmarshal(ev.StageTimestamp, &r.Time)
 	if s := ev.ResponseStatus; s != nil {
 		r.Code = s.Code
@@ -139,7 +144,8 @@ func (rc *Receiver) record(ctx context.Context, ev event) (string, Record, error
 			}
 		}
 	}
-	if domain == "" && r.APIGroup == opv1.GroupVersion.Group && r.Resource == "operationdomains" {
+	// A domain's own object, and its records read through the records' API.
+	if domain == "" && (r.APIGroup == opv1.GroupVersion.Group && r.Resource == "operationdomains" || r.APIGroup == APIGroup && r.Resource == APIResource) {
 		domain = r.Name
 	}
 	return domain, r, nil

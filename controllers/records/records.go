@@ -13,12 +13,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Record is one operation, as the API server audited it.
@@ -27,10 +31,12 @@ type Record struct {
 	Sequence int64     `json:"seq"`
 	Time     time.Time `json:"time"`
 	AuditID  string    `json:"auditID"`
-	// User is the identity that made the request; Person the real-name person a member's
+	// User is the identity the request was made as; Person the real-name person a member's
 	// credential stands for.
 	User   string `json:"user"`
 	Person string `json:"person,omitempty"`
+	// Impersonator is who made the request as User, when it was made by impersonation.
+	Impersonator string `json:"impersonator,omitempty"`
 	// Workspace is the DeveloperWorkspace whose member credential made the request.
 	Workspace   string `json:"workspace,omitempty"`
 	Verb        string `json:"verb"`
@@ -236,6 +242,10 @@ type segment struct {
 
 // segments lists a domain's segments, on the volume and in the archive, oldest first.
 func (s *Store) segments(ctx context.Context, domain string) ([]segment, error) {
+	// The name becomes a path: what is not a domain's name (a query's "..") reads nothing.
+	if errs := validation.IsDNS1123Subdomain(domain); len(errs) > 0 {
+		return nil, fmt.Errorf("domain %q: %s", domain, strings.Join(errs, "; "))
+	}
 	files, err := filepath.Glob(filepath.Join(s.Dir, domain, "*.jsonl"))
 	if err != nil {
 		return nil, err
@@ -397,6 +407,82 @@ func (s *Store) Read(ctx context.Context, domain string, each func(Record) error
 		}
 	}
 	return nil
+}
+
+// Query selects a domain's records: each filter given must match.
+type Query struct {
+	// Workspace: requests made with a member credential of this DeveloperWorkspace.
+	Workspace string
+	// Person: requests of this real-name person.
+	Person string
+	// Grant: requests on this DataGrant, and its token's uses by data services.
+	Grant string
+	// Since and Until: records at or after Since and before Until.
+	Since, Until time.Time
+	// After passes over the records up to this number: where the page before ended.
+	After int64
+	// Limit ends a page after this many records; 0 reads to the end.
+	Limit int
+}
+
+// Match says whether r is one of the records q selects.
+func (q Query) Match(r Record) bool {
+	switch {
+	case r.Sequence <= q.After,
+		q.Workspace != "" && r.Workspace != q.Workspace,
+		q.Person != "" && r.Person != q.Person,
+		q.Grant != "" && (r.Resource != "datagrants" || r.Name != q.Grant),
+		!q.Since.IsZero() && r.Time.Before(q.Since),
+		!q.Until.IsZero() && !r.Time.Before(q.Until):
+		return false
+	}
+	return true
+}
+
+// errPageFull ends a read once a page has its records.
+var errPageFull = errors.New("page full")
+
+// Find returns the domain's records that q selects, oldest first, and whether more follow the
+// page. The segments wholly before q.After are not read.
+func (s *Store) Find(ctx context.Context, domain string, q Query) ([]Record, bool, error) {
+	segs, err := s.segments(ctx, domain)
+	if err != nil {
+		return nil, false, err
+	}
+	var found []Record
+	more := false
+	for i, seg := range segs {
+		if i+1 < len(segs) && firstOf(segs[i+1]) <= q.After+1 {
+			continue
+		}
+		err := s.readSegment(ctx, domain, seg, func(r Record) error {
+			if !q.Match(r) {
+				return nil
+			}
+			if q.Limit > 0 && len(found) == q.Limit {
+				more = true
+				return errPageFull
+			}
+			found = append(found, r)
+			return nil
+		})
+		if errors.Is(err, errPageFull) {
+			break
+		}
+		if err != nil {
+			return nil, false, err
+		}
+	}
+	return found, more, nil
+}
+
+// firstOf is the number of a segment's first record, which names it.
+func firstOf(seg segment) int64 {
+	n, err := strconv.ParseInt(strings.TrimSuffix(seg.name, ".jsonl"), 10, 64)
+	if err != nil {
+		return math.MaxInt64 // not a segment's name: read it rather than skip it
+	}
+	return n
 }
 
 // readSegment calls each with the records of one segment.

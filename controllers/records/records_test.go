@@ -129,3 +129,48 @@ func TestR8_RecordsStillThereAfterThePruningPointVerify(t *testing.T) {
 	_, err = s.Verify(t.Context(), "d", Anchor{}, Anchor{Sequence: 2, Digest: "other"})
 	g.Expect(err).To(MatchError(ContainSubstring("record 2 is not the one the domain's status says was pruned")))
 }
+
+// R8: a query pages through a domain's days: each page begins after the record the one before
+// ended with, the days wholly before it are not read (one is overwritten with what cannot be
+// read, to show it), and
+// the filters hold across pages. A name that is not a domain's reads nothing.
+func TestR8_AQueryPagesThroughTheDaysFromWhereThePageBeforeEnded(t *testing.T) {
+	g := NewWithT(t)
+	dir := t.TempDir()
+	s := &Store{Dir: dir}
+	day1 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	var recs []Record
+	for d := range 3 {
+		for i := range 4 {
+			person := "zhangsan"
+			if i%2 == 1 {
+				person = "lisi"
+			}
+			recs = append(recs, Record{Time: day1.Add(time.Duration(d)*24*time.Hour + time.Duration(i)*time.Minute), Verb: "get", Person: person})
+		}
+	}
+	g.Expect(s.Append(t.Context(), "d", recs)).To(Succeed())
+	segments, err := filepath.Glob(filepath.Join(dir, "d", "*.jsonl"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(segments).To(HaveLen(3), "a segment a day")
+
+	q := Query{Person: "lisi", Limit: 2}
+	page, more, err := s.Find(t.Context(), "d", q)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(more).To(BeTrue())
+	g.Expect(page).To(HaveExactElements(HaveField("Sequence", BeEquivalentTo(2)), HaveField("Sequence", BeEquivalentTo(4))))
+	g.Expect(os.WriteFile(segments[0], []byte("not a record\n"), 0o600)).To(Succeed()) // the first day is done with
+	q.After = page[1].Sequence
+	page, more, err = s.Find(t.Context(), "d", q)
+	g.Expect(err).NotTo(HaveOccurred(), "the first day is not read again")
+	g.Expect(more).To(BeTrue())
+	g.Expect(page).To(HaveExactElements(HaveField("Sequence", BeEquivalentTo(6)), HaveField("Sequence", BeEquivalentTo(8))))
+	q.After, q.Since = page[1].Sequence, day1.Add(48*time.Hour+2*time.Minute)
+	page, more, err = s.Find(t.Context(), "d", q)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(more).To(BeFalse())
+	g.Expect(page).To(HaveExactElements(HaveField("Sequence", BeEquivalentTo(12))))
+
+	_, _, err = s.Find(t.Context(), "..", Query{})
+	g.Expect(err).To(MatchError(ContainSubstring(`domain ".."`)))
+}

@@ -21,6 +21,9 @@ type Certificates struct {
 	CertDir string
 	// Configuration is the ValidatingWebhookConfiguration the CA bundle is injected into.
 	Configuration string
+	// APIService, when set, is an APIService the webhook server answers (the records' API),
+	// which the CA bundle is injected into as well.
+	APIService string
 	// ExtraDNSNames are further names the certificate is valid for.
 	ExtraDNSNames []string
 }
@@ -28,13 +31,17 @@ type Certificates struct {
 // +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=get;list;watch;update
 
 // ManageCertificates issues a CA and a serving certificate into the Secret, injects the CA into
-// the webhook configuration and rotates both before they expire. The channel closes once the
+// the webhook configuration (and the APIService) and rotates both before they expire. The channel closes once the
 // certificate is in CertDir and the webhooks may be registered.
 func ManageCertificates(mgr ctrl.Manager, c Certificates) (<-chan struct{}, error) {
 	if c.Namespace == "" {
 		return nil, errors.New("self-managed webhook certificates need the namespace of the webhook Service and Secret")
 	}
 	ready := make(chan struct{})
+	webhooks := []rotator.WebhookInfo{{Name: c.Configuration, Type: rotator.Validating}}
+	if c.APIService != "" {
+		webhooks = append(webhooks, rotator.WebhookInfo{Name: c.APIService, Type: rotator.APIService})
+	}
 	return ready, rotator.AddRotator(mgr, &rotator.CertRotator{
 		SecretKey:      types.NamespacedName{Namespace: c.Namespace, Name: c.Secret},
 		CertDir:        c.CertDir,
@@ -43,7 +50,7 @@ func ManageCertificates(mgr ctrl.Manager, c Certificates) (<-chan struct{}, erro
 		DNSName:        fmt.Sprintf("%s.%s.svc", c.Service, c.Namespace),
 		ExtraDNSNames:  c.ExtraDNSNames,
 		IsReady:        ready,
-		Webhooks:       []rotator.WebhookInfo{{Name: c.Configuration, Type: rotator.Validating}},
+		Webhooks:       webhooks,
 		// Every replica serves the webhook, not only the leader.
 		RequireLeaderElection: false,
 	})

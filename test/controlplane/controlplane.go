@@ -8,6 +8,7 @@ package controlplane
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -166,6 +167,9 @@ type ControlPlane struct {
 	withoutInstall bool
 	// auditToken and auditDir: see WithAudit.
 	auditToken, auditDir string
+	// FrontProxy is the API server's front proxy certificate; frontProxyDir holds it.
+	FrontProxy    FrontProxy
+	frontProxyDir string
 }
 
 // Start brings the control plane up and installs the CRDs. On error nothing is left running.
@@ -201,6 +205,9 @@ func Start(scheme *runtime.Scheme, opts ...Option) (*ControlPlane, error) {
 	for _, opt := range opts {
 		opt(cp)
 	}
+	if err := cp.configureFrontProxy(); err != nil {
+		return nil, fmt.Errorf("configuring the front proxy: %w", err)
+	}
 	if cp.auditToken != "" {
 		if err := cp.configureAudit(root); err != nil {
 			return nil, fmt.Errorf("configuring the audit webhook: %w", err)
@@ -225,6 +232,10 @@ func Start(scheme *runtime.Scheme, opts ...Option) (*ControlPlane, error) {
 		if err := cp.installReviewerRole(root); err != nil {
 			_ = cp.Stop()
 			return nil, err
+		}
+		if err := cp.registerRecordsAPI(context.Background()); err != nil {
+			_ = cp.Stop()
+			return nil, fmt.Errorf("registering the records' API: %w", err)
 		}
 	}
 	// Started after the CRDs are installed: started earlier, its garbage collector discovers
@@ -288,7 +299,10 @@ func (cp *ControlPlane) installReviewerRole(root string) error {
 // its options serves opdomain's webhooks there.
 func (cp *ControlPlane) WebhookServer() webhook.Server {
 	o := cp.Env.WebhookInstallOptions
-	return webhook.NewServer(webhook.Options{Host: o.LocalServingHost, Port: o.LocalServingPort, CertDir: o.LocalServingCertDir})
+	return webhook.NewServer(webhook.Options{
+		Host: o.LocalServingHost, Port: o.LocalServingPort, CertDir: o.LocalServingCertDir,
+		TLSOpts: []func(*tls.Config){records.RequestClientCertificates},
+	})
 }
 
 func (cp *ControlPlane) startControllerManager() error {
@@ -360,7 +374,7 @@ func (cp *ControlPlane) Stop() error {
 		_ = cp.kcm.Wait()
 	}
 	err := cp.Env.Stop()
-	for _, dir := range []string{cp.dir, cp.auditDir} {
+	for _, dir := range []string{cp.dir, cp.auditDir, cp.frontProxyDir} {
 		if dir != "" {
 			_ = os.RemoveAll(dir)
 		}

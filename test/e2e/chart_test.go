@@ -1,16 +1,25 @@
 package e2e
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
+
+	"github.com/opdomain/opdomain/controllers/records"
 )
 
 // The chart upgrades its CRDs with the release (Helm never upgrades what a chart keeps in
@@ -63,4 +72,47 @@ func TestChart_AnUpgradeChangesTheCRDsAndKeepsTheWebhookServing(t *testing.T) {
 	upgrade(chart)
 	g.Expect(probe()).To(BeFalse(), "and the next upgrade changed it back")
 	g.Expect(webhookReachable()).To(Succeed())
+}
+
+// R8: the chart registers the records' API, and the API server forwards to it through the
+// webhook Service, trusting the CA the manager injected (no verification is skipped) and
+// vouching for the caller with its front proxy certificate: the reader gets the domain's page,
+// a stranger is refused by the API server.
+func TestChart_TheRecordsAPIIsServedThroughTheAPIServer(t *testing.T) {
+	g := NewWithT(t)
+	var api unstructured.Unstructured
+	api.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiregistration.k8s.io", Version: "v1", Kind: "APIService"})
+	g.Eventually(func() (string, error) {
+		if err := k8s.Get(ctx, client.ObjectKey{Name: records.APIServiceName}, &api); err != nil {
+			return "", err
+		}
+		conditions, _, _ := unstructured.NestedSlice(api.Object, "status", "conditions")
+		for _, c := range conditions {
+			if c := c.(map[string]any); c["type"] == "Available" {
+				return fmt.Sprintf("%v: %v", c["status"], c["message"]), nil
+			}
+		}
+		return "", nil
+	}, 2*time.Minute, time.Second).Should(HavePrefix("True"))
+	ca, _, _ := unstructured.NestedString(api.Object, "spec", "caBundle")
+	g.Expect(ca).NotTo(BeEmpty(), "the manager injected its CA")
+	skip, _, _ := unstructured.NestedBool(api.Object, "spec", "insecureSkipTLSVerify")
+	g.Expect(skip).To(BeFalse())
+
+	cs, err := kubernetes.NewForConfig(cp.Config)
+	g.Expect(err).NotTo(HaveOccurred())
+	path := "/apis/" + records.APIGroup + "/" + records.APIVersion + "/" + records.APIResource + "/webhook-probe"
+	raw, err := cs.RESTClient().Get().AbsPath(path).DoRaw(ctx)
+	g.Expect(err).NotTo(HaveOccurred(), string(raw))
+	var page records.OperationRecords
+	g.Expect(json.Unmarshal(raw, &page)).To(Succeed())
+	g.Expect(page.Kind).To(Equal("OperationRecords"))
+	g.Expect(page.Name).To(Equal("webhook-probe"))
+
+	stranger := rest.CopyConfig(cp.Config)
+	stranger.Impersonate = rest.ImpersonationConfig{UserName: "records-stranger"}
+	cs, err = kubernetes.NewForConfig(stranger)
+	g.Expect(err).NotTo(HaveOccurred())
+	_, err = cs.RESTClient().Get().AbsPath(path).DoRaw(ctx)
+	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "%v", err)
 }

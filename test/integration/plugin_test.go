@@ -20,21 +20,8 @@ import (
 // completion through kubectl's.
 func TestR2_R4_TheKubectlPluginActsAsTheCaller(t *testing.T) {
 	g := NewWithT(t)
-	v := newVerifier(t)
+	kubectl := kubectlWithPlugin(t)
 	dir := t.TempDir()
-	g.Expect(os.Symlink(v.bin, filepath.Join(dir, plugin.Name))).To(Succeed())
-	g.Expect(os.Symlink(v.bin, filepath.Join(dir, plugin.CompletionName))).To(Succeed())
-	kubectl := func(args ...string) (string, error) {
-		if args[0] == "__complete" { // kubectl's own completion, of `kubectl opdomain ARGS`
-			args = append([]string{"__complete", "opdomain", "--kubeconfig", v.kubeconfig}, args[1:]...)
-		} else {
-			args = append([]string{"opdomain", "--kubeconfig", v.kubeconfig}, args...)
-		}
-		cmd := exec.Command(filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), args...)
-		cmd.Env = append(os.Environ(), "PATH="+dir+string(os.PathListSeparator)+os.Getenv("PATH"))
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
 	w := newGrantWorld(t, "plug1", opv1.NetworkPolicyKubernetes)
 	g.Eventually(workspacePhase(w.ws), timeout, poll).Should(Equal(opv1.WorkspaceReady))
 
@@ -85,6 +72,12 @@ func TestR2_R4_TheKubectlPluginActsAsTheCaller(t *testing.T) {
 		{[]string{"kubeconfig", "-n", w.control(), ""}, w.ws.Name + "\n"},
 		{[]string{"kubeconfig", w.ws.Name, "-n", w.control(), ""}, member + "\n"},
 		{[]string{"status", "-o", "j"}, "json\n:4\n"},
+		{[]string{"rec"}, "records\n"},
+		{[]string{"records", "plug"}, "plug1\n"},
+		{[]string{"records", "plug1", "--wo"}, "--workspace\n"},
+		{[]string{"records", "plug1", "-n", w.control(), "--workspace", ""}, w.ws.Name + "\n"},
+		{[]string{"records", "plug1", "-n", w.control(), "--grant", "co"}, "congestion\n"},
+		{[]string{"records", "plug1", "--since", ""}, ":4\n"},
 	} {
 		out, err = kubectl(append([]string{"__complete"}, c.args...)...)
 		g.Expect(err).NotTo(HaveOccurred(), out)
@@ -93,4 +86,25 @@ func TestR2_R4_TheKubectlPluginActsAsTheCaller(t *testing.T) {
 	out, err = kubectl("__complete", "status", "--as", "plug1-stranger", "")
 	g.Expect(err).NotTo(HaveOccurred(), out)
 	g.Expect(out).NotTo(ContainSubstring("plug1\n"), "a stranger, who may not list domains, is offered none")
+}
+
+// kubectlWithPlugin runs `kubectl opdomain ARGS` (or, for __complete, kubectl's completion of
+// it) as the suite's admin, with the plugin and its completion on the PATH as `make plugin`
+// installs them.
+func kubectlWithPlugin(t *testing.T) func(args ...string) (string, error) {
+	v := newVerifier(t)
+	dir := t.TempDir()
+	NewWithT(t).Expect(os.Symlink(v.bin, filepath.Join(dir, plugin.Name))).To(Succeed())
+	NewWithT(t).Expect(os.Symlink(v.bin, filepath.Join(dir, plugin.CompletionName))).To(Succeed())
+	return func(args ...string) (string, error) {
+		if args[0] == "__complete" {
+			args = append([]string{"__complete", "opdomain", "--kubeconfig", v.kubeconfig}, args[1:]...)
+		} else {
+			args = append([]string{"opdomain", "--kubeconfig", v.kubeconfig}, args...)
+		}
+		cmd := exec.Command(filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), args...)
+		cmd.Env = append(os.Environ(), "PATH="+dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
 }
