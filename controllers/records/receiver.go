@@ -144,9 +144,15 @@ func (rc *Receiver) record(ctx context.Context, ev event) (string, Record, error
 			}
 		}
 	}
-	// A domain's own object, and its records read through the records' API.
-	if domain == "" && (r.APIGroup == opv1.GroupVersion.Group && r.Resource == "operationdomains" || r.APIGroup == APIGroup && r.Resource == APIResource) {
-		domain = r.Name
+	// A domain's own object, and its records read through the records' API: of a domain that
+	// exists, so that requests naming anything at all open no records.
+	if domain == "" && r.Name != "" && (r.APIGroup == opv1.GroupVersion.Group && r.Resource == "operationdomains" || r.APIGroup == APIGroup && r.Resource == APIResource) {
+		switch err := rc.Reader.Get(ctx, client.ObjectKey{Name: r.Name}, &opv1.OperationDomain{}); {
+		case err == nil:
+			domain = r.Name
+		case !apierrors.IsNotFound(err):
+			return "", r, err
+		}
 	}
 	return domain, r, nil
 }

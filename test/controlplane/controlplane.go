@@ -102,7 +102,7 @@ func freePort(ip string) string {
 
 // WithAudit has the API server audit requests with the shipped policy (config/audit) and deliver
 // them, in batches of at most a second, to the operator's webhook server at records.Path,
-// presenting token.
+// presenting token; and registers the records' API, which that server answers.
 func WithAudit(token string) Option {
 	return func(cp *ControlPlane) { cp.auditToken = token }
 }
@@ -233,6 +233,10 @@ func Start(scheme *runtime.Scheme, opts ...Option) (*ControlPlane, error) {
 			_ = cp.Stop()
 			return nil, err
 		}
+	}
+	// With audit the local manager keeps records, and answers their API: registered only then,
+	// since an APIService nobody answers holds up the finalizing of every namespace.
+	if !cp.withoutInstall && cp.auditToken != "" {
 		if err := cp.registerRecordsAPI(context.Background()); err != nil {
 			_ = cp.Stop()
 			return nil, fmt.Errorf("registering the records' API: %w", err)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -65,9 +66,12 @@ func TestR8_RecordsAreReadThroughTheAPIServerByWhomRBACAllows(t *testing.T) {
 	out, err = kubectl("records", "rec4", "--as", stranger)
 	g.Expect(err).To(HaveOccurred(), out)
 	g.Expect(out).To(ContainSubstring(`User "rec4-stranger" cannot get resource "operationrecords"`))
-	out, err = kubectl("records", "rec1", "--as", regulator)
+	other := newDomain(t, "rec4-other", opv1.NetworkPolicyKubernetes)
+	out, err = kubectl("records", other.Name, "--as", regulator)
 	g.Expect(err).To(HaveOccurred(), out)
 	g.Expect(out).To(ContainSubstring("forbidden"), "a reader of rec4 reads no other domain's records")
+	out, err = kubectl("records", "rec4-nowhere", "--as", stranger)
+	g.Expect(err).To(HaveOccurred(), out)
 
 	// Reading records is an operation on the domain too: the reads, and the stranger's refusal.
 	g.Eventually(func() []records.Record { return recordsOf(t, "rec4") }, 5*time.Second, poll).Should(ContainElements(
@@ -75,6 +79,9 @@ func TestR8_RecordsAreReadThroughTheAPIServerByWhomRBACAllows(t *testing.T) {
 			HaveField("APIGroup", records.APIGroup), HaveField("Resource", records.APIResource), HaveField("Name", "rec4"), HaveField("Code", BeEquivalentTo(200))),
 		And(HaveField("User", stranger), HaveField("Resource", records.APIResource), HaveField("Decision", "forbid"), HaveField("Code", BeEquivalentTo(403))),
 	))
+	g.Eventually(func() []records.Record { return recordsOf(t, other.Name) }, 5*time.Second, poll).Should(
+		ContainElement(And(HaveField("User", regulator), HaveField("Decision", "forbid"))), "the refused read is the other domain's record")
+	g.Expect(filepath.Join(recordsDir, "rec4-nowhere")).NotTo(BeADirectory(), "a read naming no domain opens no records")
 
 	// Around the API server, straight to the manager's port.
 	direct := func(withFrontProxy bool, user, query string) (int, string) {
