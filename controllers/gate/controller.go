@@ -108,9 +108,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 func observeCut(a, parent *opv1.Authorization, wasOpen, open bool, now time.Time) {
 	key := cutKey(a.Namespace, a.Name)
 	switch {
-	case open:
+	case open, !wasOpen: // nothing was cut now
 		metrics.Boundaries.Forget(key)
-	case wasOpen && !metrics.Boundaries.Cut(key):
+	case !metrics.Boundaries.Cut(key):
 		for _, t := range []*opv1.Authorization{a, parent} {
 			if t != nil && !t.Spec.Term.End.After(now) {
 				metrics.AccessCut.WithLabelValues(metrics.BoundaryTermEnd).Observe(now.Sub(t.Spec.Term.End.Time).Seconds())
@@ -135,17 +135,31 @@ func boundary(old, updated *opv1.Authorization) string {
 	return ""
 }
 
-// noteBoundaries notes, as the watch delivers it, a change that ends access; it filters nothing.
-var noteBoundaries = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
-	old, oldOK := e.ObjectOld.(*opv1.Authorization)
-	updated, newOK := e.ObjectNew.(*opv1.Authorization)
-	if oldOK && newOK {
-		if b := boundary(old, updated); b != "" {
-			metrics.Boundaries.Note(cutKey(updated.Namespace, updated.Name), b)
+// noteBoundaries notes, as the watch delivers it, a change that ends access: the agreement's,
+// and its children's, whose access ends with it (they are noted as the parent's); it filters
+// nothing.
+func (r *Reconciler) noteBoundaries() predicate.Funcs {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		old, oldOK := e.ObjectOld.(*opv1.Authorization)
+		updated, newOK := e.ObjectNew.(*opv1.Authorization)
+		if !oldOK || !newOK {
+			return true
 		}
-	}
-	return true
-}}
+		b := boundary(old, updated)
+		if b == "" {
+			return true
+		}
+		metrics.Boundaries.Note(cutKey(updated.Namespace, updated.Name), b)
+		var children opv1.AuthorizationList
+		// From the cache: a failure only leaves the children's cut unmeasured.
+		if r.List(context.Background(), &children, client.InNamespace(updated.Namespace), client.MatchingFields{index.AuthorizationParent: updated.Name}) == nil {
+			for _, c := range children.Items {
+				metrics.Boundaries.Note(cutKey(c.Namespace, c.Name), metrics.BoundaryParent)
+			}
+		}
+		return true
+	}}
+}
 
 func ownedBy(namespace, name string) client.MatchingLabels {
 	return client.MatchingLabels{opv1.LabelComponent: component, opv1.LabelOwnerNamespace: namespace, opv1.LabelOwnerName: name}
@@ -170,7 +184,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("gate").
-		For(&opv1.Authorization{}, builder.WithPredicates(noteBoundaries)).
+		For(&opv1.Authorization{}, builder.WithPredicates(r.noteBoundaries())).
 		Watches(&opv1.Authorization{}, children).
 		Watches(&opv1.OperationDomain{}, byDomain).
 		Watches(&rbacv1.ClusterRole{}, toOwner).

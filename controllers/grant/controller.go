@@ -18,15 +18,19 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers/apply"
 	"github.com/opdomain/opdomain/controllers/index"
+	"github.com/opdomain/opdomain/controllers/metrics"
 	"github.com/opdomain/opdomain/controllers/policy"
 	"github.com/opdomain/opdomain/controllers/rules"
 	"github.com/opdomain/opdomain/controllers/wakeup"
@@ -236,26 +240,74 @@ func (r *Reconciler) kindOf(o client.Object) string {
 
 // SetupWithManager watches grants and everything their phase depends on.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	by := func(field string, value func(client.Object) (string, string)) handler.EventHandler {
+	// Each change delivered is noted, as a possible boundary, for every open grant it concerns:
+	// the reconcile that finds the grant still open forgets it, the one that closes it measures
+	// the cut from it (metrics.GrantCut).
+	by := func(boundary, field string, value func(client.Object) (string, string)) handler.EventHandler {
 		return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			ns, v := value(o)
 			opts := []client.ListOption{client.InNamespace(ns)}
 			if field != "" {
 				opts = append(opts, client.MatchingFields{field: v})
 			}
-			return index.Requests(ctx, r, &opv1.DataGrantList{}, opts...)
+			var grants opv1.DataGrantList
+			if err := r.List(ctx, &grants, opts...); err != nil {
+				return nil
+			}
+			requests := make([]reconcile.Request, 0, len(grants.Items))
+			for i := range grants.Items {
+				g := &grants.Items[i]
+				if g.Status.Phase == opv1.GrantActive {
+					metrics.GrantBoundaries.Note(cutKey(g), boundary)
+				}
+				requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(g)})
+			}
+			return requests
 		})
 	}
 	own := func(o client.Object) (string, string) { return o.GetNamespace(), o.GetName() }
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&opv1.DataGrant{}).
-		Watches(&opv1.Authorization{}, by(index.GrantAuthorization, own)).
-		Watches(&opv1.DeveloperWorkspace{}, by(index.GrantWorkspace, own)).
-		Watches(&opv1.DataResource{}, by(index.GrantResource, own)).
-		Watches(&opv1.OperationDomain{}, by("", func(o client.Object) (string, string) {
+		For(&opv1.DataGrant{}, builder.WithPredicates(noteGrantChanges)).
+		Watches(&opv1.Authorization{}, by(metrics.BoundaryAgreement, index.GrantAuthorization, own)).
+		Watches(&opv1.DeveloperWorkspace{}, by(metrics.BoundaryWorkspace, index.GrantWorkspace, own)).
+		Watches(&opv1.DataResource{}, by(metrics.BoundaryResource, index.GrantResource, own)).
+		Watches(&opv1.OperationDomain{}, by(metrics.BoundaryDomain, "", func(o client.Object) (string, string) {
 			return o.(*opv1.OperationDomain).Spec.ControlNamespace, ""
 		})).
 		WatchesRawSource(r.Wakeups.Source()).
 		Named("datagrant").
 		Complete(r)
+}
+
+// noteGrantChanges notes, as the watch delivers it, a change to an open grant's spec or its
+// deletion; it filters nothing.
+var noteGrantChanges = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	old, oldOK := e.ObjectOld.(*opv1.DataGrant)
+	updated, newOK := e.ObjectNew.(*opv1.DataGrant)
+	if oldOK && newOK && old.Status.Phase == opv1.GrantActive &&
+		(old.Generation != updated.Generation || old.DeletionTimestamp.IsZero() && !updated.DeletionTimestamp.IsZero()) {
+		metrics.GrantBoundaries.Note(cutKey(updated), metrics.BoundaryGrant)
+	}
+	return true
+}}
+
+// cutKey is the grant as metrics.GrantBoundaries knows it.
+func cutKey(g *opv1.DataGrant) string { return "DataGrant/" + g.Namespace + "/" + g.Name }
+
+// observeCut measures, once a reconcile has closed an open grant's paths, the cut: from its
+// expiry when that is what closed it, else from the boundary the watch delivered. open says the
+// grant stays open: what was noted did not close it.
+func observeCut(g, orig *opv1.DataGrant, open bool, now time.Time) {
+	key := cutKey(g)
+	switch expiresAt := orig.Status.ExpiresAt; {
+	case open:
+		metrics.GrantBoundaries.Forget(key)
+	case orig.Status.Phase != opv1.GrantActive:
+		metrics.GrantBoundaries.Forget(key) // already closed: nothing was cut now
+	case expiresAt != nil && !expiresAt.After(now):
+		metrics.GrantBoundaries.Forget(key)
+		metrics.GrantCut.WithLabelValues(metrics.BoundaryGrantExpiry).Observe(now.Sub(expiresAt.Time).Seconds())
+	default:
+		metrics.GrantBoundaries.Cut(key)
+	}
 }

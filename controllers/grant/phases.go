@@ -62,6 +62,7 @@ func (r *Reconciler) openOrClose(ctx context.Context, s *scope) (bool, error) {
 		}
 		g.Status.Opened, g.Status.ExpiresAt, g.Status.Credential = nil, nil, nil
 	}
+	observeCut(g, s.orig, s.outcome.Phase == opv1.GrantActive, r.Clock.Now())
 	g.Status.Phase = s.outcome.Phase
 	return true, nil
 }
@@ -87,6 +88,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 	if err := r.close(ctx, g, d); err != nil {
 		return ctrl.Result{}, err
 	}
+	observeCut(g, s.orig, false, r.Clock.Now())
 	patch := client.MergeFrom(g.DeepCopy())
 	controllerutil.RemoveFinalizer(g, opv1.FinalizerGrantPath)
 	return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, g, patch))

@@ -12,21 +12,22 @@ import (
 
 // exported is every series name the manager adds to its metrics.
 func exported() map[string]bool {
-	ch := make(chan *prometheus.Desc, 64)
-	theState.Describe(ch)
-	AccessCut.Describe(ch)
-	TeardownStep.Describe(ch)
-	close(ch)
 	names := map[string]bool{}
 	fqName := regexp.MustCompile(`fqName: "([^"]+)"`)
-	for d := range ch {
-		name := fqName.FindStringSubmatch(d.String())[1]
-		names[name] = true
-		if name == "opdomain_access_cut_seconds" || name == "opdomain_teardown_step_seconds" {
-			for _, suffix := range []string{"_bucket", "_count", "_sum"} {
+	describe := func(c prometheus.Collector, suffixes ...string) {
+		ch := make(chan *prometheus.Desc, 64)
+		c.Describe(ch)
+		close(ch)
+		for d := range ch {
+			name := fqName.FindStringSubmatch(d.String())[1]
+			for _, suffix := range suffixes {
 				names[name+suffix] = true
 			}
 		}
+	}
+	describe(theState, "")
+	for _, h := range histograms {
+		describe(h, "", "_bucket", "_count", "_sum")
 	}
 	return names
 }

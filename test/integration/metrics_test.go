@@ -31,7 +31,7 @@ import (
 // closed.
 func TestR2_MetricsAreAuthorizedAndMeasureTheCut(t *testing.T) {
 	g := NewWithT(t)
-	w := newWorld(t, "met1", opv1.NetworkPolicyKubernetes, 24*time.Hour)
+	w := newGrantWorld(t, "met1", opv1.NetworkPolicyKubernetes)
 	root, err := controlplane.RepoRoot()
 	g.Expect(err).NotTo(HaveOccurred())
 	raw, err := os.ReadFile(filepath.Join(root, "config", "rbac", "metrics_reader_role.yaml"))
@@ -104,12 +104,35 @@ func TestR2_MetricsAreAuthorizedAndMeasureTheCut(t *testing.T) {
 		ContainSubstring(`opdomain_emergency_stop{domain="met1"} 0`),
 		ContainSubstring(`opdomain_evidence_chain_intact{domain="met1"} 1`),
 	), "the domain's state, read from the manager's cache")
+	// A grant's paths: cut when the grant is deleted, and when its agreement is suspended.
+	grantCuts, agreementCuts := count(`opdomain_grant_cut_seconds_count{boundary="grant"}`), count(`opdomain_grant_cut_seconds_count{boundary="agreement"}`)
+	beforeGrant, beforeAgreement := grantCuts(), agreementCuts()
+	deleted, kept := w.grant("congestion"), w.grant("weather")
+	for _, gr := range []*opv1.DataGrant{deleted, kept} {
+		g.Expect(asReviewer.Create(ctx, gr)).To(Succeed())
+		g.Eventually(grantPhase(gr), timeout, poll).Should(Equal(opv1.GrantActive))
+	}
+	g.Expect(k8s.Delete(ctx, deleted)).To(Succeed())
+	g.Eventually(grantCuts, timeout, poll).Should(BeNumerically(">", beforeGrant), "a deleted grant's cut is measured")
+
 	setSuspension(t, w.developer, &opv1.Suspension{Reason: opv1.SuspensionSecurityRisk})
 	g.Eventually(suspensionCuts, timeout, poll).Should(BeNumerically(">", before), "the suspension's cut is measured")
+	g.Eventually(grantPhase(kept), timeout, poll).Should(Equal(opv1.GrantSuspended))
+	g.Eventually(agreementCuts, timeout, poll).Should(BeNumerically(">", beforeAgreement), "and so is its grant's")
 	g.Eventually(state, timeout, poll).Should(And(
 		ContainSubstring(`opdomain_agreements{domain="met1",phase="Suspended"} 1`),
 		ContainSubstring(`opdomain_workspaces{domain="met1",phase="Suspended"} 1`),
 	))
+
+	// A parent's suspension ends its children's access: their cut counts from it.
+	parentCuts := count(`opdomain_access_cut_seconds_count{boundary="parent"}`)
+	beforeParent := parentCuts()
+	setSuspension(t, w.developer, nil)
+	g.Eventually(phaseOf(w.developer), timeout, poll).Should(Equal(opv1.PhaseActive))
+	g.Eventually(workspacePhase(w.ws), timeout, poll).Should(Equal(opv1.WorkspaceReady))
+	setSuspension(t, w.operator, &opv1.Suspension{Reason: opv1.SuspensionSecurityRisk})
+	g.Eventually(phaseOf(w.developer), timeout, poll).Should(Equal(opv1.PhaseSuspended))
+	g.Eventually(parentCuts, timeout, poll).Should(BeNumerically(">", beforeParent), "the parent's suspension's cut is measured for its child")
 
 	// A teardown's steps are timed.
 	steps := count(`opdomain_teardown_step_seconds_count{step="namespace"}`)
