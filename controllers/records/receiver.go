@@ -145,10 +145,12 @@ func (rc *Receiver) record(ctx context.Context, ev event) (string, Record, error
 		}
 	}
 	// A domain's own object, and its records read through the records' API: of a domain that
-	// exists, so that requests naming anything at all open no records.
-	if domain == "" && r.Name != "" && (r.APIGroup == opv1.GroupVersion.Group && r.Resource == "operationdomains" || r.APIGroup == APIGroup && r.Resource == APIResource) {
+	// exists, or that the request itself successfully acted on (its creation, or its deletion
+	// finished before the batch arrived), so that requests naming anything at all open no records.
+	domainObject := r.APIGroup == opv1.GroupVersion.Group && r.Resource == "operationdomains"
+	if domain == "" && r.Name != "" && (domainObject || r.APIGroup == APIGroup && r.Resource == APIResource) {
 		switch err := rc.Reader.Get(ctx, client.ObjectKey{Name: r.Name}, &opv1.OperationDomain{}); {
-		case err == nil:
+		case err == nil, domainObject && r.Code >= 200 && r.Code < 300:
 			domain = r.Name
 		case !apierrors.IsNotFound(err):
 			return "", r, err

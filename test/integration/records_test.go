@@ -221,8 +221,11 @@ func TestR6_R8_RecordsArePrunedWholeDaysOnceTheirRetentionRunsOut(t *testing.T) 
 	g.Expect(filepath.Join(recordsDir, "rec2", "000000000001.jsonl")).NotTo(BeAnExistingFile())
 	g.Expect(recordsOf(t, "rec2")).To(ContainElement(HaveField("Sequence", BeEquivalentTo(4))), "1000 days back is kept")
 	if archive != nil {
-		// Its day is over: it moves into the bucket, locked until its 1095 days end, when the
-		// domain next looks (at the latest when it anchors, hourly).
+		// Its day is over once today's records (the domain's creation, delivered within a
+		// second) begin a later day: it moves into the bucket, locked until its 1095 days end,
+		// when the domain next looks (at the latest when it anchors, hourly).
+		g.Eventually(func() []records.Record { return recordsOf(t, "rec2") }, timeout, poll).Should(
+			ContainElement(HaveField("Sequence", BeNumerically(">", 5))), "today's records")
 		clock.Step(time.Hour + time.Second)
 		g.Eventually(func() string { return filepath.Join(recordsDir, "rec2", "000000000004.jsonl") }, timeout, poll).ShouldNot(BeAnExistingFile())
 		g.Expect(recordsOf(t, "rec2")).To(ContainElement(HaveField("Sequence", BeEquivalentTo(4))), "read from the bucket")
