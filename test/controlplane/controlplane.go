@@ -107,22 +107,32 @@ func WithAudit(token string) Option {
 	return func(cp *ControlPlane) { cp.auditToken = token }
 }
 
-// configureAudit fixes the webhook server's address before the API server starts, and points
-// the API server's audit webhook backend at it. envtest issues the server's certificate only
-// once the API server runs, after it has read this configuration, so the harness skips
-// verifying it: the loopback server is the test's own, and the token still authenticates the
-// API server to it. A cluster names the manager's CA (README, Operation records).
+// WithAuditTo has the API server deliver its audit to server instead, presenting token: the
+// manager a chart installed on a node, through its webhook Service's address.
+func WithAuditTo(server, token string) Option {
+	return func(cp *ControlPlane) { cp.auditServer, cp.auditToken = server, token }
+}
+
+// configureAudit points the API server's audit webhook backend at the manager, fixing the local
+// webhook server's address first unless the audit goes elsewhere (WithAuditTo). The manager
+// issues its certificate (envtest, or the manager in a pod) once the API server runs, after it
+// has read this configuration, so the harness skips verifying it: the server is the test's own,
+// and the token still authenticates the API server to it. A cluster names the manager's CA
+// (README, Operation records).
 func (cp *ControlPlane) configureAudit(root string) error {
-	hooks := &cp.Env.WebhookInstallOptions
-	if err := hooks.PrepWithoutInstalling(); err != nil {
-		return err
+	server := cp.auditServer
+	if server == "" {
+		hooks := &cp.Env.WebhookInstallOptions
+		if err := hooks.PrepWithoutInstalling(); err != nil {
+			return err
+		}
+		server = fmt.Sprintf("https://%s%s", net.JoinHostPort(hooks.LocalServingHost, strconv.Itoa(hooks.LocalServingPort)), records.Path)
 	}
 	dir, err := os.MkdirTemp("", "opdomain-audit-")
 	if err != nil {
 		return err
 	}
 	cp.auditDir = dir
-	server := fmt.Sprintf("https://%s%s", net.JoinHostPort(hooks.LocalServingHost, strconv.Itoa(hooks.LocalServingPort)), records.Path)
 	kubeconfig := clientcmdapi.Config{
 		Clusters:       map[string]*clientcmdapi.Cluster{"opdomain": {Server: server, InsecureSkipTLSVerify: true}},
 		AuthInfos:      map[string]*clientcmdapi.AuthInfo{"apiserver": {Token: cp.auditToken}},
@@ -165,8 +175,8 @@ type ControlPlane struct {
 	controllers []string
 	// withoutInstall: see WithoutOperatorInstall.
 	withoutInstall bool
-	// auditToken and auditDir: see WithAudit.
-	auditToken, auditDir string
+	// auditToken, auditServer and auditDir: see WithAudit and WithAuditTo.
+	auditToken, auditServer, auditDir string
 	// FrontProxy is the API server's front proxy certificate; frontProxyDir holds it.
 	FrontProxy    FrontProxy
 	frontProxyDir string
@@ -236,7 +246,7 @@ func Start(scheme *runtime.Scheme, opts ...Option) (*ControlPlane, error) {
 	}
 	// With audit the local manager keeps records, and answers their API: registered only then,
 	// since an APIService nobody answers holds up the finalizing of every namespace.
-	if !cp.withoutInstall && cp.auditToken != "" {
+	if !cp.withoutInstall && cp.auditToken != "" && cp.auditServer == "" {
 		if err := cp.registerRecordsAPI(context.Background()); err != nil {
 			_ = cp.Stop()
 			return nil, fmt.Errorf("registering the records' API: %w", err)

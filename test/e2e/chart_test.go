@@ -99,20 +99,28 @@ func TestChart_TheRecordsAPIIsServedThroughTheAPIServer(t *testing.T) {
 	skip, _, _ := unstructured.NestedBool(api.Object, "spec", "insecureSkipTLSVerify")
 	g.Expect(skip).To(BeFalse())
 
-	cs, err := kubernetes.NewForConfig(cp.Config)
+	page, err := recordsPage(cp.Config, "webhook-probe")
 	g.Expect(err).NotTo(HaveOccurred())
-	path := "/apis/" + records.APIGroup + "/" + records.APIVersion + "/" + records.APIResource + "/webhook-probe"
-	raw, err := cs.RESTClient().Get().AbsPath(path).DoRaw(ctx)
-	g.Expect(err).NotTo(HaveOccurred(), string(raw))
-	var page records.OperationRecords
-	g.Expect(json.Unmarshal(raw, &page)).To(Succeed())
 	g.Expect(page.Kind).To(Equal("OperationRecords"))
 	g.Expect(page.Name).To(Equal("webhook-probe"))
 
 	stranger := rest.CopyConfig(cp.Config)
 	stranger.Impersonate = rest.ImpersonationConfig{UserName: "records-stranger"}
-	cs, err = kubernetes.NewForConfig(stranger)
-	g.Expect(err).NotTo(HaveOccurred())
-	_, err = cs.RESTClient().Get().AbsPath(path).DoRaw(ctx)
+	_, err = recordsPage(stranger, "webhook-probe")
 	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "%v", err)
+}
+
+// recordsPage reads the first page of a domain's records through the API server, as cfg's user.
+func recordsPage(cfg *rest.Config, domain string) (records.OperationRecords, error) {
+	var page records.OperationRecords
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return page, err
+	}
+	path := "/apis/" + records.APIGroup + "/" + records.APIVersion + "/" + records.APIResource + "/" + domain
+	raw, err := cs.RESTClient().Get().AbsPath(path).DoRaw(ctx)
+	if err != nil {
+		return page, err
+	}
+	return page, json.Unmarshal(raw, &page)
 }

@@ -16,6 +16,7 @@ import (
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers"
+	"github.com/opdomain/opdomain/controllers/records"
 	"github.com/opdomain/opdomain/controllers/summary"
 	"github.com/opdomain/opdomain/controllers/workspace"
 	"github.com/opdomain/opdomain/test/fixtures"
@@ -93,6 +94,17 @@ func TestR3_MemberRunsAJobButCannotEnterItsPod(t *testing.T) {
 	}
 	_, err := clientset.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{}).DoRaw(ctx)
 	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "pods/log must be forbidden to the member, got %v", err)
+
+	// R8: the API server audited all of it to the chart-installed manager, which kept it as the
+	// domain's records, read back through the records' API.
+	g.Eventually(func() ([]records.Record, error) {
+		page, err := recordsPage(cp.Config, w.domain.Name)
+		return page.Records, err
+	}, timeout, poll).Should(ContainElements(
+		And(HaveField("Verb", "create"), HaveField("Resource", "jobs"), HaveField("Namespace", ns), HaveField("Name", "train"),
+			HaveField("Workspace", "team-a"), HaveField("Person", Not(BeEmpty())), HaveField("Code", BeEquivalentTo(201))),
+		And(HaveField("Resource", "pods"), HaveField("Subresource", "exec"), HaveField("Decision", "forbid"), HaveField("Code", BeEquivalentTo(403))),
+	))
 }
 
 // R1, R3: in a sealed workspace (a Raw grant approved) a member's Job runs on the node and the

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -25,6 +27,7 @@ import (
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers"
+	"github.com/opdomain/opdomain/controllers/records"
 	"github.com/opdomain/opdomain/test/controlplane"
 	"github.com/opdomain/opdomain/test/fixtures"
 	"github.com/opdomain/opdomain/test/node"
@@ -55,7 +58,8 @@ func run(m *testing.M) (code int, err error) {
 	}
 	// Deferred first, so it runs last, once the control plane is gone.
 	defer func() { err = errors.Join(err, nd.Release()) }()
-	cp, err = controlplane.Start(controllers.Scheme(), controlplane.WithWorkloadControllers(), controlplane.WithoutOperatorInstall(), nd.ControlPlane())
+	cp, err = controlplane.Start(controllers.Scheme(), controlplane.WithWorkloadControllers(), controlplane.WithoutOperatorInstall(), nd.ControlPlane(),
+		controlplane.WithAuditTo("https://"+net.JoinHostPort(webhookServiceIP, "443")+records.Path, auditToken))
 	if err != nil {
 		return 0, err
 	}
@@ -120,11 +124,15 @@ func install() error {
 	if err := adoptCRDs(); err != nil {
 		return err
 	}
+	if err := auditSecret(); err != nil {
+		return err
+	}
 	repository, tag, _ := strings.Cut(node.ManagerImage, ":")
 	args := []string{"install", "opdomain", chart, "--namespace", installNamespace, "--create-namespace", "--wait", "--timeout", "3m",
 		"--set", "image.repository=" + repository, "--set", "image.tag=" + tag, "--set", "image.pullPolicy=Never",
 		"--set", "kubeconfigServer=" + cp.Config.Host,
 		"--set", "dns.resolver.enabled=true", "--set", "dns.resolver.image=" + node.CoreDNSImage,
+		"--set", "webhook.clusterIP=" + webhookServiceIP, "--set", "records.existingSecret=" + auditSecretName,
 	}
 	// The test API server's certificate names only the address it serves on; the manager and
 	// the resolver reach it there.
@@ -147,6 +155,30 @@ func install() error {
 		return fmt.Errorf("helm install: %w: %s", err, out)
 	}
 	return webhookReachable()
+}
+
+// The API server delivers its audit, from the start, to the chart's webhook Service at a fixed
+// address (webhook.clusterIP), presenting the token of a Secret the installer made beforehand
+// (records.existingSecret), as a cluster whose API server cannot resolve Service names is wired.
+const (
+	webhookServiceIP = "10.0.0.20"
+	auditSecretName  = "opdomain-e2e-audit"
+	auditToken       = "e2e-audit-token"
+)
+
+// auditSecret makes the install namespace and the audit token's Secret.
+func auditSecret() error {
+	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: installNamespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: installNamespace, Name: auditSecretName},
+		StringData: map[string]string{"token": auditToken},
+	}
+	if err := k8s.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	return nil
 }
 
 // chart is the chart's directory; helmKubeconfig the installer's kubeconfig, for the suite.

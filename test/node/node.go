@@ -100,6 +100,9 @@ const APIServerIP = "10.97.0.1"
 // machines makes no dummy devices; packets from pods arrive for it all the same.
 const apiAddr = APIServerIP + "/32"
 
+// serviceCIDR is the API server's Service address range (envtest's default), ClusterDNSIP's.
+const serviceCIDR = "10.0.0.0/24"
+
 // Claim takes the machine for one node and gives the host the API server's address; start the
 // control plane with ControlPlane() next, then Start. Stop stops the node and removes what it
 // made on the host; Release, once the control plane has stopped too, gives the machine back.
@@ -128,6 +131,13 @@ func Claim() (_ *Node, err error) {
 	}()
 	if out, err := exec.Command("ip", "addr", "add", apiAddr, "dev", "lo").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("giving the host the API server's address %s: %w: %s", apiAddr, err, out)
+	}
+	// Service addresses are the host's own until kube-proxy sends them on, from before the API
+	// server starts: one nobody serves yet refuses, as in a cluster, instead of reaching
+	// whatever answers beyond this machine's default route, where a client (the API server's
+	// audit backend) would keep its connection.
+	if out, err := exec.Command("ip", "route", "add", "local", serviceCIDR, "dev", "lo").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("routing the Service range %s to the host: %w: %s", serviceCIDR, err, out)
 	}
 	return n, nil
 }
@@ -482,7 +492,8 @@ func (n *Node) Stop() error {
 // Release takes the API server's address from the host and frees the machine: after Stop, and
 // after the control plane that served on the address has stopped.
 func (n *Node) Release() error {
-	err := undo("Address not found", "ip", "addr", "del", apiAddr, "dev", "lo")
+	err := errors.Join(undo("Address not found", "ip", "addr", "del", apiAddr, "dev", "lo"),
+		undo("No such process", "ip", "route", "del", "local", serviceCIDR, "dev", "lo"))
 	if n.lock != nil {
 		_ = n.lock.Close() // releases the lock; the file stays, so a waiting claim keeps its inode
 		n.lock = nil
