@@ -86,9 +86,11 @@ func complete(args []string) ([]string, int) {
 	case len(p) == 1 && (p[0] == "status" || p[0] == "verify" || p[0] == "records"):
 		return in.names(word, &opv1.OperationDomainList{}, ""), noFiles
 	case len(p) == 1 && p[0] == "review":
-		return matching(word, "grant"), noFiles
+		return matching(word, "grant", "product"), noFiles
 	case len(p) == 2 && p[0] == "review" && p[1] == "grant":
 		return in.names(word, &opv1.DataGrantList{}, in.namespace), noFiles
+	case len(p) == 2 && p[0] == "review" && p[1] == "product":
+		return in.names(word, &opv1.DataProductList{}, in.namespace), noFiles
 	case len(p) == 1 && p[0] == "kubeconfig":
 		return in.names(word, &opv1.DeveloperWorkspaceList{}, in.namespace), noFiles
 	case len(p) == 2 && p[0] == "kubeconfig":

@@ -20,6 +20,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,6 +29,7 @@ import (
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers"
 	"github.com/opdomain/opdomain/controllers/evidence"
+	"github.com/opdomain/opdomain/controllers/product"
 	"github.com/opdomain/opdomain/controllers/workspace"
 )
 
@@ -42,6 +44,10 @@ const usage = `kubectl opdomain: the operation domains of this cluster, as you m
       a member's current kubeconfig (written 0600 with --to)
   kubectl opdomain review grant NAME --approve|--reject [--comment TEXT] -n CONTROL_NAMESPACE
       review a grant as yourself
+  kubectl opdomain review product NAME --approve|--reject|--request-changes [--fail POINT,...]
+      [--stage STAGE] [--comment TEXT] -n CONTROL_NAMESPACE
+      review the sealed revision of a product as yourself, at the stage awaited: every review
+      point passes but those --fail names
   kubectl opdomain verify DOMAIN
       verify the domain's evidence chain (exit 1 when it was tampered with)
   kubectl opdomain records DOMAIN [--workspace W] [--person P] [--grant G] [--since T] [--until T]
@@ -93,7 +99,9 @@ type invocation struct {
 	kubeconfigPath, kubeContext, as string
 	args                            []string
 	namespace, output, to, comment  string
-	approve, reject                 bool
+	approve, reject, requestChanges bool
+	// A product review's failing points (comma-separated) and stage.
+	fail, stage string
 	// The records' filters: see listRecords.
 	workspace, person, grant, since, until string
 	limit                                  int
@@ -134,6 +142,9 @@ func (in *invocation) flags() *flag.FlagSet {
 	fs.BoolVar(&in.approve, "approve", false, "approve")
 	fs.BoolVar(&in.reject, "reject", false, "reject")
 	fs.StringVar(&in.comment, "comment", "", "the review's comment")
+	fs.BoolVar(&in.requestChanges, "request-changes", false, "request changes (a product's review)")
+	fs.StringVar(&in.fail, "fail", "", "the review points a product fails, comma-separated")
+	fs.StringVar(&in.stage, "stage", "", "the review stage (default: the one the product awaits)")
 	fs.StringVar(&in.workspace, "workspace", "", "records: only requests made with a member credential of this DeveloperWorkspace")
 	fs.StringVar(&in.person, "person", "", "records: only requests of this person")
 	fs.StringVar(&in.grant, "grant", "", "records: only requests on this DataGrant, and its token's uses by data services")
@@ -337,18 +348,25 @@ func kubeconfig(ctx context.Context, in *invocation) (int, error) {
 }
 
 func review(ctx context.Context, in *invocation) (int, error) {
-	if err := in.want(2, "grant NAME"); err != nil {
+	if err := in.want(2, "grant|product NAME"); err != nil {
 		return 2, err
 	}
-	if in.args[0] != "grant" {
-		return 2, fmt.Errorf("%s: only grants are reviewed here; a product's review answers its points (kubectl edit)", in.args[0])
-	}
-	if in.approve == in.reject {
-		return 2, errors.New("say --approve or --reject")
+	reviews := map[string]func(context.Context, *invocation, string) (int, error){"grant": reviewGrant, "product": reviewProduct}
+	run, ok := reviews[in.args[0]]
+	if !ok {
+		return 2, fmt.Errorf("%s: grants and products are reviewed here", in.args[0])
 	}
 	who := &authenticationv1.SelfSubjectReview{}
 	if err := in.client.Create(ctx, who); err != nil {
 		return 2, fmt.Errorf("asking who you are: %w", err)
+	}
+	return run(ctx, in, who.Status.UserInfo.Username)
+}
+
+// reviewGrant writes the caller's review of a grant.
+func reviewGrant(ctx context.Context, in *invocation, reviewer string) (int, error) {
+	if in.approve == in.reject || in.requestChanges || in.fail != "" || in.stage != "" {
+		return 2, errors.New("a grant's review says --approve or --reject, and nothing of a product's")
 	}
 	decision := opv1.ReviewApproved
 	if in.reject {
@@ -359,11 +377,69 @@ func review(ctx context.Context, in *invocation) (int, error) {
 		return 2, err
 	}
 	patch := client.MergeFrom(g.DeepCopy())
-	g.Spec.Review = &opv1.Review{Reviewer: who.Status.UserInfo.Username, Decision: decision, Comment: in.comment}
+	g.Spec.Review = &opv1.Review{Reviewer: reviewer, Decision: decision, Comment: in.comment}
 	if err := in.client.Patch(ctx, &g, patch); err != nil {
 		return 2, err
 	}
-	_, err := fmt.Fprintf(in.stdout, "datagrant/%s %s by %s\n", g.Name, strings.ToLower(string(decision)), who.Status.UserInfo.Username)
+	_, err := fmt.Fprintf(in.stdout, "datagrant/%s %s by %s\n", g.Name, strings.ToLower(string(decision)), reviewer)
+	return 0, err
+}
+
+// reviewProduct appends the caller's review of the revision the operator sealed, at the stage
+// awaited (or --stage), answering every point: Pass, but for the points --fail names.
+func reviewProduct(ctx context.Context, in *invocation, reviewer string) (int, error) {
+	var decision opv1.ProductDecision
+	said := 0
+	for _, d := range []struct {
+		set      bool
+		decision opv1.ProductDecision
+	}{{in.approve, opv1.DecisionApproved}, {in.reject, opv1.DecisionRejected}, {in.requestChanges, opv1.DecisionChangesRequested}} {
+		if d.set {
+			decision, said = d.decision, said+1
+		}
+	}
+	if said != 1 {
+		return 2, errors.New("say one of --approve, --reject, --request-changes")
+	}
+	failing := map[opv1.ReviewPoint]bool{}
+	for _, point := range strings.FieldsFunc(in.fail, func(r rune) bool { return r == ',' }) {
+		if !slices.Contains(opv1.ReviewPoints, opv1.ReviewPoint(point)) {
+			return 2, fmt.Errorf("--fail %s: the review points are %v", point, opv1.ReviewPoints)
+		}
+		failing[opv1.ReviewPoint(point)] = true
+	}
+	if decision == opv1.DecisionApproved && len(failing) > 0 {
+		return 2, errors.New("an approval passes every review point: --reject or --request-changes instead")
+	}
+	var p opv1.DataProduct
+	if err := in.client.Get(ctx, client.ObjectKey{Namespace: in.namespace, Name: in.args[1]}, &p); err != nil {
+		return 2, err
+	}
+	if p.Status.Sealed == nil {
+		return 2, fmt.Errorf("dataproduct/%s is %s: nothing is sealed to review yet", p.Name, cmp.Or(string(p.Status.Phase), "new"))
+	}
+	stage := opv1.ReviewStage(in.stage)
+	if stage == "" {
+		if stage = product.Decide(product.Inputs{Product: &p, Stages: p.Status.Stages}).Stage; stage == "" {
+			return 2, fmt.Errorf("dataproduct/%s is %s: no stage awaits a review", p.Name, p.Status.Phase)
+		}
+	}
+	r := opv1.ProductReview{Stage: stage, Reviewer: reviewer, SHA256: p.Status.Sealed.SHA256, Decision: decision,
+		Time: metav1.NewTime(time.Now()), Comment: in.comment}
+	for _, point := range opv1.ReviewPoints {
+		result := opv1.CheckPass
+		if failing[point] {
+			result = opv1.CheckFail
+		}
+		r.Points = append(r.Points, opv1.PointFinding{Point: point, Result: result})
+	}
+	// Optimistic: a review appended meanwhile by another is not overwritten.
+	patch := client.MergeFromWithOptions(p.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	p.Spec.Reviews = append(p.Spec.Reviews, r)
+	if err := in.client.Patch(ctx, &p, patch); err != nil {
+		return 2, err
+	}
+	_, err := fmt.Fprintf(in.stdout, "dataproduct/%s %s review of %.12s: %s by %s\n", p.Name, stage, r.SHA256, decision, reviewer)
 	return 0, err
 }
 

@@ -5,10 +5,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers/plugin"
@@ -107,4 +111,47 @@ func kubectlWithPlugin(t *testing.T) func(args ...string) (string, error) {
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
+}
+
+// R5: `kubectl opdomain review product` appends the caller's review of the revision the
+// operator sealed, at the stage awaited, every point answered; what the plugin or the webhook
+// refuses (an approval failing a point, a caller without the reviewer right) stores nothing.
+func TestR5_TheKubectlPluginReviewsAProductAsTheCaller(t *testing.T) {
+	g := NewWithT(t)
+	kubectl := kubectlWithPlugin(t)
+	d := newDomain(t, "plug2", opv1.NetworkPolicyKubernetes)
+	newAgreement(t, d, "operator", opv1.RoleOperator, "", 48*time.Hour, "91320100MA1CPRAT0P")
+	newAgreement(t, d, "acme", opv1.RoleDeveloper, "operator", 24*time.Hour, "91320100MA1ABCDE2J")
+	p := validProduct("congestion")
+	p.Namespace = d.Spec.ControlNamespace
+	g.Expect(k8s.Create(ctx, p)).To(Succeed())
+	out, err := kubectl("review", "product", p.Name, "--approve", "-n", p.Namespace, "--as", reviewer)
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(out).To(ContainSubstring("nothing is sealed to review yet"))
+
+	digest := strings.Repeat("d", 64)
+	setStatus(t, p, opv1.DataProductStatus{
+		Phase: opv1.ProductInReview,
+		ArtifactStatus: opv1.ArtifactStatus{
+			Sealed: &opv1.SealedArtifact{Revision: 1, SHA256: digest, Size: 2048, At: metav1.Now()},
+			Checks: &opv1.CheckReport{SHA256: digest, Outcome: "Pass", At: metav1.Now()},
+		},
+		Stages: []opv1.ReviewStage{opv1.StageOperator},
+	})
+	out, err = kubectl("review", "product", p.Name, "--approve", "--fail", string(opv1.PointNotReversible), "-n", p.Namespace, "--as", reviewer)
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(out).To(ContainSubstring("an approval passes every review point"))
+	out, err = kubectl("review", "product", p.Name, "--approve", "-n", p.Namespace, "--as", "plug2-stranger")
+	g.Expect(err).To(HaveOccurred(), "without the reviewer right: %s", out)
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
+	g.Expect(p.Spec.Reviews).To(BeEmpty(), "nothing refused is stored")
+
+	out, err = kubectl("review", "product", p.Name, "--approve", "--comment", "aggregates only", "-n", p.Namespace, "--as", reviewer)
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	g.Expect(out).To(ContainSubstring("dataproduct/congestion Operator review of dddddddddddd: Approved by " + reviewer))
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
+	g.Expect(p.Spec.Reviews).To(ConsistOf(And(HaveField("Stage", opv1.StageOperator), HaveField("Reviewer", reviewer),
+		HaveField("SHA256", digest), HaveField("Decision", opv1.DecisionApproved), HaveField("Comment", "aggregates only"))))
+	g.Expect(p.Spec.Reviews[0].PassesEveryPoint()).To(BeTrue())
+	g.Expect(p.Spec.Reviews[0].MissingPoints()).To(BeEmpty())
 }
