@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
@@ -13,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
@@ -273,4 +275,46 @@ func BenchmarkR8_AuditOverhead(b *testing.B) {
 	sort.Slice(on, func(i, j int) bool { return on[i] < on[j] })
 	sort.Slice(off, func(i, j int) bool { return off[i] < off[j] })
 	b.ReportMetric(float64(on[len(on)/2])/float64(off[len(off)/2]), "audited/unaudited-p50")
+}
+
+// BenchmarkR8_RecordsAPIPage measures reading records the way people do, through the API server
+// (the records' API, forwarded to the manager): a page of 500 of a domain that holds 30 days of
+// 4,000 records each, from the start, and from near the end (continue), where the days before
+// the page are not read. It reports each page's median and 90th percentile.
+func BenchmarkR8_RecordsAPIPage(b *testing.B) {
+	g := NewWithT(b)
+	benchRuns++
+	d := newDomain(b, fmt.Sprintf("recpage%d", benchRuns), opv1.NetworkPolicyKubernetes)
+	const days, perDay = 30, 4000
+	first := time.Now().UTC().AddDate(0, 0, -days)
+	for day := range days {
+		recs := make([]records.Record, perDay)
+		for i := range recs {
+			recs[i] = records.Record{Time: first.AddDate(0, 0, day).Add(time.Duration(i) * time.Second), User: "bench", Verb: "get",
+				Resource: "configmaps", Namespace: d.Spec.ControlNamespace, Name: fmt.Sprintf("c%d", i)}
+		}
+		g.Expect(records.Open(recordsDir, nil).Append(ctx, d.Name, recs)).To(Succeed())
+	}
+	cs, err := kubernetes.NewForConfig(cp.Config)
+	g.Expect(err).NotTo(HaveOccurred())
+	page := func(after string) time.Duration {
+		start := time.Now()
+		raw, err := cs.RESTClient().Get().AbsPath("/apis", records.APIGroup, records.APIVersion, records.APIResource, d.Name).
+			Param("limit", "500").Param("continue", after).DoRaw(ctx)
+		elapsed := time.Since(start)
+		g.Expect(err).NotTo(HaveOccurred())
+		var got records.OperationRecords
+		g.Expect(json.Unmarshal(raw, &got)).To(Succeed())
+		g.Expect(got.Records).To(HaveLen(500))
+		return elapsed
+	}
+	var head, tail []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		head = append(head, page(""))
+		tail = append(tail, page(fmt.Sprint(days*perDay-1000)))
+	}
+	b.StopTimer()
+	report(b, "first-page", head)
+	report(b, "last-days-page", tail)
 }
