@@ -99,9 +99,10 @@ FUZZTIME ?= 5000x
 # package:target of every fuzz target; `go test -fuzz` takes one target of one package at a time.
 FUZZ_TARGETS := ./controllers/lifecycle:FuzzR2_AnAgreementIsActiveOnlyWhenNothingStopsIt \
 	./controllers/evidence:FuzzR6_ARecordsDigestChangesWithItsContent \
-	./controllers/records:FuzzR8_AnyChangeToARecordIsCaught
+	./controllers/records:FuzzR8_AnyChangeToARecordIsCaught \
+	./controllers/grant:FuzzR4_AGrantIsActiveOnlyWhenEverythingAllowsIt
 .PHONY: fuzz
-fuzz: ## Fuzz the phase machine, the evidence digests and the records chain, FUZZTIME (5000x) each (failures land in testdata/fuzz).
+fuzz: ## Fuzz the agreement's and the grant's phase machines, the evidence digests and the records chain, FUZZTIME (5000x) each (failures land in testdata/fuzz).
 	@for t in $(FUZZ_TARGETS); do \
 	  echo "fuzz $${t#*:} ($(FUZZTIME))"; \
 	  go test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}" || exit 1; \
