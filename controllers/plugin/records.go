@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -71,13 +70,9 @@ func listRecords(ctx context.Context, in *invocation) (int, error) {
 		return 0, err
 	}
 	w := tabwriter.NewWriter(in.stdout, 0, 4, 2, ' ', 0)
-	_, _ = fmt.Fprintln(w, "SEQ\tTIME\tWHO\tVERB\tOBJECT\tRESULT")
+	_, _ = fmt.Fprintln(w, strings.Join(records.Columns, "\t"))
 	for _, r := range found {
-		who := r.User
-		if r.Person != "" {
-			who = r.Person + " (" + r.Workspace + ")"
-		}
-		_, _ = fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Sequence, r.Time.UTC().Format(time.RFC3339), who, r.Verb, object(r), result(r))
+		_, _ = fmt.Fprintln(w, strings.Join(r.Row(), "\t"))
 	}
 	return 0, w.Flush()
 }
@@ -89,27 +84,6 @@ func withoutGroup(cfg *rest.Config) *rest.Config {
 	c.NegotiatedSerializer = clientgoscheme.Codecs.WithoutConversion()
 	c.ContentType, c.AcceptContentTypes = "application/json", "application/json"
 	return c
-}
-
-// object names what a record's request acted on: kind (and subresource), namespace and name;
-// for a token's use, the token and the items it read.
-func object(r records.Record) string {
-	if r.TokenID != "" {
-		return "token " + r.TokenID + " " + strings.Join(r.Items, ",")
-	}
-	kind := r.Resource
-	if r.APIGroup != "" {
-		kind += "." + r.APIGroup
-	}
-	if r.Subresource != "" {
-		kind += "/" + r.Subresource
-	}
-	return path.Join(kind, r.Namespace, r.Name)
-}
-
-// result is a record's HTTP status and the authorizer's decision.
-func result(r records.Record) string {
-	return strings.TrimSpace(fmt.Sprintf("%d %s", r.Code, r.Decision))
 }
 
 // instant reads a flag's time: RFC 3339, or a duration back from now; "" is no time.

@@ -140,7 +140,37 @@ func (a *API) serveRecords(w http.ResponseWriter, req *http.Request, domain stri
 	if more {
 		page.Continue = strconv.FormatInt(found[len(found)-1].Sequence, 10)
 	}
+	if wantsTable(req) {
+		writeJSON(w, table(page))
+		return
+	}
 	writeJSON(w, page)
+}
+
+// wantsTable says whether the caller asks for a Table, as kubectl get does to print one.
+func wantsTable(req *http.Request) bool {
+	for accept := range strings.SplitSeq(req.Header.Get("Accept"), ",") {
+		if strings.Contains(accept, "as=Table") && strings.Contains(accept, "g=meta.k8s.io") {
+			return true
+		}
+	}
+	return false
+}
+
+// table is a page as kubectl prints it: a row a record.
+func table(page *OperationRecords) *metav1.Table {
+	t := &metav1.Table{TypeMeta: metav1.TypeMeta{Kind: "Table", APIVersion: "meta.k8s.io/v1"}, ListMeta: metav1.ListMeta{Continue: page.Continue}}
+	for _, c := range Columns {
+		t.ColumnDefinitions = append(t.ColumnDefinitions, metav1.TableColumnDefinition{Name: c, Type: "string"})
+	}
+	for _, r := range page.Records {
+		cells := make([]any, 0, len(Columns))
+		for _, c := range r.Row() {
+			cells = append(cells, c)
+		}
+		t.Rows = append(t.Rows, metav1.TableRow{Cells: cells})
+	}
+	return t
 }
 
 // queryOf reads a query's parameters, naming the one that is wrong.

@@ -15,6 +15,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -57,6 +58,32 @@ type Record struct {
 	// above.
 	Prev   string `json:"prev"`
 	Digest string `json:"digest"`
+}
+
+// Columns head a table of records, one Row each: kubectl opdomain records, kubectl get.
+var Columns = []string{"SEQ", "TIME", "WHO", "VERB", "OBJECT", "RESULT"}
+
+// Row is the record as a table shows it: who (the person and workspace behind a member's
+// credential, else the user), what it acted on (kind and subresource, namespace and name; for a
+// token's use, the token and its items), the HTTP status and the authorizer's decision.
+func (r Record) Row() []string {
+	who := r.User
+	if r.Person != "" {
+		who = r.Person + " (" + r.Workspace + ")"
+	}
+	object := "token " + r.TokenID + " " + strings.Join(r.Items, ",")
+	if r.TokenID == "" {
+		kind := r.Resource
+		if r.APIGroup != "" {
+			kind += "." + r.APIGroup
+		}
+		if r.Subresource != "" {
+			kind += "/" + r.Subresource
+		}
+		object = path.Join(kind, r.Namespace, r.Name)
+	}
+	return []string{strconv.FormatInt(r.Sequence, 10), r.Time.UTC().Format(time.RFC3339), who, r.Verb, object,
+		strings.TrimSpace(fmt.Sprintf("%d %s", r.Code, r.Decision))}
 }
 
 // digest is the record's digest: SHA-256 over its JSON without the digest itself.

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -59,6 +61,13 @@ func TestR8_RecordsAreReadThroughTheAPIServerByWhomRBACAllows(t *testing.T) {
 	var two []records.Record
 	g.Expect(json.Unmarshal([]byte(out), &two)).To(Succeed(), out)
 	g.Expect(two).To(Equal(found[:2]))
+	// Plain kubectl prints them too: the API answers kubectl's request for a Table.
+	get := exec.Command(filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), "--kubeconfig", newVerifier(t).kubeconfig,
+		"get", records.APIResource+"."+records.APIGroup, "rec4", "--as", regulator)
+	raw, err := get.CombinedOutput()
+	g.Expect(err).NotTo(HaveOccurred(), string(raw))
+	g.Expect(string(raw)).To(And(MatchRegexp(`SEQ\s+TIME\s+WHO\s+VERB\s+OBJECT\s+RESULT`),
+		MatchRegexp(member+` \(`+w.ws.Name+`\)\s+create\s+configmaps/`+w.wsNamespace()+`/params-b\s+201 allow`)))
 	out, err = kubectl("records", "rec4", "--since", "yesterday", "--as", regulator)
 	g.Expect(err).To(HaveOccurred())
 	g.Expect(out).To(ContainSubstring("--since: want RFC 3339 or a duration"))
