@@ -4,8 +4,9 @@
 // unexamined until then, although the NetworkPolicy API asks for isolation "from the very first
 // instant" (kube-network-policies does: a workspace pod dialing out at once got through 8 times
 // in 8 on the test node). The fence, the first init container of every workspace pod, dials an
-// address the workspace's policies deny and that answers anyone else, and ends only once such a
-// dial is dropped: from then on the enforcer holds the pod, and the pod's own containers start.
+// address the workspace's policies deny and that answers anyone else, and ends only once such
+// dials are dropped, twice in a row: from then on the enforcer holds the pod, and the pod's own
+// containers start.
 package fence
 
 import (
@@ -37,25 +38,41 @@ func (c Config) Enabled() bool { return c.Image != "" }
 // Args are the fence container's arguments to the image's entrypoint.
 func (c Config) Args() []string { return []string{"fence", "--target=" + c.Target} }
 
-// Wait dials target until a dial is dropped (it times out, or an enforcer answers that the host
-// is administratively unreachable), and tells note each time the outcome changes. A dial that
-// connects, or is refused by the target's host, reached it: egress is not enforced yet.
+// DropsToEnd is how many dials in a row must be dropped before the fence ends: one dial that
+// timed out may only have been slow (a loaded node answers late), and ending the fence early
+// would let the pod's first packets out.
+const DropsToEnd = 2
+
+// Wait dials target until DropsToEnd dials in a row are dropped (they time out, or an enforcer
+// answers that the host is administratively unreachable), and tells note each time the outcome
+// changes. A dial that connects, or is refused by the target's host, reached it: egress is not
+// enforced yet.
 func Wait(ctx context.Context, target string, timeout time.Duration, note func(string)) error {
 	dialer := net.Dialer{Timeout: timeout}
-	last := ""
+	return wait(ctx, target, func(ctx context.Context) (net.Conn, error) { return dialer.DialContext(ctx, "tcp", target) }, note)
+}
+
+// wait is Wait with the dial given.
+func wait(ctx context.Context, target string, dial func(context.Context) (net.Conn, error), note func(string)) error {
+	last, drops := "", 0
 	for attempt := 1; ; attempt++ {
-		c, err := dialer.DialContext(ctx, "tcp", target)
+		c, err := dial(ctx)
 		outcome := ""
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case dropped(err):
-			note(fmt.Sprintf("egress to %s is dropped after %d attempt(s): the enforcer holds this pod", target, attempt))
-			return nil
+			if drops++; drops == DropsToEnd {
+				note(fmt.Sprintf("egress to %s is dropped after %d attempt(s), %d in a row: the enforcer holds this pod", target, attempt, drops))
+				return nil
+			}
+			outcome = fmt.Sprintf("dialing %s: %v: dropped once, dialing again to be sure", target, err)
 		case err == nil:
+			drops = 0
 			_ = c.Close()
 			outcome = fmt.Sprintf("reached %s: egress is not enforced yet", target)
 		default:
+			drops = 0
 			outcome = fmt.Sprintf("dialing %s: %v: waiting for a dropped dial", target, err)
 		}
 		if outcome != last {
