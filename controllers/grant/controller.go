@@ -251,16 +251,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 				opts = append(opts, client.MatchingFields{field: v})
 			}
 			var grants opv1.DataGrantList
-			if err := r.List(ctx, &grants, opts...); err != nil {
-				return nil
-			}
-			requests := make([]reconcile.Request, 0, len(grants.Items))
+			requests := index.Requests(ctx, r, &grants, opts...)
 			for i := range grants.Items {
-				g := &grants.Items[i]
-				if g.Status.Phase == opv1.GrantActive {
+				if g := &grants.Items[i]; g.Status.Phase == opv1.GrantActive {
 					metrics.GrantBoundaries.Note(cutKey(g), boundary)
 				}
-				requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(g)})
 			}
 			return requests
 		})

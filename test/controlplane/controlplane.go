@@ -9,6 +9,7 @@ package controlplane
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -126,7 +127,7 @@ func (cp *ControlPlane) configureAudit(root string) error {
 		if err := hooks.PrepWithoutInstalling(); err != nil {
 			return err
 		}
-		server = fmt.Sprintf("https://%s%s", net.JoinHostPort(hooks.LocalServingHost, strconv.Itoa(hooks.LocalServingPort)), records.Path)
+		server = cp.WebhookURL(records.Path)
 	}
 	dir, err := os.MkdirTemp("", "opdomain-audit-")
 	if err != nil {
@@ -317,6 +318,19 @@ func (cp *ControlPlane) WebhookServer() webhook.Server {
 		Host: o.LocalServingHost, Port: o.LocalServingPort, CertDir: o.LocalServingCertDir,
 		TLSOpts: []func(*tls.Config){records.RequestClientCertificates},
 	})
+}
+
+// WebhookURL is the URL of path on the local webhook server, as the API server calls it.
+func (cp *ControlPlane) WebhookURL(path string) string {
+	o := cp.Env.WebhookInstallOptions
+	return "https://" + net.JoinHostPort(o.LocalServingHost, strconv.Itoa(o.LocalServingPort)) + path
+}
+
+// WebhookTLS is a client's TLS configuration that trusts the local webhook server's certificate.
+func (cp *ControlPlane) WebhookTLS() *tls.Config {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(cp.Env.WebhookInstallOptions.LocalServingCAData)
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 }
 
 func (cp *ControlPlane) startControllerManager() error {

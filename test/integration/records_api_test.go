@@ -2,11 +2,9 @@ package integration
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -94,17 +92,13 @@ func TestR8_RecordsAreReadThroughTheAPIServerByWhomRBACAllows(t *testing.T) {
 
 	// Around the API server, straight to the manager's port.
 	direct := func(withFrontProxy bool, user, query string) (int, string) {
-		hooks := cp.Env.WebhookInstallOptions
-		pool := x509.NewCertPool()
-		pool.AppendCertsFromPEM(hooks.LocalServingCAData)
-		config := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		config := cp.WebhookTLS()
 		if withFrontProxy {
 			cert, err := tls.LoadX509KeyPair(cp.FrontProxy.CertFile, cp.FrontProxy.KeyFile)
 			g.Expect(err).NotTo(HaveOccurred())
 			config.Certificates = []tls.Certificate{cert}
 		}
-		url := fmt.Sprintf("https://%s/apis/%s/%s/%s/rec4%s", net.JoinHostPort(hooks.LocalServingHost, strconv.Itoa(hooks.LocalServingPort)),
-			records.APIGroup, records.APIVersion, records.APIResource, query)
+		url := cp.WebhookURL(fmt.Sprintf("/apis/%s/%s/%s/rec4%s", records.APIGroup, records.APIVersion, records.APIResource, query))
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		g.Expect(err).NotTo(HaveOccurred())
 		req.Header.Set("X-Remote-User", user)

@@ -2,16 +2,12 @@ package integration
 
 import (
 	"bytes"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -167,13 +163,7 @@ type auditPoster struct {
 }
 
 func newAuditPoster() auditPoster {
-	hooks := cp.Env.WebhookInstallOptions
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(hooks.LocalServingCAData)
-	return auditPoster{
-		url:  fmt.Sprintf("https://%s%s", net.JoinHostPort(hooks.LocalServingHost, strconv.Itoa(hooks.LocalServingPort)), records.Path),
-		http: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}},
-	}
+	return auditPoster{url: cp.WebhookURL(records.Path), http: &http.Client{Transport: &http.Transport{TLSClientConfig: cp.WebhookTLS()}}}
 }
 
 // send posts body and returns the HTTP status.

@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -164,9 +163,8 @@ var introspectionPeer = policy.Peer{Namespace: "opdomain-system", PodLabels: map
 // introspectionEndpoint is the webhook server as the API server calls it, and the webhook
 // configuration envtest installed with its CA.
 func introspectionEndpoint() grant.Endpoint {
-	o := cp.Env.WebhookInstallOptions
 	return grant.Endpoint{
-		URL:          "https://" + net.JoinHostPort(o.LocalServingHost, strconv.Itoa(o.LocalServingPort)) + grant.IntrospectionPath,
+		URL:          cp.WebhookURL(grant.IntrospectionPath),
 		CABundleFrom: "validating-webhook-configuration",
 	}
 }
