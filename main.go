@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -49,6 +50,8 @@ func main() {
 			os.Exit(verifyEvidence(os.Args[2:]))
 		case "records":
 			os.Exit(queryRecords(os.Args[2:]))
+		case "recorder":
+			os.Exit(runRecorder(os.Args[2:]))
 		case "fence":
 			os.Exit(runFence(os.Args[2:]))
 		case "seal":
@@ -58,10 +61,8 @@ func main() {
 		}
 	}
 	var f flags
-	flag.StringVar(&f.metricsAddr, "metrics-bind-address", ":8443", "address the metrics endpoint binds to, HTTPS, for callers allowed to get /metrics; 0 disables it")
-	flag.StringVar(&f.metricsCertDir, "metrics-cert-dir", "", "directory holding the metrics endpoint's tls.crt and tls.key; empty: a self-signed certificate")
-	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "address the health probes bind to")
-	flag.BoolVar(&f.leaderElect, "leader-elect", false, "elect a leader so that only one replica reconciles")
+	f.bindServing(flag.CommandLine)
+	f.bindRecords(flag.CommandLine)
 	flag.IntVar(&f.workers, "workspace-workers", 4, "workspaces reconciled at once")
 	flag.StringVar(&f.kubeconfigServer, "kubeconfig-server", "", "API server URL written into member kubeconfigs (default: the URL the operator uses)")
 	flag.StringVar(&f.dnsNamespace, "dns-namespace", policy.KubeDNS.Namespace, "namespace of the cluster DNS pods that domain pods may reach")
@@ -75,8 +76,6 @@ func main() {
 		"may not reach (default: the webhook Service's cluster IP and port)")
 	flag.StringVar(&f.airlockImage, "airlock-image", "", "image (the manager's own) whose pods seal, inspect, publish and deliver data products and imports; "+
 		"empty leaves every product and import waiting to be sealed")
-	flag.IntVar(&f.webhookPort, "webhook-port", 9443, "port the admission webhook server listens on")
-	flag.StringVar(&f.certDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory holding the webhook's tls.crt and tls.key")
 	flag.BoolVar(&f.selfSignedCerts, "self-signed-webhook-certs", true,
 		"issue and rotate the webhook certificate in a Secret and inject its CA into the webhook configuration; "+
 			"false when cert-manager (or another issuer) provides both")
@@ -84,13 +83,9 @@ func main() {
 	flag.StringVar(&f.webhookSecret, "webhook-cert-secret", "opdomain-webhook-certs", "Secret, in the manager's namespace, holding the self-signed webhook certificate")
 	flag.StringVar(&f.disclosureAddr, "disclosure-bind-address", ":8090", "address the public disclosure page (HTML at /, JSON at /disclosure.json) "+
 		"is served on, read-only and without credentials; empty serves none")
-	flag.StringVar(&f.recordsDir, "records-dir", "", "directory (a volume) where the domains' operation records are appended, received from the API server's "+
-		"audit webhook backend at "+records.Path+" on the webhook port; empty keeps none")
-	flag.StringVar(&f.recordsBucket, "records-bucket", "", recordsBucketUsage+"; empty keeps every day on the --records-dir volume")
-	flag.DurationVar(&f.anchorEvery, "records-anchor-interval", time.Hour, "how often each domain's newest operation record is anchored in its status, "+
-		"beyond the records' own volume (at least daily, as the records' retention needs)")
-	flag.StringVar(&f.auditTokenFile, "audit-token-file", "", "file holding the bearer token the API server's audit webhook configuration presents; "+
-		"required with --records-dir")
+	flag.StringVar(&f.recorderURL, "recorder-url", "", "the recorder's "+records.AppendPath+" endpoint (https://SERVICE.NAMESPACE.svc"+records.AppendPath+
+		"), when the recorder (`manager recorder`) keeps the records instead of --records-dir: the manager's own records (a grant token's use) go there, "+
+		"with --audit-token-file, trusting the webhook certificate's CA (ca.crt in --webhook-cert-dir); its host is added to the self-signed certificate")
 	flag.BoolVar(&f.recordsAPI, "records-api", false, "the APIService "+records.APIServiceName+" (the records' API, answered on the webhook port) "+
 		"is installed: inject the self-signed CA into it too")
 	flag.StringVar(&f.webhookConfiguration, "webhook-configuration", "opdomain-validating-webhook-configuration", "ValidatingWebhookConfiguration whose CA bundle the self-signed CA is injected into")
@@ -105,12 +100,34 @@ func main() {
 	}
 }
 
+// bindServing binds what the manager and the recorder both serve: probes, metrics, the webhook
+// server, and leader election.
+func (f *flags) bindServing(fs *flag.FlagSet) {
+	fs.StringVar(&f.metricsAddr, "metrics-bind-address", ":8443", "address the metrics endpoint binds to, HTTPS, for callers allowed to get /metrics; 0 disables it")
+	fs.StringVar(&f.metricsCertDir, "metrics-cert-dir", "", "directory holding the metrics endpoint's tls.crt and tls.key; empty: a self-signed certificate")
+	fs.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "address the health probes bind to")
+	fs.BoolVar(&f.leaderElect, "leader-elect", false, "elect a leader so that only one replica reconciles")
+	fs.IntVar(&f.webhookPort, "webhook-port", 9443, "port the webhook server listens on")
+	fs.StringVar(&f.certDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory holding the webhook server's tls.crt and tls.key")
+}
+
+// bindRecords binds where the operation records are kept, by the manager itself or the recorder.
+func (f *flags) bindRecords(fs *flag.FlagSet) {
+	fs.StringVar(&f.recordsDir, "records-dir", "", "directory (a volume) where the domains' operation records are appended, received from the API server's "+
+		"audit webhook backend at "+records.Path+" on the webhook port; empty keeps none")
+	fs.StringVar(&f.recordsBucket, "records-bucket", "", recordsBucketUsage+"; empty keeps every day on the --records-dir volume")
+	fs.DurationVar(&f.anchorEvery, "records-anchor-interval", time.Hour, "how often each domain's newest operation record is anchored in its status, "+
+		"beyond the records' own volume (at least daily, as the records' retention needs)")
+	fs.StringVar(&f.auditTokenFile, "audit-token-file", "", "file holding the bearer token the API server's audit webhook configuration presents; "+
+		"required with --records-dir and --recorder-url")
+}
+
 // flags are the manager's command-line settings.
 type flags struct {
 	metricsAddr, metricsCertDir, probeAddr, kubeconfigServer, dnsNamespace, dnsLabels string
 	introspectionLabels, fenceImage, fenceTarget, airlockImage                        string
 	certDir, webhookService, webhookSecret, webhookConfiguration                      string
-	recordsDir, recordsBucket, auditTokenFile, disclosureAddr                         string
+	recordsDir, recordsBucket, auditTokenFile, disclosureAddr, recorderURL            string
 	leaderElect, selfSignedCerts, recordsAPI                                          bool
 	workers, webhookPort                                                              int
 	grantKeyRotation, anchorEvery                                                     time.Duration
@@ -139,21 +156,7 @@ func run(f flags) error {
 		}
 	}
 	cfg := ctrl.GetConfigOrDie()
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 controllers.Scheme(),
-		Cache:                  controllers.CacheOptions(),
-		Metrics:                controllers.MetricsServer(f.metricsAddr, f.metricsCertDir),
-		HealthProbeBindAddress: f.probeAddr,
-		LeaderElection:         f.leaderElect,
-		LeaderElectionID:       "opdomain.io",
-		// A replica stopping hands over at once instead of leaving the others to wait out the
-		// lease: every reconcile that cuts access waits for a leader. Safe: main returns as
-		// soon as the manager stops.
-		LeaderElectionReleaseOnCancel: true,
-		WebhookServer: webhook.NewServer(webhook.Options{
-			Port: f.webhookPort, CertDir: f.certDir, TLSOpts: []func(*tls.Config){records.RequestClientCertificates},
-		}),
-	})
+	mgr, err := ctrl.NewManager(cfg, managerOptions(f, "opdomain.io"))
 	if err != nil {
 		return err
 	}
@@ -180,15 +183,91 @@ func run(f flags) error {
 		Clock: clock.RealClock{}, DNS: dns, Introspection: introspection, IntrospectionEndpoint: endpoint, Kubeconfig: target, WorkspaceWorkers: f.workers, GrantKeyRotation: f.grantKeyRotation,
 		Fence: fenced, AirlockImage: f.airlockImage, Records: recorded, Disclosure: f.disclosureAddr,
 	}
+	if f.recorderURL != "" && f.recordsDir == "" {
+		if opts.Recorder, err = recorderConfig(f); err != nil {
+			return err
+		}
+	}
 	if err := controllers.Setup(ctx, mgr, opts); err != nil {
 		return err
 	}
-	// The webhook server starts only once its certificate is on disk; until then, and until it
-	// serves, the manager is not ready and the API server refuses what it would validate.
+	return serve(ctx, mgr, certsReady, func() error { return controllers.SetupWebhooks(ctx, mgr, opts) })
+}
+
+// runRecorder keeps the domains' operation records apart from the manager: `manager recorder
+// --records-dir DIR --audit-token-file FILE`. It receives the API server's audit events and the
+// manager's own records, serves the records' API, and keeps the records (retention, archive,
+// anchors); it is the one process that writes the records' volume, so that the manager itself
+// can run as several replicas.
+func runRecorder(args []string) int {
+	fs := flag.NewFlagSet("recorder", flag.ExitOnError)
+	var f flags
+	f.bindServing(fs)
+	f.bindRecords(fs)
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(fs)
+	_ = fs.Parse(args)
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	if err := record(f); err != nil {
+		ctrl.Log.WithName("setup").Error(err, "recorder stopped")
+		return 1
+	}
+	return 0
+}
+
+func record(f flags) error {
+	if f.recordsDir == "" {
+		return errors.New("--records-dir is required: the recorder keeps records there")
+	}
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), managerOptions(f, "records.opdomain.io"))
+	if err != nil {
+		return err
+	}
+	ctx := ctrl.SetupSignalHandler()
+	recorded, err := recordsConfig(ctx, f)
+	if err != nil {
+		return err
+	}
+	opts := controllers.Options{Clock: clock.RealClock{}, Records: recorded}
+	if err := controllers.SetupRecorder(mgr, opts); err != nil {
+		return err
+	}
+	// The manager issues the certificate (or cert-manager does): the recorder waits for it.
+	return serve(ctx, mgr, certificateFiles(ctx, f.certDir), func() error { return controllers.SetupRecorderWebhooks(ctx, mgr, opts) })
+}
+
+// managerOptions are the manager's and the recorder's: leaderID names the lease each elects
+// its leader by.
+func managerOptions(f flags, leaderID string) ctrl.Options {
+	return ctrl.Options{
+		Scheme:                 controllers.Scheme(),
+		Cache:                  controllers.CacheOptions(),
+		Metrics:                controllers.MetricsServer(f.metricsAddr, f.metricsCertDir),
+		HealthProbeBindAddress: f.probeAddr,
+		LeaderElection:         f.leaderElect,
+		LeaderElectionID:       leaderID,
+		// A replica stopping hands over at once instead of leaving the others to wait out the
+		// lease: every reconcile that cuts access waits for a leader. Safe: main returns as
+		// soon as the manager stops.
+		LeaderElectionReleaseOnCancel: true,
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Port: f.webhookPort, CertDir: f.certDir, TLSOpts: []func(*tls.Config){records.RequestClientCertificates},
+		}),
+	}
+}
+
+// serve registers the webhooks once the webhook server's certificate is on disk, and runs mgr
+// until ctx ends. Until the webhook server serves, the process is not ready, and the API server
+// refuses what it would validate.
+func serve(ctx context.Context, mgr ctrl.Manager, certsReady <-chan struct{}, webhooks func() error) error {
 	go func() {
-		<-certsReady
-		if err := controllers.SetupWebhooks(ctx, mgr, opts); err != nil {
-			ctrl.Log.WithName("setup").Error(err, "registering the admission webhooks")
+		select {
+		case <-certsReady:
+		case <-ctx.Done():
+			return
+		}
+		if err := webhooks(); err != nil {
+			ctrl.Log.WithName("setup").Error(err, "registering the webhooks")
 			os.Exit(1)
 		}
 	}()
@@ -209,6 +288,28 @@ func run(f flags) error {
 	return mgr.Start(ctx)
 }
 
+// certificateFiles returns a channel closed once dir holds a serving certificate and its key,
+// as a Secret volume does a moment after its issuer first fills the Secret.
+func certificateFiles(ctx context.Context, dir string) <-chan struct{} {
+	ready := make(chan struct{})
+	go func() {
+		defer close(ready)
+		for {
+			_, crt := os.Stat(filepath.Join(dir, "tls.crt"))
+			_, key := os.Stat(filepath.Join(dir, "tls.key"))
+			if crt == nil && key == nil {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	return ready
+}
+
 // recordsBucketUsage describes --records-bucket, the same for the manager and its commands.
 const recordsBucketUsage = "S3-compatible bucket with object lock, https://HOST[:PORT]/BUCKET, that keeps each day of operation records " +
 	"once it is over, locked (COMPLIANCE) until its retention runs out; credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
@@ -223,9 +324,9 @@ func recordsConfig(ctx context.Context, f flags) (controllers.Records, error) {
 	if f.auditTokenFile == "" {
 		return controllers.Records{}, errors.New("--records-dir needs --audit-token-file: records are received only from the API server")
 	}
-	token, err := os.ReadFile(f.auditTokenFile)
+	token, err := auditToken(f)
 	if err != nil {
-		return controllers.Records{}, fmt.Errorf("--audit-token-file: %w", err)
+		return controllers.Records{}, err
 	}
 	var archive *records.Archive
 	if f.recordsBucket != "" {
@@ -233,7 +334,31 @@ func recordsConfig(ctx context.Context, f flags) (controllers.Records, error) {
 			return controllers.Records{}, fmt.Errorf("--records-bucket: %w", err)
 		}
 	}
-	return controllers.Records{Dir: f.recordsDir, Token: strings.TrimSpace(string(token)), AnchorEvery: f.anchorEvery, Archive: archive}, nil
+	return controllers.Records{Dir: f.recordsDir, Token: token, AnchorEvery: f.anchorEvery, Archive: archive}, nil
+}
+
+// recorderConfig is the recorder the manager sends its own records to (--recorder-url).
+func recorderConfig(f flags) (*records.Remote, error) {
+	if f.auditTokenFile == "" {
+		return nil, errors.New("--recorder-url needs --audit-token-file: the recorder takes records only with it")
+	}
+	token, err := auditToken(f)
+	if err != nil {
+		return nil, err
+	}
+	if u, err := url.Parse(f.recorderURL); err != nil || u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("--recorder-url %q is not an https URL", f.recorderURL)
+	}
+	return &records.Remote{URL: f.recorderURL, CAFile: filepath.Join(f.certDir, "ca.crt"), Token: token}, nil
+}
+
+// auditToken is the token in --audit-token-file.
+func auditToken(f flags) (string, error) {
+	token, err := os.ReadFile(f.auditTokenFile)
+	if err != nil {
+		return "", fmt.Errorf("--audit-token-file: %w", err)
+	}
+	return strings.TrimSpace(string(token)), nil
 }
 
 // webhookServiceAddress is the cluster IP and port of the manager's webhook Service, the fence's
@@ -269,20 +394,23 @@ func labelSet(flagName, s string) (map[string]string, error) {
 // f.certDir: issued by the manager itself, or by cert-manager.
 func webhookCertificates(mgr ctrl.Manager, f flags) (<-chan struct{}, error) {
 	if !f.selfSignedCerts {
-		ready := make(chan struct{})
-		close(ready)
-		return ready, nil
+		return certificateFiles(context.Background(), f.certDir), nil
+	}
+	var recorder []string
+	if u, err := url.Parse(f.recorderURL); err == nil && u.Hostname() != "" {
+		// The recorder serves with the same certificate, under its own Service's name.
+		recorder = append(recorder, u.Hostname())
 	}
 	return opwebhook.ManageCertificates(mgr, opwebhook.Certificates{
 		Namespace: os.Getenv("POD_NAMESPACE"), Service: f.webhookService, Secret: f.webhookSecret,
-		CertDir: f.certDir, Configuration: f.webhookConfiguration, APIService: recordsAPIService(f),
+		CertDir: f.certDir, Configuration: f.webhookConfiguration, APIService: recordsAPIService(f), ExtraDNSNames: recorder,
 	})
 }
 
-// recordsAPIService is the APIService of the records' API, when it is installed and the manager
-// keeps records.
+// recordsAPIService is the APIService of the records' API, when it is installed and records
+// are kept, by the manager or its recorder.
 func recordsAPIService(f flags) string {
-	if f.recordsDir == "" || !f.recordsAPI {
+	if (f.recordsDir == "" && f.recorderURL == "") || !f.recordsAPI {
 		return ""
 	}
 	return records.APIServiceName

@@ -106,8 +106,11 @@ type Options struct {
 	Fence fence.Config
 	// AirlockImage is the manager's own image, which the airlock's pods run; empty seals nothing.
 	AirlockImage string
-	// Records is where operation records are kept; the zero Records keeps none.
+	// Records is where operation records are kept, by this process; the zero Records keeps none.
 	Records Records
+	// Recorder is the recorder that keeps them when another process does (SetupRecorder): the
+	// records the manager makes itself go there. Unused with Records.
+	Recorder *records.Remote
 	// Disclosure is the address the public disclosure page is served on; empty serves none.
 	Disclosure string
 }
@@ -141,6 +144,18 @@ func (r Records) store() *records.Store {
 	return records.Open(r.Dir, r.Archive)
 }
 
+// recordsTo is where the records the manager makes itself go: its own store, the recorder, or
+// nowhere (nil).
+func (o Options) recordsTo() records.Appender {
+	switch {
+	case o.Records.Dir != "":
+		return o.Records.store()
+	case o.Recorder != nil:
+		return o.Recorder
+	}
+	return nil
+}
+
 // Setup registers the indexes and reconcilers with mgr.
 func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	if err := index.Register(ctx, mgr); err != nil {
@@ -159,13 +174,12 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		return err
 	}
 	wakeups := func() *wakeup.Scheduler { return wakeup.New(opts.Clock) }
-	store := opts.Records.store()
 	lock := &airlock.Airlock{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-airlock"), Image: opts.AirlockImage}
 	reconcilers := []interface{ SetupWithManager(manager.Manager) error }{
 		&domain.Reconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-domain"),
 			Clock: opts.Clock, Wakeups: wakeups(), DNS: opts.DNS, Introspection: opts.Introspection, IntrospectionEndpoint: opts.IntrospectionEndpoint, Cilium: cilium, Operator: operator,
-			Fence: opts.Fence, Records: store, AnchorEvery: cmp.Or(opts.Records.AnchorEvery, time.Hour),
+			Fence: opts.Fence,
 		},
 		&authorization.Reconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("opdomain-authorization"),
@@ -191,6 +205,11 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 			return err
 		}
 	}
+	if opts.Records.Dir != "" {
+		if err := SetupRecorder(mgr, opts); err != nil {
+			return err
+		}
+	}
 	metrics.Watch(mgr.GetClient())
 	if opts.Disclosure != "" {
 		page := disclosure.Runnable{Addr: opts.Disclosure, Server: &disclosure.Server{Reader: mgr.GetClient(), Now: opts.Clock.Now}}
@@ -210,24 +229,46 @@ func SetupWebhooks(ctx context.Context, mgr manager.Manager, opts Options) error
 	if err != nil {
 		return err
 	}
-	if store := opts.Records.store(); store != nil {
-		operator, err := whoAmI(ctx, mgr.GetClient())
-		if err != nil {
+	if opts.Records.Dir != "" {
+		if err := SetupRecorderWebhooks(ctx, mgr, opts); err != nil {
 			return err
 		}
-		// The webhook server's port and certificate, which the API server already trusts.
-		mgr.GetWebhookServer().Register(records.Path, &records.Receiver{Store: store, Token: opts.Records.Token, Reader: mgr.GetClient(), Operator: operator})
-		api, err := recordsAPI(ctx, mgr, store)
-		if err != nil {
-			return err
-		}
-		mgr.GetWebhookServer().Register(records.APIPath, api)
 	}
 	// Token introspection shares the webhook server: its certificate, its Service, its port.
 	mgr.GetWebhookServer().Register(grant.IntrospectionPath, &grant.Introspector{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Clock: opts.Clock, Cilium: cilium, Records: opts.Records.store(),
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Clock: opts.Clock, Cilium: cilium, Records: opts.recordsTo(),
 	})
 	return (&webhook.Validators{Reader: mgr.GetAPIReader(), Authorizer: mgr.GetClient(), Clock: opts.Clock}).SetupWithManager(mgr)
+}
+
+// SetupRecorder registers, with the manager of the process that keeps the records (the
+// recorder, or a manager that keeps them itself), the keeper of each domain's records.
+func SetupRecorder(mgr manager.Manager, opts Options) error {
+	return (&records.Keeper{
+		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("opdomain-records"), Clock: opts.Clock, Wakeups: wakeup.New(opts.Clock),
+		Store: opts.Records.store(), AnchorEvery: cmp.Or(opts.Records.AnchorEvery, time.Hour),
+	}).SetupWithManager(mgr)
+}
+
+// SetupRecorderWebhooks registers with the webhook server the records' receiver (the API
+// server's audit webhook backend), the manager's records (records.AppendPath) and the records'
+// API. Like SetupWebhooks, once the webhook server's certificate is in place.
+func SetupRecorderWebhooks(ctx context.Context, mgr manager.Manager, opts Options) error {
+	operator, err := whoAmI(ctx, mgr.GetClient())
+	if err != nil {
+		return err
+	}
+	store := opts.Records.store()
+	// The webhook server's port and certificate, which the API server already trusts.
+	receiver := &records.Receiver{Store: store, Token: opts.Records.Token, Reader: mgr.GetClient(), Operator: operator}
+	mgr.GetWebhookServer().Register(records.Path, receiver)
+	mgr.GetWebhookServer().Register(records.AppendPath, receiver.Appends())
+	api, err := recordsAPI(ctx, mgr, store)
+	if err != nil {
+		return err
+	}
+	mgr.GetWebhookServer().Register(records.APIPath, api)
+	return nil
 }
 
 // recordsAPI serves the records to whom the API server forwards (APIService

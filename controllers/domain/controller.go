@@ -4,7 +4,6 @@ package domain
 
 import (
 	"context"
-	"time"
 
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -27,7 +26,6 @@ import (
 	"github.com/opdomain/opdomain/controllers/index"
 	"github.com/opdomain/opdomain/controllers/metrics"
 	"github.com/opdomain/opdomain/controllers/policy"
-	"github.com/opdomain/opdomain/controllers/records"
 	"github.com/opdomain/opdomain/controllers/wakeup"
 )
 
@@ -38,8 +36,7 @@ type Reconciler struct {
 	APIReader client.Reader
 	Recorder  events.EventRecorder
 	Clock     wakeup.Clock
-	// Wakeups wakes a domain when its oldest evidence record's retention runs out, or its
-	// operation records are due to be anchored.
+	// Wakeups wakes a domain when its oldest evidence record's retention runs out.
 	Wakeups *wakeup.Scheduler
 	DNS     policy.DNS
 	// Introspection is where the manager's token introspection runs, which the data zone may
@@ -54,10 +51,6 @@ type Reconciler struct {
 	Cilium bool
 	// Fence is the network fence every workspace pod starts with; the zero Config adds none.
 	Fence fence.Config
-	// Records are the domains' operation records, anchored in their status every AnchorEvery;
-	// nil keeps none.
-	Records     *records.Store
-	AnchorEvery time.Duration
 }
 
 // +kubebuilder:rbac:groups=opdomain.io,resources=operationdomains,verbs=get;list;watch;update;patch

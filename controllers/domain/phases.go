@@ -31,7 +31,6 @@ import (
 	"github.com/opdomain/opdomain/controllers/metrics"
 	"github.com/opdomain/opdomain/controllers/names"
 	"github.com/opdomain/opdomain/controllers/policy"
-	"github.com/opdomain/opdomain/controllers/records"
 	"github.com/opdomain/opdomain/controllers/rulebook"
 	"github.com/opdomain/opdomain/controllers/rules"
 	"github.com/opdomain/opdomain/controllers/tenancy"
@@ -72,7 +71,6 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, s *scope) (ctrl.Result
 		r.proveAdmission,
 		r.observeBlacklist,
 		r.maintainEvidence,
-		r.maintainRecords,
 		r.discloseYearly,
 	}
 	for _, step := range steps {
@@ -449,59 +447,6 @@ func (r *Reconciler) maintainEvidence(ctx context.Context, s *scope) (bool, erro
 
 // wake asks for a reconcile at t, or earlier if another step asked for that.
 func (s *scope) wake(t time.Time) { s.wakeAt = wakeup.Earliest(s.wakeAt, t) }
-
-// maintainRecords removes the domain's operation records whose retention (recordRetentionDays)
-// ran out, whole days, oldest first, the point they reach saved in the status before they go,
-// so that verification resumes from it (R6, R8); moves the days that are over into the
-// records' archive, when there is one, locked until their retention runs out; and every
-// AnchorEvery it writes the newest record into the status, a copy outside the records' own
-// volume, so that records rewritten or cut off before it show to verify-evidence.
-func (r *Reconciler) maintainRecords(ctx context.Context, s *scope) (bool, error) {
-	if r.Records == nil {
-		return true, nil
-	}
-	d, st, now := s.domain, &s.domain.Status.Records, r.Clock.Now()
-	days := int(s.policy.RecordRetentionDays)
-	due, err := r.Records.Retention(ctx, d.Name, days, now)
-	if err != nil {
-		return false, err
-	}
-	if len(due.Segments) > 0 {
-		if due.Through.Sequence > st.Pruned.Sequence {
-			st.Pruned = opv1.ChainLink{Sequence: due.Through.Sequence, Digest: due.Through.Digest}
-			if err := r.saveStatus(ctx, s); err != nil {
-				return false, err
-			}
-		}
-		switch err := r.Records.Remove(ctx, d.Name, due.Segments); {
-		case errors.Is(err, records.ErrLocked):
-			// The store's clock is behind the operator's: its lock ends a little later, and the
-			// domain's next look (AnchorEvery at the latest) removes them.
-			r.Recorder.Eventf(d, nil, corev1.EventTypeNormal, "RecordsLocked", "Prune",
-				"the records' archive keeps records up to %d under its lock a while longer: %v", due.Through.Sequence, err)
-		case err != nil:
-			return false, err
-		default:
-			r.Recorder.Eventf(d, nil, corev1.EventTypeNormal, "RecordsExpired", "Prune",
-				"removed operation records up to %d after %d days of retention (%s)", due.Through.Sequence, days, s.policy.Source("recordRetentionDays"))
-		}
-	}
-	if !due.Next.IsZero() {
-		s.wake(due.Next)
-	}
-	if _, err := r.Records.Ship(ctx, d.Name, days, now); err != nil {
-		return false, err
-	}
-	if st.AnchoredAt == nil || !now.Before(st.AnchoredAt.Add(r.AnchorEvery)) {
-		head, err := r.Records.Head(ctx, d.Name)
-		if err != nil {
-			return false, err
-		}
-		st.Head, st.AnchoredAt = opv1.ChainLink{Sequence: head.Sequence, Digest: head.Digest}, &metav1.Time{Time: now}
-	}
-	s.wake(st.AnchoredAt.Add(r.AnchorEvery))
-	return true, nil
-}
 
 // discloseYearly keeps, when a calendar year ends, the domain's public disclosure as it stands
 // in its evidence chain (R7), so that what was disclosed can be proven when the page has long

@@ -62,8 +62,9 @@ type Introspector struct {
 	APIReader client.Reader
 	Clock     wakeup.Clock
 	Cilium    bool
-	// Records keeps the domains' operation records; nil keeps none.
-	Records *records.Store
+	// Records keeps the domains' operation records: the store, or the recorder that writes it
+	// (records.Remote); nil keeps none.
+	Records records.Appender
 }
 
 // Introspection is the answer: active, and while active what the token grants.

@@ -63,8 +63,7 @@ type (
 )
 
 func (rc *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	token, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
-	if !ok || rc.Token == "" || subtle.ConstantTimeCompare([]byte(token), []byte(rc.Token)) != 1 {
+	if !rc.authorized(req) {
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
@@ -98,6 +97,13 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// authorized says whether req presents the token: only the API server (and the manager, for
+// records of its own making) write records.
+func (rc *Receiver) authorized(req *http.Request) bool {
+	token, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
+	return ok && rc.Token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(rc.Token)) == 1
 }
 
 // record turns a completed request into a record of the domain it belongs to: the domain of

@@ -42,13 +42,16 @@ func ManageCertificates(mgr ctrl.Manager, c Certificates) (<-chan struct{}, erro
 	if c.APIService != "" {
 		webhooks = append(webhooks, rotator.WebhookInfo{Name: c.APIService, Type: rotator.APIService})
 	}
+	// The rotator checks a certificate for its DNSName alone: the name added last (the
+	// recorder's) goes there, so that a certificate issued before it was wanted is reissued.
+	names := append([]string{fmt.Sprintf("%s.%s.svc", c.Service, c.Namespace)}, c.ExtraDNSNames...)
 	return ready, rotator.AddRotator(mgr, &rotator.CertRotator{
 		SecretKey:      types.NamespacedName{Namespace: c.Namespace, Name: c.Secret},
 		CertDir:        c.CertDir,
 		CAName:         "opdomain-webhook-ca",
 		CAOrganization: "opdomain",
-		DNSName:        fmt.Sprintf("%s.%s.svc", c.Service, c.Namespace),
-		ExtraDNSNames:  c.ExtraDNSNames,
+		DNSName:        names[len(names)-1],
+		ExtraDNSNames:  names[:len(names)-1],
 		IsReady:        ready,
 		Webhooks:       webhooks,
 		// Every replica serves the webhook, not only the leader.

@@ -59,7 +59,7 @@ func run(m *testing.M) (code int, err error) {
 	// Deferred first, so it runs last, once the control plane is gone.
 	defer func() { err = errors.Join(err, nd.Release()) }()
 	cp, err = controlplane.Start(controllers.Scheme(), controlplane.WithWorkloadControllers(), controlplane.WithoutOperatorInstall(), nd.ControlPlane(),
-		controlplane.WithAuditTo("https://"+net.JoinHostPort(webhookServiceIP, "443")+records.Path, auditToken))
+		controlplane.WithAuditTo("https://"+net.JoinHostPort(recorderServiceIP, "443")+records.Path, auditToken))
 	if err != nil {
 		return 0, err
 	}
@@ -132,7 +132,7 @@ func install() error {
 		"--set", "image.repository=" + repository, "--set", "image.tag=" + tag, "--set", "image.pullPolicy=Never",
 		"--set", "kubeconfigServer=" + cp.Config.Host,
 		"--set", "dns.resolver.enabled=true", "--set", "dns.resolver.image=" + node.CoreDNSImage,
-		"--set", "webhook.clusterIP=" + webhookServiceIP, "--set", "records.existingSecret=" + auditSecretName,
+		"--set", "records.clusterIP=" + recorderServiceIP, "--set", "records.existingSecret=" + auditSecretName,
 	}
 	// The test API server's certificate names only the address it serves on; the manager and
 	// the resolver reach it there.
@@ -157,13 +157,13 @@ func install() error {
 	return webhookReachable()
 }
 
-// The API server delivers its audit, from the start, to the chart's webhook Service at a fixed
-// address (webhook.clusterIP), presenting the token of a Secret the installer made beforehand
+// The API server delivers its audit, from the start, to the chart's recorder Service at a fixed
+// address (records.clusterIP), presenting the token of a Secret the installer made beforehand
 // (records.existingSecret), as a cluster whose API server cannot resolve Service names is wired.
 const (
-	webhookServiceIP = "10.0.0.20"
-	auditSecretName  = "opdomain-e2e-audit"
-	auditToken       = "e2e-audit-token"
+	recorderServiceIP = "10.0.0.20"
+	auditSecretName   = "opdomain-e2e-audit"
+	auditToken        = "e2e-audit-token"
 )
 
 // auditSecret makes the install namespace and the audit token's Secret.

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
+	"github.com/opdomain/opdomain/controllers/grant"
 	"github.com/opdomain/opdomain/controllers/records"
 	"github.com/opdomain/opdomain/test/objectstore"
 )
@@ -297,6 +300,27 @@ func TestR8_EveryUseOfAGrantTokenIsRecordedBeforeItIsServed(t *testing.T) {
 	g.Expect(os.Remove(newest)).To(Succeed())
 	g.Expect(os.Rename(newest+".aside", newest)).To(Succeed())
 
+	// Where the recorder keeps the records apart from the manager (the chart's layout), the
+	// manager sends each use there before it answers; a recorder that does not answer makes
+	// the token inactive too.
+	ca := filepath.Join(t.TempDir(), "ca.crt")
+	g.Expect(os.WriteFile(ca, cp.Env.WebhookInstallOptions.LocalServingCAData, 0o600)).To(Succeed())
+	apart := func(url string) grant.Introspection {
+		in := &grant.Introspector{Client: k8s, APIReader: k8s, Clock: clock, Records: &records.Remote{URL: url, CAFile: ca, Token: auditToken}}
+		form := strings.NewReader(neturl.Values{"token": {token}}.Encode())
+		req := httptest.NewRequestWithContext(ctx, http.MethodPost, grant.IntrospectionPath, form)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		answer := httptest.NewRecorder()
+		in.ServeHTTP(answer, req)
+		var out grant.Introspection
+		g.Expect(json.NewDecoder(answer.Body).Decode(&out)).To(Succeed())
+		return out
+	}
+	before := len(uses())
+	g.Expect(apart(cp.WebhookURL(records.AppendPath)).Active).To(BeTrue())
+	g.Expect(uses()).To(HaveLen(before+1), "kept by the recorder before the answer")
+	g.Expect(apart("https://127.0.0.1:1"+records.AppendPath).Active).To(BeFalse(), "no recorder, no data")
+
 	setSuspension(t, w.developer, &opv1.Suspension{Reason: opv1.SuspensionSecurityRisk})
 	g.Eventually(func() bool { return introspect(t, w, token, "").Active }, timeout, poll).Should(BeFalse())
 	g.Expect(uses()).To(ContainElement(And(HaveField("TokenID", gr.Status.Credential.TokenID), HaveField("Decision", "forbid"))),
@@ -338,4 +362,32 @@ func TestR8_RecordsAreQueriedAcrossTheVolumeAndTheArchive(t *testing.T) {
 	out, err = query("--records-bucket", store.Bucket(t, "unlocked", false))
 	g.Expect(err).To(HaveOccurred())
 	g.Expect(out).To(ContainSubstring("has no object lock"))
+}
+
+// R8: the recorder takes the manager's records (records.AppendPath) only with the audit token,
+// and the manager sends them only to a recorder whose certificate the webhook CA vouches for;
+// what is taken is chained after the domain's newest record.
+func TestR8_TheRecorderTakesTheManagersRecordsOnlyWithTheToken(t *testing.T) {
+	g := NewWithT(t)
+	dir := t.TempDir()
+	ca, stranger := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "stranger.crt")
+	g.Expect(os.WriteFile(ca, cp.Env.WebhookInstallOptions.LocalServingCAData, 0o600)).To(Succeed())
+	g.Expect(os.WriteFile(stranger, cp.Config.CAData, 0o600)).To(Succeed())
+	to := func(token, caFile string) *records.Remote {
+		return &records.Remote{URL: cp.WebhookURL(records.AppendPath), CAFile: caFile, Token: token}
+	}
+	use := []records.Record{{Time: clock.Now(), Verb: "introspect", TokenID: "t-remote", Client: "10.244.0.7", Items: []string{"traffic-flow"}}}
+
+	g.Expect(to(auditToken, ca).Append(ctx, "rec5", use)).To(Succeed())
+	g.Expect(to(auditToken, ca).Append(ctx, "rec5", use)).To(Succeed())
+	g.Expect(recordsOf(t, "rec5")).To(HaveExactElements(
+		And(HaveField("Sequence", BeEquivalentTo(1)), HaveField("TokenID", "t-remote"), HaveField("Client", "10.244.0.7")),
+		HaveField("Sequence", BeEquivalentTo(2))))
+
+	g.Expect(to("not-the-token", ca).Append(ctx, "rec5", use)).To(MatchError(ContainSubstring("401")))
+	g.Expect(to(auditToken, stranger).Append(ctx, "rec5", use)).To(MatchError(ContainSubstring("certificate")))
+	g.Expect(to(auditToken, ca).Append(ctx, "../rec5", use)).To(HaveOccurred(), "a domain's name, not a path")
+	g.Expect(recordsOf(t, "rec5")).To(HaveLen(2), "nothing kept from any of them")
+	_, err := records.Open(recordsDir, nil).Verify(ctx, "rec5", records.Anchor{}, records.Anchor{})
+	g.Expect(err).NotTo(HaveOccurred())
 }
