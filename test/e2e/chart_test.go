@@ -5,12 +5,18 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -123,4 +129,44 @@ func recordsPage(cfg *rest.Config, domain string) (records.OperationRecords, err
 		return page, err
 	}
 	return page, json.Unmarshal(raw, &page)
+}
+
+// The chart runs two managers and one recorder: one manager leads, both serve the admission
+// webhook, and a PodDisruptionBudget keeps one through a drain. The leader stopping releases its
+// lease, so the other leads within the lease's retry period instead of waiting out its 15 s,
+// and the webhook never stops answering. The records keep their one writer, the recorder.
+func TestChart_TwoManagersHandOverAtOnceAndTheRecorderKeepsTheRecords(t *testing.T) {
+	g := NewWithT(t)
+	ready := func(name string) func() int32 {
+		return func() int32 {
+			var d appsv1.Deployment
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: installNamespace, Name: name}, &d)).To(Succeed())
+			return d.Status.ReadyReplicas
+		}
+	}
+	g.Eventually(ready("opdomain-manager"), 2*time.Minute, time.Second).Should(BeEquivalentTo(2))
+	g.Expect(ready("opdomain-recorder")()).To(BeEquivalentTo(1))
+	var pdb policyv1.PodDisruptionBudget
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: installNamespace, Name: "opdomain-manager"}, &pdb)).To(Succeed())
+	g.Expect(pdb.Spec.MinAvailable.IntValue()).To(Equal(1))
+
+	holder := func(lease string) func() string {
+		return func() string {
+			var l coordinationv1.Lease
+			if err := k8s.Get(ctx, client.ObjectKey{Namespace: installNamespace, Name: lease}, &l); err != nil || l.Spec.HolderIdentity == nil {
+				return ""
+			}
+			pod, _, _ := strings.Cut(*l.Spec.HolderIdentity, "_") // the pod's host name, then a UUID
+			return pod
+		}
+	}
+	g.Eventually(holder("records.opdomain.io"), time.Minute, time.Second).Should(HavePrefix("opdomain-recorder-"))
+	g.Eventually(holder("opdomain.io"), time.Minute, time.Second).Should(HavePrefix("opdomain-manager-"))
+	leader := holder("opdomain.io")()
+
+	g.Expect(k8s.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: installNamespace, Name: leader}})).To(Succeed())
+	g.Eventually(holder("opdomain.io"), 8*time.Second, 100*time.Millisecond).Should(
+		And(HavePrefix("opdomain-manager-"), Not(Equal(leader))), "the lease released, not waited out")
+	g.Expect(webhookReachable()).To(Succeed(), "the other replica serves the webhook")
+	g.Eventually(ready("opdomain-manager"), 2*time.Minute, time.Second).Should(BeEquivalentTo(2), "the Deployment replaces it")
 }
