@@ -244,9 +244,13 @@ func SetupWebhooks(ctx context.Context, mgr manager.Manager, opts Options) error
 // SetupRecorder registers, with the manager of the process that keeps the records (the
 // recorder, or a manager that keeps them itself), the keeper of each domain's records.
 func SetupRecorder(mgr manager.Manager, opts Options) error {
+	store := opts.Records.store()
+	if err := store.Claim(); err != nil {
+		return err
+	}
 	return (&records.Keeper{
 		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("opdomain-records"), Clock: opts.Clock, Wakeups: wakeup.New(opts.Clock),
-		Store: opts.Records.store(), AnchorEvery: cmp.Or(opts.Records.AnchorEvery, time.Hour),
+		Store: store, AnchorEvery: cmp.Or(opts.Records.AnchorEvery, time.Hour),
 	}).SetupWithManager(mgr)
 }
 

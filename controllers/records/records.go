@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -118,6 +119,32 @@ type Store struct {
 	mu     sync.Mutex
 	tails  map[string]tail   // each domain's newest record and segment, read once
 	sealed map[string]Record // the last record of each sealed segment read so far, by domain/name
+	writer *os.File          // holds the lock Claim took, for as long as the process runs
+}
+
+// Claim makes this process Dir's one writer for as long as it runs (an exclusive lock on
+// Dir/.writer): a second process on the same directory, a recorder started by hand beside the
+// chart's or a manager given the same --records-dir, fails here and does not start, instead of
+// numbering a second chain into the same files.
+func (s *Store) Claim() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.writer != nil {
+		return nil
+	}
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(s.Dir, ".writer"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("the records in %s have another writer: %w", s.Dir, err)
+	}
+	s.writer = f
+	return nil
 }
 
 var (

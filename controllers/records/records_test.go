@@ -174,3 +174,17 @@ func TestR8_AQueryPagesThroughTheDaysFromWhereThePageBeforeEnded(t *testing.T) {
 	_, _, err = s.Find(t.Context(), "..", Query{})
 	g.Expect(err).To(MatchError(ContainSubstring(`domain ".."`)))
 }
+
+// R8: a directory of records has one writer: a second Store on it (another process, as flock
+// sees a second open of the file) cannot claim it while the first holds it, and can once the
+// first is gone; claiming again in the same Store is a no-op.
+func TestR8_ADirectoryOfRecordsHasOneWriter(t *testing.T) {
+	g := NewWithT(t)
+	dir := filepath.Join(t.TempDir(), "records")
+	first, second := &Store{Dir: dir}, &Store{Dir: dir}
+	g.Expect(first.Claim()).To(Succeed())
+	g.Expect(first.Claim()).To(Succeed(), "a manager restarted in the same process")
+	g.Expect(second.Claim()).To(MatchError(ContainSubstring("have another writer")))
+	g.Expect(first.writer.Close()).To(Succeed()) // the first process ends
+	g.Expect(second.Claim()).To(Succeed())
+}

@@ -6,6 +6,7 @@ package webhookcerts
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	"github.com/open-policy-agent/cert-controller/pkg/rotator"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -52,7 +54,19 @@ func TestR1_WebhookServesWithItsOwnCertificateAndFailsClosed(t *testing.T) {
 	port := freePort(t)
 	g.Expect(k8s.Create(ctx, shippedConfiguration(t, fmt.Sprintf("https://localhost:%d", port)))).To(Succeed())
 	g.Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})).To(Succeed())
-	g.Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: namespace}})).To(Succeed())
+	// The Secret holds a certificate still valid for the webhook Service alone, as one issued
+	// before the manager was told of another name (an upgrade that adds the recorder's): the
+	// API server, calling localhost, trusts only a certificate reissued for it.
+	stale := &rotator.CertRotator{CAName: "opdomain-webhook-ca", CAOrganization: "opdomain", DNSName: "opdomain-webhook-service." + namespace + ".svc",
+		ExtKeyUsages: &[]x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	now := time.Now()
+	ca, err := stale.CreateCACert(now.Add(-time.Hour), now.AddDate(1, 0, 0))
+	g.Expect(err).NotTo(HaveOccurred())
+	crt, key, err := stale.CreateCertPEM(ca, now.Add(-time.Hour), now.AddDate(1, 0, 0))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: namespace}, Data: map[string][]byte{
+		"ca.crt": ca.CertPEM, "ca.key": ca.KeyPEM, "tls.crt": crt, "tls.key": key,
+	}})).To(Succeed())
 
 	certDir := t.TempDir()
 	mgr, err := ctrl.NewManager(cp.Config, ctrl.Options{
@@ -85,6 +99,7 @@ func TestR1_WebhookServesWithItsOwnCertificateAndFailsClosed(t *testing.T) {
 	var secret corev1.Secret
 	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: secretName}, &secret)).To(Succeed())
 	g.Expect(secret.Data).To(HaveKey("ca.crt"))
+	g.Expect(secret.Data["tls.crt"]).NotTo(Equal(crt), "the stale certificate was reissued")
 	g.Eventually(func() [][]byte {
 		var cfg admissionregistrationv1.ValidatingWebhookConfiguration
 		g.Expect(k8s.Get(ctx, client.ObjectKey{Name: configuration}, &cfg)).To(Succeed())
