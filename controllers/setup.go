@@ -210,7 +210,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 			return err
 		}
 	}
-	metrics.Watch(mgr.GetClient())
+	metrics.Watch(mgr.GetClient(), mgr.Elected())
 	if opts.Disclosure != "" {
 		page := disclosure.Runnable{Addr: opts.Disclosure, Server: &disclosure.Server{Reader: mgr.GetClient(), Now: opts.Clock.Now}}
 		if err := mgr.Add(page); err != nil {

@@ -41,8 +41,9 @@ var (
 
 // state is the collector of the domains' state; it reads through the reader Watch gives it.
 type state struct {
-	mu     sync.Mutex
-	reader client.Reader
+	mu      sync.Mutex
+	reader  client.Reader
+	elected <-chan struct{}
 }
 
 var (
@@ -50,13 +51,14 @@ var (
 	register sync.Once
 )
 
-// Watch has the state of every domain read through reader (the manager's cache) at each scrape;
-// a manager started again in the same process hands over its own.
-func Watch(reader client.Reader) {
+// Watch has the state of every domain read through reader (the manager's cache) at each scrape,
+// once elected closes: only the leading replica reports it, so that a sum over every replica's
+// series counts each object once. A manager started again in the same process hands over its own.
+func Watch(reader client.Reader, elected <-chan struct{}) {
 	register.Do(func() { ctrlmetrics.Registry.MustRegister(theState) })
 	theState.mu.Lock()
 	defer theState.mu.Unlock()
-	theState.reader = reader
+	theState.reader, theState.elected = reader, elected
 }
 
 func (s *state) Describe(ch chan<- *prometheus.Desc) {
@@ -69,8 +71,13 @@ func (s *state) Describe(ch chan<- *prometheus.Desc) {
 // scrape rather than reporting a wrong zero.
 func (s *state) Collect(ch chan<- prometheus.Metric) {
 	s.mu.Lock()
-	reader := s.reader
+	reader, elected := s.reader, s.elected
 	s.mu.Unlock()
+	select {
+	case <-elected:
+	default:
+		return // a standby replica: the leader reports
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var domains opv1.OperationDomainList
