@@ -175,18 +175,14 @@ func run(f flags) error {
 		return err
 	}
 	ctx := ctrl.SetupSignalHandler()
-	recorded, err := recordsConfig(ctx, f)
+	base, err := recordsOptions(ctx, f)
 	if err != nil {
 		return err
 	}
 	opts := controllers.Options{
-		Clock: clock.RealClock{}, DNS: dns, Introspection: introspection, IntrospectionEndpoint: endpoint, Kubeconfig: target, WorkspaceWorkers: f.workers, GrantKeyRotation: f.grantKeyRotation,
-		Fence: fenced, AirlockImage: f.airlockImage, Records: recorded, Disclosure: f.disclosureAddr,
-	}
-	if f.recorderURL != "" && f.recordsDir == "" {
-		if opts.Recorder, err = recorderConfig(f); err != nil {
-			return err
-		}
+		Clock: base.Clock, Records: base.Records, Recorder: base.Recorder,
+		DNS: dns, Introspection: introspection, IntrospectionEndpoint: endpoint, Kubeconfig: target, WorkspaceWorkers: f.workers, GrantKeyRotation: f.grantKeyRotation,
+		Fence: fenced, AirlockImage: f.airlockImage, Disclosure: f.disclosureAddr,
 	}
 	if err := controllers.Setup(ctx, mgr, opts); err != nil {
 		return err
@@ -224,16 +220,31 @@ func record(f flags) error {
 		return err
 	}
 	ctx := ctrl.SetupSignalHandler()
-	recorded, err := recordsConfig(ctx, f)
+	opts, err := recordsOptions(ctx, f)
 	if err != nil {
 		return err
 	}
-	opts := controllers.Options{Clock: clock.RealClock{}, Records: recorded}
 	if err := controllers.SetupRecorder(mgr, opts); err != nil {
 		return err
 	}
 	// The manager issues the certificate (or cert-manager does): the recorder waits for it.
 	return serve(ctx, mgr, certificateFiles(ctx, f.certDir), func() error { return controllers.SetupRecorderWebhooks(ctx, mgr, opts) })
+}
+
+// recordsOptions are what the manager and the recorder both start from: the clock, and where
+// the records are kept (--records-dir) or sent (--recorder-url).
+func recordsOptions(ctx context.Context, f flags) (controllers.Options, error) {
+	recorded, err := recordsConfig(ctx, f)
+	if err != nil {
+		return controllers.Options{}, err
+	}
+	opts := controllers.Options{Clock: clock.RealClock{}, Records: recorded}
+	if f.recorderURL != "" && f.recordsDir == "" {
+		if opts.Recorder, err = recorderConfig(f); err != nil {
+			return controllers.Options{}, err
+		}
+	}
+	return opts, nil
 }
 
 // managerOptions are the manager's and the recorder's: leaderID names the lease each elects
