@@ -164,9 +164,11 @@ func TestChart_TwoManagersHandOverAtOnceAndTheRecorderKeepsTheRecords(t *testing
 	g.Eventually(holder("opdomain.io"), time.Minute, time.Second).Should(HavePrefix("opdomain-manager-"))
 	leader := holder("opdomain.io")()
 
+	deleted := time.Now()
 	g.Expect(k8s.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: installNamespace, Name: leader}})).To(Succeed())
 	g.Eventually(holder("opdomain.io"), 8*time.Second, 100*time.Millisecond).Should(
 		And(HavePrefix("opdomain-manager-"), Not(Equal(leader))), "the lease released, not waited out")
+	t.Logf("the other manager leads %v after the leader's pod was deleted", time.Since(deleted).Round(100*time.Millisecond))
 	g.Expect(webhookReachable()).To(Succeed(), "the other replica serves the webhook")
 	g.Eventually(ready("opdomain-manager"), 2*time.Minute, time.Second).Should(BeEquivalentTo(2), "the Deployment replaces it")
 }
