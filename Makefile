@@ -37,6 +37,9 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs, RBAC and the webhook configuratio
 	  echo 'data:'; echo '  resource.customizations: |'; echo '    opdomain.io/*:'; echo '      health.lua: |'; \
 	  sed -e 's/^./        &/' config/argocd/health.lua; } > config/argocd/argocd-cm.yaml
 	sed 's/^  name: manager$$/  name: {{ .Release.Name }}-manager/' config/rbac/role.yaml > charts/opdomain/templates/clusterrole.yaml
+	{ echo '{{- if .Values.records.enabled }}'; \
+	  $(CONTROLLER_GEN) rbac:roleName=recorder paths="./controllers/records/..." output:rbac:stdout | sed 's/^  name: recorder$$/  name: {{ .Release.Name }}-recorder/'; \
+	  echo '{{- end }}'; } > charts/opdomain/templates/recorder-clusterrole.yaml
 	sed 's/^  name: reviewer$$/  name: {{ .Release.Name }}-reviewer/' config/rbac/reviewer_role.yaml > charts/opdomain/templates/reviewer-clusterrole.yaml
 	sed 's/^  name: metrics-reader$$/  name: {{ .Release.Name }}-metrics-reader/' config/rbac/metrics_reader_role.yaml > charts/opdomain/templates/metrics-reader-clusterrole.yaml
 	{ echo '{{- if .Values.dns.resolver.enabled }}'; \

@@ -127,7 +127,7 @@ type flags struct {
 	metricsAddr, metricsCertDir, probeAddr, kubeconfigServer, dnsNamespace, dnsLabels string
 	introspectionLabels, fenceImage, fenceTarget, airlockImage                        string
 	certDir, webhookService, webhookSecret, webhookConfiguration                      string
-	recordsDir, recordsBucket, auditTokenFile, disclosureAddr, recorderURL            string
+	recordsDir, recordsBucket, auditTokenFile, disclosureAddr, recorderURL, operator  string
 	leaderElect, selfSignedCerts, recordsAPI                                          bool
 	workers, webhookPort                                                              int
 	grantKeyRotation, anchorEvery                                                     time.Duration
@@ -200,6 +200,8 @@ func runRecorder(args []string) int {
 	var f flags
 	f.bindServing(fs)
 	f.bindRecords(fs)
+	fs.StringVar(&f.operator, "operator", "", "the manager's user name, whose reads are its bookkeeping and not recorded "+
+		"(default: the recorder's own, as when the manager keeps the records itself)")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
 	_ = fs.Parse(args)
@@ -345,7 +347,7 @@ func recordsConfig(ctx context.Context, f flags) (controllers.Records, error) {
 			return controllers.Records{}, fmt.Errorf("--records-bucket: %w", err)
 		}
 	}
-	return controllers.Records{Dir: f.recordsDir, Token: token, AnchorEvery: f.anchorEvery, Archive: archive}, nil
+	return controllers.Records{Dir: f.recordsDir, Token: token, AnchorEvery: f.anchorEvery, Archive: archive, Operator: f.operator}, nil
 }
 
 // recorderConfig is the recorder the manager sends its own records to (--recorder-url).

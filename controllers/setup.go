@@ -123,6 +123,9 @@ type Records struct {
 	Dir, Token  string
 	Archive     *records.Archive
 	AnchorEvery time.Duration
+	// Operator is the manager's user, whose reads are not recorded; empty: this process's own
+	// (the manager keeping the records itself).
+	Operator string
 }
 
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
@@ -258,9 +261,12 @@ func SetupRecorder(mgr manager.Manager, opts Options) error {
 // server's audit webhook backend), the manager's records (records.AppendPath) and the records'
 // API. Like SetupWebhooks, once the webhook server's certificate is in place.
 func SetupRecorderWebhooks(ctx context.Context, mgr manager.Manager, opts Options) error {
-	operator, err := whoAmI(ctx, mgr.GetClient())
-	if err != nil {
-		return err
+	operator := opts.Records.Operator
+	if operator == "" {
+		var err error
+		if operator, err = whoAmI(ctx, mgr.GetClient()); err != nil {
+			return err
+		}
 	}
 	store := opts.Records.store()
 	// The webhook server's port and certificate, which the API server already trusts.
