@@ -241,7 +241,7 @@ func recordsOptions(ctx context.Context, f flags) (controllers.Options, error) {
 		return controllers.Options{}, err
 	}
 	opts := controllers.Options{Clock: clock.RealClock{}, Records: recorded}
-	if f.recorderURL != "" && f.recordsDir == "" {
+	if f.recorderURL != "" {
 		if opts.Recorder, err = recorderConfig(f); err != nil {
 			return controllers.Options{}, err
 		}
@@ -334,10 +334,7 @@ func recordsConfig(ctx context.Context, f flags) (controllers.Records, error) {
 	if f.recordsDir == "" {
 		return controllers.Records{}, nil
 	}
-	if f.auditTokenFile == "" {
-		return controllers.Records{}, errors.New("--records-dir needs --audit-token-file: records are received only from the API server")
-	}
-	token, err := auditToken(f)
+	token, err := auditToken(f, "--records-dir")
 	if err != nil {
 		return controllers.Records{}, err
 	}
@@ -352,10 +349,7 @@ func recordsConfig(ctx context.Context, f flags) (controllers.Records, error) {
 
 // recorderConfig is the recorder the manager sends its own records to (--recorder-url).
 func recorderConfig(f flags) (*records.Remote, error) {
-	if f.auditTokenFile == "" {
-		return nil, errors.New("--recorder-url needs --audit-token-file: the recorder takes records only with it")
-	}
-	token, err := auditToken(f)
+	token, err := auditToken(f, "--recorder-url")
 	if err != nil {
 		return nil, err
 	}
@@ -365,8 +359,12 @@ func recorderConfig(f flags) (*records.Remote, error) {
 	return &records.Remote{URL: f.recorderURL, CAFile: filepath.Join(f.certDir, "ca.crt"), Token: token}, nil
 }
 
-// auditToken is the token in --audit-token-file.
-func auditToken(f flags) (string, error) {
+// auditToken is the token in --audit-token-file, which records are written with (by the API
+// server, and the manager), as needer requires.
+func auditToken(f flags, needer string) (string, error) {
+	if f.auditTokenFile == "" {
+		return "", errors.New(needer + " needs --audit-token-file: records are taken only from who presents it")
+	}
 	token, err := os.ReadFile(f.auditTokenFile)
 	if err != nil {
 		return "", fmt.Errorf("--audit-token-file: %w", err)

@@ -1,7 +1,7 @@
 package records
 
 // The recorder runs as its own ServiceAccount, with a ClusterRole generated from this package
-// alone (config/rbac/recorder; chart <release>-recorder): what the keeper, the receiver, the
+// alone (`make manifests` writes it into the chart as <release>-recorder): what the keeper, the receiver, the
 // records' API and the recorder's metrics need, and nothing of the manager's. The front proxy's
 // CA it reads through the cluster's own Role kube-system/extension-apiserver-authentication-reader.
 
