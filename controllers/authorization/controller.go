@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -147,7 +148,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&opv1.Authorization{}).
 		Watches(&opv1.Authorization{}, children).
 		Watches(&opv1.Authorization{}, sameParty).
-		Watches(&opv1.OperationDomain{}, inDomain).
+		Watches(&opv1.OperationDomain{}, inDomain, builder.WithPredicates(index.DomainChanges)).
 		// A workspace finishing its teardown, or a grant closing, lets an ended agreement write
 		// its own record.
 		Watches(&opv1.DeveloperWorkspace{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {

@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -130,7 +131,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	})
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&opv1.DataResource{}).
-		Watches(&opv1.OperationDomain{}, inDomain).
+		Watches(&opv1.OperationDomain{}, inDomain, builder.WithPredicates(index.DomainChanges)).
 		Watches(&corev1.Service{}, fromZone)
 	if r.Snapshots {
 		b = b.Watches(&snapshotv1.VolumeSnapshot{}, fromZone)

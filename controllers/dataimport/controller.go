@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -261,7 +262,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&opv1.DeveloperWorkspace{}, inNamespace).
 		Watches(&opv1.OperationDomain{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			return index.Requests(ctx, r, &opv1.DataImportList{}, client.InNamespace(o.(*opv1.OperationDomain).Spec.ControlNamespace))
-		})).
+		}), builder.WithPredicates(index.DomainChanges)).
 		Named("dataimport").
 		Complete(r)
 }

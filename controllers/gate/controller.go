@@ -186,7 +186,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("gate").
 		For(&opv1.Authorization{}, builder.WithPredicates(r.noteBoundaries())).
 		Watches(&opv1.Authorization{}, children).
-		Watches(&opv1.OperationDomain{}, byDomain).
+		Watches(&opv1.OperationDomain{}, byDomain, builder.WithPredicates(index.DomainChanges)).
 		Watches(&rbacv1.ClusterRole{}, toOwner).
 		WatchesRawSource(r.Wakeups.Source()).
 		// Gates are independent of each other; a domain's stop closes them all at once.

@@ -12,7 +12,6 @@ import (
 	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -269,7 +268,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&opv1.DataResource{}, by(metrics.BoundaryResource, index.GrantResource, own)).
 		Watches(&opv1.OperationDomain{}, by(metrics.BoundaryDomain, "", func(o client.Object) (string, string) {
 			return o.(*opv1.OperationDomain).Spec.ControlNamespace, ""
-		}), builder.WithPredicates(domainChanges)).
+		}), builder.WithPredicates(index.DomainChanges)).
 		WatchesRawSource(r.Wakeups.Source()).
 		Named("datagrant").
 		Complete(r)
@@ -285,22 +284,6 @@ var noteGrantChanges = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) boo
 		metrics.GrantBoundaries.Note(cutKey(updated), metrics.BoundaryGrant)
 	}
 	return true
-}}
-
-// domainChanges lets through every change of a domain but its own bookkeeping, which no grant
-// reads: its records' anchors and its evidence chain's head move with every record and every
-// TeardownRecord, and noted as a boundary they would count a grant's cut from a change that
-// did not close it.
-var domainChanges = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
-	old, oldOK := e.ObjectOld.(*opv1.OperationDomain)
-	updated, newOK := e.ObjectNew.(*opv1.OperationDomain)
-	if !oldOK || !newOK {
-		return true
-	}
-	was, is := old.Status, updated.Status
-	was.Records, is.Records = opv1.RecordsStatus{}, opv1.RecordsStatus{}
-	was.Evidence, is.Evidence = opv1.EvidenceStatus{}, opv1.EvidenceStatus{}
-	return old.Generation != updated.Generation || !old.DeletionTimestamp.Equal(updated.DeletionTimestamp) || !equality.Semantic.DeepEqual(was, is)
 }}
 
 // cutKey is the grant as metrics.GrantBoundaries knows it.

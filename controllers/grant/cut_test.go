@@ -7,7 +7,6 @@ import (
 	. "github.com/onsi/gomega"
 	dto "github.com/prometheus/client_model/go"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
 	"github.com/opdomain/opdomain/controllers/metrics"
@@ -72,25 +71,4 @@ func sampleOf(g Gomega, boundary string) histogram {
 	var m dto.Metric
 	g.Expect(metrics.GrantCut.WithLabelValues(boundary).(interface{ Write(*dto.Metric) error }).Write(&m)).To(Succeed())
 	return histogram{count: m.GetHistogram().GetSampleCount(), sum: m.GetHistogram().GetSampleSum()}
-}
-
-// R3: a domain's own bookkeeping (its records' anchor, its evidence chain's head) is no
-// boundary of its grants; its spec, its deletion and the status a grant reads (its DNS
-// containment, its conditions) are.
-func TestR3_ADomainsBookkeepingIsNoBoundaryOfItsGrants(t *testing.T) {
-	g := NewWithT(t)
-	old := &opv1.OperationDomain{ObjectMeta: metav1.ObjectMeta{Name: "d", Generation: 1}}
-	changed := func(mutate func(*opv1.OperationDomain)) bool {
-		updated := old.DeepCopy()
-		mutate(updated)
-		return domainChanges.Update(event.UpdateEvent{ObjectOld: old, ObjectNew: updated})
-	}
-	g.Expect(changed(func(d *opv1.OperationDomain) { d.Status.Records.Head.Sequence = 7 })).To(BeFalse(), "an anchor")
-	g.Expect(changed(func(d *opv1.OperationDomain) { d.Status.Evidence.Head.Sequence = 3 })).To(BeFalse(), "a TeardownRecord")
-	g.Expect(changed(func(d *opv1.OperationDomain) { d.Generation = 2 })).To(BeTrue(), "its spec")
-	g.Expect(changed(func(d *opv1.OperationDomain) { d.DeletionTimestamp = &metav1.Time{Time: time.Now()} })).To(BeTrue(), "its deletion")
-	g.Expect(changed(func(d *opv1.OperationDomain) { d.Status.DNS.Contained = true })).To(BeTrue(), "its DNS")
-	g.Expect(changed(func(d *opv1.OperationDomain) {
-		d.Status.Conditions = []metav1.Condition{{Type: opv1.ConditionAdmissionEnforced, Status: metav1.ConditionTrue}}
-	})).To(BeTrue(), "its conditions")
 }

@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"slices"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	opv1 "github.com/opdomain/opdomain/api/v1alpha1"
@@ -146,3 +149,20 @@ func ToOwner(kind string) handler.EventHandler {
 		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: l[opv1.LabelOwnerNamespace], Name: l[opv1.LabelOwnerName]}}}
 	})
 }
+
+// DomainChanges lets through every change of a domain but its own bookkeeping, which nothing
+// under a domain reads: its records' anchor and its evidence chain's head move with every
+// record and every TeardownRecord. Passed on, each would wake every agreement, workspace, grant,
+// resource, import and product in the domain, at the moment a clock step or a teardown already
+// has them all to do, and a grant would note it as the boundary its cut is counted from.
+var DomainChanges = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	old, oldOK := e.ObjectOld.(*opv1.OperationDomain)
+	updated, newOK := e.ObjectNew.(*opv1.OperationDomain)
+	if !oldOK || !newOK {
+		return true
+	}
+	was, is := old.Status, updated.Status
+	was.Records, is.Records = opv1.RecordsStatus{}, opv1.RecordsStatus{}
+	was.Evidence, is.Evidence = opv1.EvidenceStatus{}, opv1.EvidenceStatus{}
+	return old.Generation != updated.Generation || !old.DeletionTimestamp.Equal(updated.DeletionTimestamp) || !equality.Semantic.DeepEqual(was, is)
+}}
