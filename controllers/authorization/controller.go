@@ -15,6 +15,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -158,6 +159,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: o.(*opv1.DataGrant).Spec.Authorization}}}
 		})).
 		WatchesRawSource(r.Wakeups.Source()).
+		// Agreements are independent of each other, and their boundaries bunch (terms end at
+		// midnight, a domain's stop ends them all): one agreement's end must not wait behind
+		// another's teardown bookkeeping.
+		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Named("authorization").
 		Complete(r)
 }
